@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The README's two commands: `npm run dev` (run the platform) and `npm test` (run every check).
+// Works on a fresh machine with only Node.js 20+ and npm: it installs pnpm when missing,
+// installs the workspace, then hands over to turbo.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const mode = process.argv[2];
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.error) return { code: 127, error: r.error };
+  return { code: r.status ?? (r.signal ? 128 : 1) };
+}
+
+function has(cmd, args = ['--version']) {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+function pnpmCommand() {
+  if (has('pnpm')) return ['pnpm'];
+  console.log('[ktrdr] pnpm not found: installing pnpm@10 with npm (npm i -g pnpm@10)');
+  if (run('npm', ['i', '-g', 'pnpm@10']).code === 0 && has('pnpm')) return ['pnpm'];
+  console.log('[ktrdr] global install failed; using npx --yes pnpm@10 instead');
+  return ['npx', '--yes', 'pnpm@10'];
+}
+
+function step(name, pnpm, args, failed) {
+  console.log(`\n[ktrdr] ── ${name}: pnpm ${args.join(' ')}`);
+  const { code } = run(pnpm[0], [...pnpm.slice(1), ...args]);
+  if (code !== 0) {
+    console.log(`[ktrdr] ${name} failed (exit ${code})`);
+    failed.push(name);
+  }
+  return code === 0;
+}
+
+const pnpm = pnpmCommand();
+const frozen = fs.existsSync(path.join(root, 'pnpm-lock.yaml')) ? ['--frozen-lockfile'] : [];
+if (run(pnpm[0], [...pnpm.slice(1), 'install', ...frozen]).code !== 0) {
+  console.error('[ktrdr] pnpm install failed');
+  process.exit(1);
+}
+
+if (mode === 'dev') {
+  // Backend on 8000, backtest worker on 5003, training worker on 5005 (see each app's dev script).
+  const { code } = run(pnpm[0], [...pnpm.slice(1), 'exec', 'turbo', 'run', 'dev']);
+  process.exit(code);
+} else if (mode === 'test') {
+  fs.rmSync(path.join(root, '.test-results'), { recursive: true, force: true });
+  const failed = [];
+  step('format', pnpm, ['exec', 'prettier', '--check', '.', '--log-level', 'warn'], failed);
+  step('build', pnpm, ['exec', 'turbo', 'run', 'build'], failed);
+  step('lint', pnpm, ['exec', 'turbo', 'run', 'lint', '--continue'], failed);
+  step('typecheck', pnpm, ['exec', 'turbo', 'run', 'typecheck', '--continue'], failed);
+  step('docs drift', pnpm, ['exec', 'turbo', 'run', 'docs:check', '--continue'], failed);
+  step(
+    'unit and integration tests',
+    pnpm,
+    ['exec', 'turbo', 'run', 'test', '--continue', '--concurrency=1'],
+    failed,
+  );
+  const summary = run('node', ['scripts/test-summary.mjs', ...failed]);
+  process.exit(summary.code);
+} else {
+  console.error('usage: node scripts/run.mjs dev|test');
+  process.exit(2);
+}
