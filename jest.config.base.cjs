@@ -12,7 +12,7 @@ module.exports = function jestConfig(dir, overrides = {}) {
     transform: {
       '^.+\\.ts$': [
         'ts-jest',
-        { tsconfig: path.join(dir, 'tsconfig.json'), isolatedModules: true, diagnostics: false },
+        { tsconfig: path.join(__dirname, 'tsconfig.jest.json'), diagnostics: false },
       ],
     },
     reporters: [

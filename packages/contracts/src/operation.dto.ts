@@ -1,0 +1,219 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsEnum,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { CheckpointInfoDto, OperationProgressDto } from './common.dto';
+import { CompletionStatus, OperationStatus, OperationType } from './enums';
+import { IsId } from './validation';
+
+/** An operation (a backtest or a training) as the backend stores it. */
+export class OperationDto {
+  @ApiProperty({ example: 'op_backtesting_20261122_abcdef12' })
+  operation_id!: string;
+
+  @ApiProperty({ enum: OperationType, enumName: 'OperationType' })
+  operation_type!: OperationType;
+
+  @ApiProperty({ enum: OperationStatus, enumName: 'OperationStatus' })
+  status!: OperationStatus;
+
+  @ApiProperty({ type: String, nullable: true, description: 'Worker running (or that ran) it' })
+  worker_id!: string | null;
+
+  @ApiProperty({ description: 'Dispatch attempt, 1 for the first', example: 1 })
+  attempt!: number;
+
+  @ApiProperty({ description: 'ISO-8601 UTC' })
+  created_at!: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  started_at!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  completed_at!: string | null;
+
+  @ApiProperty({ type: OperationProgressDto })
+  progress!: OperationProgressDto;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The start request' })
+  params!: Record<string, unknown>;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true })
+  result!: Record<string, unknown> | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  error_message!: string | null;
+
+  @ApiProperty({ type: CheckpointInfoDto, nullable: true })
+  checkpoint!: CheckpointInfoDto | null;
+}
+
+/** Response of `GET /operations/{id}`. */
+export class OperationResponseDto {
+  @ApiProperty({ example: true })
+  success!: boolean;
+
+  @ApiProperty({ type: OperationDto })
+  data!: OperationDto;
+}
+
+/** Query of `GET /operations`. */
+export class ListOperationsQueryDto {
+  @ApiPropertyOptional({ enum: OperationStatus, enumName: 'OperationStatus' })
+  @IsOptional()
+  @IsEnum(OperationStatus)
+  status?: OperationStatus;
+
+  @ApiPropertyOptional({ enum: OperationType, enumName: 'OperationType' })
+  @IsOptional()
+  @IsEnum(OperationType)
+  operation_type?: OperationType;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+
+  @ApiPropertyOptional({ minimum: 0, default: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
+}
+
+/** Response of `GET /operations`. */
+export class OperationListResponseDto {
+  @ApiProperty({ example: true })
+  success!: boolean;
+
+  @ApiProperty({ type: [OperationDto] })
+  data!: OperationDto[];
+
+  @ApiProperty({ description: 'Operations matching the filters (before limit/offset)' })
+  total_count!: number;
+
+  @ApiProperty({ description: 'Pending or running operations (all types)' })
+  active_count!: number;
+}
+
+/** Response of `GET /operations/{id}/results`. */
+export class OperationResultsResponseDto {
+  @ApiProperty({ example: true })
+  success!: boolean;
+
+  @ApiProperty()
+  operation_id!: string;
+
+  @ApiProperty({ enum: OperationType, enumName: 'OperationType' })
+  operation_type!: OperationType;
+
+  @ApiProperty({ type: 'object', additionalProperties: true })
+  result!: Record<string, unknown>;
+}
+
+/** Response of `POST /backtests/start`, `POST /trainings/start` and `POST /operations/{id}/resume`. */
+export class StartOperationResponseDto {
+  @ApiProperty({ example: true })
+  success!: boolean;
+
+  @ApiProperty({ example: 'op_backtesting_20261122_abcdef12' })
+  operation_id!: string;
+
+  @ApiProperty({
+    enum: OperationStatus,
+    enumName: 'OperationStatus',
+    example: OperationStatus.RUNNING,
+  })
+  status!: OperationStatus;
+
+  @ApiProperty({ type: String, nullable: true, example: 'backtesting-worker-1a2b3c4d' })
+  worker_id!: string | null;
+}
+
+/** Response of `DELETE /operations/{id}`. */
+export class CancelOperationResponseDto {
+  @ApiProperty({ example: true })
+  success!: boolean;
+
+  @ApiProperty()
+  operation_id!: string;
+
+  @ApiProperty({ enum: OperationStatus, enumName: 'OperationStatus' })
+  status!: OperationStatus;
+
+  @ApiProperty({ example: 'Cancellation requested; the worker stops at the next bar or epoch' })
+  message!: string;
+}
+
+/** Body of `POST /operations/{id}/progress` (sent by the worker). */
+export class ProgressReportDto {
+  @ApiProperty({ description: 'Lease of the dispatch this report belongs to' })
+  @IsString()
+  @IsId()
+  lease_token!: string;
+
+  @ApiProperty({ type: OperationProgressDto })
+  @ValidateNested()
+  @Type(() => OperationProgressDto)
+  progress!: OperationProgressDto;
+
+  @ApiPropertyOptional({ type: CheckpointInfoDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CheckpointInfoDto)
+  checkpoint?: CheckpointInfoDto;
+}
+
+/** Body of `POST /operations/{id}/complete` (sent by the worker, retried until acknowledged). */
+export class CompleteOperationRequestDto {
+  @ApiProperty({ description: 'Lease of the dispatch this report belongs to' })
+  @IsString()
+  @IsId()
+  lease_token!: string;
+
+  @ApiProperty({ enum: CompletionStatus, enumName: 'CompletionStatus' })
+  @IsEnum(CompletionStatus)
+  status!: CompletionStatus;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsObject()
+  result?: Record<string, unknown> | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsString()
+  @MaxLength(4000)
+  error_message?: string | null;
+
+  @ApiPropertyOptional({ type: CheckpointInfoDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CheckpointInfoDto)
+  checkpoint?: CheckpointInfoDto;
+}
+
+/** Response of the worker report endpoints. */
+export class ReportAckDto {
+  @ApiProperty({ description: 'True when the report was applied or had already been applied' })
+  acknowledged!: boolean;
+
+  @ApiProperty({ enum: OperationStatus, enumName: 'OperationStatus' })
+  status!: OperationStatus;
+}

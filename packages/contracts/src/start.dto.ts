@@ -1,0 +1,351 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { CheckpointInfoDto } from './common.dto';
+import { IsAfterField, IsId, IsLessThanField } from './validation';
+
+export const TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '4h', '1d', '1w'] as const;
+export type Timeframe = (typeof TIMEFRAMES)[number];
+
+export const BACKTEST_STRATEGIES = ['sma_crossover', 'rsi_mean_reversion', 'model'] as const;
+export type BacktestStrategyType = (typeof BACKTEST_STRATEGIES)[number];
+
+/** Feature names the training engine computes from bars. */
+export const TRAINING_FEATURES = [
+  'returns_1',
+  'returns_5',
+  'sma_ratio_10',
+  'sma_ratio_20',
+  'rsi_14',
+  'volatility_20',
+  'volume_ratio_20',
+] as const;
+export type TrainingFeature = (typeof TRAINING_FEATURES)[number];
+
+/** Symbols: tickers such as `AAPL`, `EURUSD`, `BRK.B`, or `SYNTH-*` for synthetic data. */
+export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
+/** Names of model files in the models dir (no path separators). */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+class MarketDataRequestDto {
+  @ApiProperty({
+    description: 'Ticker, or SYNTH-<name> for deterministic synthetic bars',
+    example: 'SYNTH-DEMO',
+  })
+  @IsString()
+  @Matches(SYMBOL_PATTERN, {
+    message: 'symbol must be 1–32 letters, digits, ".", "_" or "-" (e.g. AAPL or SYNTH-DEMO)',
+  })
+  symbol!: string;
+
+  @ApiProperty({ enum: TIMEFRAMES, example: '1h' })
+  @IsIn(TIMEFRAMES as unknown as string[], {
+    message: `timeframe must be one of: ${TIMEFRAMES.join(', ')}`,
+  })
+  timeframe!: Timeframe;
+
+  @ApiProperty({
+    description: 'ISO-8601 date or date-time (UTC), inclusive',
+    example: '2024-01-01',
+  })
+  @IsISO8601({ strict: true })
+  start_date!: string;
+
+  @ApiProperty({
+    description: 'ISO-8601 date or date-time (UTC), exclusive',
+    example: '2024-07-01',
+  })
+  @IsISO8601({ strict: true })
+  @IsAfterField('start_date')
+  end_date!: string;
+}
+
+/** Strategy and its parameters; which parameters are required depends on `type`. */
+export class BacktestStrategyDto {
+  @ApiProperty({ enum: BACKTEST_STRATEGIES, example: 'sma_crossover' })
+  @IsIn(BACKTEST_STRATEGIES as unknown as string[], {
+    message: `type must be one of: ${BACKTEST_STRATEGIES.join(', ')}`,
+  })
+  type!: BacktestStrategyType;
+
+  @ApiPropertyOptional({ description: 'sma_crossover: fast SMA period', minimum: 1, example: 10 })
+  @ValidateIf((o: BacktestStrategyDto) => o.type === 'sma_crossover' || o.fast_period !== undefined)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  @IsLessThanField('slow_period')
+  fast_period?: number;
+
+  @ApiPropertyOptional({ description: 'sma_crossover: slow SMA period', minimum: 2, example: 30 })
+  @ValidateIf((o: BacktestStrategyDto) => o.type === 'sma_crossover' || o.slow_period !== undefined)
+  @IsInt()
+  @Min(2)
+  @Max(5000)
+  slow_period?: number;
+
+  @ApiPropertyOptional({ description: 'rsi_mean_reversion: RSI period', minimum: 2, example: 14 })
+  @ValidateIf((o: BacktestStrategyDto) => o.type === 'rsi_mean_reversion' || o.period !== undefined)
+  @IsInt()
+  @Min(2)
+  @Max(1000)
+  period?: number;
+
+  @ApiPropertyOptional({ description: 'rsi_mean_reversion: buy below this RSI', example: 30 })
+  @ValidateIf(
+    (o: BacktestStrategyDto) => o.type === 'rsi_mean_reversion' || o.oversold !== undefined,
+  )
+  @IsNumber()
+  @Min(0)
+  @Max(100)
+  @IsLessThanField('overbought')
+  oversold?: number;
+
+  @ApiPropertyOptional({ description: 'rsi_mean_reversion: sell above this RSI', example: 70 })
+  @ValidateIf(
+    (o: BacktestStrategyDto) => o.type === 'rsi_mean_reversion' || o.overbought !== undefined,
+  )
+  @IsNumber()
+  @Min(0)
+  @Max(100)
+  overbought?: number;
+
+  @ApiPropertyOptional({
+    description: 'model: name of a model file in the models dir (from a training)',
+    example: 'demo-mlp',
+  })
+  @ValidateIf((o: BacktestStrategyDto) => o.type === 'model' || o.model_name !== undefined)
+  @IsString()
+  @Matches(MODEL_NAME_PATTERN, {
+    message: 'model_name must be 1–100 letters, digits, ".", "_" or "-" (a file name, no path)',
+  })
+  model_name?: string;
+
+  @ApiPropertyOptional({
+    description: 'model: probability above which the model goes long',
+    example: 0.5,
+  })
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  threshold?: number;
+}
+
+/** Body of the backend's `POST /backtests/start`. */
+export class BacktestStartRequestDto extends MarketDataRequestDto {
+  @ApiProperty({ type: BacktestStrategyDto })
+  @ValidateNested()
+  @Type(() => BacktestStrategyDto)
+  strategy!: BacktestStrategyDto;
+
+  @ApiPropertyOptional({ description: 'Starting cash', default: 100000, minimum: 1 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(1)
+  @Max(1e12)
+  initial_capital?: number;
+
+  @ApiPropertyOptional({
+    description: 'Commission per side as a fraction of notional',
+    default: 0.001,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(0.1)
+  commission?: number;
+
+  @ApiPropertyOptional({
+    description: 'Slippage as a fraction of price, against the trade',
+    default: 0.0005,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  @Max(0.1)
+  slippage?: number;
+}
+
+export class ModelArchitectureDto {
+  @ApiProperty({ type: [Number], description: 'Hidden layer sizes', example: [16, 8] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(4)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(256, { each: true })
+  hidden_layers!: number[];
+}
+
+export class EarlyStoppingDto {
+  @ApiProperty({ description: 'Epochs without improvement before stopping', example: 5 })
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  patience!: number;
+
+  @ApiPropertyOptional({
+    description: 'Smallest validation-loss drop that counts',
+    default: 0.0001,
+  })
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  min_delta?: number;
+}
+
+/** Body of the backend's `POST /trainings/start`. */
+export class TrainingStartRequestDto extends MarketDataRequestDto {
+  @ApiProperty({
+    enum: TRAINING_FEATURES,
+    isArray: true,
+    example: ['returns_1', 'sma_ratio_10', 'rsi_14'],
+  })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(TRAINING_FEATURES.length)
+  @ArrayUnique()
+  @IsIn(TRAINING_FEATURES as unknown as string[], {
+    each: true,
+    message: `each value in features must be one of: ${TRAINING_FEATURES.join(', ')}`,
+  })
+  features!: TrainingFeature[];
+
+  @ApiProperty({ type: ModelArchitectureDto })
+  @ValidateNested()
+  @Type(() => ModelArchitectureDto)
+  model!: ModelArchitectureDto;
+
+  @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 10000 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  epochs?: number;
+
+  @ApiPropertyOptional({ default: 0.001 })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(1e-7)
+  @Max(1)
+  learning_rate?: number;
+
+  @ApiPropertyOptional({ default: 64 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65536)
+  batch_size?: number;
+
+  @ApiPropertyOptional({ description: 'Fraction of the latest bars held out', default: 0.2 })
+  @IsOptional()
+  @IsNumber()
+  @Min(0.05)
+  @Max(0.5)
+  validation_split?: number;
+
+  @ApiPropertyOptional({ type: EarlyStoppingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => EarlyStoppingDto)
+  early_stopping?: EarlyStoppingDto;
+
+  @ApiPropertyOptional({ description: 'Seed for initialisation and shuffling', default: 42 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(2 ** 31 - 1)
+  seed?: number;
+
+  @ApiPropertyOptional({
+    description: 'Name of the saved model (default: derived from the operation id)',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(MODEL_NAME_PATTERN, {
+    message: 'model_name must be 1–100 letters, digits, ".", "_" or "-" (a file name, no path)',
+  })
+  model_name?: string;
+}
+
+// Mixins need a constructor type that accepts any arguments; `unknown[]` is not assignable here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Constructor<T = object> = new (...args: any[]) => T;
+
+/** Adds the fields the backend attaches when it dispatches an operation to a worker. */
+function WithDispatchFields<TBase extends Constructor>(Base: TBase) {
+  class Dispatched extends Base {
+    @ApiProperty({ description: 'The operation id' })
+    @IsString()
+    @IsId()
+    task_id!: string;
+
+    @ApiProperty({ description: 'Fences reports: only the latest dispatch may report' })
+    @IsString()
+    @IsId()
+    lease_token!: string;
+
+    @ApiProperty({ minimum: 1, description: 'Dispatch attempt, 1 for the first' })
+    @IsInt()
+    @Min(1)
+    attempt!: number;
+
+    @ApiPropertyOptional({
+      type: CheckpointInfoDto,
+      nullable: true,
+      description: 'Resume from this checkpoint (state in KTRDR_CHECKPOINT_DIR/{task_id}/)',
+    })
+    @IsOptional()
+    @ValidateIf((_o, v) => v !== null)
+    @ValidateNested()
+    @Type(() => CheckpointInfoDto)
+    resume_from?: CheckpointInfoDto | null;
+  }
+  return Dispatched;
+}
+
+/** Body of a worker's `POST /backtests/start` (backend → worker). */
+export class WorkerBacktestStartRequestDto extends WithDispatchFields(BacktestStartRequestDto) {}
+
+/** Body of a worker's `POST /training/start` (backend → worker). */
+export class WorkerTrainingStartRequestDto extends WithDispatchFields(TrainingStartRequestDto) {}
+
+/** Response of a worker's start endpoints. */
+export class WorkerStartResponseDto {
+  @ApiProperty({ example: true })
+  success!: boolean;
+
+  @ApiProperty()
+  operation_id!: string;
+
+  @ApiProperty({ example: 'started' })
+  status!: string;
+}
+
+/** Response of a worker's `GET /api/v1/operations/{id}`. */
+export class WorkerOperationStatusDto {
+  @ApiProperty()
+  operation_id!: string;
+
+  @ApiProperty({ example: 'running', description: 'running, completed, failed or cancelled' })
+  status!: string;
+
+  @ApiPropertyOptional({ type: CheckpointInfoDto, nullable: true })
+  checkpoint?: CheckpointInfoDto | null;
+}
