@@ -1,1 +1,6 @@
 export * from './bars';
+export * from './timeframe';
+export * from './time';
+export * from './csv';
+export * from './synth';
+export * from './indicators';
