@@ -1,1 +1,4 @@
-export {};
+export * from './types';
+export * from './validate';
+export * from './strategies';
+export * from './engine';

@@ -1,0 +1,35 @@
+import { allocBars, Bars } from '@ktrdr/market-data';
+
+export const DAY = 86_400_000;
+export const T0 = Date.UTC(2024, 0, 1);
+
+/** Daily bars from opens and closes; high/low just wrap the body. */
+export function makeBars(
+  opens: number[],
+  closes: number[],
+  timeframe = '1d',
+  symbol = 'TEST',
+): Bars {
+  if (opens.length !== closes.length) throw new Error('opens and closes differ in length');
+  const b = allocBars(symbol, timeframe, opens.length);
+  const step = timeframe === '1d' ? DAY : 3_600_000;
+  for (let i = 0; i < opens.length; i++) {
+    b.time[i] = T0 + i * step;
+    b.open[i] = opens[i];
+    b.close[i] = closes[i];
+    b.high[i] = Math.max(opens[i], closes[i]) + 0.5;
+    b.low[i] = Math.min(opens[i], closes[i]) - 0.5;
+    b.volume[i] = 1000;
+  }
+  return b;
+}
+
+export const iso = (i: number): string => new Date(T0 + i * DAY).toISOString();
+
+/** Annualised Sharpe of close-marked equities (first return against the initial capital). */
+export function sharpeOf(initial: number, equity: number[], barsPerYear: number): number {
+  const r = equity.map((e, i) => e / (i === 0 ? initial : equity[i - 1]) - 1);
+  const mean = r.reduce((a, b) => a + b, 0) / r.length;
+  const variance = r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1);
+  return (mean / Math.sqrt(variance)) * Math.sqrt(barsPerYear);
+}
