@@ -231,7 +231,9 @@ function buildResult(
   const final = st.cash; // always flat after the close-out at the last bar
   const totalReturn = final / initial - 1;
   const years = (n * tfMs) / MS_PER_YEAR;
-  const annualized = n === 0 ? 0 : final <= 0 ? -1 : Math.pow(final / initial, 1 / years) - 1;
+  const annualizedRaw = n === 0 ? 0 : final <= 0 ? -1 : Math.pow(final / initial, 1 / years) - 1;
+  // Compounding a short run to a year can overflow (e.g. +1 % over ten 1m bars).
+  const annualized = Number.isFinite(annualizedRaw) ? annualizedRaw : null;
   const barsPerYear = MS_PER_YEAR / tfMs;
   const std = st.ret_count > 1 ? Math.sqrt(st.ret_m2 / (st.ret_count - 1)) : 0;
   const sharpe = std > 0 ? (st.ret_mean / std) * Math.sqrt(barsPerYear) : 0;

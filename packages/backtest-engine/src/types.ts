@@ -50,7 +50,8 @@ export interface EquityPoint {
 
 export interface BacktestResult {
   total_return: number;
-  annualized_return: number;
+  /** Compounded to a year of bars; null when that overflows (very short runs). */
+  annualized_return: number | null;
   sharpe_ratio: number;
   /** Largest peak-to-trough fall of the close-marked equity, as a fraction (0.25 = 25 %). */
   max_drawdown: number;

@@ -152,6 +152,14 @@ describe('fill rule edge cases', () => {
     expect(r.equity_curve).toHaveLength(3);
   });
 
+  it('reports annualized_return as null when compounding a short run overflows', () => {
+    // +10 % over five 1m bars compounds to 1.1^(525960/5): not representable.
+    const b = makeBars([10, 9.5, 9.5, 10, 11], [10, 9, 10, 11, 11], '1m');
+    const r = runBacktest(b, base);
+    expect(r.total_return).toBeCloseTo(0.1, 12);
+    expect(r.annualized_return).toBeNull();
+  });
+
   it('handles empty bars', () => {
     const r = runBacktest(makeBars([], []), base);
     expect(r.bars_processed).toBe(0);

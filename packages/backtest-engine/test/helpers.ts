@@ -1,4 +1,4 @@
-import { allocBars, Bars } from '@ktrdr/market-data';
+import { allocBars, Bars, parseTimeframe } from '@ktrdr/market-data';
 
 export const DAY = 86_400_000;
 export const T0 = Date.UTC(2024, 0, 1);
@@ -12,7 +12,7 @@ export function makeBars(
 ): Bars {
   if (opens.length !== closes.length) throw new Error('opens and closes differ in length');
   const b = allocBars(symbol, timeframe, opens.length);
-  const step = timeframe === '1d' ? DAY : 3_600_000;
+  const step = parseTimeframe(timeframe);
   for (let i = 0; i < opens.length; i++) {
     b.time[i] = T0 + i * step;
     b.open[i] = opens[i];
