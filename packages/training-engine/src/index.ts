@@ -1,1 +1,9 @@
-export {};
+export * from './rng';
+export * from './mlp';
+export * from './adam';
+export * from './features';
+export * from './config';
+export * from './fit';
+export * from './model';
+export * from './train';
+export * from './capabilities';
