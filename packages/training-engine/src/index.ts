@@ -7,3 +7,4 @@ export * from './fit';
 export * from './model';
 export * from './train';
 export * from './capabilities';
+export * from './abort';
