@@ -208,6 +208,24 @@ describe('trainModel', () => {
     expect(resumed.state!.params).toEqual(full.state!.params);
   });
 
+  it('a periodic checkpoint (as after a crash) resumes exactly; snapshot() equals it', () => {
+    const c = config({ epochs: 6 });
+    const full = trainModel(bars, c);
+    const checkpoints: TrainingState[] = [];
+    const snapshots: TrainingState[] = [];
+    trainModel(bars, c, {
+      checkpointEvery: 4,
+      onCheckpoint: (s) => checkpoints.push(JSON.parse(JSON.stringify(s)) as TrainingState),
+      onEpoch: (m, snapshot) => {
+        if (m.epoch === 4) snapshots.push(snapshot());
+      },
+    });
+    expect(checkpoints.map((s) => s.epoch)).toEqual([4]);
+    expect(snapshots[0]).toEqual(checkpoints[0]);
+    const resumed = trainModel(bars, c, { resumeFrom: checkpoints[0] });
+    expect(resumed.result).toEqual(full.result);
+  });
+
   it('can extend a finished run by raising epochs', () => {
     const short = trainModel(bars, config({ epochs: 3 }));
     const long = trainModel(bars, config({ epochs: 6 }));
