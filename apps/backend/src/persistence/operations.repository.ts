@@ -1,0 +1,86 @@
+import type {
+  CheckpointInfoDto,
+  OperationProgressDto,
+  OperationStatus,
+  OperationType,
+} from '@ktrdr/contracts';
+
+/** One operation as stored. Times are Date objects here; the API layer renders ISO-8601 UTC strings. */
+export interface OperationRecord {
+  operation_id: string;
+  operation_type: OperationType;
+  status: OperationStatus;
+  worker_id: string | null;
+  attempt: number;
+  /** Fences worker reports: only the latest dispatch's token is accepted. */
+  lease_token: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  updated_at: Date;
+  progress: OperationProgressDto;
+  params: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  error_message: string | null;
+  checkpoint: CheckpointInfoDto | null;
+}
+
+export type NewOperation = Pick<OperationRecord, 'operation_id' | 'operation_type' | 'params'> &
+  Partial<Pick<OperationRecord, 'status' | 'created_at' | 'progress'>>;
+
+/** Fields a caller may change; `updated_at` is always set by the repository. */
+export type OperationPatch = Partial<
+  Omit<OperationRecord, 'operation_id' | 'operation_type' | 'created_at' | 'updated_at'>
+>;
+
+/** Preconditions of a compare-and-set update; the update happens only when all of them hold. */
+export interface UpdateExpectation {
+  status?: readonly OperationStatus[];
+  lease_token?: string | null;
+}
+
+export interface OperationFilter {
+  status?: readonly OperationStatus[];
+  operation_type?: OperationType;
+  worker_id?: string;
+  /** 1–1000 */
+  limit: number;
+  offset: number;
+}
+
+export interface OperationPage {
+  data: OperationRecord[];
+  /** Rows matching the filter, ignoring limit/offset. */
+  total_count: number;
+  /** Rows in pending or running, ignoring the filter. */
+  active_count: number;
+}
+
+/**
+ * The operations store. Two drivers implement it with the same SQL and migrations: PGlite (embedded,
+ * default; file-backed or in-memory) and PostgreSQL (`pg`). Every method is safe to call concurrently.
+ */
+export interface OperationsRepository {
+  /** Opens the connection and applies pending migrations. */
+  init(): Promise<void>;
+  close(): Promise<void>;
+  /** Throws when the store is unreachable (readiness). */
+  ping(): Promise<void>;
+  create(op: NewOperation): Promise<OperationRecord>;
+  get(operationId: string): Promise<OperationRecord | null>;
+  /** Newest first (created_at desc, then operation_id). */
+  list(filter: OperationFilter): Promise<OperationPage>;
+  /** Compare-and-set: returns the updated record, or null when it does not exist or `expect` fails. */
+  update(
+    operationId: string,
+    patch: OperationPatch,
+    expect?: UpdateExpectation,
+  ): Promise<OperationRecord | null>;
+  /** All operations in the given statuses (oldest first), for the orphan detector and start-up reconcile. */
+  findByStatus(statuses: readonly OperationStatus[]): Promise<OperationRecord[]>;
+  /** Deletes finished (completed/failed/cancelled) operations completed before `cutoff`; returns the count. */
+  purgeFinishedBefore(cutoff: Date): Promise<number>;
+}
+
+/** Nest injection token of the repository. */
+export const OPERATIONS_REPOSITORY = Symbol('OPERATIONS_REPOSITORY');
