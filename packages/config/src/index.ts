@@ -1,1 +1,36 @@
-export {};
+export * from './schema';
+export * from './settings';
+export {
+  ConfigurationError,
+  DEPRECATED_NAMES,
+  clearSettingsCache,
+  currentEnvironment,
+  describeSettings,
+  findUnknownEnvVars,
+  getApiClientSettings,
+  getApiSettings,
+  getCheckpointSettings,
+  getCliSettings,
+  getDataSettings,
+  getDatabaseSettings,
+  getLoggingSettings,
+  getObservabilitySettings,
+  getOperationsSettings,
+  getOrphanDetectorSettings,
+  getRuntimeSettings,
+  getSandboxSettings,
+  getTestSettings,
+  getWorkerSettings,
+  loadSettings,
+  loadSettingsOrExit,
+  setConfigLogger,
+  validateAll,
+  warnDeprecatedEnvVars,
+  warnInsecureDefaults,
+  warnUnknownEnvVars,
+  withEnv,
+  type ConfigLogger,
+  type FieldDescription,
+} from './config';
+export { childProcessEnv, parseDotenv, type EnvMap } from './env';
+export { renderConfigurationMarkdown, renderEnvExample } from './docs';

@@ -1,0 +1,508 @@
+import {
+  ALL_SETTINGS,
+  ApiClientSettings,
+  ConfigurationError,
+  DEPRECATED_NAMES,
+  DatabaseSettings,
+  WorkerSettings,
+  childProcessEnv,
+  clearSettingsCache,
+  describeSettings,
+  envNameOf,
+  findUnknownEnvVars,
+  getApiClientSettings,
+  getCheckpointSettings,
+  getCliSettings,
+  getDataSettings,
+  getDatabaseSettings,
+  getOperationsSettings,
+  getWorkerSettings,
+  loadSettings,
+  loadSettingsOrExit,
+  parseDotenv,
+  renderConfigurationMarkdown,
+  renderEnvExample,
+  setConfigLogger,
+  validateAll,
+  warnDeprecatedEnvVars,
+  warnInsecureDefaults,
+  warnUnknownEnvVars,
+  withEnv,
+  type AnyField,
+  type AnySettingsClass,
+} from './index';
+
+let warnings: string[] = [];
+beforeEach(() => {
+  warnings = [];
+  setConfigLogger({ warn: (m) => warnings.push(m), error: (m) => warnings.push(m) });
+  clearSettingsCache();
+});
+afterAll(() => setConfigLogger(undefined));
+
+/** A valid raw value for a field, different from its default where possible. */
+function sampleValue(f: AnyField): { raw: string; expected: unknown } {
+  switch (f.kind) {
+    case 'integer': {
+      const v = f.max !== undefined ? Math.min(f.max, 4321) : 4321;
+      return { raw: String(v), expected: v };
+    }
+    case 'number':
+      return { raw: '7.5', expected: 7.5 };
+    case 'boolean':
+      return f.default === true ? { raw: 'no', expected: false } : { raw: 'yes', expected: true };
+    case 'enum': {
+      const c = (f.choices ?? []).find((x) => x !== f.default) ?? (f.choices ?? [])[0];
+      return { raw: String(c).toUpperCase(), expected: c };
+    }
+    case 'list':
+      return { raw: ' a, b ,,c ', expected: ['a', 'b', 'c'] };
+    case 'url': {
+      const scheme = (f.protocols ?? ['http'])[0];
+      return {
+        raw: `${scheme}://example.test:1234/x/`,
+        expected: `${scheme}://example.test:1234/x`,
+      };
+    }
+    case 'path':
+      return { raw: '/tmp/ktrdr-sample', expected: '/tmp/ktrdr-sample' };
+    default:
+      return { raw: 'sample-value', expected: 'sample-value' };
+  }
+}
+
+function fieldsOf(cls: AnySettingsClass): [string, AnyField][] {
+  return Object.entries(cls.fields);
+}
+
+describe('defaults', () => {
+  it('loads every class with an empty environment, with the documented defaults', () => {
+    withEnv({}, () => {
+      const w = getWorkerSettings();
+      expect(w.port).toBe(5003);
+      expect(w.worker_id).toBeUndefined();
+      expect(w.public_base_url).toBeUndefined();
+      expect(w.heartbeat_interval).toBe(5);
+      expect(w.health_check_interval).toBe(10);
+      expect(w.health_check_timeout).toBe(5);
+      expect(w.health_check_failures).toBe(3);
+      expect(w.removal_threshold).toBe(300);
+      expect(getOperationsSettings()).toMatchObject({
+        cache_ttl: 1,
+        max_operations: 10000,
+        cleanup_interval_seconds: 3600,
+        retention_days: 7,
+        max_attempts: 2,
+      });
+      expect(getApiClientSettings().base_url).toBe('http://localhost:8000/api/v1');
+      expect(getDatabaseSettings().driver).toBe('pglite');
+      expect(getDatabaseSettings().port).toBe(5432);
+      for (const cls of ALL_SETTINGS) expect(() => loadSettings(cls)).not.toThrow();
+    });
+  });
+
+  it('derives the checkpoint, models and database directories from the data directory', () => {
+    withEnv({ KTRDR_DATA_DIR: '/srv/ktrdr' }, () => {
+      expect(getDataSettings()).toEqual({ dir: '/srv/ktrdr', models_dir: '/srv/ktrdr/models' });
+      expect(getCheckpointSettings().dir).toBe('/srv/ktrdr/checkpoints');
+      expect(getDatabaseSettings().dir).toBe('/srv/ktrdr/db');
+    });
+  });
+
+  it('describes the worker port as the canonical default 5003', () => {
+    const port = describeSettings(WorkerSettings).find((d) => d.field === 'port');
+    expect(port).toMatchObject({ env: 'KTRDR_WORKER_PORT', default: '5003', type: 'integer' });
+    expect(port?.description).toMatch(/canonical default/);
+  });
+});
+
+describe('every variable name', () => {
+  for (const cls of ALL_SETTINGS) {
+    for (const [name, f] of fieldsOf(cls)) {
+      const env = envNameOf(cls, name);
+      it(`${env} sets ${cls.name}.${name}`, () => {
+        const { raw, expected } = sampleValue(f);
+        const loaded = loadSettings(cls, { env: { [env]: raw } }) as Record<string, unknown>;
+        expect(loaded[name]).toEqual(expected);
+      });
+      for (const old of f.deprecated ?? []) {
+        it(`deprecated ${old} still sets ${cls.name}.${name} and warns once, naming ${env}`, () => {
+          const { raw, expected } = sampleValue(f);
+          const a = loadSettings(cls, { env: { [old]: raw } }) as Record<string, unknown>;
+          loadSettings(cls, { env: { [old]: raw } });
+          expect(a[name]).toEqual(expected);
+          const mine = warnings.filter((w) => w.includes(old));
+          expect(mine).toHaveLength(1);
+          expect(mine[0]).toContain(env);
+        });
+      }
+    }
+  }
+
+  it('DEPRECATED_NAMES is derived from the declarations', () => {
+    expect(DEPRECATED_NAMES).toMatchObject({
+      WORKER_PORT: 'KTRDR_WORKER_PORT',
+      WORKER_ID: 'KTRDR_WORKER_ID',
+      KTRDR_WORKER_ENDPOINT_URL: 'KTRDR_WORKER_PUBLIC_BASE_URL',
+      WORKER_ENDPOINT_URL: 'KTRDR_WORKER_PUBLIC_BASE_URL',
+      WORKER_PUBLIC_BASE_URL: 'KTRDR_WORKER_PUBLIC_BASE_URL',
+      WORKER_REMOVAL_THRESHOLD: 'KTRDR_WORKER_REMOVAL_THRESHOLD',
+      OPERATIONS_CACHE_TTL: 'KTRDR_OPS_CACHE_TTL',
+      KTRDR_API_URL: 'KTRDR_API_CLIENT_BASE_URL',
+      DATA_DIR: 'KTRDR_DATA_DIR',
+      MODELS_DIR: 'KTRDR_DATA_MODELS_DIR',
+      DB_PASSWORD: 'KTRDR_DB_PASSWORD',
+      ORPHAN_TIMEOUT_SECONDS: 'KTRDR_ORPHAN_TIMEOUT_SECONDS',
+      CHECKPOINT_DIR: 'KTRDR_CHECKPOINT_DIR',
+    });
+    let count = 0;
+    for (const cls of ALL_SETTINGS)
+      for (const [name, f] of fieldsOf(cls))
+        for (const old of f.deprecated ?? []) {
+          expect(DEPRECATED_NAMES[old]).toBe(envNameOf(cls, name));
+          count++;
+        }
+    expect(Object.keys(DEPRECATED_NAMES)).toHaveLength(count);
+  });
+});
+
+describe('precedence and conflicts', () => {
+  it('explicit override > new name > old name > .env.local > default', () => {
+    const all = { KTRDR_WORKER_PORT: '6001', WORKER_PORT: '6002' };
+    expect(loadSettings(WorkerSettings, { env: all, overrides: { port: 6000 } }).port).toBe(6000);
+    expect(loadSettings(WorkerSettings, { env: all }).port).toBe(6001);
+    expect(loadSettings(WorkerSettings, { env: { WORKER_PORT: '6002' } }).port).toBe(6002);
+    withEnv({}, () => expect(getWorkerSettings().port).toBe(6003), { KTRDR_WORKER_PORT: '6003' });
+    withEnv({ WORKER_PORT: '6002' }, () => expect(getWorkerSettings().port).toBe(6002), {
+      KTRDR_WORKER_PORT: '6003',
+    });
+    withEnv({}, () => expect(getWorkerSettings().port).toBe(5003));
+  });
+
+  it('warns loudly when an old and a new name disagree, and the new one wins', () => {
+    withEnv({ KTRDR_WORKER_PORT: '6001', WORKER_PORT: '5050' }, () => {
+      expect(getWorkerSettings().port).toBe(6001);
+    });
+    expect(
+      warnings.some((w) =>
+        /Both KTRDR_WORKER_PORT and .*WORKER_PORT.*KTRDR_WORKER_PORT wins/.test(w),
+      ),
+    ).toBe(true);
+  });
+
+  it('does not warn about a conflict when both names carry the same value', () => {
+    loadSettings(WorkerSettings, { env: { KTRDR_WORKER_PORT: '6001', WORKER_PORT: '6001' } });
+    expect(warnings.filter((w) => w.startsWith('Both'))).toHaveLength(0);
+  });
+
+  it('old names are tried in the declared order', () => {
+    const s = loadSettings(WorkerSettings, {
+      env: { WORKER_ENDPOINT_URL: 'http://b:1', KTRDR_WORKER_ENDPOINT_URL: 'http://a:1' },
+    });
+    expect(s.public_base_url).toBe('http://a:1');
+  });
+
+  it('warnDeprecatedEnvVars returns the old names found and warns once per name', () => {
+    const env = { WORKER_PORT: '5050', DB_HOST: 'db', KTRDR_WORKER_PORT: '5051' };
+    expect(warnDeprecatedEnvVars(env).sort()).toEqual(['DB_HOST', 'WORKER_PORT']);
+    warnDeprecatedEnvVars(env);
+    expect(warnings.filter((w) => w.startsWith('WORKER_PORT is deprecated'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.startsWith('DB_HOST is deprecated'))).toHaveLength(1);
+    expect(warnings.filter((w) => w.startsWith('Both KTRDR_WORKER_PORT'))).toHaveLength(1);
+  });
+});
+
+describe('constraints and errors', () => {
+  it.each(['abc', '-1', '0', '99999', '50.5', ''])('KTRDR_WORKER_PORT=%j', (raw) => {
+    const env = { KTRDR_WORKER_PORT: raw };
+    if (raw === '') {
+      // An empty value counts as unset.
+      expect(loadSettings(WorkerSettings, { env }).port).toBe(5003);
+      return;
+    }
+    expect(() => validateAll('worker', env)).toThrow(ConfigurationError);
+    try {
+      validateAll('worker', env);
+    } catch (e) {
+      const err = e as ConfigurationError;
+      expect(err.code).toBe('CONFIG-ValidationFailed');
+      expect(err.details.errors).toEqual([
+        `KTRDR_WORKER_PORT: must be an integer between 1 and 65535 (got "${raw}")`,
+      ]);
+    }
+  });
+
+  it('accepts the port bounds 1 and 65535', () => {
+    expect(loadSettings(WorkerSettings, { env: { KTRDR_WORKER_PORT: '1' } }).port).toBe(1);
+    expect(loadSettings(WorkerSettings, { env: { KTRDR_WORKER_PORT: '65535' } }).port).toBe(65535);
+  });
+
+  it('names the deprecated variable a bad value came from', () => {
+    expect(() => validateAll('worker', { WORKER_PORT: 'x' })).toThrow(
+      /WORKER_PORT \(deprecated name of KTRDR_WORKER_PORT\): must be an integer/,
+    );
+  });
+
+  it('reports every problem of a component at once, each line starting with the variable', () => {
+    const env = {
+      KTRDR_WORKER_PORT: 'abc',
+      KTRDR_WORKER_HEARTBEAT_INTERVAL: '0',
+      KTRDR_API_CLIENT_BASE_URL: 'ftp://x',
+      KTRDR_CHECKPOINT_EPOCH_INTERVAL: '-3',
+      KTRDR_LOG_LEVEL: 'loud',
+      KTRDR_LOG_JSON: 'maybe',
+    };
+    let errors: readonly string[] = [];
+    try {
+      validateAll('worker', env);
+    } catch (e) {
+      errors = (e as ConfigurationError).details.errors;
+    }
+    expect(errors.map((l) => l.split(':')[0]).sort()).toEqual(
+      [
+        'KTRDR_API_CLIENT_BASE_URL',
+        'KTRDR_CHECKPOINT_EPOCH_INTERVAL',
+        'KTRDR_LOG_JSON',
+        'KTRDR_LOG_LEVEL',
+        'KTRDR_WORKER_HEARTBEAT_INTERVAL',
+        'KTRDR_WORKER_PORT',
+      ].sort(),
+    );
+    expect(errors.find((l) => l.startsWith('KTRDR_LOG_LEVEL'))).toContain(
+      'one of error, warn, log, debug, verbose',
+    );
+  });
+
+  it('validates only what a component needs', () => {
+    const env = { KTRDR_API_PORT: 'nope' };
+    expect(() => validateAll('worker', env)).not.toThrow();
+    expect(() => validateAll('backend', env)).toThrow(/KTRDR_API_PORT/);
+    expect(() => validateAll('all', env)).toThrow(/KTRDR_API_PORT/);
+  });
+
+  it('a cached getter throws a ConfigurationError naming the variable', () => {
+    withEnv({ KTRDR_WORKER_PORT: '99999' }, () => {
+      expect(() => getWorkerSettings()).toThrow(/KTRDR_WORKER_PORT: must be an integer/);
+    });
+  });
+
+  it('rejects URLs without a host or with another scheme', () => {
+    for (const raw of ['localhost:8000', 'http://', 'ftp://host/x', 'not a url'])
+      expect(() =>
+        loadSettings(ApiClientSettings, { env: { KTRDR_API_CLIENT_BASE_URL: raw } }),
+      ).toThrow(/KTRDR_API_CLIENT_BASE_URL: must be an absolute http or https URL with a host/);
+  });
+
+  it('checks explicit overrides against the constraints too', () => {
+    expect(() => loadSettings(WorkerSettings, { overrides: { port: 70000 } })).toThrow(
+      /KTRDR_WORKER_PORT \(explicit override\)/,
+    );
+  });
+});
+
+describe('secrets', () => {
+  const secretValue = 'S3cr3t-do-not-print';
+
+  it('never echoes a secret in an error', () => {
+    try {
+      validateAll('all', { KTRDR_TEST_POSTGRES_URL: `nonsense-${secretValue}` });
+      throw new Error('expected a ConfigurationError');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigurationError);
+      const err = e as ConfigurationError;
+      expect(err.message).toContain('KTRDR_TEST_POSTGRES_URL');
+      expect(err.message).toContain('value hidden');
+      expect(err.message).not.toContain(secretValue);
+    }
+  });
+
+  it('never echoes a secret in warnings', () => {
+    loadSettings(DatabaseSettings, {
+      env: { KTRDR_DB_PASSWORD: secretValue, DB_PASSWORD: `${secretValue}2` },
+    });
+    expect(warnings.length).toBeGreaterThan(0);
+    for (const w of warnings) expect(w).not.toContain(secretValue);
+  });
+
+  it('marks secrets in describeSettings and leaves them empty in .env.example', () => {
+    const token = describeSettings(WorkerSettings).find((d) => d.field === 'registration_token');
+    expect(token?.secret).toBe(true);
+    expect(renderEnvExample()).toContain('# KTRDR_WORKER_REGISTRATION_TOKEN=\n');
+    expect(renderEnvExample()).toContain('# KTRDR_DB_PASSWORD=\n');
+  });
+});
+
+describe('insecure defaults', () => {
+  it('KTRDR_ENV=production refuses the default database password and a missing token', () => {
+    const env = { KTRDR_ENV: 'production', KTRDR_DB_DRIVER: 'postgres' };
+    let errors: readonly string[] = [];
+    try {
+      validateAll('backend', env);
+    } catch (e) {
+      errors = (e as ConfigurationError).details.errors;
+    }
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(/^KTRDR_WORKER_REGISTRATION_TOKEN: must be set explicitly/);
+    expect(errors[1]).toMatch(
+      /^KTRDR_DB_PASSWORD: must be set explicitly when KTRDR_ENV=production/,
+    );
+  });
+
+  it('production accepts explicitly set values; the embedded driver has no password to protect', () => {
+    expect(() =>
+      validateAll('backend', {
+        KTRDR_ENV: 'production',
+        KTRDR_DB_DRIVER: 'postgres',
+        KTRDR_DB_PASSWORD: 'x',
+        KTRDR_WORKER_REGISTRATION_TOKEN: 't',
+      }),
+    ).not.toThrow();
+    expect(() =>
+      validateAll('backend', { KTRDR_ENV: 'production', KTRDR_WORKER_REGISTRATION_TOKEN: 't' }),
+    ).not.toThrow();
+  });
+
+  it('other environments warn, unless acknowledged', () => {
+    expect(warnInsecureDefaults('backend', { KTRDR_DB_DRIVER: 'postgres' }).sort()).toEqual([
+      'KTRDR_DB_PASSWORD',
+      'KTRDR_WORKER_REGISTRATION_TOKEN',
+    ]);
+    expect(warnings).toHaveLength(2);
+    expect(
+      warnInsecureDefaults('backend', {
+        KTRDR_DB_DRIVER: 'postgres',
+        KTRDR_ACKNOWLEDGE_INSECURE_DEFAULTS: 'true',
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe('unknown names', () => {
+  it('suggests the closest known name', () => {
+    expect(
+      findUnknownEnvVars({
+        KTRDR_WORKR_PORT: '1',
+        KTRDR_TOTALLY_DIFFERENT_THING: '1',
+        PATH: '/bin',
+      }),
+    ).toEqual([
+      { name: 'KTRDR_TOTALLY_DIFFERENT_THING' },
+      { name: 'KTRDR_WORKR_PORT', suggestion: 'KTRDR_WORKER_PORT' },
+    ]);
+    expect(warnUnknownEnvVars({ KTRDR_ORPHAN_TIMEOUT: '5' })).toEqual(['KTRDR_ORPHAN_TIMEOUT']);
+    expect(warnings[0]).toMatch(/did you mean KTRDR_ORPHAN_TIMEOUT_SECONDS\?/);
+  });
+
+  it('knows every declared and deprecated KTRDR_ name', () => {
+    const env: Record<string, string> = {};
+    for (const cls of ALL_SETTINGS)
+      for (const [name, f] of fieldsOf(cls)) {
+        env[envNameOf(cls, name)] = '1';
+        for (const old of f.deprecated ?? []) env[old] = '1';
+      }
+    expect(findUnknownEnvVars(env)).toEqual([]);
+  });
+});
+
+describe('caching', () => {
+  it('returns the same frozen object until the cache is cleared', () => {
+    withEnv({ KTRDR_WORKER_PORT: '6100' }, () => {
+      const a = getWorkerSettings();
+      expect(getWorkerSettings()).toBe(a);
+      expect(Object.isFrozen(a)).toBe(true);
+      clearSettingsCache();
+      const b = getWorkerSettings();
+      expect(b).not.toBe(a);
+      expect(b).toEqual(a);
+    });
+  });
+
+  it('withEnv restores the previous environment, also after an async function', async () => {
+    await withEnv({ KTRDR_WORKER_PORT: '6200' }, async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      expect(getWorkerSettings().port).toBe(6200);
+    });
+    withEnv({}, () => expect(getWorkerSettings().port).toBe(5003));
+    expect(() =>
+      withEnv({}, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+  });
+
+  it('childProcessEnv copies the active environment and applies overrides', () => {
+    withEnv({ A: '1', B: '2' }, () => {
+      expect(childProcessEnv({ B: undefined, C: '3' })).toEqual({ A: '1', C: '3' });
+    });
+  });
+
+  it('CLI colours follow NO_COLOR and FORCE_COLOR', () => {
+    withEnv({ NO_COLOR: '1' }, () => expect(getCliSettings().no_color).toBe(true));
+    withEnv({ NO_COLOR: '' }, () => expect(getCliSettings().no_color).toBe(false));
+    withEnv({ FORCE_COLOR: '0' }, () => expect(getCliSettings().force_color).toBe(false));
+    withEnv({ FORCE_COLOR: '1' }, () => expect(getCliSettings().force_color).toBe(true));
+  });
+});
+
+describe('loadSettingsOrExit', () => {
+  class Exit extends Error {
+    constructor(readonly code: number) {
+      super(`exit ${code}`);
+    }
+  }
+  const exit = (code: number): never => {
+    throw new Exit(code);
+  };
+
+  it('prints a readable block naming the variable and exits with 1', () => {
+    const err = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      withEnv({ KTRDR_WORKER_PORT: 'abc' }, () =>
+        loadSettingsOrExit('worker', 'backtest-worker', exit),
+      );
+      throw new Error('expected exit');
+    } catch (e) {
+      expect(e).toBeInstanceOf(Exit);
+      expect((e as Exit).code).toBe(1);
+    }
+    const printed = err.mock.calls.map((c) => String(c[0])).join('\n');
+    err.mockRestore();
+    expect(printed).toContain('backtest-worker: invalid configuration');
+    expect(printed).toContain(
+      'KTRDR_WORKER_PORT: must be an integer between 1 and 65535 (got "abc")',
+    );
+  });
+
+  it('returns on valid configuration after warning about old and unknown names', () => {
+    withEnv({ WORKER_PORT: '5050', KTRDR_WORKR_ID: 'x' }, () => {
+      loadSettingsOrExit('worker', 'w', exit);
+      expect(getWorkerSettings().port).toBe(5050);
+    });
+    expect(
+      warnings.some((w) => w.startsWith('WORKER_PORT is deprecated; use KTRDR_WORKER_PORT')),
+    ).toBe(true);
+    expect(warnings.some((w) => w.includes('did you mean KTRDR_WORKER_ID?'))).toBe(true);
+  });
+});
+
+describe('generated docs', () => {
+  it('lists every variable and deprecated name', () => {
+    const md = renderConfigurationMarkdown();
+    const example = renderEnvExample();
+    for (const cls of ALL_SETTINGS)
+      for (const [name, f] of fieldsOf(cls)) {
+        expect(md).toContain(`\`${envNameOf(cls, name)}\``);
+        expect(example).toContain(`# ${envNameOf(cls, name)}=`);
+        for (const old of f.deprecated ?? []) expect(md).toContain(`\`${old}\``);
+      }
+    expect(example).toContain('# KTRDR_WORKER_PORT=5003\n');
+  });
+});
+
+describe('parseDotenv', () => {
+  it('reads KEY=VALUE lines with comments, export and quotes', () => {
+    expect(
+      parseDotenv('# c\nexport A=1\nB = "two words"\nC=\'x#y\'\nD=v # trailing\n\nnot a line\n'),
+    ).toEqual({ A: '1', B: 'two words', C: 'x#y', D: 'v' });
+  });
+});

@@ -1,0 +1,516 @@
+/**
+ * Every KTRDR_* setting, declared once. Loading, validation, deprecated names, describeSettings() and the
+ * generated docs/configuration.md and .env.example all come from these tables.
+ */
+import os from 'node:os';
+import nodePath from 'node:path';
+import {
+  bool,
+  defineSettings,
+  int,
+  list,
+  num,
+  oneOf,
+  path,
+  str,
+  url,
+  type AnySettingsClass,
+  type SettingsOf,
+} from './schema';
+
+export const RuntimeSettings = defineSettings({
+  name: 'RuntimeSettings',
+  prefix: 'KTRDR_',
+  getter: 'getRuntimeSettings',
+  description: 'Where the platform runs and how strict the configuration checks are.',
+  fields: {
+    environment: oneOf(['development', 'test', 'production'], {
+      env: 'KTRDR_ENV',
+      default: 'development',
+      description:
+        'Deployment environment. `production` refuses insecure defaults (database password, missing registration token) unless they are set explicitly.',
+    }),
+    acknowledge_insecure_defaults: bool({
+      default: false,
+      description:
+        'Silences the start-up warning about insecure defaults outside production (has no effect in production).',
+    }),
+  },
+});
+
+export const ApiSettings = defineSettings({
+  name: 'ApiSettings',
+  prefix: 'KTRDR_API_',
+  getter: 'getApiSettings',
+  description: 'The backend HTTP server.',
+  fields: {
+    host: str({ default: '0.0.0.0', description: 'Interface the backend listens on.' }),
+    port: int({
+      default: 8000,
+      min: 1,
+      max: 65535,
+      description: 'Port of the backend REST API, Swagger UI and /metrics.',
+    }),
+    cors_origins: list({
+      default: [],
+      description:
+        'Origins allowed by CORS, comma-separated (`*` for any). Empty: CORS disabled (same-origin only).',
+    }),
+    shutdown_notify_timeout: num({
+      default: 2,
+      gt: 0,
+      description:
+        'Seconds the backend waits for each worker when it sends `POST /backend-shutdown` on SIGTERM.',
+    }),
+  },
+});
+
+export const ApiClientSettings = defineSettings({
+  name: 'ApiClientSettings',
+  prefix: 'KTRDR_API_CLIENT_',
+  getter: 'getApiClientSettings',
+  description: 'How workers (and tools) reach the backend.',
+  fields: {
+    base_url: url({
+      default: 'http://localhost:8000/api/v1',
+      deprecated: ['KTRDR_API_URL'],
+      description: 'Base URL of the backend REST API, including `/api/v1`.',
+    }),
+    timeout: num({
+      default: 10,
+      gt: 0,
+      description: 'Seconds before a request to the backend is abandoned.',
+    }),
+    retries: int({
+      default: 3,
+      min: 0,
+      max: 100,
+      description:
+        'Retries of an idempotent request to the backend before giving up on that attempt.',
+    }),
+  },
+});
+
+export const WorkerSettings = defineSettings({
+  name: 'WorkerSettings',
+  prefix: 'KTRDR_WORKER_',
+  getter: 'getWorkerSettings',
+  description:
+    'Worker identity, port and protocol timings (read by workers), and the worker health checks (read by the backend).',
+  fields: {
+    worker_id: str({
+      env: 'KTRDR_WORKER_ID',
+      deprecated: ['WORKER_ID'],
+      description:
+        'Stable id of this worker. When unset the worker generates `{worker_type}-worker-{8 hex}` at start.',
+    }),
+    port: int({
+      default: 5003,
+      min: 1,
+      max: 65535,
+      deprecated: ['WORKER_PORT'],
+      description:
+        'Port the worker listens on. 5003 is the canonical default for every worker type (in containers every worker listens on 5003).',
+    }),
+    public_base_url: url({
+      deprecated: ['KTRDR_WORKER_ENDPOINT_URL', 'WORKER_ENDPOINT_URL', 'WORKER_PUBLIC_BASE_URL'],
+      defaultDoc: 'http://{hostname}:{port}',
+      description:
+        'URL the worker advertises to the backend (the backend calls it for health checks and dispatch).',
+    }),
+    heartbeat_interval: num({
+      default: 5,
+      gt: 0,
+      description: 'Seconds between worker heartbeats.',
+    }),
+    registration_token: str({
+      secret: true,
+      insecureDefault: true,
+      insecureReason: 'without it any process that reaches the backend can register as a worker',
+      description:
+        'Shared secret for registration, heartbeats and reports (header `x-ktrdr-worker-token`). Unset: no token required.',
+    }),
+    health_check_interval: num({
+      default: 10,
+      gt: 0,
+      deprecated: ['WORKER_HEALTH_CHECK_INTERVAL'],
+      description: 'Seconds between the backend’s health checks of each worker.',
+    }),
+    health_check_timeout: num({
+      default: 5,
+      gt: 0,
+      deprecated: ['WORKER_HEALTH_CHECK_TIMEOUT'],
+      description: 'Seconds before one health check of a worker counts as failed.',
+    }),
+    health_check_failures: int({
+      default: 3,
+      min: 1,
+      deprecated: ['WORKER_HEALTH_CHECK_FAILURES'],
+      description: 'Consecutive failed checks after which a worker is `temporarily_unavailable`.',
+    }),
+    removal_threshold: num({
+      default: 300,
+      gt: 0,
+      deprecated: ['WORKER_REMOVAL_THRESHOLD'],
+      description: 'Seconds after its last good check at which an unresponsive worker is removed.',
+    }),
+    health_check_concurrency: int({
+      default: 50,
+      min: 1,
+      max: 10000,
+      description:
+        'Health checks the backend runs in parallel (a slow worker never delays the others).',
+    }),
+    dispatch_timeout: num({
+      default: 10,
+      gt: 0,
+      description: 'Seconds the backend waits for a worker to accept a dispatched operation.',
+    }),
+    shutdown_grace_seconds: num({
+      default: 20,
+      gt: 0,
+      description:
+        'Seconds a worker has on SIGTERM to abort its operation, save a checkpoint and report it.',
+    }),
+    progress_interval_ms: int({
+      default: 500,
+      min: 0,
+      description: 'Minimum milliseconds between two progress reports of a worker.',
+    }),
+  },
+});
+
+export const DataSettings = defineSettings({
+  name: 'DataSettings',
+  prefix: 'KTRDR_DATA_',
+  getter: 'getDataSettings',
+  description: 'Where market data, models and (by default) the database and checkpoints live.',
+  fields: {
+    dir: path({
+      env: 'KTRDR_DATA_DIR',
+      deprecated: ['DATA_DIR'],
+      default: () => nodePath.join(os.homedir(), '.ktrdr', 'data'),
+      defaultDoc: '~/.ktrdr/data',
+      description:
+        'Data directory: OHLCV CSV files (`{SYMBOL}_{timeframe}.csv`), and the default parent of the models, database and checkpoint directories.',
+    }),
+    models_dir: path({
+      deprecated: ['MODELS_DIR'],
+      default: (ctx) => nodePath.join(String(ctx.values.dir), 'models'),
+      defaultDoc: '{data dir}/models',
+      description:
+        'Where the training worker saves models and the backtest worker’s `model` strategy loads them.',
+    }),
+  },
+});
+
+export const CheckpointSettings = defineSettings({
+  name: 'CheckpointSettings',
+  prefix: 'KTRDR_CHECKPOINT_',
+  getter: 'getCheckpointSettings',
+  description: 'Checkpoints written by workers so an operation can be resumed.',
+  fields: {
+    epoch_interval: int({
+      default: 10,
+      min: 1,
+      deprecated: ['CHECKPOINT_EPOCH_INTERVAL'],
+      description:
+        'Write a periodic checkpoint every this many units (epochs, or thousands of bars).',
+    }),
+    time_interval_seconds: num({
+      default: 300,
+      gt: 0,
+      deprecated: ['CHECKPOINT_TIME_INTERVAL_SECONDS'],
+      description: 'Write a periodic checkpoint at least this often, in seconds.',
+    }),
+    dir: path({
+      deprecated: ['CHECKPOINT_DIR'],
+      default: (ctx) => nodePath.join(ctx.dataDir(), 'checkpoints'),
+      defaultDoc: '{data dir}/checkpoints',
+      description:
+        'Checkpoint state, one directory per operation (a volume shared by the workers in compose).',
+    }),
+    max_age_days: num({
+      default: 30,
+      gt: 0,
+      deprecated: ['CHECKPOINT_MAX_AGE_DAYS'],
+      description: 'Checkpoints older than this many days are deleted.',
+    }),
+  },
+});
+
+export const OrphanDetectorSettings = defineSettings({
+  name: 'OrphanDetectorSettings',
+  prefix: 'KTRDR_ORPHAN_',
+  getter: 'getOrphanDetectorSettings',
+  description: 'Recovery of operations whose worker was lost.',
+  fields: {
+    timeout_seconds: num({
+      default: 60,
+      gt: 0,
+      deprecated: ['ORPHAN_TIMEOUT_SECONDS'],
+      description:
+        'Seconds an operation may stay `running` on a worker that no longer claims it before it is re-dispatched or failed.',
+    }),
+    check_interval_seconds: num({
+      default: 15,
+      gt: 0,
+      deprecated: ['ORPHAN_CHECK_INTERVAL_SECONDS'],
+      description: 'Seconds between two orphan checks.',
+    }),
+  },
+});
+
+export const OperationsSettings = defineSettings({
+  name: 'OperationsSettings',
+  prefix: 'KTRDR_OPS_',
+  getter: 'getOperationsSettings',
+  description: 'Operations kept by the backend.',
+  fields: {
+    cache_ttl: num({
+      default: 1.0,
+      min: 0,
+      deprecated: ['OPERATIONS_CACHE_TTL'],
+      description:
+        'Seconds an operation read may be served from the in-process cache (0 disables it).',
+    }),
+    max_operations: int({
+      default: 10000,
+      min: 1,
+      description: 'Most operations kept in the in-process cache.',
+    }),
+    cleanup_interval_seconds: num({
+      default: 3600,
+      gt: 0,
+      description: 'Seconds between two purges of old finished operations.',
+    }),
+    retention_days: num({
+      default: 7,
+      gt: 0,
+      description: 'Finished operations older than this many days are purged.',
+    }),
+    max_attempts: int({
+      default: 2,
+      min: 1,
+      max: 100,
+      description:
+        'Dispatch attempts of one operation, the first included (an orphan is re-dispatched while below it).',
+    }),
+  },
+});
+
+export const DatabaseSettings = defineSettings({
+  name: 'DatabaseSettings',
+  prefix: 'KTRDR_DB_',
+  getter: 'getDatabaseSettings',
+  description: 'The operations store: embedded PGlite (default) or PostgreSQL.',
+  fields: {
+    driver: oneOf(['pglite', 'postgres'], {
+      default: 'pglite',
+      deprecated: ['DB_DRIVER'],
+      description:
+        '`pglite`: embedded PostgreSQL in a directory, no server needed. `postgres`: a PostgreSQL server.',
+    }),
+    dir: path({
+      deprecated: ['DB_DIR'],
+      default: (ctx) => nodePath.join(ctx.dataDir(), 'db'),
+      defaultDoc: '{data dir}/db',
+      description: 'PGlite data directory; `memory://` keeps the database in memory (tests).',
+    }),
+    host: str({ default: 'localhost', deprecated: ['DB_HOST'], description: 'PostgreSQL host.' }),
+    port: int({
+      default: 5432,
+      min: 1,
+      max: 65535,
+      deprecated: ['DB_PORT'],
+      description: 'PostgreSQL port.',
+    }),
+    name: str({ default: 'ktrdr', deprecated: ['DB_NAME'], description: 'PostgreSQL database.' }),
+    user: str({ default: 'ktrdr', deprecated: ['DB_USER'], description: 'PostgreSQL user.' }),
+    password: str({
+      default: 'ktrdr',
+      secret: true,
+      deprecated: ['DB_PASSWORD'],
+      insecureDefault: (s) => s.driver === 'postgres',
+      insecureReason: 'the default password is public',
+      description: 'PostgreSQL password.',
+    }),
+  },
+});
+
+export const LoggingSettings = defineSettings({
+  name: 'LoggingSettings',
+  prefix: 'KTRDR_LOG_',
+  getter: 'getLoggingSettings',
+  description: 'Service logs.',
+  fields: {
+    level: oneOf(['error', 'warn', 'log', 'debug', 'verbose'], {
+      default: 'log',
+      deprecated: ['KTRDR_API_LOG_LEVEL', 'LOG_LEVEL'],
+      description: 'Most verbose level written (`log` is NestJS’s info level).',
+    }),
+    json: bool({ default: false, description: 'Write one JSON object per log line.' }),
+  },
+});
+
+export const ObservabilitySettings = defineSettings({
+  name: 'ObservabilitySettings',
+  prefix: 'KTRDR_OTEL_',
+  getter: 'getObservabilitySettings',
+  description: 'OpenTelemetry tracing export (Jaeger in compose).',
+  fields: {
+    enabled: bool({ default: false, description: 'Export traces.' }),
+    endpoint: url({ description: 'OTLP/HTTP endpoint, e.g. `http://jaeger:4318`.' }),
+    service_name: str({
+      description: 'Service name in traces; each service uses its own name when unset.',
+    }),
+  },
+});
+
+export const SandboxSettings = defineSettings({
+  name: 'SandboxSettings',
+  prefix: 'KTRDR_',
+  getter: 'getSandboxSettings',
+  description: 'kinfra sandbox slots, and the host ports a slot’s compose project publishes.',
+  fields: {
+    dir: path({
+      env: 'KTRDR_SANDBOXES_DIR',
+      default: () => nodePath.join(os.homedir(), '.ktrdr', 'sandboxes'),
+      defaultDoc: '~/.ktrdr/sandboxes',
+      description: 'Where `kinfra` keeps `registry.json` and one `slot-N/` directory per slot.',
+    }),
+    grafana_port: int({
+      default: 3000,
+      min: 1,
+      max: 65535,
+      description: 'Host port of Grafana in a compose project.',
+    }),
+    prometheus_port: int({
+      default: 9090,
+      min: 1,
+      max: 65535,
+      description: 'Host port of Prometheus in a compose project.',
+    }),
+    jaeger_ui_port: int({
+      default: 16686,
+      min: 1,
+      max: 65535,
+      description: 'Host port of the Jaeger UI in a compose project.',
+    }),
+  },
+});
+
+export const TestSettings = defineSettings({
+  name: 'TestSettings',
+  prefix: 'KTRDR_TEST_',
+  getter: 'getTestSettings',
+  description: 'Test suites only (repository suite on PostgreSQL, Testcontainers e2e).',
+  fields: {
+    postgres_url: url({
+      protocols: ['postgres', 'postgresql'],
+      secret: true,
+      description:
+        'PostgreSQL URL for the repository suite on the `postgres` driver; `.ci/run` sets it. Unset: that suite is skipped (and says so).',
+    }),
+    node_image: str({
+      default: 'ktrdr/node-runtime:20',
+      description:
+        'Base image (`NODE_IMAGE` build argument) of the e2e images; CI with a registry uses `node:20-bookworm-slim`.',
+    }),
+    keep_containers: bool({
+      default: false,
+      description: 'Leave e2e containers running after the suites, for debugging.',
+    }),
+    log_dir: path({
+      description: 'Where e2e container logs are saved on failure (default `e2e/logs`).',
+    }),
+    docker_host: str({
+      env: 'DOCKER_HOST',
+      description: 'Docker Engine address used by Testcontainers (standard Docker variable).',
+    }),
+  },
+});
+
+export const CliSettings = defineSettings({
+  name: 'CliSettings',
+  prefix: '',
+  getter: 'getCliSettings',
+  description: 'Terminal output of the command-line tools (standard variables, not KTRDR_*).',
+  fields: {
+    no_color: str({
+      env: 'NO_COLOR',
+      description: 'Any non-empty value turns colours off (https://no-color.org).',
+    }),
+    force_color: str({
+      env: 'FORCE_COLOR',
+      description: 'Any non-empty value other than `0` turns colours on even without a TTY.',
+    }),
+  },
+});
+
+/** Every settings class, in documentation order. */
+export const ALL_SETTINGS: readonly AnySettingsClass[] = [
+  RuntimeSettings,
+  ApiSettings,
+  ApiClientSettings,
+  WorkerSettings,
+  DataSettings,
+  CheckpointSettings,
+  OrphanDetectorSettings,
+  OperationsSettings,
+  DatabaseSettings,
+  LoggingSettings,
+  ObservabilitySettings,
+  SandboxSettings,
+  TestSettings,
+  CliSettings,
+];
+
+export type Component = 'backend' | 'worker' | 'all';
+
+/** The classes each component needs (validated together at its start). */
+export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettingsClass[]>> = {
+  backend: [
+    RuntimeSettings,
+    ApiSettings,
+    WorkerSettings,
+    DataSettings,
+    CheckpointSettings,
+    OrphanDetectorSettings,
+    OperationsSettings,
+    DatabaseSettings,
+    LoggingSettings,
+    ObservabilitySettings,
+  ],
+  worker: [
+    RuntimeSettings,
+    ApiClientSettings,
+    WorkerSettings,
+    DataSettings,
+    CheckpointSettings,
+    LoggingSettings,
+    ObservabilitySettings,
+  ],
+  all: ALL_SETTINGS,
+};
+
+export type RuntimeSettingsValues = SettingsOf<typeof RuntimeSettings>;
+export type ApiSettingsValues = SettingsOf<typeof ApiSettings>;
+export type ApiClientSettingsValues = SettingsOf<typeof ApiClientSettings>;
+export type WorkerSettingsValues = SettingsOf<typeof WorkerSettings>;
+export type DataSettingsValues = SettingsOf<typeof DataSettings>;
+export type CheckpointSettingsValues = SettingsOf<typeof CheckpointSettings>;
+export type OrphanDetectorSettingsValues = SettingsOf<typeof OrphanDetectorSettings>;
+export type OperationsSettingsValues = SettingsOf<typeof OperationsSettings>;
+export type DatabaseSettingsValues = SettingsOf<typeof DatabaseSettings>;
+export type LoggingSettingsValues = SettingsOf<typeof LoggingSettings>;
+export type ObservabilitySettingsValues = SettingsOf<typeof ObservabilitySettings>;
+export type SandboxSettingsValues = SettingsOf<typeof SandboxSettings>;
+export type TestSettingsValues = SettingsOf<typeof TestSettings> & {
+  /** True when DOCKER_HOST is set or the default Docker socket exists. */
+  readonly docker_available: boolean;
+};
+export type CliSettingsValues = {
+  readonly no_color: boolean;
+  readonly force_color: boolean;
+};
