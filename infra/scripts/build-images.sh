@@ -10,20 +10,21 @@
 #
 # Usage: bash infra/scripts/build-images.sh [backend|backtest-worker|training-worker ...]
 # Env:
-#   KTRDR_NODE_IMAGE       base image (default ktrdr/node-runtime:20, made by make-node-image.sh
-#                          when missing; use node:20-bookworm-slim where a registry is reachable)
-#   KTRDR_IMAGE_TAG        tag of the built images (default local)
-#   KTRDR_SKIP_WORKSPACE_BUILD=1  do not run turbo build first (dist must already exist)
-#   KTRDR_FORCE_IMAGE_BUILD=1     rebuild even when the source hash matches
-#   KTRDR_IMAGE_STAGE_DIR  staging directory (default ${TMPDIR:-/tmp}/ktrdr-image-build)
+#   NODE_IMAGE             base image (default $KTRDR_TEST_NODE_IMAGE or ktrdr/node-runtime:20, made by
+#                          make-node-image.sh when missing; node:20-bookworm-slim where a registry is reachable)
+#   IMAGE_TAG              tag of the built images (default local)
+#   SKIP_WORKSPACE_BUILD=1 do not run turbo build first (dist must already exist)
+#   FORCE_IMAGE_BUILD=1    rebuild even when the source hash matches
+#   IMAGE_STAGE_DIR        staging directory (default ${TMPDIR:-/tmp}/ktrdr-image-build)
+# (Not KTRDR_* names: those are the services' settings, and unknown KTRDR_* names draw warnings.)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
 
-node_image="${KTRDR_NODE_IMAGE:-ktrdr/node-runtime:20}"
-tag="${KTRDR_IMAGE_TAG:-local}"
-stage_root="${KTRDR_IMAGE_STAGE_DIR:-${TMPDIR:-/tmp}/ktrdr-image-build}"
+node_image="${NODE_IMAGE:-${KTRDR_TEST_NODE_IMAGE:-ktrdr/node-runtime:20}}"
+tag="${IMAGE_TAG:-local}"
+stage_root="${IMAGE_STAGE_DIR:-${TMPDIR:-/tmp}/ktrdr-image-build}"
 log() { printf '[images] %s\n' "$*"; }
 
 all_services=(backend backtest-worker training-worker)
@@ -53,7 +54,7 @@ if ! docker image inspect "$node_image" >/dev/null 2>&1; then
 fi
 node_image_id="$(docker image inspect --format '{{.Id}}' "$node_image")"
 
-if [ "${KTRDR_SKIP_WORKSPACE_BUILD:-0}" != "1" ]; then
+if [ "${SKIP_WORKSPACE_BUILD:-0}" != "1" ]; then
   filters=()
   for s in "${services[@]}"; do filters+=("--filter=@ktrdr/${s}..."); done
   log "building the workspace: turbo run build ${filters[*]}"
@@ -83,7 +84,7 @@ for svc in "${services[@]}"; do
   fi
   hash="$(source_hash "$svc")"
   current="$(docker image inspect --format '{{ index .Config.Labels "dev.ktrdr.source-hash" }}' "$image" 2>/dev/null || true)"
-  if [ "$current" = "$hash" ] && [ "${KTRDR_FORCE_IMAGE_BUILD:-0}" != "1" ]; then
+  if [ "$current" = "$hash" ] && [ "${FORCE_IMAGE_BUILD:-0}" != "1" ]; then
     log "${image} is up to date (source hash ${hash})"
     continue
   fi

@@ -5,12 +5,12 @@
 # The image has no shell: Dockerfiles and health checks on it must use exec form.
 #
 # Idempotent: does nothing when the image already exists. When a registry is reachable and
-# KTRDR_NODE_IMAGE_PULL=1, it pulls node:20-bookworm-slim and tags it instead.
+# NODE_IMAGE_PULL=1, it pulls node:20-bookworm-slim and tags it instead.
 #
-# Usage: bash infra/scripts/make-node-image.sh [image]   (default: $KTRDR_NODE_IMAGE or ktrdr/node-runtime:20)
+# Usage: bash infra/scripts/make-node-image.sh [image]   (default: $NODE_IMAGE, $KTRDR_TEST_NODE_IMAGE or ktrdr/node-runtime:20)
 set -euo pipefail
 
-image="${1:-${KTRDR_NODE_IMAGE:-ktrdr/node-runtime:20}}"
+image="${1:-${NODE_IMAGE:-${KTRDR_TEST_NODE_IMAGE:-ktrdr/node-runtime:20}}}"
 log() { printf '[node-image] %s\n' "$*"; }
 
 if docker image inspect "$image" >/dev/null 2>&1; then
@@ -18,7 +18,7 @@ if docker image inspect "$image" >/dev/null 2>&1; then
   exit 0
 fi
 
-if [ "${KTRDR_NODE_IMAGE_PULL:-0}" = "1" ] && docker pull node:20-bookworm-slim >/dev/null 2>&1; then
+if [ "${NODE_IMAGE_PULL:-0}" = "1" ] && docker pull node:20-bookworm-slim >/dev/null 2>&1; then
   docker tag node:20-bookworm-slim "$image"
   log "pulled node:20-bookworm-slim and tagged it ${image}"
   exit 0
