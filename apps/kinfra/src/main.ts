@@ -1,1 +1,35 @@
-export {};
+#!/usr/bin/env node
+/** Entry point of the `kinfra` command. */
+import { childProcessEnv, getCliSettings, getSandboxSettings } from '@ktrdr/config';
+import { runCli } from './cli';
+import { Context } from './commands';
+import { createExec } from './exec';
+import { Output, coloursEnabled } from './output';
+import { createPortChecker } from './ports';
+import { defaultHttpDeps } from './stack-health';
+
+export function defaultContext(): Context {
+  const exec = createExec(childProcessEnv());
+  const noColor = getCliSettings().no_color;
+  return {
+    sandboxesDir: getSandboxSettings().dir,
+    cwd: process.cwd(),
+    out: new Output(process.stdout, process.stderr, coloursEnabled(process.stdout.isTTY, noColor)),
+    exec,
+    checkPort: createPortChecker(exec),
+    http: defaultHttpDeps,
+    now: () => new Date(),
+  };
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2), defaultContext()).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`kinfra: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,188 @@
+/** The `kinfra` command line (commander). runCli() never calls process.exit: it returns the exit code. */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  Context,
+  KinfraError,
+  claim,
+  down,
+  listSlots,
+  provision,
+  release,
+  status,
+  up,
+} from './commands';
+import { RegistryCorruptError } from './registry';
+import { LockTimeoutError } from './file-lock';
+import { PROFILE_NAMES, ProfileName, SLOT_COUNT, parseSlotArgument } from './slots';
+
+export const DEFAULT_UP_TIMEOUT_SECONDS = 300;
+
+function slotArg(raw: string): number {
+  try {
+    return parseSlotArgument(raw);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function positiveSeconds(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new InvalidArgumentError(`--timeout must be a positive number of seconds (got '${raw}')`);
+  }
+  return n;
+}
+
+interface JsonOpt {
+  json?: boolean;
+}
+
+export function buildProgram(ctx: Context): Command {
+  const program = new Command('kinfra');
+  program
+    .description(
+      'Sandbox slot pool: run up to six isolated KTRDR stacks side by side on one machine',
+    )
+    .configureOutput({
+      writeOut: (s) => ctx.out.stdout.write(s),
+      writeErr: (s) => ctx.out.stderr.write(s),
+      outputError: (s, write) => write(ctx.out.paint('red', s)),
+    })
+    .exitOverride()
+    .showHelpAfterError()
+    .helpCommand(false);
+
+  const sandbox = program
+    .command('sandbox')
+    .description('Provision, claim and run sandbox slots (slots 1-4 light, 5 standard, 6 heavy)');
+
+  sandbox
+    .command('provision')
+    .description(
+      `Create the ${SLOT_COUNT} slot directories (.env.sandbox, docker-compose.yml) and registry.json`,
+    )
+    .option('--dry-run', 'show what would be created and create nothing', false)
+    .option('--json', 'print the result as JSON', false)
+    .action(async (opts: { dryRun: boolean } & JsonOpt) => {
+      await provision(ctx, { dryRun: opts.dryRun, json: opts.json === true });
+    });
+
+  sandbox
+    .command('slots')
+    .description('Show all slots: profile, API port, claim and status (releases stale claims)')
+    .option('--json', 'print the slots as JSON', false)
+    .action(async (opts: JsonOpt) => {
+      await listSlots(ctx, { json: opts.json === true });
+    });
+
+  sandbox
+    .command('claim')
+    .description('Claim the first free slot at or above a profile for the current directory')
+    .addOption(
+      new Option('--profile <profile>', 'the smallest acceptable profile')
+        .choices(PROFILE_NAMES)
+        .default('light'),
+    )
+    .option('--slot <n>', 'claim this slot', slotArg)
+    .option('--json', 'print the claim as JSON', false)
+    .action(async (opts: { profile: ProfileName; slot?: number } & JsonOpt) => {
+      await claim(ctx, { profile: opts.profile, slot: opts.slot, json: opts.json === true });
+    });
+
+  sandbox
+    .command('release')
+    .description("Release a slot claimed by the current directory (--force: someone else's)")
+    .argument('[slot]', 'slot number (default: the slot this directory holds)', slotArg)
+    .option('--force', 'release even if another directory holds the claim', false)
+    .option('--json', 'print the result as JSON', false)
+    .action(async (slot: number | undefined, opts: { force: boolean } & JsonOpt) => {
+      await release(ctx, { slot, force: opts.force, json: opts.json === true });
+    });
+
+  sandbox
+    .command('up')
+    .description(
+      "Start a slot's compose project, wait for the backend and its workers, print the URLs",
+    )
+    .argument('[slot]', 'slot number (default: the slot this directory holds)', slotArg)
+    .option('--build', 'build images before starting', false)
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for health and worker registration',
+      positiveSeconds,
+      DEFAULT_UP_TIMEOUT_SECONDS,
+    )
+    .option('--force', 'act on a slot claimed by another directory', false)
+    .option('--json', 'print the result as JSON', false)
+    .action(
+      async (
+        slot: number | undefined,
+        opts: { build: boolean; timeout: number; force: boolean } & JsonOpt,
+      ) => {
+        await up(ctx, {
+          slot,
+          build: opts.build,
+          timeoutSeconds: opts.timeout,
+          force: opts.force,
+          json: opts.json === true,
+        });
+      },
+    );
+
+  sandbox
+    .command('down')
+    .description("Stop a slot's compose project")
+    .argument('[slot]', 'slot number (default: the slot this directory holds)', slotArg)
+    .option('-v, --volumes', "also remove the slot's volumes (database, data)", false)
+    .option('--force', 'act on a slot claimed by another directory', false)
+    .option('--json', 'print the result as JSON', false)
+    .action(
+      async (slot: number | undefined, opts: { volumes: boolean; force: boolean } & JsonOpt) => {
+        await down(ctx, {
+          slot,
+          volumes: opts.volumes,
+          force: opts.force,
+          json: opts.json === true,
+        });
+      },
+    );
+
+  sandbox
+    .command('status')
+    .description("Show a slot's containers, backend health and registered workers")
+    .argument('[slot]', 'slot number (default: the slot this directory holds)', slotArg)
+    .option('--json', 'print the status as JSON', false)
+    .action(async (slot: number | undefined, opts: JsonOpt) => {
+      await status(ctx, { slot, json: opts.json === true });
+    });
+
+  return program;
+}
+
+/** Parses `argv` (without node and script) and runs the command; returns the exit code. */
+export async function runCli(argv: readonly string[], ctx: Context): Promise<number> {
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help (exit 0), version, or a usage error commander already printed (with help after it)
+      return err.exitCode;
+    }
+    if (
+      err instanceof KinfraError ||
+      err instanceof RegistryCorruptError ||
+      err instanceof LockTimeoutError
+    ) {
+      ctx.out.error(err.message);
+      return err instanceof KinfraError ? err.exitCode : 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    ctx.out.error(
+      `${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}` +
+        ' — this looks like a bug or an environment problem; please report it with the command you ran.',
+    );
+    return 1;
+  }
+}
