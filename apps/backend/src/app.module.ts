@@ -1,0 +1,55 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BacktestsModule } from './backtests/backtests.module';
+import type { Clock } from './common/clock';
+import type { Timers } from './common/periodic-task';
+import { loadBackendSettings, type BackendSettings } from './config/settings';
+import { CoreModule } from './core.module';
+import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { OperationsModule } from './operations/operations.module';
+import type { OperationsRepository } from './persistence/operations.repository';
+import { PersistenceModule } from './persistence/persistence.module';
+import type { DatabaseSettingsValues } from './persistence/repository.factory';
+import { ShutdownService } from './shutdown.service';
+import { TrainingsModule } from './trainings/trainings.module';
+import { WorkersApiModule } from './workers/workers-api.module';
+import { WorkersModule } from './workers/workers.module';
+
+export interface AppOptions {
+  /** Default: loadBackendSettings() (from @ktrdr/config). */
+  settings?: BackendSettings;
+  /** A ready-made store (tests, OpenAPI generation); default: the configured driver. */
+  repository?: OperationsRepository;
+  /** Database settings instead of getDatabaseSettings() (e.g. `{ ...s, dir: 'memory://' }`). */
+  database?: DatabaseSettingsValues;
+  clock?: Clock;
+  timers?: Timers;
+  /** Start the health monitor, orphan detector and retention loops (default true). */
+  backgroundTasks?: boolean;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot({
+          settings: options.settings ?? loadBackendSettings(),
+          clock: options.clock,
+          timers: options.timers,
+          backgroundTasks: options.backgroundTasks,
+        }),
+        PersistenceModule.forRoot({ repository: options.repository, settings: options.database }),
+        WorkersModule,
+        MetricsModule,
+        OperationsModule,
+        WorkersApiModule,
+        BacktestsModule,
+        TrainingsModule,
+        HealthModule,
+      ],
+      providers: [ShutdownService],
+    };
+  }
+}

@@ -1,0 +1,42 @@
+import { RequestMethod, type INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { API_PREFIX, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import { WireExceptionFilter } from './common/wire-exception.filter';
+import { WireValidationPipe } from './common/wire-validation.pipe';
+import { MetricsService } from './metrics/metrics.service';
+import { backendVersion } from './version';
+
+export const SWAGGER_PATH = 'api/docs';
+export const SWAGGER_JSON_PATH = 'api/docs-json';
+
+/** The OpenAPI document of the app (no listener or database needed). */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('KTRDR backend')
+    .setDescription(
+      'Worker registry, health monitoring, operations (backtests and trainings), dispatch with leases, ' +
+        'metrics. Errors use one envelope: `{ statusCode, error, message }`, where `message` names the ' +
+        'offending field or resource. Prometheus metrics are served at `/metrics` (no prefix).',
+    )
+    .setVersion(backendVersion())
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: REGISTRATION_TOKEN_HEADER },
+      'registration-token',
+    )
+    .build();
+  return SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (controllerKey, methodKey) =>
+      `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+  });
+}
+
+/** Global prefix, validation, the error envelope, HTTP metrics and Swagger: shared by main and tests. */
+export function configureApp(app: INestApplication): OpenAPIObject {
+  app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+  app.useGlobalPipes(new WireValidationPipe());
+  app.useGlobalFilters(new WireExceptionFilter());
+  app.use(app.get(MetricsService).httpMiddleware());
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup(SWAGGER_PATH, app, document, { jsonDocumentUrl: SWAGGER_JSON_PATH });
+  return document;
+}

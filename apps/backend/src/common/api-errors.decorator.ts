@@ -1,0 +1,20 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import { ErrorResponseDto } from '@ktrdr/contracts';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request; `message` names the offending field',
+  401: 'Registration token missing or wrong (only when one is configured)',
+  404: 'Not found; `message` names the resource',
+  409: 'Conflict (stale lease, or the operation is not in a state that allows this)',
+  503: 'Unavailable; see `message` (and `Retry-After`)',
+};
+
+/** Documents error responses with the shared `{ statusCode, error, message }` envelope. */
+export function ApiErrors(...codes: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...codes.map((status) =>
+      ApiResponse({ status, description: DESCRIPTIONS[status] ?? 'Error', type: ErrorResponseDto }),
+    ),
+  );
+}

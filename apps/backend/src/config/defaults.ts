@@ -1,0 +1,21 @@
+import type { BackendSettings } from './settings';
+
+/**
+ * The documented defaults of @ktrdr/config, for code paths that must not depend on the environment
+ * (OpenAPI generation) and as a base for test settings.
+ */
+export const DEFAULT_BACKEND_SETTINGS: BackendSettings = Object.freeze({
+  worker: {
+    registration_token: undefined,
+    health_check_interval: 10,
+    health_check_timeout: 5,
+    health_check_failures: 3,
+    removal_threshold: 300,
+    health_check_concurrency: 50,
+    dispatch_timeout: 10,
+    heartbeat_interval: 5,
+  },
+  orphan: { timeout_seconds: 60, check_interval_seconds: 15 },
+  operations: { cleanup_interval_seconds: 3600, retention_days: 7, max_attempts: 2 },
+  api: { host: '0.0.0.0', port: 8000, shutdown_notify_timeout: 2 },
+});

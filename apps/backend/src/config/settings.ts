@@ -1,0 +1,65 @@
+import {
+  getApiSettings,
+  getDatabaseSettings,
+  getOperationsSettings,
+  getOrphanDetectorSettings,
+  getWorkerSettings,
+} from '@ktrdr/config';
+
+/**
+ * The settings the backend uses, gathered once from @ktrdr/config (the only reader of the environment).
+ * Services receive them through the BACKEND_SETTINGS provider so tests can pass their own values.
+ * Durations are in seconds, as in @ktrdr/config.
+ */
+export interface BackendSettings {
+  worker: {
+    registration_token: string | undefined;
+    health_check_interval: number;
+    health_check_timeout: number;
+    health_check_failures: number;
+    removal_threshold: number;
+    health_check_concurrency: number;
+    dispatch_timeout: number;
+    heartbeat_interval: number;
+  };
+  orphan: { timeout_seconds: number; check_interval_seconds: number };
+  operations: { cleanup_interval_seconds: number; retention_days: number; max_attempts: number };
+  api: { host: string; port: number; shutdown_notify_timeout: number };
+}
+
+export const BACKEND_SETTINGS = Symbol('BACKEND_SETTINGS');
+
+/** Reads the current settings from @ktrdr/config. */
+export function loadBackendSettings(): BackendSettings {
+  const w = getWorkerSettings();
+  const o = getOrphanDetectorSettings();
+  const ops = getOperationsSettings();
+  const api = getApiSettings();
+  return {
+    worker: {
+      registration_token: w.registration_token,
+      health_check_interval: w.health_check_interval,
+      health_check_timeout: w.health_check_timeout,
+      health_check_failures: w.health_check_failures,
+      removal_threshold: w.removal_threshold,
+      health_check_concurrency: w.health_check_concurrency,
+      dispatch_timeout: w.dispatch_timeout,
+      heartbeat_interval: w.heartbeat_interval,
+    },
+    orphan: {
+      timeout_seconds: o.timeout_seconds,
+      check_interval_seconds: o.check_interval_seconds,
+    },
+    operations: {
+      cleanup_interval_seconds: ops.cleanup_interval_seconds,
+      retention_days: ops.retention_days,
+      max_attempts: ops.max_attempts,
+    },
+    api: { host: api.host, port: api.port, shutdown_notify_timeout: api.shutdown_notify_timeout },
+  };
+}
+
+/** Where the operations store lives (for logs and for the store factory). */
+export function loadDatabaseSettings(): ReturnType<typeof getDatabaseSettings> {
+  return getDatabaseSettings();
+}

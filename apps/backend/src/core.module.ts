@@ -1,0 +1,34 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { CLOCK, systemClock, type Clock } from './common/clock';
+import { TIMERS, realTimers, type Timers } from './common/periodic-task';
+import { ShutdownState } from './common/shutdown-state';
+import { BACKGROUND_TASKS } from './common/tokens';
+import { BACKEND_SETTINGS, type BackendSettings } from './config/settings';
+
+export interface CoreOptions {
+  settings: BackendSettings;
+  clock?: Clock;
+  timers?: Timers;
+  backgroundTasks?: boolean;
+}
+
+/** Settings, time and shutdown state, available everywhere. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(options: CoreOptions): DynamicModule {
+    const providers = [
+      { provide: BACKEND_SETTINGS, useValue: options.settings },
+      { provide: CLOCK, useValue: options.clock ?? systemClock },
+      { provide: TIMERS, useValue: options.timers ?? realTimers },
+      { provide: BACKGROUND_TASKS, useValue: options.backgroundTasks ?? true },
+      ShutdownState,
+    ];
+    return {
+      module: CoreModule,
+      global: true,
+      providers,
+      exports: providers.map((p) => ('provide' in p ? p.provide : p)),
+    };
+  }
+}

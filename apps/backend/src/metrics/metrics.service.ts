@@ -1,0 +1,136 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OperationStatus, OperationType, WorkerType } from '@ktrdr/contracts';
+import {
+  OPERATIONS_REPOSITORY,
+  type OperationsRepository,
+} from '../persistence/operations.repository';
+import { WorkerRegistry } from '../workers/worker-registry';
+
+/** Buckets of operation durations, 1 s up to 4 h. */
+export const OPERATION_DURATION_BUCKETS = [
+  1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400,
+];
+
+/**
+ * The app's Prometheus registry (one per application instance, never the global default registry)
+ * with the default process metrics and the KTRDR metrics.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  readonly operationsTotal: Counter<'operation_type' | 'status'>;
+  readonly operationDuration: Histogram<'operation_type' | 'status'>;
+  readonly dispatchDuration: Histogram<'operation_type' | 'outcome'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(
+    workers: WorkerRegistry,
+    @Inject(OPERATIONS_REPOSITORY) repository: OperationsRepository,
+  ) {
+    collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    new Gauge({
+      name: 'ktrdr_workers_registered',
+      help: 'Workers in the registry, by worker type',
+      labelNames: ['worker_type'],
+      registers,
+      collect() {
+        const { by_type } = workers.countsByType();
+        for (const type of Object.values(WorkerType)) {
+          this.set({ worker_type: type }, by_type[type].total);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ktrdr_workers_available',
+      help: 'Workers available for a new operation, by worker type',
+      labelNames: ['worker_type'],
+      registers,
+      collect() {
+        const { by_type } = workers.countsByType();
+        for (const type of Object.values(WorkerType)) {
+          this.set({ worker_type: type }, by_type[type].available);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ktrdr_operations_active',
+      help: 'Operations pending or running',
+      registers,
+      async collect() {
+        try {
+          const page = await repository.list({ limit: 1, offset: 0 });
+          this.set(page.active_count);
+        } catch {
+          // Store unreachable: keep the last value; readiness reports the outage.
+        }
+      },
+    });
+    this.operationsTotal = new Counter({
+      name: 'ktrdr_operations_total',
+      help: 'Operations that reached each status (pending on creation, running on dispatch, then a final status)',
+      labelNames: ['operation_type', 'status'],
+      registers,
+    });
+    for (const t of Object.values(OperationType)) {
+      for (const s of Object.values(OperationStatus)) {
+        this.operationsTotal.inc({ operation_type: t, status: s }, 0);
+      }
+    }
+    this.operationDuration = new Histogram({
+      name: 'ktrdr_operation_duration_seconds',
+      help: 'Time from first dispatch (or creation) to the final status of an operation',
+      labelNames: ['operation_type', 'status'],
+      buckets: OPERATION_DURATION_BUCKETS,
+      registers,
+    });
+    this.dispatchDuration = new Histogram({
+      name: 'ktrdr_dispatch_duration_seconds',
+      help: 'Time to select a worker and have it accept an operation',
+      labelNames: ['operation_type', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by method, route template and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+  }
+
+  /** Records a transition into `status`; final statuses also observe the duration. */
+  recordStatus(
+    type: OperationType,
+    status: OperationStatus,
+    startedAt?: Date | null,
+    completedAt?: Date | null,
+  ): void {
+    this.operationsTotal.inc({ operation_type: type, status });
+    if (startedAt && completedAt) {
+      const seconds = Math.max(0, (completedAt.getTime() - startedAt.getTime()) / 1000);
+      this.operationDuration.observe({ operation_type: type, status }, seconds);
+    }
+  }
+
+  /** Express middleware timing every request; the route label is the matched route template. */
+  httpMiddleware(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+    return (req, res, next) => {
+      const end = this.httpDuration.startTimer();
+      res.on('finish', () => {
+        // Express sets `req.route` to the matched route; its path is the template (`/api/v1/workers/:id`).
+        const template = (req as IncomingMessage & { route?: { path?: unknown } }).route?.path;
+        const route = typeof template === 'string' ? template : 'unmatched';
+        end({ method: req.method ?? 'GET', route, status_code: String(res.statusCode) });
+      });
+      next();
+    };
+  }
+
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

@@ -1,0 +1,76 @@
+import 'reflect-metadata';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { AppModule } from './app.module';
+import { buildOpenApiDocument } from './app.setup';
+import { RequestMethod } from '@nestjs/common';
+import { API_PREFIX } from '@ktrdr/contracts';
+import { DEFAULT_BACKEND_SETTINGS } from './config/defaults';
+import { InMemoryOperationsRepository } from './operations/testing/in-memory-operations.repository';
+
+/** Where the committed spec lives: docs/openapi.json at the repository root. */
+export const OPENAPI_FILE = join(__dirname, '..', '..', '..', 'docs', 'openapi.json');
+
+/** Builds the document from the app module with an in-memory store; no listener, no database. */
+export async function generateOpenApi(): Promise<OpenAPIObject> {
+  const app = await NestFactory.create(
+    AppModule.forRoot({
+      settings: DEFAULT_BACKEND_SETTINGS,
+      repository: new InMemoryOperationsRepository(),
+      backgroundTasks: false,
+    }),
+    { logger: false },
+  );
+  try {
+    app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+  }
+}
+
+export function serialize(doc: OpenAPIObject): string {
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const mode = argv.includes('--write') ? 'write' : argv.includes('--check') ? 'check' : null;
+  if (!mode) {
+    console.error('usage: node dist/openapi.js --write | --check');
+    return 2;
+  }
+  const text = serialize(await generateOpenApi());
+  const shown = relative(process.cwd(), OPENAPI_FILE) || OPENAPI_FILE;
+  if (mode === 'write') {
+    writeFileSync(OPENAPI_FILE, text);
+    console.log(`wrote ${shown}`);
+    return 0;
+  }
+  let current = '';
+  try {
+    current = readFileSync(OPENAPI_FILE, 'utf8');
+  } catch {
+    console.error(`${shown} is missing: run \`pnpm --filter @ktrdr/backend docs:generate\``);
+    return 1;
+  }
+  if (current !== text) {
+    console.error(
+      `${shown} is out of date with the backend's controllers and DTOs: run \`pnpm --filter @ktrdr/backend build && pnpm --filter @ktrdr/backend docs:generate\` and commit it`,
+    );
+    return 1;
+  }
+  console.log(`${shown} is up to date`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,97 @@
+import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import {
+  TERMINAL_OPERATION_STATUSES,
+  WorkerStatus,
+  type HeartbeatRequestDto,
+  type HeartbeatResponseDto,
+  type RegisterWorkerRequestDto,
+  type RegisterWorkerResponseDto,
+} from '@ktrdr/contracts';
+import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
+import {
+  OPERATIONS_REPOSITORY,
+  type OperationsRepository,
+} from '../persistence/operations.repository';
+import { OperationsService } from '../operations/operations.service';
+import { WorkerRegistry, toWorkerDto } from './worker-registry';
+
+/** Registration and heartbeats: the worker side of the protocol (design §4, rules 4 and 5). */
+@Injectable()
+export class WorkerProtocolService {
+  private readonly logger = new Logger(WorkerProtocolService.name);
+
+  constructor(
+    private readonly registry: WorkerRegistry,
+    private readonly operations: OperationsService,
+    @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
+    @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
+  ) {}
+
+  /** Whether `workerId` may keep running `operationId` (it exists, is active and assigned to it). */
+  private async ownsOperation(workerId: string, operationId: string): Promise<boolean> {
+    const op = await this.repo.get(operationId);
+    return !!op && !TERMINAL_OPERATION_STATUSES.includes(op.status) && op.worker_id === workerId;
+  }
+
+  async register(dto: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
+    // Apply unacknowledged completions first, exactly as POST /operations/{id}/complete would.
+    for (const done of dto.completed_operations ?? []) {
+      const { operation_id, ...report } = done;
+      try {
+        await this.operations.complete(operation_id, report);
+      } catch (err) {
+        if (err instanceof ConflictException || err instanceof NotFoundException) {
+          this.logger.warn(
+            `Ignored completion of ${operation_id} re-sent by ${dto.worker_id}: ${err.message}`,
+          );
+          continue;
+        }
+        throw err;
+      }
+    }
+    const stop: string[] = [];
+    let current: string | null = dto.current_operation_id ?? null;
+    if (current && !(await this.ownsOperation(dto.worker_id, current))) {
+      stop.push(current);
+      current = null;
+    }
+    const { entry, replaced, created } = this.registry.upsert({
+      worker_id: dto.worker_id,
+      worker_type: dto.worker_type,
+      endpoint_url: dto.endpoint_url,
+      capabilities: dto.capabilities,
+      metadata: dto.metadata,
+      current_operation_id: current,
+    });
+    this.logger.log(
+      `Worker ${dto.worker_id} (${dto.worker_type}) ${created ? 'registered' : 're-registered'} at ${entry.endpoint_url}` +
+        (current ? `, running ${current}` : '') +
+        (replaced.length ? `; replaced ${replaced.join(', ')} at the same endpoint` : '') +
+        (stop.length ? `; told to stop ${stop.join(', ')}` : ''),
+    );
+    return { ...toWorkerDto(entry), stop_operations: stop };
+  }
+
+  async heartbeat(workerId: string, dto: HeartbeatRequestDto): Promise<HeartbeatResponseDto> {
+    if (!this.registry.get(workerId)) return { registered: false, cancel_operations: [] };
+    const cancel: string[] = [];
+    const current = dto.current_operation_id ?? null;
+    if (current && !(await this.ownsOperation(workerId, current))) {
+      cancel.push(current);
+    }
+    // A cancelled/foreign operation still counts as running on the worker until it stops.
+    const grace =
+      (this.settings.worker.dispatch_timeout + 2 * this.settings.worker.heartbeat_interval) * 1000;
+    const entry = this.registry.applyHeartbeat(
+      workerId,
+      {
+        status: current ? WorkerStatus.BUSY : dto.status,
+        current_operation_id: current,
+      },
+      grace,
+    );
+    // The worker may have been removed while we awaited the store.
+    if (!entry) return { registered: false, cancel_operations: cancel };
+    return { registered: true, cancel_operations: cancel };
+  }
+}

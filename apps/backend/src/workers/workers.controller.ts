@@ -1,0 +1,106 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  BACKEND_ROUTES,
+  HeartbeatRequestDto,
+  HeartbeatResponseDto,
+  ListWorkersQueryDto,
+  REGISTRATION_TOKEN_HEADER,
+  RegisterWorkerRequestDto,
+  RegisterWorkerResponseDto,
+  WorkerDto,
+  WorkerListResponseDto,
+} from '@ktrdr/contracts';
+import { ApiErrors } from '../common/api-errors.decorator';
+import { RetryLaterException } from '../common/errors';
+import { RegistrationTokenGuard } from '../common/registration-token.guard';
+import { ShutdownState } from '../common/shutdown-state';
+import { WorkerProtocolService } from './worker-protocol.service';
+import { WorkerRegistry, toWorkerDto } from './worker-registry';
+
+const TOKEN_HEADER_DOC = {
+  name: REGISTRATION_TOKEN_HEADER,
+  required: false,
+  description: 'Registration token; required when KTRDR_WORKER_REGISTRATION_TOKEN is set',
+};
+
+@ApiTags('workers')
+@Controller()
+export class WorkersController {
+  constructor(
+    private readonly protocol: WorkerProtocolService,
+    private readonly registry: WorkerRegistry,
+    @Inject(ShutdownState) private readonly shutdown: ShutdownState,
+  ) {}
+
+  @Post(BACKEND_ROUTES.workerRegister)
+  @HttpCode(200)
+  @UseGuards(RegistrationTokenGuard)
+  @ApiOperation({
+    summary: 'Register (or re-register) a worker',
+    description:
+      'Idempotent upsert by worker_id; another record with the same endpoint_url is dropped. ' +
+      'completed_operations are applied like POST /operations/{id}/complete. The response lists ' +
+      'stop_operations the worker must abort. 503 with Retry-After while the backend shuts down.',
+  })
+  @ApiHeader(TOKEN_HEADER_DOC)
+  @ApiOkResponse({ type: RegisterWorkerResponseDto })
+  @ApiErrors(400, 401, 503)
+  async register(@Body() body: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
+    if (this.shutdown.isShuttingDown) {
+      throw new RetryLaterException('Backend is shutting down; register again shortly', 5);
+    }
+    return this.protocol.register(body);
+  }
+
+  @Get(BACKEND_ROUTES.workers)
+  @ApiOperation({ summary: 'List workers', description: 'Filters: worker_type, status' })
+  @ApiOkResponse({ type: WorkerListResponseDto })
+  @ApiErrors(400)
+  list(@Query() query: ListWorkersQueryDto): WorkerListResponseDto {
+    const workers = this.registry.list(query).map(toWorkerDto);
+    return { total: workers.length, workers };
+  }
+
+  @Get(BACKEND_ROUTES.worker)
+  @ApiOperation({ summary: 'One worker (404: the worker should re-register)' })
+  @ApiParam({ name: 'id', description: 'worker_id' })
+  @ApiOkResponse({ type: WorkerDto })
+  @ApiErrors(400, 404)
+  get(@Param('id') id: string): WorkerDto {
+    const w = this.registry.get(id);
+    if (!w) throw new NotFoundException(`Worker ${id} is not registered`);
+    return toWorkerDto(w);
+  }
+
+  @Post(BACKEND_ROUTES.workerHeartbeat)
+  @HttpCode(200)
+  @UseGuards(RegistrationTokenGuard)
+  @ApiOperation({
+    summary: 'Worker heartbeat',
+    description:
+      'Counts as a sign of life. registered:false tells the worker to register again; ' +
+      'cancel_operations lists operations it must cancel.',
+  })
+  @ApiHeader(TOKEN_HEADER_DOC)
+  @ApiParam({ name: 'id', description: 'worker_id' })
+  @ApiOkResponse({ type: HeartbeatResponseDto })
+  @ApiErrors(400, 401)
+  heartbeat(
+    @Param('id') id: string,
+    @Body() body: HeartbeatRequestDto,
+  ): Promise<HeartbeatResponseDto> {
+    return this.protocol.heartbeat(id, body);
+  }
+}
