@@ -12,13 +12,10 @@ export interface ContainerPorts {
   readonly worker: number;
 }
 
-let cached: ContainerPorts | undefined;
-
 export function containerPorts(): ContainerPorts {
-  cached ??= Object.freeze({
+  return Object.freeze({
     api: loadSettings(ApiSettings, { env: {} }).port,
     db: loadSettings(DatabaseSettings, { env: {} }).port,
     worker: loadSettings(WorkerSettings, { env: {} }).port,
   });
-  return cached;
 }
