@@ -1,0 +1,162 @@
+import {
+  API_PREFIX,
+  BACKEND_ROUTES,
+  buildPath,
+  OperationStatus,
+  REGISTRATION_TOKEN_HEADER,
+  TERMINAL_OPERATION_STATUSES,
+  type OperationDto,
+  type WorkerDto,
+} from '@ktrdr/contracts';
+import { waitFor } from './wait';
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** Plain HTTP against a base URL (host side, through the mapped port). */
+export async function http<T = unknown>(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<HttpResult<T>> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    // not JSON: keep the text (e.g. Prometheus exposition)
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers };
+}
+
+export interface WorkerList {
+  total: number;
+  workers: WorkerDto[];
+}
+
+export interface StartResponse {
+  success: boolean;
+  operation_id: string;
+  status: OperationStatus;
+  worker_id: string | null;
+}
+
+/** The backend's REST API, addressed with the contracts' route constants. */
+export class BackendClient {
+  constructor(private baseUrl: string) {}
+
+  /** Host-side base URL, e.g. http://localhost:32771 (changes when the container restarts). */
+  setBaseUrl(baseUrl: string): void {
+    this.baseUrl = baseUrl;
+  }
+
+  url(route: string, params: Record<string, string> = {}): string {
+    return `${this.baseUrl}/${API_PREFIX}/${buildPath(route, params)}`;
+  }
+
+  get<T = unknown>(
+    route: string,
+    params: Record<string, string> = {},
+    query = '',
+  ): Promise<HttpResult<T>> {
+    return http<T>('GET', this.url(route, params) + query);
+  }
+
+  post<T = unknown>(
+    route: string,
+    body: unknown,
+    params: Record<string, string> = {},
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult<T>> {
+    return http<T>('POST', this.url(route, params), body, headers);
+  }
+
+  delete<T = unknown>(route: string, params: Record<string, string> = {}): Promise<HttpResult<T>> {
+    return http<T>('DELETE', this.url(route, params));
+  }
+
+  async workers(query = ''): Promise<WorkerList> {
+    const r = await this.get<WorkerList>(BACKEND_ROUTES.workers, {}, query);
+    if (r.status !== 200)
+      throw new Error(`GET /workers answered ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  async operation(id: string): Promise<OperationDto> {
+    const r = await this.get<{ success: boolean; data: OperationDto }>(BACKEND_ROUTES.operation, {
+      id,
+    });
+    if (r.status !== 200)
+      throw new Error(`GET /operations/${id} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    return r.body.data;
+  }
+
+  async startBacktest(params: Record<string, unknown>): Promise<StartResponse> {
+    return this.start(BACKEND_ROUTES.backtestsStart, params);
+  }
+
+  async startTraining(params: Record<string, unknown>): Promise<StartResponse> {
+    return this.start(BACKEND_ROUTES.trainingsStart, params);
+  }
+
+  private async start(route: string, params: Record<string, unknown>): Promise<StartResponse> {
+    const r = await this.post<StartResponse>(route, params);
+    if (r.status < 200 || r.status >= 300) {
+      throw new Error(`POST /${route} answered ${r.status}: ${JSON.stringify(r.body)}`);
+    }
+    return r.body;
+  }
+
+  /** Waits until `count` workers (optionally of a type) are registered and available. */
+  waitForWorkers(
+    predicate: (workers: WorkerDto[]) => boolean,
+    description: string,
+    timeoutMs = 30_000,
+  ): Promise<WorkerList> {
+    return waitFor(
+      `workers: ${description}`,
+      () => this.workers(),
+      (l) => predicate(l.workers),
+      {
+        timeoutMs,
+        intervalMs: 300,
+      },
+    );
+  }
+
+  /** Polls an operation until it reaches a terminal status. */
+  waitForTerminal(id: string, timeoutMs = 60_000): Promise<OperationDto> {
+    return waitFor(
+      `operation ${id} to finish`,
+      () => this.operation(id),
+      (op) => TERMINAL_OPERATION_STATUSES.includes(op.status),
+      { timeoutMs, intervalMs: 300 },
+    );
+  }
+
+  waitForStatus(
+    id: string,
+    statuses: OperationStatus[],
+    timeoutMs = 30_000,
+  ): Promise<OperationDto> {
+    return waitFor(
+      `operation ${id} to be ${statuses.join(' or ')}`,
+      () => this.operation(id),
+      (op) => statuses.includes(op.status),
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+}
+
+export { REGISTRATION_TOKEN_HEADER };

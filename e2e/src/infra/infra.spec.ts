@@ -1,0 +1,259 @@
+/**
+ * Static checks of infra/: the scripts pass shellcheck, prometheus.yml passes promtool, the compose
+ * file validates with docker-compose v1 (and v2 when present) and keeps its invariants, the
+ * Dockerfile works with the legacy builder and a shell-less base image, and the Grafana dashboard
+ * queries metrics the services really export. A check whose tool is not installed is skipped
+ * (and reported as skipped), never passed.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../harness/paths';
+
+const infra = (...p: string[]) => path.join(REPO_ROOT, 'infra', ...p);
+const COMPOSE = infra('compose', 'docker-compose.yml');
+
+function has(cmd: string, args: string[] = ['--version']): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+function run(cmd: string, args: string[]): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { cwd: REPO_ROOT, encoding: 'utf8' });
+  if (r.error) return { code: 127, out: r.error.message };
+  return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
+}
+
+const hasPythonYaml = has('python3', ['-c', 'import yaml']);
+/** YAML → JSON through python3-yaml (a dependency of docker-compose v1 on Debian). */
+function yamlFile(file: string): unknown {
+  const r = run('python3', [
+    '-c',
+    'import sys, json, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)',
+    file,
+  ]);
+  if (r.code !== 0) throw new Error(`cannot parse ${file}: ${r.out}`);
+  return JSON.parse(r.out);
+}
+
+const itIf = (cond: boolean) => (cond ? it : it.skip);
+
+describe('infra scripts', () => {
+  const scripts = fs
+    .readdirSync(infra('scripts'))
+    .filter((f) => f.endsWith('.sh'))
+    .map((f) => infra('scripts', f));
+
+  it('are the expected, executable scripts', () => {
+    const names = scripts.map((s) => path.basename(s)).sort();
+    expect(names).toEqual(
+      expect.arrayContaining(['build-images.sh', 'ensure-docker.sh', 'make-node-image.sh']),
+    );
+    for (const s of scripts) expect(fs.statSync(s).mode & 0o100).toBeTruthy();
+  });
+
+  itIf(has('shellcheck'))('pass shellcheck', () => {
+    const r = run('shellcheck', scripts);
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('infra/prometheus/prometheus.yml', () => {
+  itIf(has('promtool'))('passes promtool check config', () => {
+    const r = run('promtool', ['check', 'config', infra('prometheus', 'prometheus.yml')]);
+    expect(r.out).toContain('SUCCESS');
+    expect(r.code).toBe(0);
+  });
+
+  itIf(hasPythonYaml)(
+    'scrapes the backend and every worker replica through DNS on the worker port',
+    () => {
+      const cfg = yamlFile(infra('prometheus', 'prometheus.yml')) as {
+        scrape_configs: {
+          job_name: string;
+          static_configs?: { targets: string[] }[];
+          dns_sd_configs?: { names: string[]; type: string; port: number }[];
+        }[];
+      };
+      const jobs = new Map(cfg.scrape_configs.map((j) => [j.job_name, j]));
+      expect(jobs.get('backend')?.static_configs?.[0].targets).toEqual(['backend:8000']);
+      for (const svc of ['backtest-worker', 'training-worker']) {
+        expect(jobs.get(svc)?.dns_sd_configs).toEqual([
+          expect.objectContaining({ names: [svc], type: 'A', port: 5003 }),
+        ]);
+      }
+    },
+  );
+});
+
+describe('infra/compose/docker-compose.yml', () => {
+  itIf(has('docker-compose', ['version']))('validates with docker-compose v1', () => {
+    const r = run('docker-compose', ['-f', COMPOSE, 'config', '-q']);
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  itIf(has('docker', ['compose', 'version']))('validates with docker compose v2', () => {
+    const r = run('docker', ['compose', '-f', COMPOSE, 'config', '-q']);
+    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  type Service = {
+    image: string;
+    init?: boolean;
+    cap_drop?: string[];
+    security_opt?: string[];
+    healthcheck?: { test: string[] };
+    depends_on?: Record<string, { condition: string }>;
+    ports?: unknown[];
+    environment?: Record<string, string>;
+    scale?: number;
+    profiles?: string[];
+  };
+  const compose = hasPythonYaml
+    ? (yamlFile(COMPOSE) as { services: Record<string, Service> })
+    : { services: {} };
+
+  itIf(hasPythonYaml)('hardens every service and gives each a health check', () => {
+    const names = Object.keys(compose.services);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'postgres',
+        'backend',
+        'backtest-worker',
+        'training-worker',
+        'prometheus',
+        'grafana',
+      ]),
+    );
+    for (const [name, s] of Object.entries(compose.services)) {
+      expect({ name, init: s.init }).toEqual({ name, init: true });
+      expect({ name, cap_drop: s.cap_drop }).toEqual({ name, cap_drop: ['ALL'] });
+      expect({ name, security_opt: s.security_opt }).toEqual({
+        name,
+        security_opt: ['no-new-privileges:true'],
+      });
+      expect({ name, healthcheck: s.healthcheck?.test?.[0] }).toEqual({ name, healthcheck: 'CMD' });
+      for (const [dep, cond] of Object.entries(s.depends_on ?? {})) {
+        expect({ name, dep, condition: cond.condition }).toEqual({
+          name,
+          dep,
+          condition: 'service_healthy',
+        });
+      }
+    }
+  });
+
+  itIf(hasPythonYaml)('runs the backend on PostgreSQL after the database is healthy', () => {
+    const b = compose.services.backend;
+    expect(b.image).toMatch(/^ktrdr\/backend:/);
+    expect(b.environment?.KTRDR_DB_DRIVER).toBe('postgres');
+    expect(b.environment?.KTRDR_DB_HOST).toBe('postgres');
+    expect(Object.keys(b.depends_on ?? {})).toEqual(['postgres']);
+  });
+
+  itIf(hasPythonYaml)(
+    'runs 2+2 scalable workers on the default port: no published ports, no KTRDR_WORKER_PORT, no fixed URL',
+    () => {
+      for (const svc of ['backtest-worker', 'training-worker']) {
+        const w = compose.services[svc];
+        expect(w.image).toMatch(new RegExp(`^ktrdr/${svc}:`));
+        expect(w.scale).toBe(2);
+        expect(w.ports).toBeUndefined();
+        expect(w.environment).not.toHaveProperty('KTRDR_WORKER_PORT');
+        expect(w.environment).not.toHaveProperty('KTRDR_WORKER_PUBLIC_BASE_URL');
+        expect(w.environment?.KTRDR_API_CLIENT_BASE_URL).toBe('http://backend:8000/api/v1');
+        expect(Object.keys(w.depends_on ?? {})).toEqual(['backend']);
+        expect(JSON.stringify(w.healthcheck)).toContain(':5003/health');
+      }
+      // No 5002/5004 anywhere (old per-type defaults).
+      expect(fs.readFileSync(COMPOSE, 'utf8')).not.toMatch(/\b500[24]\b/);
+    },
+  );
+});
+
+describe('infra/docker/Dockerfile', () => {
+  const text = fs.readFileSync(infra('docker', 'Dockerfile'), 'utf8');
+  const instructions = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+
+  it('builds with the legacy builder on a base image without a shell', () => {
+    expect(text).not.toMatch(/^#\s*syntax=/m);
+    expect(text).not.toMatch(/--mount|<<EOF|--link/);
+    expect(instructions.filter((l) => /^RUN\b/.test(l))).toEqual([]);
+    expect(instructions).toContain('ARG NODE_IMAGE=node:20-bookworm-slim');
+    expect(instructions).toContain('FROM ${NODE_IMAGE}');
+  });
+
+  it('runs as a non-root user with exec-form CMD and HEALTHCHECK and SIGTERM as stop signal', () => {
+    const user = instructions.find((l) => l.startsWith('USER '));
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^USER (0|root)\b/);
+    expect(instructions.find((l) => l.startsWith('CMD '))).toMatch(/^CMD \[/);
+    expect(instructions.find((l) => l.startsWith('HEALTHCHECK '))).toMatch(/CMD \["node", "-e", /);
+    expect(instructions).toContain('STOPSIGNAL SIGTERM');
+  });
+});
+
+describe('infra/grafana', () => {
+  const dashboard = JSON.parse(
+    fs.readFileSync(infra('grafana', 'dashboards', 'ktrdr-workers.json'), 'utf8'),
+  ) as {
+    uid: string;
+    panels: { title: string; targets: { expr: string }[]; datasource: { uid: string } }[];
+  };
+  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+
+  it('uses the provisioned Prometheus datasource', () => {
+    const ds = fs.readFileSync(
+      infra('grafana', 'provisioning', 'datasources', 'prometheus.yml'),
+      'utf8',
+    );
+    const uid = /uid:\s*(\S+)/.exec(ds)?.[1];
+    expect(uid).toBeDefined();
+    for (const p of dashboard.panels) expect(p.datasource.uid).toBe(uid);
+  });
+
+  it('has panels for workers by status and type, operations by status, dispatch and HTTP latency, event-loop lag', () => {
+    const titles = dashboard.panels.map((p) => p.title);
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        'Workers by status and type',
+        'Operations by status (per minute)',
+        'Dispatch latency',
+        'HTTP latency (backend, p95 by route)',
+        'Event-loop lag',
+      ]),
+    );
+    expect(exprs).toContain('nodejs_eventloop_lag_seconds');
+  });
+
+  it('queries only metrics the backend or the worker runtime define', () => {
+    const sources = ['apps/backend/src', 'packages/worker-runtime/src']
+      .map((d) => path.join(REPO_ROOT, d))
+      .filter((d) => fs.existsSync(d))
+      .flatMap((d) => listTs(d))
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .join('\n');
+    const used = new Set(
+      [...exprs.matchAll(/\b(ktrdr_[a-z_]+?)(?:_bucket|_sum|_count)?\b(?=[{[)\s])/g)]
+        .map((m) => m[1])
+        .filter((n) => !n.startsWith('ktrdr_worker_nodejs')),
+    );
+    expect(used.size).toBeGreaterThan(3);
+    for (const name of used)
+      expect({ name, defined: sources.includes(`'${name}'`) }).toEqual({ name, defined: true });
+  });
+});
+
+function listTs(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return listTs(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [p] : [];
+  });
+}
