@@ -1,0 +1,72 @@
+import { MIGRATIONS, applyMigrations } from '../migrations';
+import type { Migration } from '../migrations';
+import { PgliteExecutor } from '../pglite-executor';
+import { captureLogger } from './helpers';
+
+const m1: Migration = { version: 1, name: 'one', sql: 'CREATE TABLE t1 (id int PRIMARY KEY);' };
+const m2: Migration = {
+  version: 2,
+  name: 'two',
+  sql: 'CREATE TABLE t2 (id int); INSERT INTO t2 VALUES (1), (2);',
+};
+const broken: Migration = {
+  version: 2,
+  name: 'broken',
+  sql: 'CREATE TABLE t2 (id int); SELEC oops;',
+};
+
+describe('applyMigrations (on in-memory PGlite)', () => {
+  const executor = new PgliteExecutor({ dir: 'memory://' });
+
+  beforeAll(() => executor.open());
+  afterAll(() => executor.close());
+
+  async function tables(): Promise<string[]> {
+    const { rows } = await executor.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables
+        WHERE table_schema = current_schema() ORDER BY table_name`,
+    );
+    return rows.map((r) => r.name);
+  }
+
+  it('rolls back every migration of the run when one fails, naming it', async () => {
+    await expect(applyMigrations(executor, [m1, broken])).rejects.toThrow(
+      /Migration 2 \(broken\) failed on PGlite in memory: .*syntax error/,
+    );
+    expect(await tables()).toEqual([]);
+  });
+
+  it('applies pending migrations once, in order, and records them', async () => {
+    expect(await applyMigrations(executor, [m1])).toEqual({ applied: [1], current: 1 });
+    expect(await applyMigrations(executor, [m1])).toEqual({ applied: [], current: 1 });
+    expect(await applyMigrations(executor, [m1, m2])).toEqual({ applied: [2], current: 2 });
+    expect(await applyMigrations(executor, [m1, m2])).toEqual({ applied: [], current: 2 });
+    const { rows } = await executor.query('SELECT count(*)::int AS n FROM t2');
+    expect(rows[0].n).toBe(2); // m2's INSERT ran exactly once
+    const recorded = await executor.query(
+      'SELECT version, name FROM schema_migrations ORDER BY version',
+    );
+    expect(recorded.rows).toEqual([
+      { version: 1, name: 'one' },
+      { version: 2, name: 'two' },
+    ]);
+  });
+
+  it('warns about versions recorded by a newer backend and keeps going', async () => {
+    const logger = captureLogger();
+    expect(await applyMigrations(executor, [m1], logger)).toEqual({ applied: [], current: 2 });
+    expect(logger.lines).toEqual([expect.stringMatching(/^warn .*does not know \(2\)/)]);
+  });
+
+  it('refuses a migration list that is not numbered 1, 2, 3…', async () => {
+    await expect(applyMigrations(executor, [m2])).rejects.toThrow(/numbered 1, 2, 3/);
+    await expect(applyMigrations(executor, [m1, { ...m2, version: 3 }])).rejects.toThrow(
+      /entry 1 has version 3/,
+    );
+  });
+
+  it('ships a valid list of real migrations', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(MIGRATIONS[0].sql).toMatch(/CREATE TABLE operations/);
+  });
+});

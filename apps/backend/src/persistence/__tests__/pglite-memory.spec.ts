@@ -1,0 +1,9 @@
+import { PGLITE_MEMORY_DIR } from '../pglite-executor';
+import { PgliteOperationsRepository } from '../pglite-operations.repository';
+import { describeRepositoryContract } from './repository.contract';
+
+describeRepositoryContract('PGlite in memory', {
+  persistent: false,
+  shared: false,
+  create: (now) => new PgliteOperationsRepository({ dir: PGLITE_MEMORY_DIR, now }),
+});

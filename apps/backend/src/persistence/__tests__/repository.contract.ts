@@ -1,0 +1,538 @@
+import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
+import { MIGRATIONS } from '../migrations';
+import type { NewOperation, OperationRecord } from '../operations.repository';
+import {
+  DuplicateOperationError,
+  InvalidOperationInputError,
+  SqlOperationsRepository,
+} from '../sql-operations.repository';
+
+/** How the contract suite reaches one store. */
+export interface ContractTarget {
+  /** A new, not yet initialised repository on the suite's store. */
+  create(now: () => Date): SqlOperationsRepository;
+  /** The store outlives a repository (file-backed PGlite, PostgreSQL). */
+  persistent: boolean;
+  /** Several repositories may have the store open at once (PostgreSQL). */
+  shared: boolean;
+  setup?(): Promise<void>;
+  teardown?(): Promise<void>;
+}
+
+const T0 = new Date('2026-11-20T10:00:00.000Z');
+const { PENDING, RUNNING, COMPLETED, FAILED, CANCELLED } = OperationStatus;
+const { BACKTESTING, TRAINING } = OperationType;
+
+function minutes(n: number): Date {
+  return new Date(T0.getTime() + n * 60_000);
+}
+
+/**
+ * The behaviour every OperationsRepository driver must have. Each spec file runs it against one
+ * driver; the tests share one repository per suite and empty the table before each test.
+ */
+export function describeRepositoryContract(name: string, target: ContractTarget): void {
+  describe(`OperationsRepository contract: ${name}`, () => {
+    let clock = T0;
+    const now = (): Date => clock;
+    let repo: SqlOperationsRepository;
+
+    const op = (id: string, extra: Partial<NewOperation> = {}): NewOperation => ({
+      operation_id: id,
+      operation_type: BACKTESTING,
+      params: { symbol: 'SYNTH-A', timeframe: '1h' },
+      ...extra,
+    });
+
+    /** Creates and moves an operation into `status` (with lease/worker/completed_at as a service would). */
+    async function seed(
+      id: string,
+      status: OperationStatus,
+      createdAt: Date,
+      extra: Partial<NewOperation> & { completed_at?: Date; worker_id?: string } = {},
+    ): Promise<OperationRecord> {
+      const { completed_at, worker_id, ...rest } = extra;
+      await repo.create(op(id, { created_at: createdAt, ...rest }));
+      const updated = await repo.update(id, {
+        status,
+        worker_id: worker_id ?? null,
+        completed_at: completed_at ?? null,
+      });
+      if (!updated) throw new Error(`seed ${id} failed`);
+      return updated;
+    }
+
+    beforeAll(async () => {
+      await target.setup?.();
+      repo = target.create(now);
+      await repo.init();
+    });
+
+    beforeEach(async () => {
+      clock = T0;
+      await repo.executor.query('DELETE FROM operations');
+    });
+
+    afterAll(async () => {
+      await repo?.close();
+      await target.teardown?.();
+    });
+
+    describe('create / get', () => {
+      it('stores a new operation with defaults and reads it back', async () => {
+        const created = await repo.create(op('op_1'));
+        expect(created).toEqual({
+          operation_id: 'op_1',
+          operation_type: BACKTESTING,
+          status: PENDING,
+          worker_id: null,
+          attempt: 0,
+          lease_token: null,
+          created_at: T0,
+          started_at: null,
+          completed_at: null,
+          updated_at: T0,
+          progress: { percentage: 0 },
+          params: { symbol: 'SYNTH-A', timeframe: '1h' },
+          result: null,
+          error_message: null,
+          checkpoint: null,
+        });
+        expect(created.created_at).toBeInstanceOf(Date);
+        expect(await repo.get('op_1')).toEqual(created);
+      });
+
+      it('honours explicit status, created_at and progress', async () => {
+        const created = await repo.create(
+          op('op_2', {
+            operation_type: TRAINING,
+            status: RUNNING,
+            created_at: minutes(-5),
+            progress: { percentage: 12.5, current_step: 'epoch 1/8' },
+          }),
+        );
+        expect(created).toMatchObject({
+          operation_type: TRAINING,
+          status: RUNNING,
+          created_at: minutes(-5),
+          updated_at: T0,
+          progress: { percentage: 12.5, current_step: 'epoch 1/8' },
+        });
+      });
+
+      it('returns null for an unknown id', async () => {
+        expect(await repo.get('op_missing')).toBeNull();
+      });
+
+      it('rejects a duplicate id with DuplicateOperationError and keeps the first', async () => {
+        await repo.create(op('op_dup', { params: { n: 1 } }));
+        await expect(repo.create(op('op_dup', { params: { n: 2 } }))).rejects.toBeInstanceOf(
+          DuplicateOperationError,
+        );
+        expect((await repo.get('op_dup'))?.params).toEqual({ n: 1 });
+      });
+
+      it('rejects invalid input naming the field', async () => {
+        await expect(
+          repo.create(op('op_bad', { operation_type: 'mining' as OperationType })),
+        ).rejects.toThrow(/operation_type must be one of/);
+        await expect(
+          repo.create(op('op_bad', { status: 'done' as OperationStatus })),
+        ).rejects.toThrow(InvalidOperationInputError);
+        await expect(repo.create(op(''))).rejects.toThrow(/operation_id/);
+        expect(await repo.get('op_bad')).toBeNull();
+      });
+    });
+
+    describe('JSON and time round trip', () => {
+      it('keeps nested JSON, unicode, numbers, nulls and millisecond times', async () => {
+        const params = {
+          symbol: 'SYNTH-É',
+          dates: ['2026-01-01', '2026-02-01'],
+          strategy: {
+            name: 'sma_crossover',
+            parameters: { fast: 5, slow: 20, weights: [0.1, -2.5e-7] },
+          },
+          flags: { dry: true, note: null, emoji: '📈', quote: 'it\'s "quoted" \\ back' },
+          big: 9007199254740991,
+        };
+        await repo.create(op('op_json', { params }));
+        const started = new Date('2026-11-20T10:00:00.123Z');
+        const completed = new Date('2026-11-20T11:30:59.999Z');
+        const checkpoint = {
+          type: CheckpointType.PERIODIC,
+          created_at: completed.toISOString(),
+          unit: 420,
+        };
+        const result = { metrics: { sharpe: 1.25, trades: 17, equity: [1000, 1010.5] }, empty: {} };
+        const progress = {
+          percentage: 100,
+          current_step: 'done',
+          items_processed: 10,
+          items_total: 10,
+          message: 'ok',
+          details: { losses: [0.9, 0.5] },
+        };
+        const updated = await repo.update('op_json', {
+          status: COMPLETED,
+          started_at: started,
+          completed_at: completed,
+          result,
+          checkpoint,
+          progress,
+          error_message: 'none — really',
+        });
+        const read = await repo.get('op_json');
+        expect(read).toEqual(updated);
+        expect(read).toMatchObject({
+          params,
+          result,
+          checkpoint,
+          progress,
+          error_message: 'none — really',
+        });
+        // Values of this realm (plain objects, real Dates), whatever the driver hands back.
+        expect(read?.params).toBeInstanceOf(Object);
+        expect(read?.result?.metrics).toBeInstanceOf(Object);
+        expect(read?.started_at).toBeInstanceOf(Date);
+        expect(read?.started_at?.toISOString()).toBe('2026-11-20T10:00:00.123Z');
+        expect(read?.completed_at?.getTime()).toBe(completed.getTime());
+      });
+    });
+
+    describe('list', () => {
+      beforeEach(async () => {
+        // Created a minute apart; b1/b2 share a timestamp to check the operation_id tie-break.
+        await seed('a', COMPLETED, minutes(1), { completed_at: minutes(2) });
+        await seed('b2', RUNNING, minutes(2), { worker_id: 'w1' });
+        await seed('b1', PENDING, minutes(2));
+        await seed('c', FAILED, minutes(3), { operation_type: TRAINING, completed_at: minutes(4) });
+        await seed('d', RUNNING, minutes(4), { operation_type: TRAINING, worker_id: 'w1' });
+        await seed('e', CANCELLED, minutes(5), { completed_at: minutes(6) });
+      });
+
+      const ids = (records: OperationRecord[]): string[] => records.map((r) => r.operation_id);
+
+      it('returns newest first (created_at desc, then operation_id) with counts', async () => {
+        const page = await repo.list({ limit: 100, offset: 0 });
+        expect(ids(page.data)).toEqual(['e', 'd', 'c', 'b1', 'b2', 'a']);
+        expect(page.total_count).toBe(6);
+        expect(page.active_count).toBe(3);
+        expect(page.data[0].created_at).toBeInstanceOf(Date);
+      });
+
+      it('pages with limit and offset while total_count stays the full match count', async () => {
+        const first = await repo.list({ limit: 2, offset: 0 });
+        const second = await repo.list({ limit: 2, offset: 2 });
+        const third = await repo.list({ limit: 2, offset: 4 });
+        const beyond = await repo.list({ limit: 2, offset: 10 });
+        expect([ids(first.data), ids(second.data), ids(third.data), ids(beyond.data)]).toEqual([
+          ['e', 'd'],
+          ['c', 'b1'],
+          ['b2', 'a'],
+          [],
+        ]);
+        for (const page of [first, second, third, beyond]) {
+          expect(page.total_count).toBe(6);
+          expect(page.active_count).toBe(3);
+        }
+      });
+
+      it('filters by status, operation_type and worker_id; active_count ignores the filter', async () => {
+        const running = await repo.list({ status: [RUNNING], limit: 10, offset: 0 });
+        expect(ids(running.data)).toEqual(['d', 'b2']);
+        expect(running.total_count).toBe(2);
+        expect(running.active_count).toBe(3);
+
+        const finished = await repo.list({
+          status: [COMPLETED, FAILED, CANCELLED],
+          limit: 10,
+          offset: 0,
+        });
+        expect(ids(finished.data)).toEqual(['e', 'c', 'a']);
+        expect(finished.active_count).toBe(3);
+
+        const training = await repo.list({ operation_type: TRAINING, limit: 10, offset: 0 });
+        expect(ids(training.data)).toEqual(['d', 'c']);
+        expect(training.total_count).toBe(2);
+
+        const both = await repo.list({
+          operation_type: TRAINING,
+          status: [RUNNING],
+          limit: 10,
+          offset: 0,
+        });
+        expect(ids(both.data)).toEqual(['d']);
+        expect(both.total_count).toBe(1);
+
+        const onWorker = await repo.list({ worker_id: 'w1', limit: 1, offset: 1 });
+        expect(ids(onWorker.data)).toEqual(['b2']);
+        expect(onWorker.total_count).toBe(2);
+
+        const none = await repo.list({
+          status: [RUNNING],
+          operation_type: BACKTESTING,
+          worker_id: 'w9',
+          limit: 5,
+          offset: 0,
+        });
+        expect(none).toEqual({ data: [], total_count: 0, active_count: 3 });
+
+        const anyStatus = await repo.list({ status: [], limit: 10, offset: 0 });
+        expect(anyStatus.total_count).toBe(6);
+      });
+
+      it('counts zero on an empty store', async () => {
+        await repo.executor.query('DELETE FROM operations');
+        expect(await repo.list({ limit: 10, offset: 0 })).toEqual({
+          data: [],
+          total_count: 0,
+          active_count: 0,
+        });
+      });
+
+      it('rejects limit outside 1–1000 and a negative offset, naming the field', async () => {
+        await expect(repo.list({ limit: 0, offset: 0 })).rejects.toThrow(/limit/);
+        await expect(repo.list({ limit: 1001, offset: 0 })).rejects.toThrow(/limit/);
+        await expect(repo.list({ limit: 10, offset: -1 })).rejects.toThrow(/offset/);
+        await expect(
+          repo.list({ limit: 10, offset: 0, status: ['bogus' as OperationStatus] }),
+        ).rejects.toThrow(/status must be one of/);
+        expect((await repo.list({ limit: 1000, offset: 0 })).data).toHaveLength(6);
+      });
+    });
+
+    describe('update (compare-and-set)', () => {
+      beforeEach(async () => {
+        await repo.create(op('op_u'));
+        await repo.update('op_u', {
+          status: RUNNING,
+          worker_id: 'w1',
+          lease_token: 'L1',
+          attempt: 1,
+        });
+      });
+
+      it('applies the patch, leaves other fields and undefined keys alone, and stamps updated_at', async () => {
+        clock = minutes(7);
+        const updated = await repo.update('op_u', {
+          progress: { percentage: 40 },
+          error_message: undefined,
+        });
+        expect(updated).toMatchObject({
+          status: RUNNING,
+          worker_id: 'w1',
+          lease_token: 'L1',
+          attempt: 1,
+          progress: { percentage: 40 },
+          error_message: null,
+          created_at: T0,
+          updated_at: minutes(7),
+        });
+        expect(await repo.get('op_u')).toEqual(updated);
+      });
+
+      it('sets fields to null', async () => {
+        const updated = await repo.update('op_u', { worker_id: null, lease_token: null });
+        expect(updated).toMatchObject({ worker_id: null, lease_token: null });
+      });
+
+      it('succeeds when status and lease match', async () => {
+        const updated = await repo.update(
+          'op_u',
+          { status: COMPLETED, result: { ok: true }, completed_at: minutes(1) },
+          { status: [RUNNING], lease_token: 'L1' },
+        );
+        expect(updated).toMatchObject({
+          status: COMPLETED,
+          result: { ok: true },
+          completed_at: minutes(1),
+        });
+      });
+
+      it('fails without changing anything when the status does not match', async () => {
+        const before = await repo.get('op_u');
+        clock = minutes(9);
+        expect(await repo.update('op_u', { status: FAILED }, { status: [PENDING] })).toBeNull();
+        expect(await repo.update('op_u', { status: FAILED }, { status: [] })).toBeNull();
+        expect(await repo.get('op_u')).toEqual(before);
+      });
+
+      it('fails when the lease does not match (stale lease, or expecting no lease)', async () => {
+        expect(await repo.update('op_u', { status: COMPLETED }, { lease_token: 'L0' })).toBeNull();
+        expect(await repo.update('op_u', { status: COMPLETED }, { lease_token: null })).toBeNull();
+        expect((await repo.get('op_u'))?.status).toBe(RUNNING);
+      });
+
+      it('matches a null lease with lease_token: null', async () => {
+        await repo.create(op('op_nolease'));
+        const updated = await repo.update(
+          'op_nolease',
+          { lease_token: 'L9', status: RUNNING },
+          { status: [PENDING], lease_token: null },
+        );
+        expect(updated).toMatchObject({ lease_token: 'L9', status: RUNNING });
+        expect(await repo.update('op_nolease', { attempt: 5 }, { lease_token: null })).toBeNull();
+      });
+
+      it('returns null for an unknown id', async () => {
+        expect(await repo.update('op_missing', { status: FAILED })).toBeNull();
+      });
+
+      it('rejects fields that cannot change and invalid values, naming them', async () => {
+        const patch = { operation_id: 'other' } as unknown as Parameters<
+          SqlOperationsRepository['update']
+        >[1];
+        await expect(repo.update('op_u', patch)).rejects.toThrow(
+          /field 'operation_id' cannot be changed/,
+        );
+        await expect(repo.update('op_u', { attempt: -1 })).rejects.toThrow(/attempt/);
+        await expect(repo.update('op_u', { status: 'done' as OperationStatus })).rejects.toThrow(
+          /status/,
+        );
+        await expect(repo.update('op_u', { started_at: new Date('nope') })).rejects.toThrow(
+          /started_at/,
+        );
+        await expect(
+          repo.update('op_u', { result: [1, 2] as unknown as Record<string, unknown> }),
+        ).rejects.toThrow(/result must be a JSON object/);
+        expect((await repo.get('op_u'))?.operation_id).toBe('op_u');
+      });
+
+      it('applies exactly one of 10 concurrent completions with the same expectation', async () => {
+        const attempts = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            repo.update(
+              'op_u',
+              { status: COMPLETED, result: { winner: i }, completed_at: minutes(1) },
+              { status: [RUNNING], lease_token: 'L1' },
+            ),
+          ),
+        );
+        const winners = attempts.filter((r): r is OperationRecord => r !== null);
+        expect(winners).toHaveLength(1);
+        expect(await repo.get('op_u')).toEqual(winners[0]);
+      });
+
+      it('lets exactly one of 10 concurrent dispatchers claim a pending operation', async () => {
+        await repo.create(op('op_claim'));
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            repo.update(
+              'op_claim',
+              { status: RUNNING, worker_id: `w${i}`, lease_token: `lease-${i}`, attempt: 1 },
+              { status: [PENDING], lease_token: null },
+            ),
+          ),
+        );
+        const winners = claims.filter((r): r is OperationRecord => r !== null);
+        expect(winners).toHaveLength(1);
+        const stored = await repo.get('op_claim');
+        expect(stored?.lease_token).toBe(winners[0].lease_token);
+        expect(stored?.worker_id).toBe(winners[0].worker_id);
+      });
+    });
+
+    describe('findByStatus', () => {
+      it('returns the operations in the given statuses, oldest first', async () => {
+        await seed('r2', RUNNING, minutes(3));
+        await seed('p1', PENDING, minutes(1));
+        await seed('r1', RUNNING, minutes(2));
+        await seed('done', COMPLETED, minutes(0), { completed_at: minutes(1) });
+        const running = await repo.findByStatus([RUNNING]);
+        expect(running.map((r) => r.operation_id)).toEqual(['r1', 'r2']);
+        const active = await repo.findByStatus([PENDING, RUNNING]);
+        expect(active.map((r) => r.operation_id)).toEqual(['p1', 'r1', 'r2']);
+        expect(await repo.findByStatus([])).toEqual([]);
+        expect(await repo.findByStatus([CANCELLED])).toEqual([]);
+      });
+    });
+
+    describe('purgeFinishedBefore', () => {
+      it('deletes only finished operations completed before the cutoff', async () => {
+        const old = minutes(-60 * 24 * 10);
+        const cutoff = minutes(-60 * 24 * 7);
+        await seed('old-completed', COMPLETED, old, { completed_at: old });
+        await seed('old-failed', FAILED, old, { completed_at: old });
+        await seed('old-cancelled', CANCELLED, old, { completed_at: old });
+        await seed('at-cutoff', COMPLETED, old, { completed_at: cutoff });
+        await seed('new-completed', COMPLETED, old, { completed_at: minutes(0) });
+        await seed('old-running', RUNNING, old);
+        await seed('old-pending', PENDING, old);
+        expect(await repo.purgeFinishedBefore(cutoff)).toBe(3);
+        const left = (await repo.list({ limit: 100, offset: 0 })).data
+          .map((r) => r.operation_id)
+          .sort();
+        expect(left).toEqual(['at-cutoff', 'new-completed', 'old-pending', 'old-running']);
+        expect(await repo.purgeFinishedBefore(cutoff)).toBe(0);
+      });
+
+      it('uses updated_at for a finished row without completed_at', async () => {
+        clock = minutes(-100);
+        await seed('no-completed-at', FAILED, minutes(-100));
+        clock = T0;
+        expect(await repo.purgeFinishedBefore(minutes(-50))).toBe(1);
+        expect(await repo.get('no-completed-at')).toBeNull();
+      });
+    });
+
+    describe('lifecycle and migrations', () => {
+      it('init() is idempotent and the schema has every migration exactly once', async () => {
+        await Promise.all([repo.init(), repo.init()]);
+        await repo.init();
+        const { rows } = await repo.executor.query<{ version: number; n: number }>(
+          'SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version',
+        );
+        expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, n: 1 })));
+        expect(repo.migrationOutcome?.current).toBe(MIGRATIONS.length);
+        await repo.ping();
+      });
+
+      it('a second repository on an already migrated store applies nothing and sees the data', async () => {
+        if (!target.persistent) {
+          // In-memory PGlite: a new repository is a new, empty database; check it migrates from zero.
+          const other = target.create(now);
+          await other.init();
+          expect(other.migrationOutcome).toEqual({
+            applied: MIGRATIONS.map((m) => m.version),
+            current: MIGRATIONS.length,
+          });
+          expect(await other.get('anything')).toBeNull();
+          await other.close();
+          return;
+        }
+        await repo.create(op('survivor', { params: { keep: [1, 2, 3] } }));
+        await repo.update('survivor', {
+          status: RUNNING,
+          lease_token: 'L7',
+          checkpoint: { type: CheckpointType.SHUTDOWN, created_at: T0.toISOString(), unit: 3 },
+        });
+        const before = await repo.get('survivor');
+        if (!target.shared) await repo.close(); // PGlite: one process per data directory
+        const reopened = target.create(now);
+        await reopened.init();
+        expect(reopened.migrationOutcome).toEqual({ applied: [], current: MIGRATIONS.length });
+        expect(await reopened.get('survivor')).toEqual(before);
+        if (target.shared) {
+          await reopened.close();
+        } else {
+          repo = reopened; // the rest of the suite continues on the reopened store
+        }
+      });
+
+      it('a closed repository rejects calls with a clear error', async () => {
+        const other = target.create(now);
+        if (!target.shared && target.persistent) {
+          // Cannot open the same PGlite directory twice; closing an unopened repository is enough.
+          await other.close();
+        } else {
+          await other.init();
+          await other.close();
+          await other.close(); // idempotent
+        }
+        await expect(other.get('x')).rejects.toThrow(/closed/);
+        await expect(other.init()).rejects.toThrow(/closed/);
+      });
+    });
+  });
+}

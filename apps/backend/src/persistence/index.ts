@@ -1,0 +1,21 @@
+export * from './operations.repository';
+export * from './sql-executor';
+export { MIGRATIONS, applyMigrations, MIGRATION_LOCK_KEY } from './migrations';
+export type { Migration, MigrationOutcome } from './migrations';
+export { PgliteExecutor, PGLITE_MEMORY_DIR } from './pglite-executor';
+export type { PgliteExecutorOptions } from './pglite-executor';
+export { PostgresExecutor } from './postgres-executor';
+export type { PostgresConnectionOptions } from './postgres-executor';
+export {
+  SqlOperationsRepository,
+  DuplicateOperationError,
+  InvalidOperationInputError,
+  rowToRecord,
+} from './sql-operations.repository';
+export type { SqlOperationsRepositoryOptions } from './sql-operations.repository';
+export { PgliteOperationsRepository } from './pglite-operations.repository';
+export { PostgresOperationsRepository } from './postgres-operations.repository';
+export { createOperationsRepository } from './repository.factory';
+export type { DatabaseSettingsValues } from './repository.factory';
+export { PersistenceModule, PersistenceLifecycle } from './persistence.module';
+export type { PersistenceModuleOptions } from './persistence.module';

@@ -1,0 +1,120 @@
+import { errorMessage } from './sql-executor';
+import type { PersistenceLogger, SqlExecutor } from './sql-executor';
+
+/**
+ * The schema of the operations store: ONE ordered list of migrations shared by both drivers.
+ * Rules: never edit a migration once released, append a new one with the next version instead.
+ * Each runs once, recorded in `schema_migrations`, all pending ones inside one transaction.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'create_operations',
+    sql: `
+CREATE TABLE operations (
+  operation_id   text        PRIMARY KEY,
+  operation_type text        NOT NULL CHECK (operation_type IN ('backtesting', 'training')),
+  status         text        NOT NULL
+                 CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+  worker_id      text,
+  attempt        integer     NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+  lease_token    text,
+  created_at     timestamptz NOT NULL,
+  started_at     timestamptz,
+  completed_at   timestamptz,
+  updated_at     timestamptz NOT NULL,
+  progress       jsonb       NOT NULL DEFAULT '{"percentage": 0}'::jsonb
+                 CHECK (jsonb_typeof(progress) = 'object'),
+  params         jsonb       NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(params) = 'object'),
+  result         jsonb,
+  error_message  text,
+  checkpoint     jsonb
+);
+CREATE INDEX operations_status_idx ON operations (status);
+CREATE INDEX operations_created_at_idx ON operations (created_at DESC, operation_id);
+CREATE INDEX operations_operation_type_idx ON operations (operation_type);
+CREATE INDEX operations_worker_id_idx ON operations (worker_id);
+`,
+  },
+];
+
+/** Key of the PostgreSQL advisory lock that serializes migrations of concurrent backends. */
+export const MIGRATION_LOCK_KEY: readonly [number, number] = [0x6b747264, 1]; // 'ktrd', 1
+
+export interface MigrationOutcome {
+  /** Versions applied by this call. */
+  applied: number[];
+  /** Highest version present after the call. */
+  current: number;
+}
+
+/**
+ * Applies pending migrations. Everything runs in one transaction that first takes a
+ * transaction-scoped advisory lock, so two backends starting together on one PostgreSQL database
+ * serialize here: the second waits, then sees the first one's rows in `schema_migrations` and
+ * applies nothing. (PGlite supports the same lock; there it is uncontended.) A failing migration
+ * rolls back all of them.
+ */
+export async function applyMigrations(
+  executor: SqlExecutor,
+  migrations: readonly Migration[] = MIGRATIONS,
+  logger?: PersistenceLogger,
+): Promise<MigrationOutcome> {
+  checkMigrationList(migrations);
+  return executor.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [...MIGRATION_LOCK_KEY]);
+    await tx.exec(`
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    integer     PRIMARY KEY,
+  name       text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);`);
+    const existing = await tx.query<{ version: number }>(
+      'SELECT version FROM schema_migrations ORDER BY version',
+    );
+    const done = new Set(existing.rows.map((r) => Number(r.version)));
+    const known = new Set(migrations.map((m) => m.version));
+    const unknown = [...done].filter((v) => !known.has(v));
+    if (unknown.length > 0) {
+      logger?.warn(
+        `Database has migrations this backend does not know (${unknown.join(', ')}): ` +
+          'it was written by a newer version; continuing with the known schema.',
+      );
+    }
+    const applied: number[] = [];
+    for (const migration of migrations) {
+      if (done.has(migration.version)) continue;
+      try {
+        await tx.exec(migration.sql);
+      } catch (err) {
+        throw new Error(
+          `Migration ${migration.version} (${migration.name}) failed on ${executor.description}: ${errorMessage(err)}`,
+          { cause: err },
+        );
+      }
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2::text)', [
+        migration.version,
+        migration.name,
+      ]);
+      applied.push(migration.version);
+      done.add(migration.version);
+    }
+    return { applied, current: Math.max(0, ...done) };
+  });
+}
+
+function checkMigrationList(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (!Number.isInteger(m.version) || m.version !== i + 1) {
+      throw new Error(
+        `Migrations must be numbered 1, 2, 3… in order; entry ${i} has version ${m.version}`,
+      );
+    }
+  });
+}

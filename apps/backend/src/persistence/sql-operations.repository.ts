@@ -1,0 +1,431 @@
+import {
+  ACTIVE_OPERATION_STATUSES,
+  OperationStatus,
+  OperationType,
+  TERMINAL_OPERATION_STATUSES,
+} from '@ktrdr/contracts';
+import type { CheckpointInfoDto, OperationProgressDto } from '@ktrdr/contracts';
+import { applyMigrations, MIGRATIONS } from './migrations';
+import type { Migration, MigrationOutcome } from './migrations';
+import type {
+  NewOperation,
+  OperationFilter,
+  OperationPage,
+  OperationPatch,
+  OperationRecord,
+  OperationsRepository,
+  UpdateExpectation,
+} from './operations.repository';
+import { errorMessage } from './sql-executor';
+import type { PersistenceLogger, SqlExecutor, SqlRow } from './sql-executor';
+
+/** Thrown by `create()` when the operation_id is taken. */
+export class DuplicateOperationError extends Error {
+  constructor(readonly operationId: string) {
+    super(`Operation ${operationId} already exists`);
+    this.name = 'DuplicateOperationError';
+  }
+}
+
+/** Thrown when a caller passes an invalid value (names the field). */
+export class InvalidOperationInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidOperationInputError';
+  }
+}
+
+export interface SqlOperationsRepositoryOptions {
+  /** Clock for `created_at` defaults and `updated_at`; injectable for tests. */
+  now?: () => Date;
+  logger?: PersistenceLogger;
+  /** Defaults to MIGRATIONS (tests only override it). */
+  migrations?: readonly Migration[];
+}
+
+type ColumnKind = 'text' | 'int' | 'timestamptz' | 'jsonb';
+
+/** Columns an update may set, with their SQL type (the cast applied to the parameter). */
+const PATCHABLE: Readonly<Record<keyof OperationPatch, ColumnKind>> = {
+  status: 'text',
+  worker_id: 'text',
+  attempt: 'int',
+  lease_token: 'text',
+  started_at: 'timestamptz',
+  completed_at: 'timestamptz',
+  progress: 'jsonb',
+  params: 'jsonb',
+  result: 'jsonb',
+  error_message: 'text',
+  checkpoint: 'jsonb',
+};
+
+const STATUSES = new Set<string>(Object.values(OperationStatus));
+const TYPES = new Set<string>(Object.values(OperationType));
+const ORDER_NEWEST_FIRST = 'created_at DESC, operation_id ASC';
+const ORDER_OLDEST_FIRST = 'created_at ASC, operation_id ASC';
+
+/**
+ * The operations store, written once in SQL for both drivers; a driver only supplies the
+ * SqlExecutor (PgliteOperationsRepository, PostgresOperationsRepository).
+ */
+export class SqlOperationsRepository implements OperationsRepository {
+  private readonly now: () => Date;
+  private readonly logger: PersistenceLogger | undefined;
+  private readonly migrations: readonly Migration[];
+  private initPromise: Promise<void> | undefined;
+  private closed = false;
+  private lastMigration: MigrationOutcome | undefined;
+
+  constructor(
+    /** The SQL connection (public for tests and maintenance tools; services use the methods). */
+    readonly executor: SqlExecutor,
+    options: SqlOperationsRepositoryOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.logger = options.logger;
+    this.migrations = options.migrations ?? MIGRATIONS;
+  }
+
+  /** Where the data lives (no password), e.g. `PGlite at /data/db`. */
+  get description(): string {
+    return this.executor.description;
+  }
+
+  get dialect(): SqlExecutor['dialect'] {
+    return this.executor.dialect;
+  }
+
+  /** Result of the last init()'s migration run (undefined before init). */
+  get migrationOutcome(): MigrationOutcome | undefined {
+    return this.lastMigration;
+  }
+
+  /** Idempotent: concurrent and repeated calls share one open + migrate. */
+  init(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`${this.description}: repository is closed`));
+    this.initPromise ??= this.doInit().catch((err: unknown) => {
+      this.initPromise = undefined; // allow a retry after e.g. the database came up
+      throw err;
+    });
+    return this.initPromise;
+  }
+
+  private async doInit(): Promise<void> {
+    await this.executor.open();
+    try {
+      const outcome = await applyMigrations(this.executor, this.migrations, this.logger);
+      this.lastMigration = outcome;
+      this.logger?.log(
+        `Operations store: ${this.description}; schema version ${outcome.current}` +
+          (outcome.applied.length > 0
+            ? ` (applied migrations ${outcome.applied.join(', ')})`
+            : ' (up to date)'),
+      );
+    } catch (err) {
+      await this.executor.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.initPromise?.catch(() => undefined);
+    await this.executor.close();
+    this.logger?.log(`Operations store closed: ${this.description}`);
+  }
+
+  async ping(): Promise<void> {
+    await this.ready();
+    await this.executor.ping();
+  }
+
+  async create(op: NewOperation): Promise<OperationRecord> {
+    await this.ready();
+    requireText('operation_id', op.operation_id);
+    if (!TYPES.has(op.operation_type)) {
+      throw invalid('operation_type', op.operation_type, [...TYPES]);
+    }
+    const status = op.status ?? OperationStatus.PENDING;
+    if (!STATUSES.has(status)) throw invalid('status', status, [...STATUSES]);
+    const now = this.now();
+    const createdAt = op.created_at ?? now;
+    try {
+      const { rows } = await this.executor.query(
+        `INSERT INTO operations
+           (operation_id, operation_type, status, attempt, created_at, updated_at, progress, params)
+         VALUES ($1::text, $2::text, $3::text, 0, $4::timestamptz, $5::timestamptz, $6::jsonb, $7::jsonb)
+         RETURNING *`,
+        [
+          op.operation_id,
+          op.operation_type,
+          status,
+          timestamp('created_at', createdAt),
+          timestamp('updated_at', now),
+          json('progress', op.progress ?? { percentage: 0 }),
+          json('params', op.params ?? {}),
+        ],
+      );
+      return rowToRecord(rows[0]);
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === '23505') {
+        throw new DuplicateOperationError(op.operation_id);
+      }
+      throw err;
+    }
+  }
+
+  async get(operationId: string): Promise<OperationRecord | null> {
+    await this.ready();
+    const { rows } = await this.executor.query(
+      'SELECT * FROM operations WHERE operation_id = $1::text',
+      [operationId],
+    );
+    return rows.length > 0 ? rowToRecord(rows[0]) : null;
+  }
+
+  /**
+   * Newest first: created_at descending, ties by operation_id ascending. An absent or empty
+   * `status` list means any status. `total_count` counts the filtered rows and `active_count` the
+   * pending/running ones of the whole table, both in the same statement (one snapshot) as the page.
+   */
+  async list(filter: OperationFilter): Promise<OperationPage> {
+    await this.ready();
+    const limit = filter.limit;
+    const offset = filter.offset ?? 0;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new InvalidOperationInputError(
+        `limit must be an integer from 1 to 1000 (got ${limit})`,
+      );
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new InvalidOperationInputError(
+        `offset must be an integer of at least 0 (got ${offset})`,
+      );
+    }
+    const params: unknown[] = [];
+    const conditions: string[] = [];
+    if (filter.status && filter.status.length > 0) {
+      filter.status.forEach((s) => {
+        if (!STATUSES.has(s)) throw invalid('status', s, [...STATUSES]);
+      });
+      params.push([...filter.status]);
+      conditions.push(`status = ANY($${params.length}::text[])`);
+    }
+    if (filter.operation_type !== undefined) {
+      if (!TYPES.has(filter.operation_type)) {
+        throw invalid('operation_type', filter.operation_type, [...TYPES]);
+      }
+      params.push(filter.operation_type);
+      conditions.push(`operation_type = $${params.length}::text`);
+    }
+    if (filter.worker_id !== undefined) {
+      params.push(filter.worker_id);
+      conditions.push(`worker_id = $${params.length}::text`);
+    }
+    const where = conditions.length > 0 ? conditions.join(' AND ') : 'TRUE';
+    params.push([...ACTIVE_OPERATION_STATUSES]);
+    const activeParam = params.length;
+    params.push(limit, offset);
+    const { rows } = await this.executor.query(
+      `SELECT c.total_count, c.active_count, o.*
+         FROM (SELECT count(*) FILTER (WHERE ${where})::int AS total_count,
+                      count(*) FILTER (WHERE status = ANY($${activeParam}::text[]))::int AS active_count
+                 FROM operations) AS c
+         LEFT JOIN LATERAL (
+               SELECT * FROM operations WHERE ${where}
+                ORDER BY ${ORDER_NEWEST_FIRST}
+                LIMIT $${activeParam + 1}::int OFFSET $${activeParam + 2}::int) AS o ON TRUE
+        ORDER BY o.created_at DESC, o.operation_id ASC`,
+      params,
+    );
+    const head = rows[0] ?? {};
+    return {
+      data: rows
+        .filter((r) => r.operation_id !== null && r.operation_id !== undefined)
+        .map(rowToRecord),
+      total_count: Number(head.total_count ?? 0),
+      active_count: Number(head.active_count ?? 0),
+    };
+  }
+
+  /**
+   * Compare-and-set in one statement: the row changes only when it exists, its status is one of
+   * `expect.status` (when given; an empty list never matches) and its lease_token equals
+   * `expect.lease_token` (when given; null matches a row without lease). Concurrent callers with
+   * the same expectation cannot both win. Fields set to `undefined` in the patch are left alone.
+   */
+  async update(
+    operationId: string,
+    patch: OperationPatch,
+    expect: UpdateExpectation = {},
+  ): Promise<OperationRecord | null> {
+    await this.ready();
+    const params: unknown[] = [operationId];
+    const sets: string[] = [];
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      const kind = PATCHABLE[key as keyof OperationPatch];
+      if (!kind) {
+        throw new InvalidOperationInputError(
+          `update of operation ${operationId}: field '${key}' cannot be changed ` +
+            `(allowed: ${Object.keys(PATCHABLE).join(', ')})`,
+        );
+      }
+      params.push(encode(key, kind, value));
+      sets.push(`${key} = $${params.length}::${kind === 'int' ? 'integer' : kind}`);
+    }
+    if (patch.status !== undefined && !STATUSES.has(patch.status)) {
+      throw invalid('status', patch.status, [...STATUSES]);
+    }
+    params.push(timestamp('updated_at', this.now()));
+    sets.push(`updated_at = $${params.length}::timestamptz`);
+
+    const conditions = ['operation_id = $1::text'];
+    if (expect.status !== undefined) {
+      params.push([...expect.status]);
+      conditions.push(`status = ANY($${params.length}::text[])`);
+    }
+    if (expect.lease_token !== undefined) {
+      params.push(expect.lease_token);
+      conditions.push(`lease_token IS NOT DISTINCT FROM $${params.length}::text`);
+    }
+    const { rows } = await this.executor.query(
+      `UPDATE operations SET ${sets.join(', ')} WHERE ${conditions.join(' AND ')} RETURNING *`,
+      params,
+    );
+    return rows.length > 0 ? rowToRecord(rows[0]) : null;
+  }
+
+  async findByStatus(statuses: readonly OperationStatus[]): Promise<OperationRecord[]> {
+    await this.ready();
+    if (statuses.length === 0) return [];
+    statuses.forEach((s) => {
+      if (!STATUSES.has(s)) throw invalid('status', s, [...STATUSES]);
+    });
+    const { rows } = await this.executor.query(
+      `SELECT * FROM operations WHERE status = ANY($1::text[]) ORDER BY ${ORDER_OLDEST_FIRST}`,
+      [[...statuses]],
+    );
+    return rows.map(rowToRecord);
+  }
+
+  /**
+   * Deletes completed/failed/cancelled operations whose completed_at (or updated_at when a finished
+   * row has no completed_at) is before `cutoff`. Pending and running operations are never purged.
+   */
+  async purgeFinishedBefore(cutoff: Date): Promise<number> {
+    await this.ready();
+    const { rows } = await this.executor.query<{ deleted: number }>(
+      `WITH gone AS (
+         DELETE FROM operations
+          WHERE status = ANY($1::text[])
+            AND COALESCE(completed_at, updated_at) < $2::timestamptz
+         RETURNING 1)
+       SELECT count(*)::int AS deleted FROM gone`,
+      [[...TERMINAL_OPERATION_STATUSES], timestamp('cutoff', cutoff)],
+    );
+    return Number(rows[0]?.deleted ?? 0);
+  }
+
+  private async ready(): Promise<void> {
+    if (this.closed) throw new Error(`${this.description}: repository is closed`);
+    await this.init();
+  }
+}
+
+/** Row (from either driver) → record with Date objects and parsed JSON. */
+export function rowToRecord(row: SqlRow | undefined): OperationRecord {
+  if (!row) throw new Error('Expected a row from the operations table');
+  return {
+    operation_id: String(row.operation_id),
+    operation_type: row.operation_type as OperationType,
+    status: row.status as OperationStatus,
+    worker_id: nullableText(row.worker_id),
+    attempt: Number(row.attempt),
+    lease_token: nullableText(row.lease_token),
+    created_at: toDate(row.created_at) as Date,
+    started_at: toDate(row.started_at),
+    completed_at: toDate(row.completed_at),
+    updated_at: toDate(row.updated_at) as Date,
+    progress: (fromJson(row.progress) ?? { percentage: 0 }) as OperationProgressDto,
+    params: (fromJson(row.params) ?? {}) as Record<string, unknown>,
+    result: fromJson(row.result) as Record<string, unknown> | null,
+    error_message: nullableText(row.error_message),
+    checkpoint: fromJson(row.checkpoint) as CheckpointInfoDto | null,
+  };
+}
+
+function nullableText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function toDate(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  // Not `instanceof Date`: a driver may hand us a Date of another realm (PGlite is loaded with
+  // Node's own require, outside Jest's sandbox), and String(date) would drop the milliseconds.
+  if (Object.prototype.toString.call(value) === '[object Date]') {
+    return new Date((value as Date).getTime());
+  }
+  const date = new Date(String(value));
+  if (Number.isNaN(date.getTime()))
+    throw new Error(`Unreadable timestamp from the database: ${String(value)}`);
+  return date;
+}
+
+function fromJson(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+function encode(field: string, kind: ColumnKind, value: unknown): unknown {
+  if (value === null) return null;
+  switch (kind) {
+    case 'text':
+      if (typeof value !== 'string') {
+        throw new InvalidOperationInputError(`${field} must be a string or null`);
+      }
+      return value;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+        throw new InvalidOperationInputError(`${field} must be a non-negative integer`);
+      }
+      return value;
+    case 'timestamptz':
+      return timestamp(field, value);
+    case 'jsonb':
+      return json(field, value);
+  }
+}
+
+function timestamp(field: string, value: unknown): string {
+  const isDate = Object.prototype.toString.call(value) === '[object Date]';
+  if (!isDate || Number.isNaN((value as Date).getTime())) {
+    throw new InvalidOperationInputError(`${field} must be a valid Date`);
+  }
+  return (value as Date).toISOString();
+}
+
+function json(field: string, value: unknown): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOperationInputError(`${field} must be a JSON object`);
+  }
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    throw new InvalidOperationInputError(`${field} cannot be stored as JSON: ${errorMessage(err)}`);
+  }
+}
+
+function requireText(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOperationInputError(`${field} must be a non-empty string`);
+  }
+}
+
+function invalid(field: string, value: unknown, allowed: string[]): InvalidOperationInputError {
+  return new InvalidOperationInputError(
+    `${field} must be one of ${allowed.join(', ')} (got '${String(value)}')`,
+  );
+}
