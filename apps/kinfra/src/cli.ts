@@ -105,7 +105,11 @@ export function buildProgram(ctx: Context): Command {
       "Start a slot's compose project, wait for the backend and its workers, print the URLs",
     )
     .argument('[slot]', 'slot number (default: the slot this directory holds)', slotArg)
-    .option('--build', 'build images before starting', false)
+    .option(
+      '--build',
+      "build the ktrdr/*:local images first (the repository's infra/scripts/build-images.sh)",
+      false,
+    )
     .option(
       '--timeout <seconds>',
       'how long to wait for health and worker registration',

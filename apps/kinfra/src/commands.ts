@@ -55,6 +55,17 @@ export interface Context {
   http: HttpDeps;
   now: () => Date;
   lockOptions?: LockOptions;
+  /** The repository kinfra runs from (for `up --build`); undefined when not run from a checkout. */
+  repoRoot?: string;
+}
+
+/** Builds the service images (ktrdr/*:local); `up --build` runs it before starting compose. */
+export const BUILD_IMAGES_SCRIPT = path.join('infra', 'scripts', 'build-images.sh');
+
+/** The repository root when this package sits in apps/kinfra of a checkout holding the build script. */
+export function findRepoRoot(packageDir = path.resolve(__dirname, '..')): string | undefined {
+  const root = path.resolve(packageDir, '..', '..');
+  return fs.existsSync(path.join(root, BUILD_IMAGES_SCRIPT)) ? root : undefined;
 }
 
 function slotKey(slot: number): string {
@@ -625,11 +636,32 @@ export async function up(
     }
   }
 
-  await setStatus(ctx, slot, 'starting');
   const forward = (chunk: string): void => {
     ctx.out.stderr.write(chunk);
   };
-  const upArgs = ['up', '-d', '--remove-orphans', ...(opts.build ? ['--build'] : [])];
+  if (opts.build) {
+    // The slot's compose file refers to images by name (ktrdr/*:local); they are built by the
+    // repository's script, which is idempotent (source-hash labels).
+    if (!ctx.repoRoot) {
+      throw new KinfraError(
+        `--build needs the repository's ${BUILD_IMAGES_SCRIPT} (run kinfra from a checkout), ` +
+          'or build the ktrdr/*:local images yourself and run up without --build.',
+      );
+    }
+    const script = path.join(ctx.repoRoot, BUILD_IMAGES_SCRIPT);
+    out.note(`Building images: bash ${script}`);
+    const built = await ctx.exec('bash', [script], {
+      cwd: ctx.repoRoot,
+      onStdout: forward,
+      onStderr: forward,
+    });
+    if (built.code !== 0) {
+      throw new KinfraError(`bash ${script} failed with exit code ${built.code}`);
+    }
+  }
+
+  await setStatus(ctx, slot, 'starting');
+  const upArgs = ['up', '-d', '--remove-orphans'];
   const result = await runCompose(ctx.exec, compose, slot, dir, upArgs, {
     onStdout: forward,
     onStderr: forward,

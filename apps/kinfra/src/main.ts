@@ -2,7 +2,7 @@
 /** Entry point of the `kinfra` command. */
 import { childProcessEnv, getCliSettings, getSandboxSettings } from '@ktrdr/config';
 import { runCli } from './cli';
-import { Context } from './commands';
+import { Context, findRepoRoot } from './commands';
 import { createExec } from './exec';
 import { Output, coloursEnabled } from './output';
 import { createPortChecker } from './ports';
@@ -19,6 +19,7 @@ export function defaultContext(): Context {
     checkPort: createPortChecker(exec),
     http: defaultHttpDeps,
     now: () => new Date(),
+    repoRoot: findRepoRoot(),
   };
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { childProcessEnv } from '@ktrdr/config';
 import { runCli } from '../src/cli';
 import { createExec } from '../src/exec';
 import { Output, coloursEnabled } from '../src/output';
@@ -267,10 +268,24 @@ describe('kinfra CLI (in process)', () => {
     it('up starts the compose project, waits for backend and workers, prints the URLs', async () => {
       const docker = fakeDocker();
       const http = healthy(2);
+      // a repository whose build script leaves a mark
+      const repo = path.join(root, 'repo');
+      fs.mkdirSync(path.join(repo, 'infra', 'scripts'), { recursive: true });
+      fs.writeFileSync(
+        path.join(repo, 'infra', 'scripts', 'build-images.sh'),
+        'echo built > "$(dirname "$0")/built.txt"\necho building images\n',
+      );
       const r = await run(['sandbox', 'up', '1', '--build'], work, {
-        exec: createExec(docker.env),
+        exec: createExec(
+          childProcessEnv({ PATH: `${docker.dir}:${childProcessEnv().PATH ?? ''}` }),
+        ),
         http,
+        repoRoot: repo,
       });
+      expect(fs.readFileSync(path.join(repo, 'infra', 'scripts', 'built.txt'), 'utf8')).toBe(
+        'built\n',
+      );
+      expect(r.err).toContain('building images');
       expect(r.err).not.toContain('Error');
       expect(r.code).toBe(0);
       const dir = path.join(sandboxes(root), 'slot-1');
@@ -287,7 +302,7 @@ describe('kinfra CLI (in process)', () => {
         { program: 'docker', args: ['compose', ...common, 'ps', '-q'] },
         {
           program: 'docker',
-          args: ['compose', ...common, 'up', '-d', '--remove-orphans', '--build'],
+          args: ['compose', ...common, 'up', '-d', '--remove-orphans'],
         },
       ]);
       expect(r.err).toContain('fake: Creating containers'); // compose output is forwarded
@@ -412,6 +427,16 @@ describe('kinfra CLI (in process)', () => {
       expect(r.err).toContain('docker compose --project-name ktrdr-slot-5');
       const reg = JSON.parse(fs.readFileSync(path.join(sandboxes(root), 'registry.json'), 'utf8'));
       expect(reg.slots['5'].status).toBe('failed');
+    });
+
+    it('--build outside a checkout is a clear error', async () => {
+      const docker = fakeDocker();
+      const r = await run(['sandbox', 'up', '1', '--build'], work, {
+        exec: createExec(docker.env),
+        repoRoot: undefined,
+      });
+      expect(r.code).toBe(1);
+      expect(r.err).toContain("--build needs the repository's infra/scripts/build-images.sh");
     });
 
     it('reports a failing compose up with its exit code', async () => {
