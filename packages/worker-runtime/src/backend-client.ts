@@ -1,0 +1,115 @@
+import {
+  BACKEND_ROUTES,
+  buildPath,
+  CompleteOperationRequestDto,
+  HeartbeatRequestDto,
+  ProgressReportDto,
+  REGISTRATION_TOKEN_HEADER,
+  RegisterWorkerRequestDto,
+} from '@ktrdr/contracts';
+
+/** Outcome of one request: `status` 0 means the backend could not be reached (or timed out). */
+export interface BackendResponse<T = unknown> {
+  status: number;
+  body: T | null;
+  /** Network error or non-JSON body description. */
+  error?: string;
+}
+
+export interface BackendClientOptions {
+  /** Base URL including the API prefix, e.g. http://localhost:8000/api/v1. */
+  baseUrl: string;
+  timeoutMs: number;
+  registrationToken?: string;
+  /** Replaceable for tests. */
+  fetchImpl?: typeof fetch;
+}
+
+/** Thin JSON client for the backend routes a worker calls. Never throws. */
+export class BackendClient {
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: BackendClientOptions) {
+    this.fetchImpl = options.fetchImpl ?? fetch;
+  }
+
+  get baseUrl(): string {
+    return this.options.baseUrl;
+  }
+
+  register(body: RegisterWorkerRequestDto): Promise<BackendResponse> {
+    return this.request('POST', BACKEND_ROUTES.workerRegister, body);
+  }
+
+  heartbeat(workerId: string, body: HeartbeatRequestDto): Promise<BackendResponse> {
+    return this.request('POST', buildPath(BACKEND_ROUTES.workerHeartbeat, { id: workerId }), body);
+  }
+
+  getWorker(workerId: string): Promise<BackendResponse> {
+    return this.request('GET', buildPath(BACKEND_ROUTES.worker, { id: workerId }));
+  }
+
+  progress(operationId: string, body: ProgressReportDto): Promise<BackendResponse> {
+    return this.request(
+      'POST',
+      buildPath(BACKEND_ROUTES.operationProgress, { id: operationId }),
+      body,
+    );
+  }
+
+  complete(operationId: string, body: CompleteOperationRequestDto): Promise<BackendResponse> {
+    return this.request(
+      'POST',
+      buildPath(BACKEND_ROUTES.operationComplete, { id: operationId }),
+      body,
+    );
+  }
+
+  private async request(
+    method: 'GET' | 'POST',
+    route: string,
+    body?: unknown,
+  ): Promise<BackendResponse> {
+    const url = `${this.options.baseUrl}/${route}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    // The token is sent on every call when set (the backend may check it on all worker routes).
+    if (this.options.registrationToken) {
+      headers[REGISTRATION_TOKEN_HEADER] = this.options.registrationToken;
+    }
+    try {
+      const res = await this.fetchImpl(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      const text = await res.text();
+      let parsed: unknown = null;
+      if (text.length > 0) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          return { status: res.status, body: null, error: 'response is not JSON' };
+        }
+      }
+      return { status: res.status, body: parsed };
+    } catch (err) {
+      return { status: 0, body: null, error: describeFetchError(err) };
+    }
+  }
+}
+
+/** `fetch failed` hides the cause; surface ECONNREFUSED / timeouts. */
+export function describeFetchError(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return 'request timed out';
+    const cause = (err as Error & { cause?: unknown }).cause;
+    if (cause instanceof Error) {
+      const code = (cause as Error & { code?: string }).code;
+      return code ? `${code} ${cause.message}` : cause.message;
+    }
+    return err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,135 @@
+import 'reflect-metadata';
+import {
+  ConsoleLogger,
+  DynamicModule,
+  INestApplication,
+  LoggerService,
+  LogLevel,
+  Type,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { getLoggingSettings, loadSettingsOrExit } from '@ktrdr/config';
+import { WORKER_RUNTIME } from './http/controllers';
+import { ErrorEnvelopeFilter } from './http/exception.filter';
+import { jsonBodyParser } from './http/json-body';
+import { nestLogger } from './logger';
+import type { WorkerRuntime } from './runtime';
+
+const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Nest log levels up to the configured one (Nest's own start-up chatter only at debug). */
+function logLevels(level: string): LogLevel[] {
+  const i = Math.max(0, LEVELS.indexOf(level as LogLevel));
+  return LEVELS.slice(0, i + 1);
+}
+
+export interface BootstrapWorkerOptions {
+  /** e.g. `backtest-worker`; used in messages and validation output. */
+  serviceName: string;
+  /** The app module (it imports WorkerRuntimeModule.forRoot(...)). */
+  module: Type<unknown> | DynamicModule;
+  /** Listen address; all interfaces by default (containers). */
+  host?: string;
+  /** Install SIGTERM/SIGINT handlers that shut down gracefully and exit 0. Default true. */
+  handleSignals?: boolean;
+}
+
+export interface BootstrappedWorker {
+  app: INestApplication;
+  runtime: WorkerRuntime;
+  port: number;
+}
+
+/** Nest's own start-up chatter (module loading, route mapping), shown only at debug/verbose. */
+const NEST_STARTUP_CONTEXTS = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
+
+/** Console logger with the configured levels (and JSON lines when KTRDR_LOG_JSON is set). */
+export class WorkerConsoleLogger extends ConsoleLogger {
+  private readonly quietStartup: boolean;
+
+  constructor(level: string, json: boolean) {
+    super({ logLevels: logLevels(level), json, colors: json ? false : undefined });
+    this.quietStartup = LEVELS.indexOf(level as LogLevel) < LEVELS.indexOf('debug');
+  }
+
+  override log(message: unknown, ...rest: unknown[]): void {
+    const context = rest[rest.length - 1];
+    if (this.quietStartup && typeof context === 'string' && NEST_STARTUP_CONTEXTS.has(context)) {
+      return;
+    }
+    super.log(message, ...(rest as [string]));
+  }
+}
+
+/** Creates the Nest application of a worker with the runtime's body parser and error envelope. */
+export async function createWorkerApp(
+  module: Type<unknown> | DynamicModule,
+  logger: LoggerService | LogLevel[] | false = ['error', 'warn'],
+): Promise<{ app: INestApplication; runtime: WorkerRuntime }> {
+  const app = await NestFactory.create(module, { bodyParser: false, logger });
+  const runtime = app.get<WorkerRuntime>(WORKER_RUNTIME);
+  app.use(jsonBodyParser());
+  app.useGlobalFilters(new ErrorEnvelopeFilter(runtime.logger));
+  return { app, runtime };
+}
+
+/**
+ * `main.ts` of a worker: validates the configuration (exit 1 with a readable message when
+ * invalid), listens on KTRDR_WORKER_PORT, logs one line with the worker id, type and port,
+ * registers in the background, and on SIGTERM stops accepting, aborts the running operation
+ * with a shutdown checkpoint, reports it and exits 0 within the grace period.
+ */
+export async function bootstrapWorker(
+  options: BootstrapWorkerOptions,
+): Promise<BootstrappedWorker> {
+  loadSettingsOrExit('worker', options.serviceName);
+  const logging = getLoggingSettings();
+  // Nest's route-mapping lines only at debug/verbose: the start-up log is our one line.
+  const { app, runtime } = await createWorkerApp(
+    options.module,
+    new WorkerConsoleLogger(logging.level, logging.json),
+  );
+  await app.listen(runtime.config.port, options.host ?? '0.0.0.0');
+  runtime.listening(runtime.config.port);
+  const log = nestLogger(options.serviceName);
+  log.log(
+    `worker ${runtime.workerId} (type ${runtime.engine.workerType}) listening on port ${runtime.config.port}, advertised as ${runtime.config.endpoint_url}, backend ${runtime.client.baseUrl}`,
+  );
+  runtime.start();
+
+  if (options.handleSignals !== false) {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      log.log(
+        `${signal} received: shutting down (grace ${runtime.config.shutdown_grace_ms / 1000} s)`,
+      );
+      const hardStop = setTimeout(() => {
+        log.error('graceful shutdown exceeded the grace period; exiting');
+        process.exit(1);
+      }, runtime.config.shutdown_grace_ms);
+      hardStop.unref();
+      void (async () => {
+        try {
+          await runtime.shutdown();
+          await app.close();
+          log.log('shutdown complete');
+          process.exit(0);
+        } catch (err) {
+          log.error(`shutdown failed: ${(err as Error).message}`);
+          process.exit(1);
+        }
+      })();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  return { app, runtime, port: runtime.config.port };
+}

@@ -1,0 +1,344 @@
+import { Worker } from 'node:worker_threads';
+import {
+  CheckpointType,
+  CompletedOperationDto,
+  CompletionStatus,
+  OperationProgressDto,
+} from '@ktrdr/contracts';
+import type { BackendClient } from './backend-client';
+import type { CheckpointStore } from './checkpoint-store';
+import { JOB_THREAD_SOURCE } from './job-thread';
+import type { RuntimeLogger } from './logger';
+import type { Timers } from './timers';
+import type {
+  AbortReason,
+  CheckpointMeta,
+  DispatchedRequest,
+  JobInput,
+  JobOutcome,
+  ThreadMessage,
+  WorkerEngine,
+} from './types';
+
+export interface JobOptions {
+  progressIntervalMs: number;
+  checkpoint: { every_units: number; every_ms: number };
+}
+
+/** How a job ended, before the completion is delivered. */
+export interface JobEnd {
+  /** null: no completion is reported (the lease was lost). */
+  completion: CompletedOperationDto | null;
+  status: CompletionStatus | 'superseded';
+  checkpoint: CheckpointMeta | null;
+  durationSeconds: number;
+}
+
+const DISPATCH_FIELDS = new Set(['task_id', 'lease_token', 'attempt', 'resume_from']);
+
+/**
+ * One operation: runs the engine's job module in a worker_thread, forwards throttled progress
+ * with the lease token, writes checkpoints, aborts through a shared flag and builds the
+ * completion report.
+ */
+export class RunningJob {
+  readonly operationId: string;
+  readonly leaseToken: string;
+  readonly startedAt: number;
+  status: 'running' | CompletionStatus | 'superseded' = 'running';
+  abortReason: AbortReason | null = null;
+  latestProgress: OperationProgressDto | null = null;
+  latestCheckpoint: CheckpointMeta | null = null;
+  private readonly abortBuffer = new SharedArrayBuffer(4);
+  private readonly abortCell = new Int32Array(this.abortBuffer);
+  private writes: Promise<unknown> = Promise.resolve();
+  private progressDirty = false;
+  private pumping: Promise<void> | null = null;
+  private lastProgressSent = 0;
+  private worker: Worker | null = null;
+  /** Resolves when the job has ended (completion built, not necessarily delivered). */
+  readonly finished: Promise<JobEnd>;
+  private resolveFinished!: (end: JobEnd) => void;
+
+  constructor(
+    private readonly engine: WorkerEngine,
+    readonly request: DispatchedRequest,
+    private readonly client: BackendClient,
+    private readonly store: CheckpointStore,
+    private readonly timers: Timers,
+    private readonly logger: RuntimeLogger,
+    private readonly options: JobOptions,
+  ) {
+    this.operationId = request.task_id;
+    this.leaseToken = request.lease_token;
+    this.startedAt = timers.now();
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+  }
+
+  /** Sets the abort flag; the engine sees it at its next check. The first reason wins. */
+  abort(reason: AbortReason): void {
+    if (this.status !== 'running') return;
+    if (this.abortReason === null) this.abortReason = reason;
+    Atomics.store(this.abortCell, 0, 1);
+  }
+
+  get aborting(): boolean {
+    return this.abortReason !== null;
+  }
+
+  /** Starts the thread; never rejects (failures become a `failed` completion). */
+  run(): void {
+    void this.execute().then(
+      (end) => this.resolveFinished(end),
+      (err: unknown) => {
+        // Defensive: execute() handles its own errors.
+        this.logger.error(`job ${this.operationId} crashed: ${(err as Error).message}`);
+        this.resolveFinished(this.finish(CompletionStatus.FAILED, null, String(err), null));
+      },
+    );
+  }
+
+  private async execute(): Promise<JobEnd> {
+    let resumeState: unknown = null;
+    let resumeUnit = 0;
+    const resumeFrom = this.request.resume_from;
+    if (resumeFrom) {
+      const stored = await this.store.read(this.operationId).catch(() => null);
+      if (stored) {
+        resumeState = stored.state;
+        resumeUnit = stored.meta.unit;
+        this.latestCheckpoint = stored.meta;
+        this.logger.log(
+          `resuming ${this.operationId} from its ${stored.meta.type} checkpoint at ${stored.meta.unit} ${this.engine.unitName}`,
+        );
+      } else {
+        this.logger.warn(
+          `resume of ${this.operationId} requested but no checkpoint found under ${this.store.operationDir(this.operationId)}; starting from the beginning`,
+        );
+      }
+    }
+    let data: Record<string, unknown>;
+    try {
+      data = this.engine.prepareJob ? this.engine.prepareJob(this.request) : {};
+    } catch (err) {
+      return this.finish(CompletionStatus.FAILED, null, (err as Error).message, null);
+    }
+    const params: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(this.request)) {
+      if (!DISPATCH_FIELDS.has(k) && v !== undefined) params[k] = v;
+    }
+    const input: JobInput = {
+      operation_id: this.operationId,
+      attempt: this.request.attempt,
+      params: JSON.parse(JSON.stringify(params)) as Record<string, unknown>,
+      resume_state: resumeState,
+      resume_unit: resumeUnit,
+      checkpoint: this.options.checkpoint,
+      data,
+    };
+    if (this.abortReason !== null) {
+      // Aborted before the thread even started.
+      return this.endAborted(resumeUnit, resumeState);
+    }
+
+    const outcome = await this.runThread(input);
+    await this.writes;
+    await this.flushProgress();
+    if (outcome.kind === 'error') {
+      return this.finish(CompletionStatus.FAILED, null, outcome.message, this.latestCheckpoint);
+    }
+    const o = outcome.outcome;
+    if (o.status === 'completed') {
+      // Finished even if an abort raced with the end: report it (a stale lease gets a 409).
+      await this.store.remove(this.operationId).catch(() => undefined);
+      return this.finish(CompletionStatus.COMPLETED, o.result, null, null);
+    }
+    return this.endAborted(o.unit, o.state);
+  }
+
+  private async endAborted(unit: number, state: unknown): Promise<JobEnd> {
+    const reason = this.abortReason ?? 'cancellation';
+    if (reason === 'lease_lost') {
+      return this.finish('superseded', null, null, this.latestCheckpoint);
+    }
+    const type = reason === 'shutdown' ? CheckpointType.SHUTDOWN : CheckpointType.CANCELLATION;
+    let checkpoint = this.latestCheckpoint;
+    if (state !== null && state !== undefined) {
+      try {
+        checkpoint = await this.store.write(this.operationId, type, unit, state);
+      } catch (err) {
+        this.logger.error(
+          `could not write the ${type} checkpoint of ${this.operationId}: ${(err as Error).message}`,
+        );
+      }
+    }
+    if (reason === 'shutdown') {
+      const where = checkpoint
+        ? `; a ${checkpoint.type} checkpoint at ${checkpoint.unit} ${this.engine.unitName} was saved: resume it with POST /api/v1/operations/${this.operationId}/resume`
+        : '';
+      return this.finish(
+        CompletionStatus.FAILED,
+        null,
+        `Worker shut down (SIGTERM) while running the operation${where}`,
+        checkpoint,
+      );
+    }
+    return this.finish(
+      CompletionStatus.CANCELLED,
+      null,
+      reason === 'stop' ? 'Stopped at the backend request' : 'Cancelled',
+      checkpoint,
+    );
+  }
+
+  private finish(
+    status: CompletionStatus | 'superseded',
+    result: Record<string, unknown> | null,
+    error: string | null,
+    checkpoint: CheckpointMeta | null,
+  ): JobEnd {
+    this.status = status;
+    const durationSeconds = (this.timers.now() - this.startedAt) / 1000;
+    if (status === 'superseded') {
+      return { completion: null, status, checkpoint, durationSeconds };
+    }
+    const completion: CompletedOperationDto = {
+      operation_id: this.operationId,
+      lease_token: this.leaseToken,
+      status,
+      result,
+      error_message: error,
+    };
+    if (checkpoint) completion.checkpoint = { ...checkpoint };
+    return { completion, status, checkpoint, durationSeconds };
+  }
+
+  private runThread(
+    input: JobInput,
+  ): Promise<{ kind: 'done'; outcome: JobOutcome } | { kind: 'error'; message: string }> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (
+        v: { kind: 'done'; outcome: JobOutcome } | { kind: 'error'; message: string },
+      ): void => {
+        if (settled) return;
+        settled = true;
+        resolve(v);
+      };
+      let worker: Worker;
+      try {
+        worker = new Worker(JOB_THREAD_SOURCE, {
+          eval: true,
+          workerData: {
+            modulePath: this.engine.jobModulePath,
+            input,
+            abortBuffer: this.abortBuffer,
+          },
+        });
+      } catch (err) {
+        settle({
+          kind: 'error',
+          message: `cannot start the job thread: ${(err as Error).message}`,
+        });
+        return;
+      }
+      this.worker = worker;
+      worker.on('message', (msg: ThreadMessage) => {
+        switch (msg.kind) {
+          case 'progress':
+            this.onProgress(msg.progress);
+            break;
+          case 'checkpoint':
+            this.onCheckpoint(msg.unit, msg.state);
+            break;
+          case 'log':
+            this.logger.log(`[${this.operationId}] ${msg.message}`);
+            break;
+          case 'done':
+            settle({ kind: 'done', outcome: msg.outcome });
+            break;
+          case 'error':
+            settle({ kind: 'error', message: msg.message });
+            break;
+        }
+      });
+      worker.on('error', (err) => settle({ kind: 'error', message: err.message }));
+      worker.on('exit', (code) => {
+        this.worker = null;
+        settle({ kind: 'error', message: `job thread exited unexpectedly (code ${code})` });
+      });
+    });
+  }
+
+  /** Terminates the thread (last resort at the end of the shutdown grace period). */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private onCheckpoint(unit: number, state: unknown): void {
+    this.writes = this.writes
+      .then(() => this.store.write(this.operationId, CheckpointType.PERIODIC, unit, state))
+      .then(
+        (meta) => {
+          this.latestCheckpoint = meta;
+          this.progressDirty = true;
+          void this.pump();
+        },
+        (err: unknown) =>
+          this.logger.error(
+            `could not write a checkpoint of ${this.operationId}: ${(err as Error).message}`,
+          ),
+      );
+  }
+
+  private onProgress(progress: OperationProgressDto): void {
+    this.latestProgress = progress;
+    this.progressDirty = true;
+    void this.pump();
+  }
+
+  /** Sends the latest progress at most once per progressIntervalMs (the last one always goes). */
+  private pump(): Promise<void> {
+    if (this.pumping) return this.pumping;
+    this.pumping = (async () => {
+      try {
+        while (this.progressDirty && this.status === 'running') {
+          const wait = this.lastProgressSent + this.options.progressIntervalMs - this.timers.now();
+          if (wait > 0) await this.timers.sleep(wait);
+          if (!this.progressDirty || this.latestProgress === null) break;
+          this.progressDirty = false;
+          await this.sendProgress();
+          this.lastProgressSent = this.timers.now();
+        }
+      } finally {
+        this.pumping = null;
+      }
+    })();
+    return this.pumping;
+  }
+
+  private async flushProgress(): Promise<void> {
+    if (this.pumping) await this.pumping;
+    if (this.progressDirty && this.latestProgress) {
+      this.progressDirty = false;
+      await this.sendProgress();
+    }
+  }
+
+  private async sendProgress(): Promise<void> {
+    if (!this.latestProgress) return;
+    const body: {
+      lease_token: string;
+      progress: OperationProgressDto;
+      checkpoint?: CheckpointMeta;
+    } = { lease_token: this.leaseToken, progress: this.latestProgress };
+    if (this.latestCheckpoint) body.checkpoint = { ...this.latestCheckpoint };
+    const res = await this.client.progress(this.operationId, body);
+    if (res.status === 409) {
+      this.logger.warn(
+        `progress of ${this.operationId} rejected with 409: the lease is stale (re-dispatched elsewhere); aborting`,
+      );
+      this.abort('lease_lost');
+    }
+  }
+}

@@ -1,0 +1,382 @@
+import { availableParallelism, totalmem } from 'node:os';
+import {
+  CompletedOperationDto,
+  HeartbeatRequestDto,
+  RegisterWorkerRequestDto,
+  WorkerActivity,
+  WorkerCapabilitiesDto,
+  WorkerHealthResponseDto,
+  WorkerOperationStatusDto,
+  WorkerStartResponseDto,
+  WorkerStatus,
+} from '@ktrdr/contracts';
+import { BackendClient } from './backend-client';
+import { CheckpointStore } from './checkpoint-store';
+import { CompletionOutbox } from './completion-outbox';
+import { advertisedEndpoint, RuntimeConfig } from './config';
+import { WorkerBusyError, WorkerShuttingDownError } from './errors';
+import { JobEnd, RunningJob } from './job';
+import { nestLogger, RuntimeLogger } from './logger';
+import { WorkerMetrics } from './metrics';
+import { RegistrationManager } from './registration';
+import { realTimers, Timers } from './timers';
+import type { AbortReason, CheckpointMeta, DispatchedRequest, WorkerEngine } from './types';
+
+export interface WorkerRuntimeDeps {
+  timers?: Timers;
+  logger?: RuntimeLogger;
+  fetchImpl?: typeof fetch;
+  /** Collect prom-client default (process) metrics; true by default. */
+  defaultMetrics?: boolean;
+  /** Package version reported in the registration metadata. */
+  version?: string;
+}
+
+interface FinishedRecord {
+  operation_id: string;
+  status: string;
+  checkpoint: CheckpointMeta | null;
+}
+
+const RECENT_LIMIT = 100;
+
+/** Host capabilities every worker can report (training workers add GPU detection). */
+export function hostCapabilities(): WorkerCapabilitiesDto {
+  return {
+    gpu: false,
+    gpu_count: 0,
+    cpu_count: availableParallelism(),
+    memory_gb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+  };
+}
+
+/**
+ * The worker: one operation at a time in a worker_thread, registration and heartbeats,
+ * cancellation, at-least-once completions, checkpoints and graceful shutdown. The HTTP layer
+ * (WorkerRuntimeModule) is a thin shell over this class.
+ */
+export class WorkerRuntime {
+  readonly client: BackendClient;
+  readonly store: CheckpointStore;
+  readonly outbox: CompletionOutbox;
+  readonly registration: RegistrationManager;
+  readonly metrics: WorkerMetrics;
+  readonly timers: Timers;
+  readonly logger: RuntimeLogger;
+  private current: RunningJob | null = null;
+  private accepting = true;
+  private readonly recent = new Map<string, FinishedRecord>();
+  private capabilitiesCache: Promise<WorkerCapabilitiesDto> | null = null;
+  private cleanupStop = new AbortController();
+  private shutdownPromise: Promise<void> | null = null;
+  private started = false;
+  /** Every job end (tests observe it). */
+  readonly jobEnds: JobEnd[] = [];
+
+  readonly config: RuntimeConfig;
+
+  constructor(
+    readonly engine: WorkerEngine,
+    config: RuntimeConfig,
+    private readonly deps: WorkerRuntimeDeps = {},
+  ) {
+    this.config = { ...config, checkpoint: { ...config.checkpoint } };
+    this.timers = deps.timers ?? realTimers;
+    this.logger = deps.logger ?? nestLogger(engine.serviceName);
+    this.client = new BackendClient({
+      baseUrl: config.backend_url,
+      timeoutMs: config.request_timeout_ms,
+      registrationToken: config.registration_token,
+      fetchImpl: deps.fetchImpl,
+    });
+    this.store = new CheckpointStore(config.checkpoint.dir, () => this.timers.now());
+    this.metrics = new WorkerMetrics(
+      engine.workerType,
+      config.worker_id,
+      deps.defaultMetrics ?? true,
+    );
+    this.outbox = new CompletionOutbox(this.client, this.timers, this.logger, {
+      backoffInitialMs: config.backoff_initial_ms,
+      backoffMaxMs: config.backoff_max_ms,
+    });
+    this.registration = new RegistrationManager(
+      this.client,
+      this.timers,
+      this.logger,
+      {
+        workerId: config.worker_id,
+        heartbeatIntervalMs: config.heartbeat_interval_ms,
+        backoffInitialMs: config.backoff_initial_ms,
+        backoffMaxMs: config.backoff_max_ms,
+        shutdownPollMs: config.shutdown_poll_ms,
+        verifyEveryHeartbeats: config.verify_every_heartbeats,
+      },
+      {
+        registrationBody: () => this.registrationBody(),
+        heartbeatBody: () => this.heartbeatBody(),
+        completionsAcknowledged: (ids) => this.outbox.acknowledge(ids),
+        stopOperations: (ids) => this.abortMatching(ids, 'stop'),
+        cancelOperations: (ids) => this.abortMatching(ids, 'cancellation'),
+        registeredChanged: (r) => this.metrics.setRegistered(r),
+        registrationAttempt: (ok) => this.metrics.registrationAttempt(ok ? 'success' : 'failure'),
+      },
+    );
+  }
+
+  get workerId(): string {
+    return this.config.worker_id;
+  }
+
+  get registered(): boolean {
+    return this.registration.registered;
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  get currentOperationId(): string | null {
+    return this.current?.operationId ?? null;
+  }
+
+  get currentJob(): RunningJob | null {
+    return this.current;
+  }
+
+  /**
+   * The HTTP server listens on `port` (it may differ from the configured one, e.g. port 0 in
+   * tests): the advertised endpoint follows unless a public base URL is configured.
+   */
+  listening(port: number): void {
+    this.config.port = port;
+    this.config.endpoint_url = advertisedEndpoint(this.config.public_base_url, port);
+  }
+
+  /** Starts registration (background) and checkpoint cleanup. Call once the server listens. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.registration.start();
+    void this.cleanupLoop();
+  }
+
+  capabilities(): Promise<WorkerCapabilitiesDto> {
+    this.capabilitiesCache ??= this.engine.capabilities().catch((err: unknown) => {
+      this.logger.warn(`capability detection failed: ${(err as Error).message}`);
+      return hostCapabilities();
+    });
+    return this.capabilitiesCache;
+  }
+
+  async registrationBody(): Promise<RegisterWorkerRequestDto> {
+    const body: RegisterWorkerRequestDto = {
+      worker_id: this.config.worker_id,
+      worker_type: this.engine.workerType,
+      endpoint_url: this.config.endpoint_url,
+      capabilities: await this.capabilities(),
+      metadata: {
+        service: this.engine.serviceName,
+        version: this.deps.version ?? '0.1.0',
+        pid: process.pid,
+      },
+      current_operation_id: this.currentOperationId,
+    };
+    const completed = this.outbox.list().slice(0, 100);
+    if (completed.length > 0) body.completed_operations = completed;
+    return body;
+  }
+
+  heartbeatBody(): HeartbeatRequestDto {
+    const job = this.current;
+    const body: HeartbeatRequestDto = {
+      status: job ? WorkerStatus.BUSY : WorkerStatus.AVAILABLE,
+      current_operation_id: job?.operationId ?? null,
+    };
+    if (job?.latestProgress) body.progress = { ...job.latestProgress };
+    if (job?.latestCheckpoint) body.checkpoint = { ...job.latestCheckpoint };
+    return body;
+  }
+
+  health(): WorkerHealthResponseDto {
+    return {
+      healthy: true,
+      service: this.engine.serviceName,
+      worker_id: this.config.worker_id,
+      worker_status: this.current ? WorkerActivity.BUSY : WorkerActivity.IDLE,
+      current_operation: this.currentOperationId,
+      registered: this.registered,
+    };
+  }
+
+  /**
+   * Takes the busy slot synchronously (no await before it), then runs the job in the
+   * background. Throws WorkerBusyError / WorkerShuttingDownError.
+   */
+  startOperation(request: DispatchedRequest): WorkerStartResponseDto {
+    if (!this.accepting) throw new WorkerShuttingDownError();
+    if (this.current) throw new WorkerBusyError(this.current.operationId);
+    const job = new RunningJob(
+      this.engine,
+      request,
+      this.client,
+      this.store,
+      this.timers,
+      this.logger,
+      {
+        progressIntervalMs: this.config.progress_interval_ms,
+        checkpoint: {
+          every_units: this.config.checkpoint.every_units,
+          every_ms: this.config.checkpoint.every_ms,
+        },
+      },
+    );
+    this.current = job;
+    this.recent.delete(job.operationId);
+    this.metrics.setBusy(true);
+    this.logger.log(
+      `operation ${job.operationId} started (attempt ${request.attempt}${request.resume_from ? `, resuming from ${request.resume_from.type} checkpoint at ${request.resume_from.unit}` : ''})`,
+    );
+    job.run();
+    void job.finished.then((end) => this.onJobEnd(job, end));
+    return { success: true, operation_id: job.operationId, status: 'started' };
+  }
+
+  private onJobEnd(job: RunningJob, end: JobEnd): void {
+    if (this.current === job) this.current = null;
+    this.metrics.setBusy(false);
+    this.metrics.operationFinished(end.status, end.durationSeconds);
+    this.remember({
+      operation_id: job.operationId,
+      status: end.status,
+      checkpoint: end.checkpoint,
+    });
+    this.jobEnds.push(end);
+    const detail = end.completion?.error_message ? `: ${end.completion.error_message}` : '';
+    this.logger.log(
+      `operation ${job.operationId} ${end.status} after ${end.durationSeconds.toFixed(1)} s${detail}`,
+    );
+    if (end.completion) void this.outbox.add(end.completion);
+  }
+
+  private remember(rec: FinishedRecord): void {
+    this.recent.delete(rec.operation_id);
+    this.recent.set(rec.operation_id, rec);
+    while (this.recent.size > RECENT_LIMIT) {
+      const oldest = this.recent.keys().next().value as string;
+      this.recent.delete(oldest);
+    }
+  }
+
+  /** GET /api/v1/operations/{id}: the running one or one of the last 100. */
+  operationStatus(operationId: string): WorkerOperationStatusDto | null {
+    const job = this.current;
+    if (job && job.operationId === operationId) {
+      return {
+        operation_id: operationId,
+        status: job.aborting ? 'cancelling' : 'running',
+        checkpoint: job.latestCheckpoint,
+      };
+    }
+    const rec = this.recent.get(operationId);
+    if (!rec) return null;
+    return { operation_id: operationId, status: rec.status, checkpoint: rec.checkpoint };
+  }
+
+  /**
+   * DELETE /api/v1/operations/{id}/cancel and heartbeat cancel ids. Returns false when the
+   * operation is not running here.
+   */
+  cancel(operationId: string, reason: AbortReason = 'cancellation'): boolean {
+    const job = this.current;
+    if (!job || job.operationId !== operationId) return false;
+    if (!job.aborting) this.logger.log(`aborting ${operationId} (${reason})`);
+    job.abort(reason);
+    return true;
+  }
+
+  private abortMatching(ids: readonly string[], reason: AbortReason): void {
+    for (const id of ids) this.cancel(id, reason);
+  }
+
+  /** POST /backend-shutdown. */
+  backendShutdown(): void {
+    this.logger.warn(
+      'the backend announced its shutdown; re-registering every 2 s until it is back',
+    );
+    this.registration.backendShutdown();
+  }
+
+  /**
+   * SIGTERM: stop accepting, abort the running operation with a shutdown checkpoint, report
+   * it, stop registering. Bounded by `shutdown_grace_ms` (minus a margin for closing).
+   */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.accepting = false;
+    const grace = this.config.shutdown_grace_ms;
+    const deadline = this.timers.now() + Math.max(500, grace - Math.min(2_000, grace * 0.1));
+    const job = this.current;
+    if (job) {
+      this.logger.log(`shutting down: aborting ${job.operationId} with a shutdown checkpoint`);
+      job.abort('shutdown');
+      const left = deadline - this.timers.now();
+      const ended = await Promise.race([
+        job.finished.then(() => true),
+        this.timers.sleep(Math.max(0, left)).then(() => false),
+      ]);
+      if (!ended) {
+        this.logger.error(
+          `${job.operationId} did not stop within the grace period; terminating its thread`,
+        );
+        await job.terminate();
+        await Promise.race([job.finished, this.timers.sleep(200)]);
+      }
+      // Let onJobEnd queue the completion before flushing.
+      await Promise.resolve();
+    }
+    const left = await this.outbox.flush(Math.max(0, deadline - this.timers.now()));
+    if (left > 0) {
+      this.logger.error(
+        `${left} completion(s) not acknowledged by the backend before exit (the backend's orphan detection will handle them)`,
+      );
+    }
+    this.cleanupStop.abort();
+    this.outbox.stop();
+    await this.registration.stop();
+  }
+
+  /** Stops background loops without aborting anything (tests, module destroy). */
+  async close(): Promise<void> {
+    this.cleanupStop.abort();
+    this.outbox.stop();
+    this.current?.abort('shutdown');
+    await this.registration.stop();
+    if (this.current) {
+      await Promise.race([this.current.finished, this.timers.sleep(2_000)]);
+      await this.current?.terminate();
+    }
+  }
+
+  private async cleanupLoop(): Promise<void> {
+    const signal = this.cleanupStop.signal;
+    while (!signal.aborted) {
+      try {
+        const keep = new Set<string>();
+        if (this.current) keep.add(this.current.operationId);
+        const removed = await this.store.cleanup(this.config.checkpoint.max_age_ms, keep);
+        if (removed.length > 0) {
+          this.logger.log(`removed ${removed.length} checkpoint(s) older than the max age`);
+        }
+      } catch (err) {
+        this.logger.warn(`checkpoint cleanup failed: ${(err as Error).message}`);
+      }
+      await this.timers.sleep(this.config.checkpoint_cleanup_interval_ms, signal);
+    }
+  }
+}
+
+export type { CompletedOperationDto };

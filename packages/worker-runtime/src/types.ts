@@ -1,0 +1,108 @@
+import type {
+  CheckpointInfoDto,
+  CheckpointType,
+  OperationProgressDto,
+  OperationType,
+  WorkerCapabilitiesDto,
+  WorkerType,
+} from '@ktrdr/contracts';
+
+/** The dispatch fields every worker start request carries (see WithDispatchFields in contracts). */
+export interface DispatchedRequest {
+  task_id: string;
+  lease_token: string;
+  attempt: number;
+  resume_from?: CheckpointInfoDto | null;
+}
+
+/**
+ * What an app plugs into the runtime: the kind of work it does, its start route and request DTO,
+ * and the compiled JavaScript module that runs one job inside a worker_thread.
+ */
+export interface WorkerEngine<TRequest extends DispatchedRequest = DispatchedRequest> {
+  /** e.g. `backtest-worker` (the `service` of GET /health, the metrics label). */
+  serviceName: string;
+  workerType: WorkerType;
+  operationType: OperationType;
+  /** Absolute route of the start endpoint, e.g. WORKER_ROUTES.backtestStart. */
+  startRoute: string;
+  /** The contracts' Worker*StartRequestDto the start body is validated with. */
+  startRequestDto: new () => TRequest;
+  /**
+   * Absolute path of a CommonJS module exporting `runJob(input: JobInput, ctx: JobContext)`,
+   * loaded inside the worker_thread (compiled JavaScript, e.g. `join(__dirname, 'job.js')`).
+   */
+  jobModulePath: string;
+  /** What one unit of work is (`bars`, `epochs`), used in messages. */
+  unitName: string;
+  /** Capabilities sent on registration. */
+  capabilities(): Promise<WorkerCapabilitiesDto>;
+  /**
+   * Builds the engine-specific part of the job input on the main thread (e.g. directories from
+   * settings), so the thread never reads configuration. Defaults to `{}`.
+   */
+  prepareJob?(request: TRequest): Record<string, unknown>;
+}
+
+/** Checkpoint cadence passed to the thread: a checkpoint is due after `every_units` or `every_ms`. */
+export interface CheckpointCadence {
+  every_units: number;
+  every_ms: number;
+}
+
+/** What the thread's `runJob` receives. */
+export interface JobInput<TParams = Record<string, unknown>> {
+  operation_id: string;
+  attempt: number;
+  /** The start request without the dispatch fields (task_id, lease_token, attempt, resume_from). */
+  params: TParams;
+  /** State saved by an earlier checkpoint of this operation, when resuming. */
+  resume_state: unknown;
+  /** Unit of that checkpoint (0 when not resuming). */
+  resume_unit: number;
+  checkpoint: CheckpointCadence;
+  /** From WorkerEngine.prepareJob. */
+  data: Record<string, unknown>;
+}
+
+/** Abort flag readable from the running (synchronous) engine loop. */
+export interface AbortLike {
+  readonly aborted: boolean;
+}
+
+/** What the thread's `runJob` can call. */
+export interface JobContext {
+  /** Checked by the engine between bars/epochs; set by cancel, stop and SIGTERM. */
+  signal: AbortLike;
+  /** Reports progress (the runtime throttles what reaches the backend). */
+  progress(progress: OperationProgressDto): void;
+  /**
+   * True when a periodic checkpoint is due: `units` (a counter that only grows, e.g. epochs
+   * done) advanced by `every_units` since the last one, or `every_ms` elapsed.
+   */
+  checkpointDue(units: number): boolean;
+  /** Saves a periodic checkpoint (`unit` = bars/epochs done; `state` = plain JSON). */
+  checkpoint(unit: number, state: unknown): void;
+  log(message: string): void;
+}
+
+/** What `runJob` returns. Throwing an Error means `failed` with its message. */
+export type JobOutcome =
+  | { status: 'completed'; result: Record<string, unknown> }
+  | { status: 'aborted'; unit: number; state: unknown };
+
+/** Signature of the job module's export. */
+export type RunJob = (input: JobInput, ctx: JobContext) => JobOutcome | Promise<JobOutcome>;
+
+/** Why a job is being aborted. */
+export type AbortReason = 'cancellation' | 'shutdown' | 'stop' | 'lease_lost';
+
+/** Messages from the job thread to the main thread. */
+export type ThreadMessage =
+  | { kind: 'progress'; progress: OperationProgressDto }
+  | { kind: 'checkpoint'; unit: number; state: unknown }
+  | { kind: 'log'; message: string }
+  | { kind: 'done'; outcome: JobOutcome }
+  | { kind: 'error'; message: string };
+
+export type CheckpointMeta = { type: CheckpointType; created_at: string; unit: number };

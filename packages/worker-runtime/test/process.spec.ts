@@ -1,0 +1,147 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { childProcessEnv } from '@ktrdr/config';
+import { FakeBackend, tempDir } from './helpers';
+
+// These tests run the BUILT runtime (dist) in a child process: `pnpm test` builds it first.
+const MAIN = join(__dirname, 'fixtures', 'worker-main.js');
+const DIST = join(__dirname, '..', 'dist', 'index.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Child {
+  proc: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startWorker(env: Record<string, string | undefined>): Child {
+  const proc = spawn(process.execPath, [MAIN], {
+    env: childProcessEnv({ KTRDR_LOG_LEVEL: 'log', NODE_ENV: undefined, ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  proc.stdout!.on('data', (d: Buffer) => stdout.push(d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { proc, stdout, stderr, exited };
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+beforeAll(() => {
+  if (!existsSync(DIST)) {
+    throw new Error(
+      `${DIST} is missing: build the runtime first (pnpm --filter @ktrdr/worker-runtime build)`,
+    );
+  }
+});
+
+describe('worker process', () => {
+  it.each(['abc', '-1', '99999'])(
+    'exits 1 with a readable message when KTRDR_WORKER_PORT=%s',
+    async (port) => {
+      const tmp = tempDir();
+      try {
+        const w = startWorker({ KTRDR_WORKER_PORT: port, KTRDR_DATA_DIR: tmp.dir });
+        children.push(w.proc);
+        const { code } = await w.exited;
+        expect(code).toBe(1);
+        const err = w.stderr.join('');
+        expect(err).toContain('KTRDR_WORKER_PORT');
+        expect(err).not.toMatch(/\n\s+at /); // no stack trace
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
+
+  it('on SIGTERM aborts the running operation with a shutdown checkpoint, reports it and exits 0', async () => {
+    const backend = await new FakeBackend().start();
+    const tmp = tempDir();
+    try {
+      const port = await freePort();
+      const w = startWorker({
+        KTRDR_WORKER_PORT: String(port),
+        KTRDR_WORKER_ID: 'fake-worker-sigterm',
+        KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+        KTRDR_API_CLIENT_BASE_URL: backend.baseUrl,
+        KTRDR_DATA_DIR: tmp.dir,
+        KTRDR_CHECKPOINT_DIR: join(tmp.dir, 'checkpoints'),
+        KTRDR_WORKER_SHUTDOWN_GRACE_SECONDS: '5',
+      });
+      children.push(w.proc);
+      const reg = await backend.waitFor((r) => r.path.endsWith('/workers/register'), 15_000);
+      expect(reg.body).toMatchObject({
+        worker_id: 'fake-worker-sigterm',
+        worker_type: 'backtesting',
+        endpoint_url: `http://127.0.0.1:${port}`,
+      });
+      // Exactly one start-up line naming the worker id, its type and the port.
+      const startLines = w.stdout
+        .join('')
+        .split('\n')
+        .filter((l) => l.includes('fake-worker-sigterm') && l.includes('listening on port'));
+      expect(startLines).toHaveLength(1);
+      expect(startLines[0]).toContain(`type backtesting`);
+      expect(startLines[0]).toContain(`port ${port}`);
+
+      const res = await fetch(`http://127.0.0.1:${port}/backtests/start`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          task_id: 'op-term',
+          lease_token: 'lease-t',
+          attempt: 1,
+          units: 100000,
+          unit_ms: 2,
+        }),
+      });
+      expect(res.status).toBe(200);
+      await backend.waitFor((r) => r.path.endsWith('/operations/op-term/progress'));
+      const t0 = Date.now();
+      w.proc.kill('SIGTERM');
+      const { code, signal } = await w.exited;
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      const done = backend.matching('POST', /\/operations\/op-term\/complete$/);
+      expect(done).toHaveLength(1);
+      const body = done[0].body as {
+        status: string;
+        lease_token: string;
+        error_message: string;
+        checkpoint: { type: string; unit: number };
+      };
+      expect(body.lease_token).toBe('lease-t');
+      expect(body.status).toBe('failed');
+      expect(body.error_message).toContain('shut down');
+      expect(body.checkpoint.type).toBe('shutdown');
+      expect(body.checkpoint.unit).toBeGreaterThan(0);
+      expect(existsSync(join(tmp.dir, 'checkpoints', 'op-term', 'current', 'state.json'))).toBe(
+        true,
+      );
+    } finally {
+      await backend.stop();
+      tmp.cleanup();
+    }
+  });
+});

@@ -1,0 +1,617 @@
+import 'reflect-metadata';
+import { existsSync, readFileSync, utimesSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import { createWorkerApp } from '../src/bootstrap';
+import { WorkerRuntimeModule } from '../src/module';
+import { WorkerRuntime } from '../src/runtime';
+import {
+  FakeBackend,
+  fakeEngine,
+  recordingLogger,
+  scaledTimers,
+  tempDir,
+  testConfig,
+  TestConfigOverrides,
+  until,
+} from './helpers';
+
+interface Harness {
+  backend: FakeBackend;
+  runtime: WorkerRuntime;
+  app: INestApplication;
+  url: string;
+  timers: ReturnType<typeof scaledTimers>;
+  logger: ReturnType<typeof recordingLogger>;
+  checkpointDir: string;
+}
+
+const open: { h: Harness; cleanup: () => void }[] = [];
+
+async function harness(
+  over: TestConfigOverrides = {},
+  setup: (b: FakeBackend) => void = () => {},
+  start = true,
+): Promise<Harness> {
+  const backend = await new FakeBackend().start();
+  setup(backend);
+  const tmp = tempDir();
+  const timers = scaledTimers(0.001);
+  const logger = recordingLogger();
+  const runtime = new WorkerRuntime(fakeEngine(), testConfig(backend.baseUrl, tmp.dir, over), {
+    timers,
+    logger,
+    defaultMetrics: false,
+  });
+  const { app } = await createWorkerApp(
+    WorkerRuntimeModule.forRoot({ engine: runtime.engine, runtime }),
+    false,
+  );
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  runtime.listening(port);
+  if (start) runtime.start();
+  const h = {
+    backend,
+    runtime,
+    app,
+    url: `http://127.0.0.1:${port}`,
+    timers,
+    logger,
+    checkpointDir: tmp.dir,
+  };
+  open.push({ h, cleanup: tmp.cleanup });
+  return h;
+}
+
+afterEach(async () => {
+  while (open.length > 0) {
+    const { h, cleanup } = open.pop()!;
+    await h.app.close();
+    await h.backend.stop();
+    cleanup();
+  }
+});
+
+async function post(
+  url: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function get(
+  url: string,
+  method = 'GET',
+): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
+  const res = await fetch(url, { method });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // metrics
+  }
+  return { status: res.status, body, text };
+}
+
+function startBody(id: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return { task_id: id, lease_token: `lease-${id}`, attempt: 1, units: 20, unit_ms: 5, ...over };
+}
+
+const REGISTER = /\/workers\/register$/;
+const HEARTBEAT = /\/heartbeat$/;
+const COMPLETE = /\/complete$/;
+const PROGRESS = /\/progress$/;
+
+describe('registration', () => {
+  it('retries with exponential backoff 1 s → 30 s until the backend accepts, then is ready', async () => {
+    let failures = 8;
+    const h = await harness({}, (b) =>
+      b.on('POST', REGISTER, () =>
+        failures-- > 0 ? { status: 500, body: { message: 'database down' } } : undefined,
+      ),
+    );
+    expect((await get(`${h.url}/health/ready`)).status).toBe(503);
+    await until(() => h.runtime.registered, 10_000, 'registration');
+    expect(h.runtime.registration.retryDelays).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000,
+    ]);
+    expect(h.backend.count('POST', REGISTER)).toBe(9);
+    const ready = await get(`${h.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(ready.body.registered).toBe(true);
+  });
+
+  it('keeps retrying while the backend is unreachable (connection dropped) and logs the cause once', async () => {
+    let drops = 4;
+    const h = await harness({}, (b) =>
+      b.on('POST', REGISTER, () => (drops-- > 0 ? null : undefined)),
+    );
+    await until(() => h.runtime.registered, 10_000, 'registration');
+    expect(h.runtime.registration.retryDelays).toEqual([1000, 2000, 4000, 8000]);
+    expect(h.logger.lines.filter((l) => l.includes('registration with')).length).toBe(1);
+  });
+
+  it('sends capabilities, endpoint and the registration token header when configured', async () => {
+    const h = await harness({ registration_token: 'sekret-token' });
+    const reg = await h.backend.waitFor((r) => REGISTER.test(r.path));
+    expect(reg.headers[REGISTRATION_TOKEN_HEADER]).toBe('sekret-token');
+    expect(reg.body).toMatchObject({
+      worker_id: 'backtesting-worker-test0001',
+      worker_type: 'backtesting',
+      endpoint_url: h.url.replace('127.0.0.1', hostname()),
+      capabilities: { gpu: false, cpu_count: 1, memory_gb: 1 },
+      current_operation_id: null,
+    });
+  });
+
+  it('sends no token header without a token', async () => {
+    const h = await harness();
+    const reg = await h.backend.waitFor((r) => REGISTER.test(r.path));
+    expect(reg.headers[REGISTRATION_TOKEN_HEADER]).toBeUndefined();
+  });
+
+  it('sends heartbeats every interval with status and current operation', async () => {
+    const h = await harness({ heartbeat_interval_ms: 5_000 });
+    await h.backend.waitForCount('POST', HEARTBEAT, 3);
+    const hb = h.backend.matching('POST', HEARTBEAT)[0];
+    expect(hb.path).toBe('/api/v1/workers/backtesting-worker-test0001/heartbeat');
+    expect(hb.body).toEqual({ status: 'available', current_operation_id: null });
+    expect(h.timers.requested).toContain(5_000);
+    expect(h.backend.count('POST', REGISTER)).toBe(1);
+  });
+
+  it('re-registers at once when a heartbeat answers registered:false', async () => {
+    let unknown = 1;
+    const h = await harness({}, (b) =>
+      b.on('POST', HEARTBEAT, () =>
+        unknown-- > 0
+          ? { status: 200, body: { registered: false, cancel_operations: [] } }
+          : undefined,
+      ),
+    );
+    await h.backend.waitForCount('POST', REGISTER, 2);
+    expect(h.runtime.registration.reasons).toEqual(['start', 'heartbeat_unregistered']);
+    // No backoff delay between the heartbeat and the new registration.
+    expect(h.runtime.registration.retryDelays).toEqual([]);
+  });
+
+  it('re-registers when a heartbeat answers 404', async () => {
+    let missing = 1;
+    const h = await harness({}, (b) =>
+      b.on('POST', HEARTBEAT, () =>
+        missing-- > 0 ? { status: 404, body: { message: 'x' } } : undefined,
+      ),
+    );
+    await h.backend.waitForCount('POST', REGISTER, 2);
+    expect(h.runtime.registration.reasons).toContain('heartbeat_404');
+  });
+
+  it('re-registers when GET /workers/{id} answers 404', async () => {
+    let missing = 1;
+    const h = await harness({ verify_every_heartbeats: 1 }, (b) =>
+      b.on('GET', /\/workers\/[^/]+$/, () =>
+        missing-- > 0 ? { status: 404, body: { message: 'Worker not found' } } : undefined,
+      ),
+    );
+    await h.backend.waitForCount('POST', REGISTER, 2);
+    expect(h.runtime.registration.reasons).toEqual(['start', 'worker_404']);
+    expect(h.backend.matching('GET', /\/workers\//)[0].path).toBe(
+      '/api/v1/workers/backtesting-worker-test0001',
+    );
+  });
+
+  it('after POST /backend-shutdown polls every 2 s until the backend accepts again', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    let refusals = 3;
+    h.backend.on('POST', REGISTER, () =>
+      refusals-- > 0 ? { status: 503, body: { message: 'shutting down' } } : undefined,
+    );
+    const res = await post(`${h.url}/backend-shutdown`, {});
+    expect(res.status).toBe(200);
+    expect(h.runtime.registered).toBe(false);
+    expect((await get(`${h.url}/health/ready`)).status).toBe(503);
+    await h.backend.waitForCount('POST', REGISTER, 5);
+    await until(() => h.runtime.registered);
+    expect(h.runtime.registration.retryDelays).toEqual([2000, 2000, 2000]);
+    expect(h.runtime.registration.reasons).toEqual(['start', 'backend_shutdown']);
+  });
+});
+
+describe('jobs', () => {
+  it('runs a job in a worker_thread, forwards progress with the lease token and completes once', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    const res = await post(`${h.url}/backtests/start`, startBody('op-1'));
+    expect(res).toEqual({
+      status: 200,
+      body: { success: true, operation_id: 'op-1', status: 'started' },
+    });
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.path).toBe('/api/v1/operations/op-1/complete');
+    expect(done.body).toEqual({
+      lease_token: 'lease-op-1',
+      status: 'completed',
+      result: { units_done: 20, resumed_from: null, data: { prepared: true } },
+      error_message: null,
+    });
+    const progress = h.backend.matching('POST', PROGRESS);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(
+      progress.every((p) => (p.body as { lease_token: string }).lease_token === 'lease-op-1'),
+    ).toBe(true);
+    expect((progress[progress.length - 1].body as { progress: unknown }).progress).toMatchObject({
+      items_processed: 20,
+      items_total: 20,
+      percentage: 100,
+    });
+    await until(() => h.runtime.currentOperationId === null);
+    expect(h.backend.count('POST', COMPLETE)).toBe(1);
+    expect((await get(`${h.url}/api/v1/operations/op-1`)).body).toEqual({
+      operation_id: 'op-1',
+      status: 'completed',
+      checkpoint: null,
+    });
+  });
+
+  it('throttles progress to one report per progress_interval_ms and always sends the last', async () => {
+    const h = await harness({ progress_interval_ms: 100_000 }); // 100 ms at the test scale
+    await until(() => h.runtime.registered);
+    await post(`${h.url}/backtests/start`, startBody('op-thr', { units: 60, unit_ms: 5 }));
+    await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    const progress = h.backend.matching('POST', PROGRESS);
+    // 60 units × 5 ms ≈ 300 ms of work: a report per 100 ms (plus the last), not 60.
+    const span = progress[progress.length - 1].at - progress[0].at;
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.length).toBeLessThanOrEqual(Math.ceil(span / 100) + 2);
+    expect(progress.length).toBeLessThan(30);
+    for (let i = 1; i < progress.length - 1; i++) {
+      expect(progress[i].at - progress[i - 1].at).toBeGreaterThanOrEqual(90);
+    }
+    expect(
+      (progress[progress.length - 1].body as { progress: { items_processed: number } }).progress
+        .items_processed,
+    ).toBe(60);
+  });
+
+  it('rejects an invalid start body with 400 naming the field, and malformed JSON with the envelope', async () => {
+    const h = await harness();
+    const bad = await post(`${h.url}/backtests/start`, startBody('op-x', { units: 'many' }));
+    expect(bad.status).toBe(400);
+    expect(bad.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: expect.stringContaining('units must be an integer number'),
+    });
+    const extra = await post(`${h.url}/backtests/start`, startBody('op-x', { bogus: 1 }));
+    expect(extra.status).toBe(400);
+    expect(extra.body.message).toContain('bogus: unknown field');
+    const malformed = await post(`${h.url}/backtests/start`, '{"task_id": ');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(String(malformed.body.message)).toContain('not valid JSON');
+    expect(JSON.stringify(malformed.body)).not.toContain('    at ');
+    const missing = await get(`${h.url}/api/v1/operations/nope`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'Operation nope not found on this worker',
+    });
+    expect(h.runtime.currentOperationId).toBeNull();
+  });
+
+  it('lets exactly one of two concurrent starts win; the other gets 503 naming the operation', async () => {
+    const h = await harness();
+    const [a, b] = await Promise.all([
+      post(`${h.url}/backtests/start`, startBody('op-a', { units: 40, unit_ms: 10 })),
+      post(`${h.url}/backtests/start`, startBody('op-b', { units: 40, unit_ms: 10 })),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([200, 503]);
+    const winner = a.status === 200 ? 'op-a' : 'op-b';
+    const loser = a.status === 200 ? b : a;
+    expect(loser.body).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      message: `Worker busy: operation ${winner} is running`,
+    });
+    const health = await get(`${h.url}/health`);
+    expect(health.body).toMatchObject({
+      healthy: true,
+      service: 'fake-worker',
+      worker_id: 'backtesting-worker-test0001',
+      worker_status: 'busy',
+      current_operation: winner,
+    });
+    await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    await until(() => h.runtime.currentOperationId === null);
+    expect(h.runtime.jobEnds.length).toBe(1);
+  });
+
+  it('answers /health within milliseconds while the engine blocks its thread', async () => {
+    const h = await harness();
+    await post(`${h.url}/backtests/start`, startBody('op-busy', { units: 10, unit_ms: 100 }));
+    await new Promise((r) => setTimeout(r, 50));
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = Date.now();
+      const res = await get(`${h.url}/health`);
+      times.push(Date.now() - t);
+      expect(res.body.worker_status).toBe('busy');
+    }
+    expect(Math.max(...times)).toBeLessThan(100);
+    h.runtime.cancel('op-busy');
+  });
+
+  it('cancels through DELETE: cancellation checkpoint written and reported as cancelled', async () => {
+    const h = await harness();
+    await post(`${h.url}/backtests/start`, startBody('op-c', { units: 1000, unit_ms: 2 }));
+    await h.backend.waitFor((r) => PROGRESS.test(r.path));
+    const del = await get(`${h.url}/api/v1/operations/op-c/cancel`, 'DELETE');
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ success: true, operation_id: 'op-c', status: 'cancelling' });
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    const body = done.body as Record<string, unknown> & {
+      checkpoint: { type: string; unit: number };
+    };
+    expect(body.status).toBe('cancelled');
+    expect(body.checkpoint.type).toBe('cancellation');
+    expect(body.checkpoint.unit).toBeGreaterThan(0);
+    expect(body.checkpoint.unit).toBeLessThan(1000);
+    const dir = join(h.checkpointDir, 'op-c', 'current');
+    const meta = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(meta).toEqual(body.checkpoint);
+    const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { done: number };
+    expect(state.done).toBe(body.checkpoint.unit);
+    const status = await get(`${h.url}/api/v1/operations/op-c`);
+    expect(status.body).toMatchObject({ status: 'cancelled', checkpoint: body.checkpoint });
+    expect(h.runtime.jobEnds[0].status).toBe('cancelled');
+  });
+
+  it('cancels an operation named in a heartbeat cancel_operations', async () => {
+    const h = await harness({ heartbeat_interval_ms: 50_000 }); // 50 ms
+    h.backend.on('POST', HEARTBEAT, (r) => {
+      const b = r.body as { current_operation_id: string | null };
+      return {
+        status: 200,
+        body: {
+          registered: true,
+          cancel_operations: b.current_operation_id ? [b.current_operation_id] : [],
+        },
+      };
+    });
+    await post(`${h.url}/backtests/start`, startBody('op-hb', { units: 1000, unit_ms: 2 }));
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.body).toMatchObject({ status: 'cancelled', checkpoint: { type: 'cancellation' } });
+    const busyBeat = h.backend
+      .matching('POST', HEARTBEAT)
+      .find((r) => (r.body as { status: string }).status === 'busy');
+    expect(busyBeat?.body).toMatchObject({ status: 'busy', current_operation_id: 'op-hb' });
+  });
+
+  it('obeys stop_operations from a registration and reports the operation current at registration', async () => {
+    const h = await harness({}, () => {}, false);
+    await post(`${h.url}/backtests/start`, startBody('op-stop', { units: 1000, unit_ms: 2 }));
+    h.backend.on('POST', REGISTER, (r) => {
+      const b = r.body as { current_operation_id: string | null; worker_id: string };
+      return {
+        status: 200,
+        body: {
+          worker_id: b.worker_id,
+          stop_operations: b.current_operation_id ? [b.current_operation_id] : [],
+        },
+      };
+    });
+    h.runtime.start();
+    const reg = await h.backend.waitFor((r) => REGISTER.test(r.path));
+    expect((reg.body as { current_operation_id: string }).current_operation_id).toBe('op-stop');
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.body).toMatchObject({
+      status: 'cancelled',
+      error_message: 'Stopped at the backend request',
+    });
+  });
+
+  it('reports a failing engine as failed with its message', async () => {
+    const h = await harness();
+    await post(
+      `${h.url}/backtests/start`,
+      startBody('op-f', { units: 10, unit_ms: 1, fail_at: 3 }),
+    );
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.body).toMatchObject({
+      status: 'failed',
+      error_message: 'fake engine failed at unit 3',
+      result: null,
+    });
+    await until(() => h.runtime.currentOperationId === null);
+    const metrics = await get(`${h.url}/metrics`);
+    expect(metrics.text).toMatch(/ktrdr_worker_operations_total\{[^}]*status="failed"[^}]*\} 1/);
+  });
+
+  it('writes periodic checkpoints every epoch_interval units and reports their metadata with progress', async () => {
+    const h = await harness({ checkpoint: { every_units: 5 } });
+    await post(`${h.url}/backtests/start`, startBody('op-p', { units: 1000, unit_ms: 2 }));
+    const withCheckpoint = await h.backend.waitFor(
+      (r) => PROGRESS.test(r.path) && (r.body as { checkpoint?: unknown }).checkpoint !== undefined,
+    );
+    const cp = (withCheckpoint.body as { checkpoint: { type: string; unit: number } }).checkpoint;
+    expect(cp.type).toBe('periodic');
+    expect(cp.unit % 5).toBe(0);
+    expect(existsSync(join(h.checkpointDir, 'op-p', 'current', 'state.json'))).toBe(true);
+    h.runtime.cancel('op-p');
+    await h.backend.waitFor((r) => COMPLETE.test(r.path));
+  });
+
+  it('resumes from the checkpoint named by resume_from', async () => {
+    const h = await harness();
+    await h.runtime.store.write('op-r', 'shutdown' as never, 7, { done: 7 });
+    await post(`${h.url}/backtests/start`, {
+      ...startBody('op-r', { units: 12, unit_ms: 1 }),
+      attempt: 2,
+      resume_from: { type: 'shutdown', created_at: new Date().toISOString(), unit: 7 },
+    });
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.body).toMatchObject({
+      status: 'completed',
+      result: { units_done: 12, resumed_from: 7 },
+    });
+    const first = h.backend.matching('POST', PROGRESS)[0].body as {
+      progress: { items_processed: number };
+    };
+    expect(first.progress.items_processed).toBeGreaterThan(7);
+    // A completed operation's checkpoint is no longer needed.
+    expect(existsSync(join(h.checkpointDir, 'op-r'))).toBe(false);
+  });
+
+  it('aborts without reporting when progress answers 409 (the lease moved to another attempt)', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', PROGRESS, () => ({ status: 409, body: { message: 'stale lease' } })),
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-l', { units: 1000, unit_ms: 2 }));
+    await until(() => h.runtime.jobEnds.length === 1);
+    expect(h.runtime.jobEnds[0].status).toBe('superseded');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.backend.count('POST', COMPLETE)).toBe(0);
+  });
+});
+
+describe('shutdown', () => {
+  it('stops accepting (503) and reports the running operation with a shutdown checkpoint', async () => {
+    const h = await harness({ shutdown_grace_ms: 20_000_000 }); // 20 s at the test scale
+    await post(`${h.url}/backtests/start`, startBody('op-s', { units: 100000, unit_ms: 2 }));
+    await h.backend.waitFor((r) => PROGRESS.test(r.path));
+    const stopping = h.runtime.shutdown();
+    const refused = await post(`${h.url}/backtests/start`, startBody('op-s2'));
+    expect(refused.status).toBe(503);
+    expect(String(refused.body.message)).toMatch(/Worker (shutting down|busy)/);
+    await stopping;
+    const done = h.backend.matching('POST', COMPLETE);
+    expect(done).toHaveLength(1);
+    expect(done[0].body).toMatchObject({ status: 'failed', checkpoint: { type: 'shutdown' } });
+    const after = await post(`${h.url}/backtests/start`, startBody('op-s3'));
+    expect(after.body).toMatchObject({
+      statusCode: 503,
+      message: 'Worker shutting down: not accepting operations',
+    });
+    expect((await get(`${h.url}/health/ready`)).status).toBe(503);
+  });
+});
+
+describe('at-least-once completion', () => {
+  it('retries /complete with backoff while the backend is down, until it is back', async () => {
+    let down = true;
+    const h = await harness({}, (b) => b.on('POST', COMPLETE, () => (down ? null : undefined)));
+    await post(`${h.url}/backtests/start`, startBody('op-d', { units: 3, unit_ms: 1 }));
+    await h.backend.waitForCount('POST', COMPLETE, 4);
+    expect(h.runtime.outbox.list().map((c) => c.operation_id)).toEqual(['op-d']);
+    // The busy slot is free while the completion waits: the worker can run the next job.
+    expect(h.runtime.currentOperationId).toBeNull();
+    down = false;
+    await until(() => h.runtime.outbox.size === 0, 10_000, 'acknowledged completion');
+    const attempts = h.backend.matching('POST', COMPLETE);
+    expect(attempts.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(attempts.map((a) => JSON.stringify(a.body))).size).toBe(1);
+    expect(h.timers.requested).toEqual(expect.arrayContaining([1000, 2000, 4000]));
+  });
+
+  it('stops retrying on 409 (stale lease)', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', COMPLETE, () => ({ status: 409, body: { message: 'stale' } })),
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-409', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.jobEnds.length === 1);
+    await until(() => h.runtime.outbox.size === 0);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.backend.count('POST', COMPLETE)).toBe(1);
+  });
+
+  it('re-sends unacknowledged completions in the next registration, which acknowledges them', async () => {
+    const h = await harness({ heartbeat_interval_ms: 20_000 }, (b) =>
+      b.on('POST', COMPLETE, () => ({ status: 503, body: { message: 'busy' } })),
+    );
+    await until(() => h.runtime.registered);
+    await post(`${h.url}/backtests/start`, startBody('op-reg', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.outbox.size === 1);
+    // The backend restarts and forgets the worker.
+    h.backend.on('POST', HEARTBEAT, () => ({
+      status: 200,
+      body: { registered: false, cancel_operations: [] },
+    }));
+    const reg = await h.backend.waitFor(
+      (r) =>
+        REGISTER.test(r.path) &&
+        Array.isArray((r.body as { completed_operations?: unknown[] }).completed_operations),
+    );
+    expect((reg.body as { completed_operations: unknown[] }).completed_operations).toEqual([
+      {
+        operation_id: 'op-reg',
+        lease_token: 'lease-op-reg',
+        status: 'completed',
+        result: { units_done: 2, resumed_from: null, data: { prepared: true } },
+        error_message: null,
+      },
+    ]);
+    await until(() => h.runtime.outbox.size === 0, 10_000, 'acknowledged through registration');
+  });
+});
+
+describe('checkpoints on disk', () => {
+  it('removes operation directories older than max_age at start', async () => {
+    const tmp = tempDir();
+    try {
+      const old = join(tmp.dir, 'op-old', 'current');
+      mkdirSync(old, { recursive: true });
+      writeFileSync(join(old, 'state.json'), '{}');
+      const fresh = join(tmp.dir, 'op-new', 'current');
+      mkdirSync(fresh, { recursive: true });
+      writeFileSync(join(fresh, 'state.json'), '{}');
+      const past = new Date(Date.now() - 40 * 86_400_000);
+      for (const p of [join(old, 'state.json'), old, join(tmp.dir, 'op-old')])
+        utimesSync(p, past, past);
+      const h = await harness({ checkpoint: { dir: tmp.dir, max_age_ms: 30 * 86_400_000 } });
+      await until(
+        () => h.logger.lines.some((l) => l.includes('removed 1 checkpoint')),
+        5_000,
+        'cleanup',
+      );
+      expect(existsSync(join(tmp.dir, 'op-old'))).toBe(false);
+      expect(existsSync(join(tmp.dir, 'op-new'))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+});
+
+describe('metrics', () => {
+  it('exposes its own registry: operations, durations, busy and registration gauges', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    await post(`${h.url}/backtests/start`, startBody('op-m', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.jobEnds.length === 1);
+    const res = await fetch(`${h.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/ktrdr_worker_operations_total\{[^}]*status="completed"[^}]*\} 1/);
+    expect(text).toMatch(
+      /ktrdr_worker_operation_duration_seconds_count\{[^}]*status="completed"[^}]*\} 1/,
+    );
+    expect(text).toMatch(/ktrdr_worker_busy\{[^}]*\} 0/);
+    expect(text).toMatch(/ktrdr_worker_registered\{[^}]*\} 1/);
+    expect(text).toContain('worker_id="backtesting-worker-test0001"');
+  });
+});
