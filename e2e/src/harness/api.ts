@@ -135,6 +135,16 @@ export class BackendClient {
     );
   }
 
+  /** Waits until the backend's liveness endpoint answers 200 (e.g. after a restart). */
+  async waitForHealthy(timeoutMs = 60_000): Promise<void> {
+    await waitFor(
+      'backend health',
+      () => this.get(BACKEND_ROUTES.health).then((r) => r.status),
+      (status) => status === 200,
+      { timeoutMs, intervalMs: 250 },
+    );
+  }
+
   /** Polls an operation until it reaches a terminal status. */
   waitForTerminal(id: string, timeoutMs = 60_000): Promise<OperationDto> {
     return waitFor(

@@ -35,6 +35,7 @@ export interface ServiceHandle {
  * temporarily unavailable, removal 10 s after the last good check, orphans after 6 s.
  */
 export const E2E_BACKEND_ENV: Readonly<Record<string, string>> = Object.freeze({
+  NO_COLOR: '1',
   KTRDR_DB_DRIVER: 'pglite',
   KTRDR_LOG_LEVEL: 'log',
   KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '1',
@@ -48,6 +49,7 @@ export const E2E_BACKEND_ENV: Readonly<Record<string, string>> = Object.freeze({
 });
 
 export const E2E_WORKER_ENV: Readonly<Record<string, string>> = Object.freeze({
+  NO_COLOR: '1',
   KTRDR_API_CLIENT_BASE_URL: `http://backend:${SERVICE_PORTS.backend}/${API_PREFIX}`,
   KTRDR_LOG_LEVEL: 'log',
   KTRDR_WORKER_HEARTBEAT_INTERVAL: '1',
@@ -183,6 +185,9 @@ export class Stack {
       .withLabels(this.labels(alias))
       .withNetwork(this.network)
       .withNetworkAliases(alias)
+      // The hostname equals the alias, so the default advertised URL http://{hostname}:{port}
+      // resolves on the network too (as the short container id does under compose).
+      .withHostname(alias)
       .withEnvironment(env)
       .withExposedPorts(port)
       .withWaitStrategy(

@@ -1,0 +1,101 @@
+/**
+ * Concurrency: 5 backtests submitted at once over 3 workers all complete; each worker runs one
+ * operation at a time (a busy worker refuses a second start with 503, and no two operations of one
+ * worker overlap in time); the backend spreads the first three over the three workers.
+ */
+import {
+  BACKEND_ROUTES,
+  OperationStatus,
+  OperationType,
+  WorkerStatus,
+  WorkerType,
+  WORKER_ROUTES,
+} from '@ktrdr/contracts';
+import { http } from '../src/harness/api';
+import { MEDIUM_BACKTEST, overlappingRuns, startWithRetry } from '../src/harness/fixtures';
+import { Stack } from '../src/harness/stack';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await Stack.start();
+  await stack.startBackend();
+  await Promise.all(['bt-1', 'bt-2', 'bt-3'].map((a) => stack.startWorker('backtest', a)));
+  await stack.api.waitForWorkers(
+    (ws) =>
+      ws.filter(
+        (w) => w.worker_type === WorkerType.BACKTESTING && w.status === WorkerStatus.AVAILABLE,
+      ).length === 3,
+    'three backtest workers available',
+    30_000,
+  );
+}, 180_000);
+
+afterAll(async () => stack?.close(), 60_000);
+
+it('runs 5 concurrent backtests on 3 workers, one at a time per worker, all completed', async () => {
+  const starts = await Promise.all(
+    [1, 2, 3, 4, 5].map((i) =>
+      startWithRetry(
+        stack.api,
+        OperationType.BACKTESTING,
+        { ...MEDIUM_BACKTEST, symbol: `SYNTH-CONC-${i}` },
+        120_000,
+      ),
+    ),
+  );
+  const ids = starts.map((s) => s.response.operation_id);
+  expect(new Set(ids).size).toBe(5);
+  console.log(
+    `[e2e:concurrency] retries on 503 while all workers were busy: ${starts.map((s) => s.retries).join(', ')}`,
+  );
+
+  const ops = await Promise.all(ids.map((id) => stack.api.waitForTerminal(id, 180_000)));
+  expect(ops.map((o) => o.status)).toEqual(Array(5).fill(OperationStatus.COMPLETED));
+  expect(overlappingRuns(ops)).toEqual([]);
+  const used = new Set(ops.map((o) => o.worker_id));
+  expect(used.size).toBe(3);
+  // At most 3 could run at once, so at least 2 starts had to wait for a free worker, or finished
+  // quickly enough to free one; either way all five ran on the three workers only.
+  const { workers } = await stack.api.workers();
+  for (const id of used) expect(workers.map((w) => w.worker_id)).toContain(id);
+});
+
+it('a busy worker refuses a second start with 503', async () => {
+  const { response } = await startWithRetry(
+    stack.api,
+    OperationType.BACKTESTING,
+    { ...MEDIUM_BACKTEST, symbol: 'SYNTH-BUSY' },
+    30_000,
+  );
+  const op = await stack.api.waitForStatus(
+    response.operation_id,
+    [OperationStatus.RUNNING],
+    20_000,
+  );
+  const { workers } = await stack.api.workers();
+  const busy = workers.find((w) => w.worker_id === op.worker_id)!;
+  const alias = new URL(busy.endpoint_url).hostname;
+  const worker = stack.service(alias);
+  const second = await http<{ message?: string }>(
+    'POST',
+    `${worker.hostUrl}${WORKER_ROUTES.backtestStart}`,
+    {
+      ...MEDIUM_BACKTEST,
+      task_id: 'op_backtesting_e2e_second',
+      lease_token: 'lease-e2e-second',
+      attempt: 1,
+    },
+  );
+  const still = await stack.api.operation(response.operation_id);
+  if (still.status === OperationStatus.RUNNING) {
+    expect(second.status).toBe(503);
+    expect(JSON.stringify(second.body)).toMatch(/busy/i);
+  } else {
+    throw new Error(
+      `the operation finished before the second start could be checked (${still.status}); use a longer MEDIUM_BACKTEST`,
+    );
+  }
+  await stack.api.delete(BACKEND_ROUTES.operation, { id: response.operation_id });
+  await stack.api.waitForTerminal(response.operation_id, 30_000);
+});
