@@ -64,6 +64,15 @@ if (mode === 'dev') {
     ['exec', 'turbo', 'run', 'test', '--continue', '--concurrency=1'],
     failed,
   );
+  // The Testcontainers suites need a Docker Engine; without one they are reported as not run.
+  if (has('docker', ['info'])) {
+    step('e2e suites (Testcontainers)', pnpm, ['--filter', '@ktrdr/e2e', 'test:e2e'], failed);
+  } else {
+    console.log(
+      '\n[ktrdr] ── e2e suites did NOT run: no Docker Engine answers `docker info` ' +
+        '(bash infra/scripts/ensure-docker.sh starts one; .ci/run does it for you)',
+    );
+  }
   const summary = run('node', ['scripts/test-summary.mjs', ...failed]);
   process.exit(summary.code);
 } else {

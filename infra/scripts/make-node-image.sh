@@ -18,6 +18,17 @@ if docker image inspect "$image" >/dev/null 2>&1; then
   exit 0
 fi
 
+case "$image" in
+  ktrdr/*) ;;
+  *)
+    # A real registry image (e.g. node:20-bookworm-slim on a CI runner): pull it, never fake it.
+    log "pulling ${image}"
+    docker pull "$image" >/dev/null
+    log "image ${image} pulled"
+    exit 0
+    ;;
+esac
+
 if [ "${NODE_IMAGE_PULL:-0}" = "1" ] && docker pull node:20-bookworm-slim >/dev/null 2>&1; then
   docker tag node:20-bookworm-slim "$image"
   log "pulled node:20-bookworm-slim and tagged it ${image}"
