@@ -68,7 +68,10 @@ export interface OperationsRepository {
   ping(): Promise<void>;
   create(op: NewOperation): Promise<OperationRecord>;
   get(operationId: string): Promise<OperationRecord | null>;
-  /** Newest first (created_at desc, then operation_id). */
+  /**
+   * Newest first (created_at desc, then operation_id desc). `status` absent = any status; an empty
+   * list matches nothing. Throws when limit is outside 1–1000 or offset is negative.
+   */
   list(filter: OperationFilter): Promise<OperationPage>;
   /** Compare-and-set: returns the updated record, or null when it does not exist or `expect` fails. */
   update(

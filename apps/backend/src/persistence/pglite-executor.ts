@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { resolve } from 'node:path';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import type { SqlExecutor, SqlQueryable, SqlResult, SqlRow } from './sql-executor';
+import { acquirePgliteLock } from './pglite-lock';
+import type {
+  PersistenceLogger,
+  SqlExecutor,
+  SqlQueryable,
+  SqlResult,
+  SqlRow,
+} from './sql-executor';
 
 const JSON_OID = 114;
 const JSONB_OID = 3802;
@@ -41,6 +48,7 @@ export const PGLITE_MEMORY_DIR = 'memory://';
 export interface PgliteExecutorOptions {
   /** A directory (created when missing) or `memory://`. */
   dir: string;
+  logger?: PersistenceLogger;
 }
 
 /**
@@ -54,8 +62,11 @@ export class PgliteExecutor implements SqlExecutor {
   readonly description: string;
   private readonly dir: string | undefined;
   private db: PGlite | undefined;
+  private releaseLock: (() => void) | undefined;
+  private readonly logger: PersistenceLogger | undefined;
 
   constructor(options: PgliteExecutorOptions) {
+    this.logger = options.logger;
     const memory = options.dir === PGLITE_MEMORY_DIR || options.dir.trim() === '';
     this.dir = memory ? undefined : resolve(options.dir);
     this.description = this.dir ? `PGlite at ${this.dir}` : 'PGlite in memory';
@@ -71,6 +82,7 @@ export class PgliteExecutor implements SqlExecutor {
           `Cannot create the PGlite data directory ${this.dir} (KTRDR_DB_DIR): ${errorText(err)}`,
         );
       }
+      this.releaseLock = acquirePgliteLock(this.dir, (m) => this.logger?.warn(m));
     }
     try {
       const { PGlite: PGliteClass } = loadPglite();
@@ -81,6 +93,8 @@ export class PgliteExecutor implements SqlExecutor {
       await db.waitReady;
       this.db = db;
     } catch (err) {
+      this.releaseLock?.();
+      this.releaseLock = undefined;
       const where = this.dir ? `data directory ${this.dir} (KTRDR_DB_DIR)` : 'in-memory database';
       throw new Error(`Cannot open the PGlite ${where}: ${errorText(err)}`);
     }
@@ -126,7 +140,12 @@ export class PgliteExecutor implements SqlExecutor {
   async close(): Promise<void> {
     const db = this.db;
     this.db = undefined;
-    if (db && !db.closed) await db.close();
+    try {
+      if (db && !db.closed) await db.close();
+    } finally {
+      this.releaseLock?.();
+      this.releaseLock = undefined;
+    }
   }
 
   private connection(): PGlite {

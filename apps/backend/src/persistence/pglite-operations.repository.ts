@@ -9,6 +9,6 @@ import type { SqlOperationsRepositoryOptions } from './sql-operations.repository
  */
 export class PgliteOperationsRepository extends SqlOperationsRepository {
   constructor(options: PgliteExecutorOptions & SqlOperationsRepositoryOptions) {
-    super(new PgliteExecutor({ dir: options.dir }), options);
+    super(new PgliteExecutor({ dir: options.dir, logger: options.logger }), options);
   }
 }

@@ -62,7 +62,7 @@ const PATCHABLE: Readonly<Record<keyof OperationPatch, ColumnKind>> = {
 
 const STATUSES = new Set<string>(Object.values(OperationStatus));
 const TYPES = new Set<string>(Object.values(OperationType));
-const ORDER_NEWEST_FIRST = 'created_at DESC, operation_id ASC';
+const ORDER_NEWEST_FIRST = 'created_at DESC, operation_id DESC';
 const ORDER_OLDEST_FIRST = 'created_at ASC, operation_id ASC';
 
 /**
@@ -186,8 +186,8 @@ export class SqlOperationsRepository implements OperationsRepository {
   }
 
   /**
-   * Newest first: created_at descending, ties by operation_id ascending. An absent or empty
-   * `status` list means any status. `total_count` counts the filtered rows and `active_count` the
+   * Newest first: created_at descending, ties by operation_id descending. An absent `status`
+   * means any status; an empty list matches nothing (as in update() and findByStatus()). `total_count` counts the filtered rows and `active_count` the
    * pending/running ones of the whole table, both in the same statement (one snapshot) as the page.
    */
   async list(filter: OperationFilter): Promise<OperationPage> {
@@ -206,7 +206,7 @@ export class SqlOperationsRepository implements OperationsRepository {
     }
     const params: unknown[] = [];
     const conditions: string[] = [];
-    if (filter.status && filter.status.length > 0) {
+    if (filter.status !== undefined) {
       filter.status.forEach((s) => {
         if (!STATUSES.has(s)) throw invalid('status', s, [...STATUSES]);
       });
@@ -237,7 +237,7 @@ export class SqlOperationsRepository implements OperationsRepository {
                SELECT * FROM operations WHERE ${where}
                 ORDER BY ${ORDER_NEWEST_FIRST}
                 LIMIT $${activeParam + 1}::int OFFSET $${activeParam + 2}::int) AS o ON TRUE
-        ORDER BY o.created_at DESC, o.operation_id ASC`,
+        ORDER BY o.created_at DESC, o.operation_id DESC`,
       params,
     );
     const head = rows[0] ?? {};

@@ -9,6 +9,9 @@ import { PostgresOperationsRepository } from '../postgres-operations.repository'
 import { createOperationsRepository } from '../repository.factory';
 import type { DatabaseSettingsValues } from '../repository.factory';
 import { captureLogger, closedPort } from './helpers';
+import { PGLITE_TIMEOUT_MS } from './repository.contract';
+
+jest.setTimeout(PGLITE_TIMEOUT_MS);
 
 const base: DatabaseSettingsValues = {
   driver: 'pglite',

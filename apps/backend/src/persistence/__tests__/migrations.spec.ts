@@ -2,6 +2,7 @@ import { MIGRATIONS, applyMigrations } from '../migrations';
 import type { Migration } from '../migrations';
 import { PgliteExecutor } from '../pglite-executor';
 import { captureLogger } from './helpers';
+import { PGLITE_TIMEOUT_MS } from './repository.contract';
 
 const m1: Migration = { version: 1, name: 'one', sql: 'CREATE TABLE t1 (id int PRIMARY KEY);' };
 const m2: Migration = {
@@ -16,6 +17,7 @@ const broken: Migration = {
 };
 
 describe('applyMigrations (on in-memory PGlite)', () => {
+  jest.setTimeout(PGLITE_TIMEOUT_MS);
   const executor = new PgliteExecutor({ dir: 'memory://' });
 
   beforeAll(() => executor.open());

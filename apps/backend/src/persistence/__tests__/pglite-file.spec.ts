@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGLITE_LOCK_FILE } from '../pglite-lock';
 import { PgliteOperationsRepository } from '../pglite-operations.repository';
-import { describeRepositoryContract } from './repository.contract';
+import { PGLITE_TIMEOUT_MS, describeRepositoryContract } from './repository.contract';
 
 // A data directory that does not exist yet: the repository must create it.
 const base = mkdtempSync(join(tmpdir(), 'ktrdr-pglite-'));
@@ -13,4 +15,43 @@ describeRepositoryContract('PGlite file-backed', {
   shared: false,
   create: (now) => new PgliteOperationsRepository({ dir, now }),
   teardown: async () => rmSync(base, { recursive: true, force: true }),
+});
+
+describe('PGlite data directory lock (one process per directory)', () => {
+  jest.setTimeout(PGLITE_TIMEOUT_MS);
+  const root = mkdtempSync(join(tmpdir(), 'ktrdr-pglite-lock-'));
+  const lockDir = join(root, 'db');
+  const lockFile = join(lockDir, PGLITE_LOCK_FILE);
+
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('refuses a second repository on an open directory, then allows it after close', async () => {
+    const first = new PgliteOperationsRepository({ dir: lockDir });
+    await first.init();
+    expect(existsSync(lockFile)).toBe(true);
+    const second = new PgliteOperationsRepository({ dir: lockDir });
+    await expect(second.init()).rejects.toThrow(
+      /PGlite data directory .* \(KTRDR_DB_DIR\) is in use by another repository in this process.*KTRDR_DB_DRIVER=postgres/,
+    );
+    await first.close();
+    expect(existsSync(lockFile)).toBe(false);
+  });
+
+  it('refuses a directory locked by another live process on this host', async () => {
+    mkdirSync(lockDir, { recursive: true });
+    writeFileSync(lockFile, JSON.stringify({ pid: process.ppid, host: hostname() }));
+    const repo = new PgliteOperationsRepository({ dir: lockDir });
+    await expect(repo.init()).rejects.toThrow(new RegExp(`in use by process ${process.ppid}`));
+    rmSync(lockFile);
+  });
+
+  it('takes over the lock of a process that no longer runs', async () => {
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    writeFileSync(lockFile, JSON.stringify({ pid: deadPid, host: hostname() }));
+    const repo = new PgliteOperationsRepository({ dir: lockDir });
+    await repo.init();
+    await repo.ping();
+    await repo.close();
+    expect(existsSync(lockFile)).toBe(false);
+  });
 });
