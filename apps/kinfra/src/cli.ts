@@ -1,4 +1,6 @@
 /** The `kinfra` command line (commander). runCli() never calls process.exit: it returns the exit code. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   Context,
@@ -33,6 +35,18 @@ function positiveSeconds(raw: string): number {
   return n;
 }
 
+/** The package version (package.json sits next to src/ and dist/). */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(
+      fs.readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 interface JsonOpt {
   json?: boolean;
 }
@@ -48,6 +62,7 @@ export function buildProgram(ctx: Context): Command {
       writeErr: (s) => ctx.out.stderr.write(s),
       outputError: (s, write) => write(ctx.out.paint('red', s)),
     })
+    .version(packageVersion(), '-V, --version', 'print the kinfra version')
     .exitOverride()
     .showHelpAfterError()
     .helpCommand(false);

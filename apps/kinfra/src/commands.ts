@@ -387,7 +387,12 @@ export async function claim(
         env_file: path.join(e.infrastructure_path, ENV_FILE),
       });
 
-      const mine = entries.find((e) => e.claimed_by === claimant);
+      // This directory, or a directory containing it (a worktree's subdirectory), already holds one.
+      const mine = entries
+        .filter(
+          (e) => e.claimed_by !== null && isInside(claimant, e.claimed_by) && !claimIsStale(e),
+        )
+        .sort((a, b) => (b.claimed_by as string).length - (a.claimed_by as string).length)[0];
       if (mine) {
         if (opts.slot !== undefined && opts.slot !== mine.slot_id) {
           throw new KinfraError(

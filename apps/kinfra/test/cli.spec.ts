@@ -44,6 +44,12 @@ describe('kinfra CLI (in process)', () => {
       expect(r.out).toMatch(/^Usage: kinfra/);
     });
 
+    it('--version prints the package version and exits 0', async () => {
+      const r = await run(['--version']);
+      expect(r.code).toBe(0);
+      expect(r.out).toBe('0.1.0\n');
+    });
+
     it('lists every sandbox command', async () => {
       const r = await run(['sandbox', '--help']);
       for (const c of ['provision', 'slots', 'claim', 'release', 'up', 'down', 'status']) {
@@ -168,6 +174,11 @@ describe('kinfra CLI (in process)', () => {
       expect(c.lines[0]).toBe(`Claimed slot 1 (light) for ${work}`);
       const again = await run(['sandbox', 'claim']);
       expect(again.lines[0]).toBe(`Slot 1 (light) is already claimed by ${work}`);
+      const sub = path.join(work, 'packages', 'x');
+      fs.mkdirSync(sub, { recursive: true });
+      expect((await run(['sandbox', 'claim'], sub)).lines[0]).toBe(
+        `Slot 1 (light) is already claimed by ${work}`,
+      );
 
       const other = path.join(root, 'other');
       fs.mkdirSync(other);
