@@ -30,6 +30,16 @@ export class MetricsService {
     @Inject(OPERATIONS_REPOSITORY) repository: OperationsRepository,
   ) {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges with a `_total` suffix, which Prometheus reserves for counters
+    // (`promtool check metrics` rejects them). Drop them; the per-type gauges (nodejs_active_handles,
+    // nodejs_active_requests, nodejs_active_resources with a `type` label) stay.
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
+      this.registry.removeSingleMetric(name);
+    }
     const registers = [this.registry];
     new Gauge({
       name: 'ktrdr_workers_registered',

@@ -13,12 +13,18 @@ export type StartOutcome =
     };
 
 function describeError(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'timed out';
-    const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-    if (cause?.code) return cause.code;
-    if (cause?.message) return cause.message;
-    return err.message;
+  // Not `instanceof Error`: fetch's DOMException may come from another realm.
+  if (err && typeof err === 'object') {
+    const e = err as {
+      name?: unknown;
+      message?: unknown;
+      cause?: { code?: unknown; message?: unknown };
+    };
+    if (e.name === 'TimeoutError') return 'timed out';
+    if (e.name === 'AbortError') return 'aborted';
+    if (typeof e.cause?.code === 'string') return e.cause.code;
+    if (typeof e.cause?.message === 'string') return e.cause.message;
+    if (typeof e.message === 'string') return e.message;
   }
   return String(err);
 }

@@ -1,0 +1,198 @@
+import { WorkerActivity, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import { WorkerClient } from '../src/workers/worker-client';
+import type { HealthOutcome } from '../src/workers/worker-registry';
+import { FakeWorkers } from './support/fake-worker';
+import { createHarness, type Harness } from './support/harness';
+import { testSettings } from './support/settings';
+
+const OK: HealthOutcome = {
+  ok: true,
+  report: { worker_status: WorkerActivity.IDLE, current_operation: null },
+};
+
+function register(h: Harness, id: string): string {
+  const url = `http://${id}:5003`;
+  h.registry.upsert({
+    worker_id: id,
+    worker_type: WorkerType.BACKTESTING,
+    endpoint_url: url,
+    current_operation_id: null,
+  });
+  return url;
+}
+
+describe('health monitor', () => {
+  it('counts failures, marks temporarily_unavailable after N, recovers, removes after the threshold', async () => {
+    const h = createHarness(
+      testSettings({ worker: { health_check_failures: 3, removal_threshold: 300 } }),
+    );
+    const url = register(h, 'w1');
+    const good = register(h, 'w2');
+    h.client.health.set(url, { ok: false, reason: 'ECONNREFUSED' });
+    h.client.health.set(good, OK);
+    for (let i = 1; i <= 2; i++) {
+      h.clock.advanceSeconds(10);
+      await h.monitor.sweep();
+      expect(h.registry.get('w1')).toMatchObject({
+        status: WorkerStatus.AVAILABLE,
+        health_check_failures: i,
+      });
+    }
+    h.clock.advanceSeconds(10);
+    const third = await h.monitor.sweep();
+    expect(third.became_unavailable).toEqual(['w1']);
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.TEMPORARILY_UNAVAILABLE);
+    // Back again.
+    h.client.health.set(url, OK);
+    h.clock.advanceSeconds(10);
+    expect((await h.monitor.sweep()).recovered).toEqual(['w1']);
+    expect(h.registry.get('w1')).toMatchObject({
+      status: WorkerStatus.AVAILABLE,
+      health_check_failures: 0,
+    });
+    // Down for good: removed 300 s after the last good check, not before.
+    h.client.health.set(url, { ok: false, reason: 'timed out' });
+    const lastGood = h.clock.now();
+    while (h.clock.now() - lastGood < 290_000) {
+      h.clock.advanceSeconds(10);
+      expect((await h.monitor.sweep()).removed).toEqual([]);
+    }
+    h.clock.advanceSeconds(10);
+    expect((await h.monitor.sweep()).removed).toEqual(['w1']);
+    expect(h.registry.get('w1')).toBeUndefined();
+    expect(h.registry.get('w2')).toBeDefined();
+  });
+
+  it('heartbeats keep a worker whose health checks fail from being removed', async () => {
+    const h = createHarness();
+    const url = register(h, 'w1');
+    h.client.health.set(url, { ok: false, reason: 'x' });
+    for (let i = 0; i < 40; i++) {
+      h.clock.advanceSeconds(10);
+      await h.protocol.heartbeat('w1', {
+        status: WorkerStatus.AVAILABLE,
+        current_operation_id: null,
+      });
+      await h.monitor.sweep();
+    }
+    expect(h.registry.get('w1')).toBeDefined();
+  });
+
+  it('never has more than health_check_concurrency probes in flight, and probes every worker once', async () => {
+    const h = createHarness(testSettings({ worker: { health_check_concurrency: 7 } }));
+    const urls = Array.from({ length: 100 }, (_, i) => register(h, `w${i}`));
+    let inFlight = 0;
+    let maxInFlight = 0;
+    for (const url of urls) {
+      h.client.health.set(url, async () => {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setImmediate(r));
+        inFlight -= 1;
+        return OK;
+      });
+    }
+    const report = await h.monitor.sweep();
+    expect(report).toMatchObject({ probed: 100, healthy: 100, failed: 0 });
+    expect(maxInFlight).toBe(7);
+    expect(new Set(h.client.probes).size).toBe(100);
+  });
+
+  it('a slow worker does not delay the others (it only holds one lane)', async () => {
+    const h = createHarness(testSettings({ worker: { health_check_concurrency: 2 } }));
+    const slow = register(h, 'slow');
+    const others = Array.from({ length: 20 }, (_, i) => register(h, `w${i}`));
+    let release!: () => void;
+    const done: string[] = [];
+    h.client.health.set(slow, () => new Promise<HealthOutcome>((r) => (release = () => r(OK))));
+    for (const u of others) {
+      h.client.health.set(u, async () => {
+        done.push(u);
+        return OK;
+      });
+    }
+    const sweep = h.monitor.sweep();
+    for (let i = 0; i < 50 && done.length < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(done).toHaveLength(20);
+    release();
+    await sweep;
+  });
+
+  it('ignores results for workers removed during the sweep', async () => {
+    const h = createHarness();
+    const url = register(h, 'w1');
+    h.client.health.set(url, async () => {
+      h.registry.remove('w1');
+      return { ok: false, reason: 'x' } as HealthOutcome;
+    });
+    const report = await h.monitor.sweep();
+    expect(report.became_unavailable).toEqual([]);
+    expect(h.registry.size).toBe(0);
+  });
+});
+
+describe('WorkerClient against a real HTTP fake worker', () => {
+  const fake = new FakeWorkers();
+  const client = new WorkerClient();
+  beforeAll(() => fake.start());
+  afterAll(() => fake.stop());
+
+  it('a 200 with healthy:false is a failure', async () => {
+    fake.set('sick', {
+      health: {
+        healthy: false,
+        service: 'x',
+        worker_id: 'sick',
+        worker_status: 'idle',
+        current_operation: null,
+      },
+    });
+    expect(await client.probeHealth(fake.url('sick'), 1000)).toEqual({
+      ok: false,
+      reason: 'worker reports healthy: false',
+    });
+  });
+
+  it('a healthy busy worker reports its operation', async () => {
+    fake.set('busy', {
+      health: {
+        healthy: true,
+        service: 'x',
+        worker_id: 'busy',
+        worker_status: 'busy',
+        current_operation: 'op1',
+      },
+    });
+    expect(await client.probeHealth(fake.url('busy'), 1000)).toEqual({
+      ok: true,
+      report: { worker_status: 'busy', current_operation: 'op1' },
+    });
+  });
+
+  it('times out a slow probe (AbortSignal.timeout) and reports non-2xx', async () => {
+    fake.set('slow', { healthDelayMs: 500 });
+    const started = Date.now();
+    expect(await client.probeHealth(fake.url('slow'), 50)).toEqual({
+      ok: false,
+      reason: 'timed out',
+    });
+    expect(Date.now() - started).toBeLessThan(400);
+    fake.set('err', { healthStatus: 500 });
+    expect(await client.probeHealth(fake.url('err'), 1000)).toEqual({
+      ok: false,
+      reason: 'HTTP 500',
+    });
+  });
+
+  it('reports a refused connection as unreachable and 503 as busy', async () => {
+    const refused = await client.startOperation('http://127.0.0.1:1', '/backtests/start', {}, 1000);
+    expect(refused).toMatchObject({ ok: false, kind: 'unreachable' });
+    fake.set('full', { startStatus: 503 });
+    expect(
+      await client.startOperation(fake.url('full'), '/backtests/start', {}, 1000),
+    ).toMatchObject({
+      ok: false,
+      kind: 'busy',
+    });
+  });
+});

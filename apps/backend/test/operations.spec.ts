@@ -1,0 +1,332 @@
+import { HttpException } from '@nestjs/common';
+import {
+  CheckpointType,
+  CompletionStatus,
+  OperationStatus,
+  OperationType,
+  WorkerStatus,
+  WorkerType,
+} from '@ktrdr/contracts';
+import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
+
+async function statusOf(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e) {
+    if (e instanceof HttpException) return e.getStatus();
+    throw e;
+  }
+}
+
+function register(h: Harness, id: string): void {
+  h.registry.upsert({
+    worker_id: id,
+    worker_type: WorkerType.BACKTESTING,
+    endpoint_url: `http://${id}:5003`,
+    current_operation_id: null,
+  });
+}
+
+const CKPT = { type: CheckpointType.PERIODIC, created_at: '2026-11-22T10:00:00.000Z', unit: 500 };
+
+describe('operations: lease fencing, completion, cancel, resume', () => {
+  let h: Harness;
+  let opId: string;
+  let lease: string;
+  beforeEach(async () => {
+    h = createHarness();
+    register(h, 'w1');
+    opId = (await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS)).operation_id;
+    lease = (await h.repo.get(opId))!.lease_token!;
+  });
+
+  it('accepts progress with the current lease and stores the checkpoint', async () => {
+    const ack = await h.operations.progress(opId, {
+      lease_token: lease,
+      progress: { percentage: 40, current_step: 'bar 400' },
+      checkpoint: CKPT,
+    });
+    expect(ack).toEqual({ acknowledged: true, status: 'running' });
+    const op = await h.repo.get(opId);
+    expect(op!.progress).toMatchObject({ percentage: 40, current_step: 'bar 400' });
+    expect(op!.checkpoint).toEqual(CKPT);
+  });
+
+  it('rejects progress and completion with a stale lease (409) without changing anything', async () => {
+    expect(
+      await statusOf(
+        h.operations.progress(opId, { lease_token: 'old-lease', progress: { percentage: 99 } }),
+      ),
+    ).toBe(409);
+    expect(
+      await statusOf(
+        h.operations.complete(opId, {
+          lease_token: 'old-lease',
+          status: CompletionStatus.COMPLETED,
+          result: {},
+        }),
+      ),
+    ).toBe(409);
+    const op = await h.repo.get(opId);
+    expect(op).toMatchObject({ status: 'running', progress: { percentage: 0 } });
+  });
+
+  it('a re-dispatch fences the previous attempt', async () => {
+    await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.FAILED,
+      error_message: 'boom',
+      checkpoint: CKPT,
+    });
+    register(h, 'w2');
+    await h.operations.resume(opId);
+    const op = await h.repo.get(opId);
+    expect(op).toMatchObject({ status: 'running', attempt: 2 });
+    expect(op!.lease_token).not.toBe(lease);
+    expect(
+      await statusOf(
+        h.operations.progress(opId, { lease_token: lease, progress: { percentage: 1 } }),
+      ),
+    ).toBe(409);
+    expect(
+      await statusOf(
+        h.operations.progress(opId, { lease_token: op!.lease_token!, progress: { percentage: 1 } }),
+      ),
+    ).toBe(200);
+  });
+
+  it('applies a completion once; repeats are acknowledged without changes; the worker is freed', async () => {
+    const report = {
+      lease_token: lease,
+      status: CompletionStatus.COMPLETED,
+      result: { total_return: 0.1 },
+    };
+    expect(await h.operations.complete(opId, report)).toEqual({
+      acknowledged: true,
+      status: 'completed',
+    });
+    const first = await h.repo.get(opId);
+    expect(first).toMatchObject({
+      status: 'completed',
+      result: { total_return: 0.1 },
+      progress: { percentage: 100 },
+    });
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.AVAILABLE);
+    h.clock.advanceSeconds(10);
+    expect(await h.operations.complete(opId, { ...report, result: { total_return: 0.5 } })).toEqual(
+      {
+        acknowledged: true,
+        status: 'completed',
+      },
+    );
+    const again = await h.repo.get(opId);
+    expect(again!.result).toEqual({ total_return: 0.1 });
+    expect(again!.completed_at).toEqual(first!.completed_at);
+    const metrics = await h.metrics.registry.getSingleMetricAsString('ktrdr_operations_total');
+    expect(metrics).toContain(
+      'ktrdr_operations_total{operation_type="backtesting",status="completed"} 1',
+    );
+  });
+
+  it('results: 400 until completed, then the result', async () => {
+    expect(await statusOf(h.operations.results(opId))).toBe(400);
+    await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.COMPLETED,
+      result: { trades: 3 },
+    });
+    expect(await h.operations.results(opId)).toMatchObject({
+      success: true,
+      result: { trades: 3 },
+    });
+    expect(await statusOf(h.operations.results('op_missing'))).toBe(404);
+  });
+
+  it('cancel marks it cancelled, forwards DELETE to the worker, and the heartbeat repeats it', async () => {
+    const res = await h.operations.cancel(opId);
+    expect(res).toMatchObject({ success: true, status: 'cancelled' });
+    expect(h.client.cancels).toEqual([{ url: 'http://w1:5003', id: opId }]);
+    const hb = await h.protocol.heartbeat('w1', {
+      status: WorkerStatus.BUSY,
+      current_operation_id: opId,
+    });
+    expect(hb).toEqual({ registered: true, cancel_operations: [opId] });
+    // The worker confirms with a cancellation checkpoint: acknowledged, checkpoint kept.
+    const ack = await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.CANCELLED,
+      checkpoint: { ...CKPT, type: CheckpointType.CANCELLATION },
+    });
+    expect(ack).toEqual({ acknowledged: true, status: 'cancelled' });
+    expect((await h.repo.get(opId))!.checkpoint!.type).toBe('cancellation');
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.AVAILABLE);
+    // Finished operations cannot be cancelled.
+    expect(await statusOf(h.operations.cancel(opId))).toBe(400);
+  });
+
+  it('cancel still succeeds when the worker cannot be reached', async () => {
+    h.client.cancelOk = false;
+    const res = await h.operations.cancel(opId);
+    expect(res.status).toBe('cancelled');
+    expect(res.message).toMatch(/next heartbeat/);
+  });
+
+  it('resume: 409 while running, 404 without checkpoint, then from the checkpoint', async () => {
+    expect(await statusOf(h.operations.resume(opId))).toBe(409);
+    await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.FAILED,
+      error_message: 'x',
+    });
+    expect(await statusOf(h.operations.resume(opId))).toBe(404);
+    await h.repo.update(opId, { checkpoint: CKPT });
+    const res = await h.operations.resume(opId);
+    expect(res).toMatchObject({ status: 'running', worker_id: 'w1' });
+    expect(h.client.starts.at(-1)!.body).toMatchObject({
+      resume_from: CKPT,
+      attempt: 2,
+      task_id: opId,
+    });
+  });
+
+  it('resume without a free worker answers 503 and leaves the operation as it was', async () => {
+    await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.FAILED,
+      error_message: 'x',
+      checkpoint: CKPT,
+    });
+    h.client.startAnswer.set('http://w1:5003', { ok: false, kind: 'busy', detail: '503' });
+    expect(await statusOf(h.operations.resume(opId))).toBe(503);
+    expect(await h.repo.get(opId)).toMatchObject({
+      status: 'failed',
+      attempt: 1,
+      lease_token: lease,
+      error_message: 'x',
+    });
+  });
+
+  it('lists with filters and counts', async () => {
+    await h.operations.complete(opId, { lease_token: lease, status: CompletionStatus.COMPLETED });
+    register(h, 'w2');
+    await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const all = await h.operations.list({});
+    expect(all).toMatchObject({ success: true, total_count: 2, active_count: 1 });
+    const done = await h.operations.list({
+      status: OperationStatus.COMPLETED,
+      limit: 1,
+      offset: 0,
+    });
+    expect(done.data.map((d) => d.operation_id)).toEqual([opId]);
+    expect(done.data[0]!.created_at).toMatch(/Z$/);
+  });
+});
+
+describe('worker protocol: registration and heartbeats', () => {
+  let h: Harness;
+  beforeEach(() => {
+    h = createHarness();
+  });
+
+  it('applies completed_operations at registration (idempotent, lease-checked)', async () => {
+    register(h, 'w1');
+    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const lease = (await h.repo.get(op.operation_id))!.lease_token!;
+    const body = {
+      worker_id: 'w1',
+      worker_type: WorkerType.BACKTESTING,
+      endpoint_url: 'http://w1:5003',
+      completed_operations: [
+        {
+          operation_id: op.operation_id,
+          lease_token: lease,
+          status: CompletionStatus.COMPLETED,
+          result: { ok: 1 },
+        },
+        { operation_id: 'op_unknown', lease_token: 'x', status: CompletionStatus.COMPLETED },
+      ],
+    };
+    const res = await h.protocol.register(body);
+    expect(res).toMatchObject({ worker_id: 'w1', status: 'available', stop_operations: [] });
+    expect(await h.repo.get(op.operation_id)).toMatchObject({
+      status: 'completed',
+      result: { ok: 1 },
+    });
+    // Again (the worker did not see the answer): still fine, nothing changes.
+    await h.protocol.register(body);
+    expect(await h.repo.get(op.operation_id)).toMatchObject({
+      status: 'completed',
+      result: { ok: 1 },
+    });
+  });
+
+  it('ignores a stale completion at registration', async () => {
+    register(h, 'w1');
+    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.protocol.register({
+      worker_id: 'w1',
+      worker_type: WorkerType.BACKTESTING,
+      endpoint_url: 'http://w1:5003',
+      current_operation_id: op.operation_id,
+      completed_operations: [
+        { operation_id: op.operation_id, lease_token: 'stale', status: CompletionStatus.FAILED },
+      ],
+    });
+    expect((await h.repo.get(op.operation_id))!.status).toBe('running');
+  });
+
+  it('keeps a re-registering worker busy with its own operation, and stops foreign or finished ones', async () => {
+    register(h, 'w1');
+    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const again = await h.protocol.register({
+      worker_id: 'w1',
+      worker_type: WorkerType.BACKTESTING,
+      endpoint_url: 'http://w1:5003',
+      current_operation_id: op.operation_id,
+    });
+    expect(again).toMatchObject({
+      status: 'busy',
+      current_operation_id: op.operation_id,
+      stop_operations: [],
+    });
+    await h.operations.cancel(op.operation_id);
+    const third = await h.protocol.register({
+      worker_id: 'w1',
+      worker_type: WorkerType.BACKTESTING,
+      endpoint_url: 'http://w1:5003',
+      current_operation_id: op.operation_id,
+    });
+    expect(third).toMatchObject({
+      status: 'available',
+      current_operation_id: null,
+      stop_operations: [op.operation_id],
+    });
+    const other = await h.protocol.register({
+      worker_id: 'w2',
+      worker_type: WorkerType.BACKTESTING,
+      endpoint_url: 'http://w2:5003',
+      current_operation_id: 'op_never_seen',
+    });
+    expect(other.stop_operations).toEqual(['op_never_seen']);
+  });
+
+  it('heartbeat: registered:false for unknown workers; a sign of life otherwise', async () => {
+    expect(await h.protocol.heartbeat('ghost', { status: WorkerStatus.AVAILABLE })).toEqual({
+      registered: false,
+      cancel_operations: [],
+    });
+    register(h, 'w1');
+    h.clock.advanceSeconds(30);
+    expect(
+      await h.protocol.heartbeat('w1', {
+        status: WorkerStatus.AVAILABLE,
+        current_operation_id: null,
+      }),
+    ).toEqual({
+      registered: true,
+      cancel_operations: [],
+    });
+    expect(h.registry.get('w1')!.last_healthy_at).toBe(h.clock.now());
+  });
+});

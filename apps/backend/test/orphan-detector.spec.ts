@@ -1,0 +1,127 @@
+import {
+  CheckpointType,
+  OperationStatus,
+  OperationType,
+  WorkerStatus,
+  WorkerType,
+} from '@ktrdr/contracts';
+import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
+
+const CKPT = { type: CheckpointType.PERIODIC, created_at: '2026-11-22T10:00:00.000Z', unit: 100 };
+
+function register(h: Harness, id: string, current: string | null = null): void {
+  h.registry.upsert({
+    worker_id: id,
+    worker_type: WorkerType.BACKTESTING,
+    endpoint_url: `http://${id}:5003`,
+    current_operation_id: current,
+  });
+}
+
+describe('orphan detector (rule 6)', () => {
+  let h: Harness;
+  let opId: string;
+  beforeEach(async () => {
+    h = createHarness();
+    register(h, 'w1');
+    opId = (await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS)).operation_id;
+  });
+
+  it('leaves an operation alone while its worker claims it', async () => {
+    h.clock.advanceSeconds(600);
+    expect(await h.orphans.check()).toEqual([]);
+    expect((await h.repo.get(opId))!.status).toBe('running');
+  });
+
+  it('fails an operation whose worker was removed, after the timeout, when it has no checkpoint', async () => {
+    h.registry.remove('w1');
+    expect(await h.orphans.check()).toEqual([]); // clock starts now
+    h.clock.advanceSeconds(59);
+    expect(await h.orphans.check()).toEqual([]);
+    h.clock.advanceSeconds(1);
+    const actions = await h.orphans.check();
+    expect(actions).toHaveLength(1);
+    expect(actions[0]).toMatchObject({ operation_id: opId, action: 'failed' });
+    const op = await h.repo.get(opId);
+    expect(op!.status).toBe(OperationStatus.FAILED);
+    expect(op!.error_message).toMatch(
+      /Worker lost: worker w1 is not registered for 60 s \(no checkpoint to resume from\)/,
+    );
+    expect(h.orphans.status()).toMatchObject({ failed: 1, unclaimed: 0 });
+  });
+
+  it('re-dispatches once from the checkpoint when attempt < max attempts', async () => {
+    await h.repo.update(opId, { checkpoint: CKPT });
+    h.registry.remove('w1');
+    register(h, 'w2');
+    await h.orphans.check();
+    h.clock.advanceSeconds(60);
+    const [action] = await h.orphans.check();
+    expect(action).toEqual({ operation_id: opId, action: 'redispatched', worker_id: 'w2' });
+    const op = await h.repo.get(opId);
+    expect(op).toMatchObject({ status: 'running', worker_id: 'w2', attempt: 2 });
+    expect(h.client.starts.at(-1)!.body).toMatchObject({ resume_from: CKPT, attempt: 2 });
+    // Lost again: attempt 2 of max 2 → failed.
+    h.registry.remove('w2');
+    await h.orphans.check();
+    h.clock.advanceSeconds(60);
+    const [second] = await h.orphans.check();
+    expect(second).toMatchObject({ action: 'failed' });
+    expect((await h.repo.get(opId))!.error_message).toMatch(/attempt 2 of at most 2/);
+  });
+
+  it('treats a worker that re-registered with another operation as not claiming it', async () => {
+    register(h, 'w1', 'op_other');
+    expect(h.orphans.whyUnclaimed((await h.repo.get(opId))!)).toBe(
+      'worker w1 runs op_other instead',
+    );
+    await h.orphans.check();
+    h.clock.advanceSeconds(61);
+    expect((await h.orphans.check())[0]).toMatchObject({ action: 'failed' });
+  });
+
+  it('treats a silent (temporarily unavailable) worker as not claiming it', async () => {
+    for (let i = 0; i < 3; i++)
+      h.registry.recordHealth('w1', 'http://w1:5003', { ok: false, reason: 'x' }, 3);
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.TEMPORARILY_UNAVAILABLE);
+    await h.orphans.check();
+    h.clock.advanceSeconds(60);
+    expect((await h.orphans.check())[0]).toMatchObject({ action: 'failed' });
+  });
+
+  it('resets the timer when the worker claims it again', async () => {
+    h.registry.remove('w1');
+    await h.orphans.check();
+    h.clock.advanceSeconds(50);
+    await h.orphans.check();
+    register(h, 'w1', opId);
+    await h.orphans.check();
+    h.registry.remove('w1');
+    h.clock.advanceSeconds(20);
+    expect(await h.orphans.check()).toEqual([]);
+    expect((await h.repo.get(opId))!.status).toBe('running');
+  });
+
+  it('reconciles running operations at start-up: workers get the timeout to re-register', async () => {
+    // A new backend process: empty registry, same store and time.
+    const fresh = createHarness(h.settings, { repo: h.repo, clock: h.clock });
+    const detector = fresh.orphans;
+    expect(await detector.reconcileAtStartup()).toBe(1);
+    // The worker comes back within the timeout and reports the operation.
+    h.clock.advanceSeconds(30);
+    fresh.registry.upsert({
+      worker_id: 'w1',
+      worker_type: WorkerType.BACKTESTING,
+      endpoint_url: 'http://w1:5003',
+      current_operation_id: opId,
+    });
+    h.clock.advanceSeconds(40);
+    expect(await detector.check()).toEqual([]);
+    // A second one nobody claims fails 60 s after start-up.
+    fresh.registry.remove('w1');
+    await detector.check();
+    h.clock.advanceSeconds(60);
+    expect((await detector.check())[0]).toMatchObject({ operation_id: opId, action: 'failed' });
+    expect(detector.status().reconciled_at_startup).toBe(1);
+  });
+});

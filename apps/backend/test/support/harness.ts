@@ -1,0 +1,145 @@
+import { Logger } from '@nestjs/common';
+import type { Timers } from '../../src/common/periodic-task';
+import type { BackendSettings } from '../../src/config/settings';
+import { MetricsService } from '../../src/metrics/metrics.service';
+import { DispatchService } from '../../src/operations/dispatch.service';
+import { OperationsService } from '../../src/operations/operations.service';
+import { OrphanDetectorService } from '../../src/operations/orphan-detector.service';
+import { RetentionService } from '../../src/operations/retention.service';
+import { InMemoryOperationsRepository } from '../../src/operations/testing/in-memory-operations.repository';
+import { HealthMonitorService } from '../../src/workers/health-monitor.service';
+import type { StartOutcome, WorkerClient } from '../../src/workers/worker-client';
+import { WorkerProtocolService } from '../../src/workers/worker-protocol.service';
+import { WorkerRegistry, type HealthOutcome } from '../../src/workers/worker-registry';
+import { ManualClock } from './manual-clock';
+import { testSettings } from './settings';
+
+export interface StartCall {
+  url: string;
+  route: string;
+  body: Record<string, unknown>;
+}
+
+/** A scriptable stand-in for the HTTP client to workers. */
+export class FakeWorkerClient {
+  readonly starts: StartCall[] = [];
+  readonly cancels: { url: string; id: string }[] = [];
+  readonly probes: string[] = [];
+  /** Answer per endpoint (default ok). */
+  startAnswer = new Map<string, StartOutcome>();
+  /** Called before answering a start (e.g. to yield the event loop). */
+  beforeStart: (() => Promise<void>) | null = null;
+  health = new Map<string, HealthOutcome | (() => Promise<HealthOutcome>)>();
+  cancelOk = true;
+
+  async startOperation(url: string, route: string, body: object): Promise<StartOutcome> {
+    this.starts.push({ url, route, body: body as Record<string, unknown> });
+    if (this.beforeStart) await this.beforeStart();
+    return this.startAnswer.get(url) ?? { ok: true };
+  }
+
+  async probeHealth(url: string): Promise<HealthOutcome> {
+    this.probes.push(url);
+    const h = this.health.get(url);
+    if (typeof h === 'function') return h();
+    return h ?? { ok: true, report: { worker_status: 'idle' as never, current_operation: null } };
+  }
+
+  async cancelOperation(url: string, id: string): Promise<{ ok: boolean; detail: string }> {
+    this.cancels.push({ url, id });
+    return { ok: this.cancelOk, detail: this.cancelOk ? '200' : 'ECONNREFUSED' };
+  }
+
+  async notifyShutdown(): Promise<boolean> {
+    return true;
+  }
+}
+
+export const noTimers: Timers = {
+  setTimeout: () => null,
+  clearTimeout: () => undefined,
+};
+
+export interface Harness {
+  clock: ManualClock;
+  settings: BackendSettings;
+  registry: WorkerRegistry;
+  repo: InMemoryOperationsRepository;
+  client: FakeWorkerClient;
+  metrics: MetricsService;
+  dispatcher: DispatchService;
+  operations: OperationsService;
+  orphans: OrphanDetectorService;
+  protocol: WorkerProtocolService;
+  monitor: HealthMonitorService;
+  retention: RetentionService;
+}
+
+/** The backend's services wired by hand (no Nest, no HTTP), with a manual clock. */
+export function createHarness(
+  settings: BackendSettings = testSettings(),
+  shared: { repo?: InMemoryOperationsRepository; clock?: ManualClock } = {},
+): Harness {
+  Logger.overrideLogger(false);
+  const clock = shared.clock ?? new ManualClock();
+  const registry = new WorkerRegistry(clock);
+  const repo = shared.repo ?? new InMemoryOperationsRepository(() => new Date(clock.now()));
+  const client = new FakeWorkerClient();
+  const wc = client as unknown as WorkerClient;
+  const metrics = new MetricsService(registry, repo);
+  const dispatcher = new DispatchService(registry, wc, repo, metrics, settings, clock);
+  const operations = new OperationsService(
+    repo,
+    dispatcher,
+    registry,
+    wc,
+    metrics,
+    settings,
+    clock,
+  );
+  const orphans = new OrphanDetectorService(
+    repo,
+    registry,
+    dispatcher,
+    operations,
+    settings,
+    clock,
+    noTimers,
+    false,
+  );
+  const protocol = new WorkerProtocolService(registry, operations, repo, settings);
+  const monitor = new HealthMonitorService(registry, wc, settings, clock, noTimers, false);
+  const retention = new RetentionService(repo, settings, clock, noTimers, false);
+  return {
+    clock,
+    settings,
+    registry,
+    repo,
+    client,
+    metrics,
+    dispatcher,
+    operations,
+    orphans,
+    protocol,
+    monitor,
+    retention,
+  };
+}
+
+export const BACKTEST_PARAMS = {
+  symbol: 'SYNTH-DEMO',
+  timeframe: '1h',
+  start_date: '2024-01-01',
+  end_date: '2024-02-01',
+  strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+};
+
+export const TRAINING_PARAMS = {
+  symbol: 'SYNTH-DEMO',
+  timeframe: '1h',
+  start_date: '2024-01-01',
+  end_date: '2024-03-01',
+  features: ['returns_1', 'rsi_14'],
+  model: { hidden_layers: [8] },
+  epochs: 5,
+};

@@ -1,0 +1,32 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { AppModule, type AppOptions } from '../../src/app.module';
+import { configureApp } from '../../src/app.setup';
+import { InMemoryOperationsRepository } from '../../src/operations/testing/in-memory-operations.repository';
+import type { OperationsRepository } from '../../src/persistence/operations.repository';
+import { testSettings } from './settings';
+
+export interface TestApp {
+  app: INestApplication;
+  repository: OperationsRepository;
+  close(): Promise<void>;
+}
+
+/** The full app in-process (no listener: supertest drives app.getHttpServer()), loops off. */
+export async function createTestApp(options: AppOptions = {}): Promise<TestApp> {
+  const repository = options.repository ?? new InMemoryOperationsRepository();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      AppModule.forRoot({
+        settings: testSettings(),
+        backgroundTasks: false,
+        ...options,
+        repository,
+      }),
+    ],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error'] });
+  configureApp(app);
+  await app.init();
+  return { app, repository, close: () => app.close() };
+}
