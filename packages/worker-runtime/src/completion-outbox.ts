@@ -82,10 +82,12 @@ export class CompletionOutbox {
     this.stopController.abort();
   }
 
-  private async deliver(completion: CompletedOperationDto): Promise<void> {
-    const { operation_id, ...body } = completion;
+  private async deliver(original: CompletedOperationDto): Promise<void> {
+    let completion = original;
+    const operation_id = original.operation_id;
     for (let attempt = 0; ; attempt++) {
-      if (!this.pending.has(operation_id)) return; // acknowledged through a registration
+      if (this.pending.get(operation_id) !== completion) return; // acknowledged or replaced
+      const { operation_id: _id, ...body } = completion;
       const res = await this.client.complete(operation_id, body);
       if ((res.status >= 200 && res.status < 300) || res.status === 409) {
         if (res.status === 409) {
@@ -99,6 +101,35 @@ export class CompletionOutbox {
         }
         return;
       }
+      if (PERMANENT_REJECTIONS.has(res.status)) {
+        // Retrying the same body cannot succeed: report the rejection itself once, then give up.
+        const reason = `HTTP ${res.status}${messageOf(res.body)}`;
+        if (completion === original && original.status !== 'failed') {
+          this.logger.error(
+            `the backend rejected the completion of ${operation_id} (${reason}); reporting it as failed instead`,
+          );
+          completion = {
+            operation_id,
+            lease_token: original.lease_token,
+            status: 'failed' as CompletedOperationDto['status'],
+            result: null,
+            error_message:
+              `The worker finished with status ${original.status} but the backend rejected its report (${reason})`.slice(
+                0,
+                4000,
+              ),
+            ...(original.checkpoint ? { checkpoint: original.checkpoint } : {}),
+          };
+          this.pending.set(operation_id, completion);
+          attempt = -1;
+          continue;
+        }
+        this.logger.error(
+          `the backend rejected the completion of ${operation_id} (${reason}); dropped`,
+        );
+        if (this.pending.get(operation_id) === completion) this.pending.delete(operation_id);
+        return;
+      }
       if (this.stopController.signal.aborted) return;
       const delay = backoffDelay(attempt, this.options.backoffInitialMs, this.options.backoffMaxMs);
       this.logger.warn(
@@ -108,4 +139,12 @@ export class CompletionOutbox {
       if (this.stopController.signal.aborted) return;
     }
   }
+}
+
+/** Answers that retrying the same report cannot change (validation, size). */
+const PERMANENT_REJECTIONS = new Set([400, 413, 422]);
+
+function messageOf(body: unknown): string {
+  const m = (body as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? `: ${m}` : '';
 }

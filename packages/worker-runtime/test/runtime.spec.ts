@@ -615,3 +615,35 @@ describe('metrics', () => {
     expect(text).toContain('worker_id="backtesting-worker-test0001"');
   });
 });
+
+describe('rejected completion', () => {
+  it('reports a completion the backend rejects as too large or invalid as failed once, then stops', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', COMPLETE, (r) =>
+        (r.body as { status: string }).status === 'completed'
+          ? {
+              status: 413,
+              body: {
+                statusCode: 413,
+                error: 'Payload Too Large',
+                message: 'request entity too large',
+              },
+            }
+          : undefined,
+      ),
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-big', { units: 2, unit_ms: 1 }));
+    await until(() => h.backend.count('POST', COMPLETE) === 2);
+    await until(() => h.runtime.outbox.size === 0);
+    const [first, second] = h.backend
+      .matching('POST', COMPLETE)
+      .map((r) => r.body as Record<string, unknown>);
+    expect(first.status).toBe('completed');
+    expect(second).toMatchObject({
+      lease_token: 'lease-op-big',
+      status: 'failed',
+      result: null,
+      error_message: expect.stringContaining('HTTP 413: request entity too large'),
+    });
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * Test helpers for worker apps and system tests (import from `@ktrdr/worker-runtime/testing`):
+ * a fake backend on an ephemeral loopback port, fast timers, a recording logger and a
+ * RuntimeConfig that needs no environment.
+ */
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RuntimeConfig } from './config';
+import type { RuntimeLogger } from './logger';
+import type { Timers } from './timers';
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+  at: number;
+}
+
+export interface FakeReply {
+  status: number;
+  body?: unknown;
+}
+
+/** `null` from a handler destroys the connection (the backend looks down). */
+export type Handler = (req: RecordedRequest) => FakeReply | null | undefined;
+
+/**
+ * A small fake backend on an ephemeral loopback port. Default replies follow the protocol
+ * (register → worker record + stop_operations [], heartbeat → registered:true, progress and
+ * complete → acknowledged); tests override routes with `on(method, pathRegex, handler)`.
+ */
+export class FakeBackend {
+  readonly requests: RecordedRequest[] = [];
+  private server: Server | null = null;
+  private handlers: { method: string; path: RegExp; handler: Handler }[] = [];
+  private waiters: {
+    pred: (r: RecordedRequest) => boolean;
+    resolve: (r: RecordedRequest) => void;
+  }[] = [];
+  port = 0;
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}/api/v1`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server!.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = null;
+  }
+
+  /** The latest handler registered for a route wins. */
+  on(method: string, path: RegExp, handler: Handler): this {
+    this.handlers.unshift({ method, path, handler });
+    return this;
+  }
+
+  reset(): void {
+    this.handlers = [];
+  }
+
+  count(method: string, path: RegExp): number {
+    return this.matching(method, path).length;
+  }
+
+  matching(method: string, path: RegExp): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && path.test(r.path));
+  }
+
+  /** Resolves with the first recorded request (past or future) matching `pred`. */
+  waitFor(pred: (r: RecordedRequest) => boolean, timeoutMs = 10_000): Promise<RecordedRequest> {
+    const found = this.requests.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching request within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        pred,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+      });
+    });
+  }
+
+  /** Resolves when at least `n` requests match. */
+  async waitForCount(method: string, path: RegExp, n: number, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.count(method, path) < n) {
+      if (Date.now() > deadline) {
+        throw new Error(`expected ${n} × ${method} ${path}, got ${this.count(method, path)}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const rec: RecordedRequest = {
+        method: req.method ?? 'GET',
+        path: (req.url ?? '/').split('?')[0],
+        headers: req.headers,
+        body: text ? (JSON.parse(text) as unknown) : null,
+        at: Date.now(),
+      };
+      this.requests.push(rec);
+      this.waiters = this.waiters.filter((w) => {
+        if (w.pred(rec)) {
+          w.resolve(rec);
+          return false;
+        }
+        return true;
+      });
+      const custom = this.handlers.find((h) => h.method === rec.method && h.path.test(rec.path));
+      const reply = custom ? custom.handler(rec) : this.defaultReply(rec);
+      if (reply === null) {
+        req.socket.destroy();
+        return;
+      }
+      const r = reply ?? this.defaultReply(rec);
+      res.statusCode = r.status;
+      res.setHeader('content-type', 'application/json');
+      res.end(r.body === undefined ? '' : JSON.stringify(r.body));
+    });
+  }
+
+  private defaultReply(rec: RecordedRequest): FakeReply {
+    if (rec.method === 'POST' && /\/workers\/register$/.test(rec.path)) {
+      const b = rec.body as Record<string, unknown>;
+      return {
+        status: 200,
+        body: {
+          worker_id: b.worker_id,
+          worker_type: b.worker_type,
+          endpoint_url: b.endpoint_url,
+          status: 'available',
+          current_operation_id: b.current_operation_id ?? null,
+          capabilities: b.capabilities ?? {},
+          last_health_check: null,
+          last_healthy_at: null,
+          health_check_failures: 0,
+          registered_at: new Date().toISOString(),
+          metadata: b.metadata ?? {},
+          stop_operations: [],
+        },
+      };
+    }
+    if (rec.method === 'POST' && /\/heartbeat$/.test(rec.path)) {
+      return { status: 200, body: { registered: true, cancel_operations: [] } };
+    }
+    if (rec.method === 'GET' && /\/workers\/[^/]+$/.test(rec.path)) {
+      return { status: 200, body: { worker_id: rec.path.split('/').pop() } };
+    }
+    if (rec.method === 'POST' && /\/operations\/[^/]+\/(progress|complete)$/.test(rec.path)) {
+      return { status: 200, body: { acknowledged: true, status: 'running' } };
+    }
+    return { status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no route' } };
+  }
+}
+
+/**
+ * Timers running `scale` times faster than real time: `sleep(1000)` waits 1000·scale ms and
+ * `now()` advances accordingly, so backoff sequences are checked without long sleeps.
+ * Every requested delay is recorded.
+ */
+export function scaledTimers(scale = 0.001): Timers & { requested: number[] } {
+  const t0 = Date.now();
+  const requested: number[] = [];
+  return {
+    requested,
+    now: () => t0 + (Date.now() - t0) / scale,
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve) => {
+        requested.push(ms);
+        if (signal?.aborted) return resolve();
+        const timer = setTimeout(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms * scale);
+        const onAbort = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+  };
+}
+
+export function recordingLogger(): RuntimeLogger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (m) => lines.push(`log ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+  };
+}
+
+export function tempDir(prefix = 'ktrdr-wr-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export type TestConfigOverrides = Omit<Partial<RuntimeConfig>, 'checkpoint'> & {
+  checkpoint?: Partial<RuntimeConfig['checkpoint']>;
+};
+
+export function testConfig(
+  backendUrl: string,
+  checkpointDir: string,
+  over: TestConfigOverrides = {},
+): RuntimeConfig {
+  const { checkpoint, ...rest } = over;
+  return {
+    worker_id: 'backtesting-worker-test0001',
+    port: 0,
+    public_base_url: undefined,
+    endpoint_url: 'http://127.0.0.1:1',
+    backend_url: backendUrl,
+    request_timeout_ms: 2_000,
+    registration_token: undefined,
+    heartbeat_interval_ms: 5_000,
+    progress_interval_ms: 0,
+    shutdown_grace_ms: 20_000,
+    backoff_initial_ms: 1_000,
+    backoff_max_ms: 30_000,
+    shutdown_poll_ms: 2_000,
+    verify_every_heartbeats: 0,
+    checkpoint_cleanup_interval_ms: 3_600_000,
+    ...rest,
+    checkpoint: {
+      dir: checkpointDir,
+      every_units: 1_000_000,
+      every_ms: 3_600_000,
+      max_age_ms: 30 * 86_400_000,
+      ...checkpoint,
+    },
+  };
+}
+
+export async function until(
+  pred: () => boolean,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
