@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
 import { fakeDocker, tempDir } from './helpers';
@@ -221,5 +222,63 @@ describe('built kinfra CLI with a temporary HOME', () => {
     expect([1, 2, 3, 4].map((n) => reg.slots[String(n)].claimed_by as string).sort()).toEqual(
       [...dirs].sort(),
     );
+  });
+
+  it('up refuses a taken slot port (naming it and its holder), and starts once the project runs', async () => {
+    // A stand-in backend for slot 6 on its real API port (8006): while nothing of the project runs,
+    // that port being taken must stop `up`; once compose reports containers, `up` waits on it.
+    let workersTotal = 0;
+    const server = http.createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/api/v1/health') res.end('{"status":"ok"}');
+      else if (req.url === '/api/v1/workers')
+        res.end(JSON.stringify({ total: workersTotal, workers: [] }));
+      else {
+        res.statusCode = 404;
+        res.end('{}');
+      }
+    });
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(8006, '127.0.0.1', () => resolve(true));
+    });
+    const docker = fakeDocker();
+    const PATH = `${docker.dir}:${env.PATH ?? ''}`;
+    const runAsync = (args: string[]): Promise<Run> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [MAIN, ...args], {
+          cwd: home,
+          env: { ...env, PATH },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.on('close', (code) =>
+          resolve({ code, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') }),
+        );
+      });
+    try {
+      const refused = await runAsync(['sandbox', 'up', '6']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /Refusing to start slot 6: port 8006 \(API\) is in use on 127\.0\.0\.1:8006/,
+      );
+      if (bound) expect(refused.stderr).toContain(`held by pid ${process.pid} (`);
+      expect(docker.calls().some((c) => c.args.includes('up'))).toBe(false);
+      if (!bound) return; // someone else holds 8006 on this machine: the refusal above is all we can check
+
+      docker.setBehaviour({ ps_ids: 'c0ffee\n' });
+      workersTotal = 8;
+      const started = await runAsync(['sandbox', 'up', '6', '--timeout', '20']);
+      expect(started.stderr).not.toContain('Error');
+      expect(started.code).toBe(0);
+      expect(started.lines[0]).toBe(
+        'Slot 6 (heavy) is up: backend healthy, 8/8 workers registered',
+      );
+      expect(started.lines).toContain('  API:        http://127.0.0.1:8006/api/v1');
+    } finally {
+      await new Promise((r) => (bound ? server.close(() => r(undefined)) : r(undefined)));
+    }
   });
 });
