@@ -3,6 +3,7 @@ export * from './sql-executor';
 export { MIGRATIONS, applyMigrations, MIGRATION_LOCK_KEY } from './migrations';
 export type { Migration, MigrationOutcome } from './migrations';
 export { PgliteExecutor, PGLITE_MEMORY_DIR } from './pglite-executor';
+export { PGLITE_LOCK_FILE } from './pglite-lock';
 export type { PgliteExecutorOptions } from './pglite-executor';
 export { PostgresExecutor } from './postgres-executor';
 export type { PostgresConnectionOptions } from './postgres-executor';

@@ -187,8 +187,9 @@ export class SqlOperationsRepository implements OperationsRepository {
 
   /**
    * Newest first: created_at descending, ties by operation_id descending. An absent `status`
-   * means any status; an empty list matches nothing (as in update() and findByStatus()). `total_count` counts the filtered rows and `active_count` the
-   * pending/running ones of the whole table, both in the same statement (one snapshot) as the page.
+   * means any status; an empty list matches nothing (as in update() and findByStatus()).
+   * `total_count` counts the filtered rows and `active_count` the pending/running ones of the
+   * whole table, both in the same statement (one snapshot) as the page.
    */
   async list(filter: OperationFilter): Promise<OperationPage> {
     await this.ready();
