@@ -223,7 +223,7 @@ export type TestConfigOverrides = Omit<Partial<RuntimeConfig>, 'checkpoint'> & {
   checkpoint?: Partial<RuntimeConfig['checkpoint']>;
 };
 
-export function testConfig(
+export function testRuntimeConfig(
   backendUrl: string,
   checkpointDir: string,
   over: TestConfigOverrides = {},

@@ -14,7 +14,7 @@ import {
   recordingLogger,
   scaledTimers,
   tempDir,
-  testConfig,
+  testRuntimeConfig,
   TestConfigOverrides,
   until,
 } from './helpers';
@@ -41,11 +41,15 @@ async function harness(
   const tmp = tempDir();
   const timers = scaledTimers(0.001);
   const logger = recordingLogger();
-  const runtime = new WorkerRuntime(fakeEngine(), testConfig(backend.baseUrl, tmp.dir, over), {
-    timers,
-    logger,
-    defaultMetrics: false,
-  });
+  const runtime = new WorkerRuntime(
+    fakeEngine(),
+    testRuntimeConfig(backend.baseUrl, tmp.dir, over),
+    {
+      timers,
+      logger,
+      defaultMetrics: false,
+    },
+  );
   const { app } = await createWorkerApp(
     WorkerRuntimeModule.forRoot({ engine: runtime.engine, runtime }),
     false,

@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { getDataSettings } from '@ktrdr/config';
+import {
+  OperationType,
+  WORKER_ROUTES,
+  WorkerBacktestStartRequestDto,
+  WorkerType,
+} from '@ktrdr/contracts';
+import { hostCapabilities, WorkerEngine } from '@ktrdr/worker-runtime';
+import type { BacktestJobData } from './job';
+
+export const SERVICE_NAME = 'backtest-worker';
+
+/**
+ * The compiled job module. From dist it sits next to this file; under ts-jest (src/) the
+ * thread still needs compiled JavaScript, so it is taken from dist (the test script builds first).
+ */
+export function jobModulePath(dir = __dirname): string {
+  const here = join(dir, 'job.js');
+  return existsSync(here) ? here : join(dir, '..', 'dist', 'job.js');
+}
+
+export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
+  serviceName: SERVICE_NAME,
+  workerType: WorkerType.BACKTESTING,
+  operationType: OperationType.BACKTESTING,
+  startRoute: WORKER_ROUTES.backtestStart,
+  startRequestDto: WorkerBacktestStartRequestDto,
+  jobModulePath: jobModulePath(),
+  unitName: 'bars',
+  capabilities: () => Promise.resolve(hostCapabilities()),
+  prepareJob: (): Record<string, unknown> => {
+    const data = getDataSettings();
+    const job: BacktestJobData = { data_dir: data.dir, models_dir: data.models_dir };
+    return { ...job };
+  },
+};

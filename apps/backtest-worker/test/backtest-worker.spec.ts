@@ -1,0 +1,245 @@
+import 'reflect-metadata';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { runBacktest } from '@ktrdr/backtest-engine';
+import { withEnv } from '@ktrdr/config';
+import { loadBars } from '@ktrdr/market-data';
+import {
+  predictSignals,
+  resolveTrainingConfig,
+  saveModel,
+  trainModel,
+} from '@ktrdr/training-engine';
+import { createWorkerApp, WorkerRuntime, WorkerRuntimeModule } from '@ktrdr/worker-runtime';
+import {
+  FakeBackend,
+  recordingLogger,
+  tempDir,
+  testRuntimeConfig,
+  until,
+} from '@ktrdr/worker-runtime/testing';
+import { backtestEngine } from '../src/engine';
+
+const PROGRESS = /\/progress$/;
+
+let backend: FakeBackend;
+let app: INestApplication;
+let runtime: WorkerRuntime;
+let url: string;
+let tmp: { dir: string; cleanup: () => void };
+
+beforeAll(async () => {
+  tmp = tempDir('ktrdr-btw-');
+  mkdirSync(join(tmp.dir, 'models'));
+  backend = await new FakeBackend().start();
+  runtime = new WorkerRuntime(
+    {
+      ...backtestEngine,
+      prepareJob: () => ({ data_dir: tmp.dir, models_dir: join(tmp.dir, 'models') }),
+    },
+    testRuntimeConfig(backend.baseUrl, join(tmp.dir, 'checkpoints'), {
+      worker_id: 'backtesting-worker-apptest',
+    }),
+    { logger: recordingLogger(), defaultMetrics: false },
+  );
+  ({ app } = await createWorkerApp(
+    WorkerRuntimeModule.forRoot({ engine: runtime.engine, runtime }),
+    false,
+  ));
+  await app.listen(0, '127.0.0.1');
+  url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await app.close();
+  await backend.stop();
+  tmp.cleanup();
+});
+
+async function start(
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}/backtests/start`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function run(id: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const res = await start({ task_id: id, lease_token: `lease-${id}`, attempt: 1, ...params });
+  expect(res.status).toBe(200);
+  const done = await backend.waitFor((r) => r.path === `/api/v1/operations/${id}/complete`, 30_000);
+  await until(() => runtime.currentOperationId === null);
+  return done.body as Record<string, unknown>;
+}
+
+const SMA = { type: 'sma_crossover', fast_period: 10, slow_period: 30 };
+
+describe('backtest worker', () => {
+  it('runs a SYNTH backtest in the worker thread and reports the engine result', async () => {
+    const params = {
+      symbol: 'SYNTH-APPTEST',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-03-01',
+      strategy: SMA,
+      commission: 0.001,
+      slippage: 0.0005,
+    };
+    const report = await run('op-bt-1', params);
+    expect(report.status).toBe('completed');
+    const result = report.result as Record<string, unknown>;
+    // The same bars and config through the engine directly give the same numbers.
+    const bars = loadBars({ ...params, dataDir: tmp.dir });
+    const direct = runBacktest(bars, {
+      strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+      initial_capital: 100_000,
+      commission: 0.001,
+      slippage: 0.0005,
+    });
+    expect(bars.length).toBe(60 * 24);
+    expect(result).toMatchObject({
+      total_return: direct.total_return,
+      sharpe_ratio: direct.sharpe_ratio,
+      max_drawdown: direct.max_drawdown,
+      num_trades: direct.num_trades,
+      final_equity: direct.final_equity,
+      bars_total: 1440,
+      symbol: 'SYNTH-APPTEST',
+      resumed_from_bar: null,
+    });
+    expect(direct.num_trades).toBeGreaterThan(0);
+    expect((result.equity_curve as unknown[]).length).toBeLessThanOrEqual(500);
+    const progress = backend.matching('POST', PROGRESS).filter((r) => r.path.includes('op-bt-1'));
+    const last = progress[progress.length - 1].body as { progress: Record<string, unknown> };
+    expect(last.progress).toMatchObject({
+      items_processed: 1440,
+      items_total: 1440,
+      percentage: 100,
+    });
+  });
+
+  it('reads {SYMBOL}_{timeframe}.csv from the data dir, filtered to the requested dates', async () => {
+    const lines = ['timestamp,open,high,low,close,volume'];
+    let price = 100;
+    for (let i = 0; i < 80; i++) {
+      const t = new Date(Date.UTC(2024, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+      const next = price * (1 + 0.02 * Math.sin(i / 3));
+      lines.push(
+        `${t},${price},${Math.max(price, next) + 1},${Math.min(price, next) - 1},${next},1000`,
+      );
+      price = next;
+    }
+    writeFileSync(join(tmp.dir, 'ACME_1d.csv'), lines.join('\n') + '\n');
+    const report = await run('op-bt-csv', {
+      symbol: 'ACME',
+      timeframe: '1d',
+      start_date: '2024-01-11',
+      end_date: '2024-03-01',
+      strategy: { type: 'rsi_mean_reversion', period: 5, oversold: 35, overbought: 65 },
+    });
+    expect(report.status).toBe('completed');
+    const result = report.result as { bars_total: number; equity_curve: { time: string }[] };
+    expect(result.bars_total).toBe(50); // 2024-01-11 .. 2024-02-29
+    expect(result.equity_curve[0].time).toBe('2024-01-11T00:00:00.000Z');
+  });
+
+  it('fails an unknown symbol with a clear message', async () => {
+    const report = await run('op-bt-nodata', {
+      symbol: 'NOPE',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-02-01',
+      strategy: SMA,
+    });
+    expect(report).toMatchObject({ status: 'failed', result: null });
+    expect(report.error_message).toBe(
+      `No data for symbol NOPE timeframe 1h: expected file ${join(tmp.dir, 'NOPE_1h.csv')} (or use a SYNTH-* symbol)`,
+    );
+  });
+
+  it('trades a trained model with the model strategy (models dir)', async () => {
+    const trainBars = loadBars({
+      symbol: 'SYNTH-MODEL',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-02-01',
+      dataDir: tmp.dir,
+    });
+    const trained = trainModel(
+      trainBars,
+      resolveTrainingConfig({
+        features: ['returns_1', 'rsi_14'],
+        model: { hidden_layers: [4] },
+        epochs: 3,
+      }),
+    );
+    saveModel(join(tmp.dir, 'models'), trained.model!, 'demo-mlp.json');
+    const params = {
+      symbol: 'SYNTH-MODEL',
+      timeframe: '1h',
+      start_date: '2024-02-01',
+      end_date: '2024-03-01',
+      strategy: { type: 'model', model_name: 'demo-mlp', threshold: 0.5 },
+    };
+    const report = await run('op-bt-model', params);
+    expect(report.status).toBe('completed');
+    const bars = loadBars({ ...params, dataDir: tmp.dir });
+    const direct = runBacktest(
+      bars,
+      {
+        strategy: { type: 'model' },
+        initial_capital: 100_000,
+        commission: 0.001,
+        slippage: 0.0005,
+      },
+      { signals: predictSignals(trained.model!, bars, 0.5) },
+    );
+    const result = report.result as Record<string, unknown> & { strategy: Record<string, unknown> };
+    expect(result.final_equity).toBe(direct.final_equity);
+    expect(result.num_trades).toBe(direct.num_trades);
+    expect(result.strategy).toMatchObject({
+      type: 'model',
+      model_path: join(tmp.dir, 'models', 'demo-mlp.json'),
+    });
+
+    const missing = await run('op-bt-nomodel', {
+      ...params,
+      strategy: { type: 'model', model_name: 'absent' },
+    });
+    expect(missing.status).toBe('failed');
+    expect(missing.error_message).toContain(
+      `Model "absent" not found: expected ${join(tmp.dir, 'models', 'absent.json')}`,
+    );
+  });
+
+  it('rejects an invalid request with 400 naming the field', async () => {
+    const res = await start({
+      task_id: 'op-bad',
+      lease_token: 'l',
+      attempt: 1,
+      symbol: 'SYNTH-X',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-02-01',
+      strategy: { type: 'sma_crossover', fast_period: 40, slow_period: 30 },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'strategy.fast_period must be less than slow_period',
+    });
+  });
+
+  it('takes the data and models dirs from DataSettings', () => {
+    const job = withEnv({ KTRDR_DATA_DIR: '/srv/ktrdr-data' }, () =>
+      backtestEngine.prepareJob!({} as never),
+    );
+    expect(job).toEqual({ data_dir: '/srv/ktrdr-data', models_dir: '/srv/ktrdr-data/models' });
+  });
+});
