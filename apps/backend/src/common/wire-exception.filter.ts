@@ -16,6 +16,8 @@ interface WireResponse {
   json(body: unknown): void;
 }
 
+const JSON_SYNTAX = /in JSON at position|Unexpected (token|end of JSON)|is not valid JSON/;
+
 export interface ErrorEnvelope {
   statusCode: number;
   error: string;
@@ -47,12 +49,12 @@ function messageOf(body: unknown, fallback: string): string {
 export function toEnvelope(exception: unknown): { envelope: ErrorEnvelope; retryAfter?: number } {
   if (exception instanceof HttpException) {
     const statusCode = exception.getStatus();
+    let message = messageOf(exception.getResponse(), exception.message);
+    // Nest maps body-parser's SyntaxError to a bare 400 with JSON.parse's text: say what it is about.
+    if (statusCode === 400 && JSON_SYNTAX.test(message))
+      message = `body is not valid JSON: ${message}`;
     return {
-      envelope: {
-        statusCode,
-        error: STATUS_CODES[statusCode] ?? 'Error',
-        message: messageOf(exception.getResponse(), exception.message),
-      },
+      envelope: { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message },
       retryAfter:
         exception instanceof RetryLaterException ? exception.retryAfterSeconds : undefined,
     };

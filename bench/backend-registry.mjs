@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+// Backend worker-registry benchmark (not a test): boots the built backend in-process on loopback with
+// the in-memory operations store, registers N fake workers over HTTP (their /health is served by one
+// local HTTP server, a distinct path per worker), then measures full health sweeps (bounded
+// concurrency, the real HTTP client) and GET /api/v1/workers latency (p50/p95).
+// Build first: pnpm turbo run build --filter=@ktrdr/backend...
+// Run from the repo root: node bench/backend-registry.mjs [--workers=1000] [--sweeps=3] [--requests=200]
+//   [--concurrency=50]
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const backendDir = path.join(root, 'apps/backend');
+// Resolve Nest and friends from the backend package (they are its dependencies, not the root's).
+const require = createRequire(path.join(backendDir, 'package.json'));
+
+const arg = (name, dflt) => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? Number(hit.slice(name.length + 3)) : dflt;
+};
+const WORKERS = Math.max(1, Math.min(20_000, arg('workers', 1000)));
+const SWEEPS = Math.max(1, Math.min(20, arg('sweeps', 3)));
+const REQUESTS = Math.max(10, Math.min(5000, arg('requests', 200)));
+const CONCURRENCY = Math.max(1, Math.min(1000, arg('concurrency', 50)));
+
+let nest;
+let app;
+let setup;
+let defaults;
+let store;
+let registryMod;
+let monitorMod;
+try {
+  require('reflect-metadata');
+  nest = require('@nestjs/core');
+  app = require(path.join(backendDir, 'dist/app.module.js'));
+  setup = require(path.join(backendDir, 'dist/app.setup.js'));
+  defaults = require(path.join(backendDir, 'dist/config/defaults.js'));
+  store = require(
+    path.join(backendDir, 'dist/operations/testing/in-memory-operations.repository.js'),
+  );
+  registryMod = require(path.join(backendDir, 'dist/workers/worker-registry.js'));
+  monitorMod = require(path.join(backendDir, 'dist/workers/health-monitor.service.js'));
+} catch (err) {
+  console.error(
+    `Cannot load the built backend (${err.message}).\nBuild it first: pnpm turbo run build --filter=@ktrdr/backend...`,
+  );
+  process.exit(1);
+}
+
+const pct = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const ms = (n) => `${n.toFixed(2)} ms`;
+
+async function main() {
+  // One loopback server plays every worker's /health.
+  const fake = createServer((req, res) => {
+    const m = /^\/w\/([^/]+)\/health$/.exec(req.url ?? '');
+    if (!m) return res.writeHead(404).end();
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(
+        JSON.stringify({
+          healthy: true,
+          service: 'bench',
+          worker_id: m[1],
+          worker_status: 'idle',
+          current_operation: null,
+        }),
+      );
+  });
+  fake.keepAliveTimeout = 5000;
+  await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+  const fakePort = fake.address().port;
+
+  const settings = {
+    ...defaults.DEFAULT_BACKEND_SETTINGS,
+    worker: { ...defaults.DEFAULT_BACKEND_SETTINGS.worker, health_check_concurrency: CONCURRENCY },
+  };
+  const nestApp = await nest.NestFactory.create(
+    app.AppModule.forRoot({
+      settings,
+      repository: new store.InMemoryOperationsRepository(),
+      backgroundTasks: false,
+    }),
+    { logger: ['error'] },
+  );
+  setup.configureApp(nestApp);
+  await nestApp.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${nestApp.getHttpServer().address().port}`;
+
+  try {
+    // Register the workers (20 requests in flight).
+    let t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < WORKERS) {
+          const i = next++;
+          const res = await fetch(`${base}/api/v1/workers/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              worker_id: `bench-${i}`,
+              worker_type: i % 4 === 0 ? 'training' : 'backtesting',
+              endpoint_url: `http://127.0.0.1:${fakePort}/w/bench-${i}`,
+            }),
+          });
+          if (res.status !== 200)
+            throw new Error(`register ${i}: HTTP ${res.status} ${await res.text()}`);
+          await res.arrayBuffer();
+        }
+      }),
+    );
+    const registerMs = performance.now() - t0;
+    const registry = nestApp.get(registryMod.WorkerRegistry);
+    if (registry.size !== WORKERS)
+      throw new Error(`expected ${WORKERS} workers, registry has ${registry.size}`);
+
+    // Full health sweeps through the real monitor and HTTP client.
+    const monitor = nestApp.get(monitorMod.HealthMonitorService);
+    const sweeps = [];
+    for (let s = 0; s < SWEEPS; s++) {
+      const report = await monitor.sweep();
+      if (report.healthy !== WORKERS)
+        throw new Error(`sweep ${s}: ${report.healthy}/${WORKERS} healthy`);
+      sweeps.push(report.duration_ms);
+    }
+
+    // GET /workers latency (sequential requests, full list and a filtered one).
+    const timeGet = async (url) => {
+      const lat = [];
+      let bytes = 0;
+      for (let i = 0; i < REQUESTS; i++) {
+        t0 = performance.now();
+        const res = await fetch(url);
+        const body = await res.arrayBuffer();
+        lat.push(performance.now() - t0);
+        bytes = body.byteLength;
+        if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
+      }
+      lat.sort((a, b) => a - b);
+      return { p50: pct(lat, 50), p95: pct(lat, 95), bytes };
+    };
+    const all = await timeGet(`${base}/api/v1/workers`);
+    const filtered = await timeGet(`${base}/api/v1/workers?worker_type=training&status=available`);
+
+    console.log(
+      `backend registry benchmark — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
+    );
+    console.log(
+      `workers registered:             ${WORKERS} in ${ms(registerMs)} (${(WORKERS / (registerMs / 1000)).toFixed(0)}/s, 20 in flight)`,
+    );
+    console.log(
+      `health sweep (concurrency ${CONCURRENCY}):  ${sweeps.map(ms).join(', ')} (min ${ms(Math.min(...sweeps))})`,
+    );
+    console.log(
+      `GET /api/v1/workers (${REQUESTS} req):    p50 ${ms(all.p50)}, p95 ${ms(all.p95)}, ${(all.bytes / 1024).toFixed(0)} KiB`,
+    );
+    console.log(
+      `GET /api/v1/workers?worker_type=training&status=available: p50 ${ms(filtered.p50)}, p95 ${ms(filtered.p95)}, ${(filtered.bytes / 1024).toFixed(0)} KiB`,
+    );
+  } finally {
+    await nestApp.close();
+    fake.closeAllConnections();
+    await new Promise((r) => fake.close(r));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);
