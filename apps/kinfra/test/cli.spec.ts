@@ -7,6 +7,9 @@ import { Output, coloursEnabled } from '../src/output';
 import { PortChecker } from '../src/ports';
 import { fakeDocker, fakeHttp, makeContext, tempDir } from './helpers';
 
+// Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
+jest.setTimeout(60_000);
+
 function sandboxes(root: string): string {
   return path.join(root, 'sandboxes');
 }

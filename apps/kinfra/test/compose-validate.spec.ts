@@ -9,6 +9,9 @@ import { childProcessEnv } from '@ktrdr/config';
 import { renderSlotFiles, slotRenderInput } from '../src/render';
 import { tempDir } from './helpers';
 
+// Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
+jest.setTimeout(60_000);
+
 const env = childProcessEnv();
 const has = (cmd: string, args: string[]): boolean =>
   spawnSync(cmd, args, { env, encoding: 'utf8' }).status === 0;

@@ -9,6 +9,9 @@ import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
 import { fakeDocker, tempDir } from './helpers';
 
+// Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
+jest.setTimeout(60_000);
+
 const MAIN = path.resolve(__dirname, '..', 'dist', 'main.js');
 
 interface Run {
