@@ -311,6 +311,36 @@ describe('worker protocol: registration and heartbeats', () => {
     expect(other.stop_operations).toEqual(['op_never_seen']);
   });
 
+  it('heartbeat of the running operation updates its progress and checkpoint', async () => {
+    register(h, 'w1');
+    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const ckpt = {
+      type: CheckpointType.PERIODIC,
+      created_at: '2026-11-22T10:00:00.000Z',
+      unit: 42,
+    };
+    const res = await h.protocol.heartbeat('w1', {
+      status: WorkerStatus.BUSY,
+      current_operation_id: op.operation_id,
+      progress: { percentage: 30 },
+      checkpoint: ckpt,
+    });
+    expect(res).toEqual({ registered: true, cancel_operations: [] });
+    expect(await h.repo.get(op.operation_id)).toMatchObject({
+      progress: { percentage: 30 },
+      checkpoint: ckpt,
+    });
+    // Another worker claiming it is told to cancel and changes nothing.
+    register(h, 'w2');
+    const other = await h.protocol.heartbeat('w2', {
+      status: WorkerStatus.BUSY,
+      current_operation_id: op.operation_id,
+      progress: { percentage: 99 },
+    });
+    expect(other.cancel_operations).toEqual([op.operation_id]);
+    expect((await h.repo.get(op.operation_id))!.progress.percentage).toBe(30);
+  });
+
   it('heartbeat: registered:false for unknown workers; a sign of life otherwise', async () => {
     expect(await h.protocol.heartbeat('ghost', { status: WorkerStatus.AVAILABLE })).toEqual({
       registered: false,

@@ -1,5 +1,6 @@
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import {
+  OperationStatus,
   TERMINAL_OPERATION_STATUSES,
   WorkerStatus,
   type HeartbeatRequestDto,
@@ -76,8 +77,22 @@ export class WorkerProtocolService {
     if (!this.registry.get(workerId)) return { registered: false, cancel_operations: [] };
     const cancel: string[] = [];
     const current = dto.current_operation_id ?? null;
-    if (current && !(await this.ownsOperation(workerId, current))) {
-      cancel.push(current);
+    if (current) {
+      const op = await this.repo.get(current);
+      if (!op || TERMINAL_OPERATION_STATUSES.includes(op.status) || op.worker_id !== workerId) {
+        cancel.push(current);
+      } else if (dto.progress || dto.checkpoint) {
+        // The worker's own running operation: keep progress and checkpoint metadata current even when
+        // a progress report was lost (fenced by the lease of the dispatch it belongs to).
+        await this.repo.update(
+          current,
+          {
+            ...(dto.progress ? { progress: { ...dto.progress } } : {}),
+            ...(dto.checkpoint ? { checkpoint: { ...dto.checkpoint } } : {}),
+          },
+          { status: [OperationStatus.RUNNING], lease_token: op.lease_token },
+        );
+      }
     }
     // A cancelled/foreign operation still counts as running on the worker until it stops.
     const grace =
