@@ -280,7 +280,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('up starts the compose project, waits for backend and workers, prints the URLs', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       const http = healthy(2);
       // a repository whose build script leaves a mark
       const repo = path.join(root, 'repo');
@@ -347,7 +347,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('falls back to docker-compose v1 when the v2 plugin is missing', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       docker.setBehaviour({ v2_missing: true });
       const r = await run(['sandbox', 'up', '6', '--json'], work, {
         exec: createExec(docker.env),
@@ -379,7 +379,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('fails clearly when no compose is installed', async () => {
-      const docker = fakeDocker(false);
+      const docker = fakeDocker(root, false);
       docker.setBehaviour({ v2_missing: true });
       const r = await run(['sandbox', 'up', '1'], work, { exec: createExec(docker.env) });
       expect(r.code).toBe(1);
@@ -389,7 +389,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('refuses to start when a slot port is taken, naming the port and its holder', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       const checkPort: PortChecker = async (port) =>
         port === 3002
           ? {
@@ -412,7 +412,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('skips the port check when the project already has containers', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       docker.setBehaviour({ ps_ids: 'abc123\n' });
       const busy: PortChecker = async (port) => ({
         port,
@@ -429,7 +429,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('times out when workers do not register, marks the slot failed, exit 1', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       const r = await run(['sandbox', 'up', '5', '--timeout', '5'], work, {
         exec: createExec(docker.env),
         http: healthy(3),
@@ -444,7 +444,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('--build outside a checkout is a clear error', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       const r = await run(['sandbox', 'up', '1', '--build'], work, {
         exec: createExec(docker.env),
         repoRoot: undefined,
@@ -454,7 +454,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('reports a failing compose up with its exit code', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       docker.setBehaviour({ exit_codes: { up: 3 } });
       const r = await run(['sandbox', 'up', '1'], work, { exec: createExec(docker.env) });
       expect(r.code).toBe(1);
@@ -462,7 +462,7 @@ describe('kinfra CLI (in process)', () => {
     });
 
     it('up/down/status without a number use the slot this directory holds', async () => {
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       const noSlot = await run(['sandbox', 'status'], work, { exec: createExec(docker.env) });
       expect(noSlot.code).toBe(1);
       expect(noSlot.err).toContain('No slot given and none is claimed by this directory');
@@ -489,7 +489,7 @@ describe('kinfra CLI (in process)', () => {
       const other = path.join(root, 'other');
       fs.mkdirSync(other);
       await run(['sandbox', 'claim', '--slot', '1'], other);
-      const docker = fakeDocker();
+      const docker = fakeDocker(root);
       const r = await run(['sandbox', 'up', '1'], work, { exec: createExec(docker.env) });
       expect(r.code).toBe(1);
       expect(r.err).toContain(`Slot 1 is claimed by ${other}, not by this directory`);

@@ -122,9 +122,12 @@ const codes = behaviour.exit_codes || {};
 process.exit(codes[sub] === undefined ? 0 : codes[sub]);
 `;
 
-/** Creates `docker` (and unless `withV1` is false, `docker-compose`) in a fresh directory. */
-export function fakeDocker(withV1 = true): FakeDocker {
-  const dir = tempDir('kinfra-fake-docker-');
+/**
+ * Creates `docker` (and unless `withV1` is false, `docker-compose`) in a fresh directory inside
+ * `parent` (a test's temp dir, removed with it).
+ */
+export function fakeDocker(parent: string, withV1 = true): FakeDocker {
+  const dir = fs.mkdtempSync(path.join(parent, 'fake-docker-'));
   const script = FAKE_SCRIPT(process.execPath);
   const programs = withV1 ? ['docker', 'docker-compose'] : ['docker'];
   for (const p of programs) fs.writeFileSync(path.join(dir, p), script, { mode: 0o755 });

@@ -159,7 +159,7 @@ describe('built kinfra CLI with a temporary HOME', () => {
   });
 
   it('down and status drive compose through the docker found on PATH', () => {
-    const docker = fakeDocker();
+    const docker = fakeDocker(home);
     const PATH = `${docker.dir}:${env.PATH ?? ''}`;
     const down = kinfra(['sandbox', 'down', '2'], home, { PATH });
     expect(down.stderr).toBe('');
@@ -245,7 +245,7 @@ describe('built kinfra CLI with a temporary HOME', () => {
       server.once('error', () => resolve(false));
       server.listen(8006, '127.0.0.1', () => resolve(true));
     });
-    const docker = fakeDocker();
+    const docker = fakeDocker(home);
     const PATH = `${docker.dir}:${env.PATH ?? ''}`;
     const runAsync = (args: string[]): Promise<Run> =>
       new Promise((resolve) => {
