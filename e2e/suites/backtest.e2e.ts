@@ -116,12 +116,14 @@ it('cancels a running backtest: the worker stops and the operation ends as cance
   const op = await stack.api.waitForTerminal(start.operation_id, 30_000);
   console.log(`[e2e:backtest] cancelled ${Date.now() - cancelAt} ms after DELETE`);
   expect(op.status).toBe(OperationStatus.CANCELLED);
-  // The worker is free again.
+  // The worker is free again once the engine has stopped (bar loading is not interruptible, so
+  // this can take as long as generating the bars).
   await stack.api.waitForWorkers(
     (ws) => ws.some((w) => w.worker_id === workerId && w.status === WorkerStatus.AVAILABLE),
     'bt-1 available again',
-    15_000,
+    60_000,
   );
+  console.log(`[e2e:backtest] worker available again ${Date.now() - cancelAt} ms after DELETE`);
   // Cancelling a finished operation is refused clearly.
   const again = await stack.api.delete<{ message: string }>(BACKEND_ROUTES.operation, {
     id: start.operation_id,
