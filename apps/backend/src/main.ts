@@ -1,15 +1,31 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { getDatabaseSettings, loadSettingsOrExit } from '@ktrdr/config';
+import {
+  getApiSettings,
+  getDatabaseSettings,
+  getLoggingSettings,
+  loadSettingsOrExit,
+} from '@ktrdr/config';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { loadBackendSettings } from './config/settings';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Nest's console logger at KTRDR_LOG_LEVEL (and JSON lines when KTRDR_LOG_JSON is set). */
+function createLogger(): ConsoleLogger {
+  const { level, json } = getLoggingSettings();
+  const logLevels = LEVELS.slice(0, LEVELS.indexOf(level) + 1);
+  return new ConsoleLogger({ logLevels, json, colors: json ? false : undefined });
+}
 
 async function bootstrap(): Promise<void> {
   // Deprecated names, unknown KTRDR_* variables, validation: exit 1 on invalid configuration.
   loadSettingsOrExit('backend', 'backend');
   const settings = loadBackendSettings();
+  const appLogger = createLogger();
+  Logger.overrideLogger(appLogger);
   const logger = new Logger('Bootstrap');
   const db = getDatabaseSettings();
   logger.log(
@@ -17,8 +33,14 @@ async function bootstrap(): Promise<void> {
       ? `Operations store: PostgreSQL at ${db.host}:${db.port}/${db.name}`
       : `Operations store: embedded PGlite in ${db.dir}`,
   );
-  const app = await NestFactory.create(AppModule.forRoot({ settings }), { bufferLogs: false });
+  const app = await NestFactory.create(AppModule.forRoot({ settings }), {
+    logger: appLogger,
+  });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  const { cors_origins } = getApiSettings();
+  if (cors_origins.length > 0) {
+    app.enableCors({ origin: cors_origins.includes('*') ? true : [...cors_origins] });
+  }
   configureApp(app);
   await app.listen(settings.api.port, settings.api.host);
   logger.log(
