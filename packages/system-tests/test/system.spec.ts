@@ -1,0 +1,353 @@
+/**
+ * The real system on loopback: the BUILT backend (apps/backend/dist/main.js, in-memory PGlite)
+ * and the built backtest and training workers as child processes on random free ports, with short
+ * health/orphan timeouts. One backtest and one training run to completion, one training is
+ * cancelled, and a training worker is SIGKILLed mid-run: rule 6 re-dispatches the operation
+ * from its last checkpoint to another training worker (attempt 2), which completes it.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { childProcessEnv } from '@ktrdr/config';
+
+function distMain(pkg: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', 'main.js');
+}
+
+const BACKEND_MAIN = distMain('@ktrdr/backend');
+const BACKTEST_MAIN = distMain('@ktrdr/backtest-worker');
+const TRAINING_MAIN = distMain('@ktrdr/training-worker');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const procs: Proc[] = [];
+let root: string;
+let apiPort: number;
+let api: string;
+let commonEnv: Record<string, string>;
+
+function launch(name: string, main: string, env: Record<string, string>): Proc {
+  const logFile = join(root, 'logs', `${name}.log`);
+  const child = spawn(process.execPath, [main], {
+    env: childProcessEnv({ ...commonEnv, ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = createWriteStream(logFile);
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const p = { name, child, logFile, exited };
+  procs.push(p);
+  return p;
+}
+
+function logs(): string {
+  return procs
+    .map(
+      (p) =>
+        `----- ${p.name} -----\n${existsSync(p.logFile) ? readFileSync(p.logFile, 'utf8').slice(-4000) : ''}`,
+    )
+    .join('\n');
+}
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\n${logs()}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  // The body is whatever JSON the backend answered; tests read fields they assert on.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${api}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+interface Operation {
+  operation_id: string;
+  status: string;
+  attempt: number;
+  worker_id: string | null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- engine results, asserted field by field
+  result: Record<string, any> | null;
+  error_message: string | null;
+  checkpoint: { type: string; unit: number } | null;
+  progress: { items_processed?: number };
+}
+
+async function operation(id: string): Promise<Operation> {
+  const res = await call('GET', `/operations/${id}`);
+  if (res.status !== 200)
+    throw new Error(`GET /operations/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.data as Operation;
+}
+
+async function until(
+  id: string,
+  pred: (op: Operation) => boolean,
+  what: string,
+  timeoutMs = 90_000,
+): Promise<Operation> {
+  return waitFor(
+    `${id} ${what}`,
+    async () => {
+      const op = await operation(id);
+      return pred(op) ? op : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+const TERMINAL = ['completed', 'failed', 'cancelled'];
+
+async function startWorker(kind: 'backtest' | 'training', id: string): Promise<Proc> {
+  const port = await freePort();
+  return launch(id, kind === 'backtest' ? BACKTEST_MAIN : TRAINING_MAIN, {
+    KTRDR_WORKER_ID: id,
+    KTRDR_WORKER_PORT: String(port),
+    KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  });
+}
+
+async function registered(id: string): Promise<void> {
+  await waitFor(`worker ${id} registered`, async () => {
+    const res = await call('GET', `/workers/${id}`);
+    return res.status === 200 && res.body.status === 'available' ? true : undefined;
+  });
+}
+
+beforeAll(async () => {
+  for (const m of [BACKEND_MAIN, BACKTEST_MAIN, TRAINING_MAIN]) {
+    if (!existsSync(m)) throw new Error(`${m} is missing: build first (turbo run build)`);
+  }
+  root = mkdtempSync(join(tmpdir(), 'ktrdr-system-'));
+  mkdirSync(join(root, 'logs'));
+  apiPort = await freePort();
+  api = `http://127.0.0.1:${apiPort}/api/v1`;
+  commonEnv = {
+    KTRDR_ENV: 'test',
+    KTRDR_LOG_LEVEL: 'log',
+    KTRDR_DATA_DIR: join(root, 'data'),
+    KTRDR_DB_DIR: 'memory://',
+    KTRDR_API_HOST: '127.0.0.1',
+    KTRDR_API_PORT: String(apiPort),
+    KTRDR_API_CLIENT_BASE_URL: api,
+    KTRDR_WORKER_HEARTBEAT_INTERVAL: '0.5',
+    KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '0.5',
+    KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '1',
+    KTRDR_WORKER_HEALTH_CHECK_FAILURES: '2',
+    KTRDR_WORKER_REMOVAL_THRESHOLD: '30',
+    KTRDR_WORKER_PROGRESS_INTERVAL_MS: '100',
+    KTRDR_WORKER_SHUTDOWN_GRACE_SECONDS: '5',
+    KTRDR_ORPHAN_TIMEOUT_SECONDS: '2',
+    KTRDR_ORPHAN_CHECK_INTERVAL_SECONDS: '0.5',
+    KTRDR_CHECKPOINT_EPOCH_INTERVAL: '1',
+  };
+  launch('backend', BACKEND_MAIN, {});
+  await waitFor('backend health', async () =>
+    (await call('GET', '/health')).status === 200 ? true : undefined,
+  );
+  await startWorker('backtest', 'backtest-sys-1');
+  await startWorker('training', 'training-sys-1');
+  await registered('backtest-sys-1');
+  await registered('training-sys-1');
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of procs)
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(procs.map((p) => p.exited)),
+    new Promise((r) => (timer = setTimeout(r, 10_000))),
+  ]);
+  clearTimeout(timer);
+  for (const p of procs)
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+const TRAINING = {
+  symbol: 'SYNTH-SYS',
+  timeframe: '1h',
+  start_date: '2024-01-01',
+  end_date: '2024-03-01',
+  features: ['returns_1', 'sma_ratio_10', 'rsi_14'],
+  model: { hidden_layers: [8] },
+  epochs: 5,
+  seed: 3,
+};
+
+/** Slow enough to be interrupted: ~13k bars, two hidden layers, no early stop. */
+const LONG_TRAINING = {
+  ...TRAINING,
+  timeframe: '5m',
+  start_date: '2024-01-01',
+  end_date: '2024-02-15',
+  model: { hidden_layers: [16, 8] },
+  batch_size: 32,
+  early_stopping: { patience: 1000 },
+};
+
+describe('system: backend + workers as processes', () => {
+  it('runs a backtest to completion on the backtest worker', async () => {
+    const res = await call('POST', '/backtests/start', {
+      symbol: 'SYNTH-SYS',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-07-01',
+      strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ success: true, worker_id: 'backtest-sys-1' });
+    const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
+    expect(op.status).toBe('completed');
+    expect(op.result).toMatchObject({
+      bars_total: 182 * 24,
+      num_trades: expect.any(Number),
+      total_return: expect.any(Number),
+      sharpe_ratio: expect.any(Number),
+      max_drawdown: expect.any(Number),
+    });
+    expect(op.result!.num_trades).toBeGreaterThan(0);
+    const results = await call('GET', `/operations/${op.operation_id}/results`);
+    expect(results.status).toBe(200);
+    expect(results.body.result.final_equity).toBe(op.result!.final_equity);
+  });
+
+  it('runs a training to completion and saves the model in the models dir', async () => {
+    const res = await call('POST', '/trainings/start', { ...TRAINING, model_name: 'sys-model' });
+    expect(res.status).toBe(200);
+    expect(res.body.worker_id).toBe('training-sys-1');
+    const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
+    expect(op.status).toBe('completed');
+    const modelPath = join(root, 'data', 'models', 'sys-model.json');
+    expect(op.result).toMatchObject({ epochs_run: expect.any(Number), model_path: modelPath });
+    expect(existsSync(modelPath)).toBe(true);
+    // The backtest worker trades that model.
+    const bt = await call('POST', '/backtests/start', {
+      symbol: 'SYNTH-SYS',
+      timeframe: '1h',
+      start_date: '2024-03-01',
+      end_date: '2024-04-01',
+      strategy: { type: 'model', model_name: 'sys-model' },
+    });
+    expect(bt.status).toBe(200);
+    const btOp = await until(bt.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
+    expect(btOp.status).toBe('completed');
+    expect(btOp.result!.strategy).toMatchObject({ type: 'model', model_path: modelPath });
+  });
+
+  it('cancels a running training: the engine stops with a cancellation checkpoint', async () => {
+    const res = await call('POST', '/trainings/start', { ...LONG_TRAINING, epochs: 5000 });
+    expect(res.status).toBe(200);
+    const id = res.body.operation_id as string;
+    await until(
+      id,
+      (o) => o.status === 'running' && (o.progress.items_processed ?? 0) >= 1,
+      'progressing',
+    );
+    const del = await call('DELETE', `/operations/${id}`);
+    expect(del.status).toBe(200);
+    const op = await until(
+      id,
+      (o) => o.status === 'cancelled' && o.checkpoint?.type === 'cancellation',
+      'cancelled with its checkpoint',
+      30_000,
+    );
+    expect(op.checkpoint!.unit).toBeGreaterThanOrEqual(1);
+    expect(op.checkpoint!.unit).toBeLessThan(5000);
+    // The worker is free again.
+    await registered('training-sys-1');
+  });
+
+  it('re-dispatches the operation of a SIGKILLed training worker from its checkpoint (rule 6)', async () => {
+    const res = await call('POST', '/trainings/start', {
+      ...LONG_TRAINING,
+      epochs: 40,
+      model_name: 'sys-redispatched',
+    });
+    expect(res.status).toBe(200);
+    const id = res.body.operation_id as string;
+    expect(res.body.worker_id).toBe('training-sys-1');
+    const before = await until(
+      id,
+      (o) => o.status === 'running' && o.checkpoint !== null,
+      'checkpointed',
+    );
+    expect(before.attempt).toBe(1);
+    const victim = procs.find((p) => p.name === 'training-sys-1')!;
+    victim.child.kill('SIGKILL');
+    expect((await victim.exited).signal).toBe('SIGKILL');
+    await startWorker('training', 'training-sys-2');
+    await registered('training-sys-2');
+    const after = await until(id, (o) => o.attempt === 2, 're-dispatched', 60_000);
+    expect(after.worker_id).toBe('training-sys-2');
+    const done = await until(id, (o) => TERMINAL.includes(o.status), 'finished', 90_000);
+    expect(done.status).toBe('completed');
+    expect(done.result).toMatchObject({ epochs_run: 40 });
+    expect(done.result!.resumed_from_epoch).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stops both workers with exit code 0 on SIGTERM', async () => {
+    for (const name of ['backtest-sys-1', 'training-sys-2']) {
+      const p = procs.find((x) => x.name === name)!;
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+    }
+  });
+});
