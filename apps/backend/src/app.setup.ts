@@ -1,6 +1,7 @@
 import { RequestMethod, type INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { API_PREFIX, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import { REGISTRATION_TOKEN_SCHEME } from './common/api-errors.decorator';
 import { WireExceptionFilter } from './common/wire-exception.filter';
 import { WireValidationPipe } from './common/wire-validation.pipe';
 import { MetricsService } from './metrics/metrics.service';
@@ -20,8 +21,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion(backendVersion())
     .addApiKey(
-      { type: 'apiKey', in: 'header', name: REGISTRATION_TOKEN_HEADER },
-      'registration-token',
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: REGISTRATION_TOKEN_HEADER,
+        description:
+          'Worker registration token; required on register, heartbeat, progress and complete only when KTRDR_WORKER_REGISTRATION_TOKEN is set',
+      },
+      REGISTRATION_TOKEN_SCHEME,
     )
     .build();
   return SwaggerModule.createDocument(app, config, {

@@ -2,6 +2,9 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import { ErrorResponseDto } from '@ktrdr/contracts';
 
+/** Name of the OpenAPI security scheme of the worker registration token header. */
+export const REGISTRATION_TOKEN_SCHEME = 'registration-token';
+
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request; `message` names the offending field',
   401: 'Registration token missing or wrong (only when one is configured)',

@@ -9,7 +9,7 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiSecurity, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   BACKEND_ROUTES,
   CancelOperationResponseDto,
@@ -19,22 +19,15 @@ import {
   OperationResponseDto,
   OperationResultsResponseDto,
   ProgressReportDto,
-  REGISTRATION_TOKEN_HEADER,
   ReportAckDto,
   StartOperationResponseDto,
 } from '@ktrdr/contracts';
-import { ApiErrors } from '../common/api-errors.decorator';
+import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
 import { RegistrationTokenGuard } from '../common/registration-token.guard';
 import { toOperationDto } from './operation-mapper';
 import { OperationsService } from './operations.service';
 
 const ID_PARAM = { name: 'id', description: 'operation_id' };
-const TOKEN_HEADER_DOC = {
-  name: REGISTRATION_TOKEN_HEADER,
-  required: false,
-  description: 'Registration token; required when KTRDR_WORKER_REGISTRATION_TOKEN is set',
-};
-
 @ApiTags('operations')
 @Controller()
 export class OperationsController {
@@ -101,7 +94,7 @@ export class OperationsController {
   @HttpCode(200)
   @UseGuards(RegistrationTokenGuard)
   @ApiOperation({ summary: 'Progress report from the worker (409 for a stale lease)' })
-  @ApiHeader(TOKEN_HEADER_DOC)
+  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: ReportAckDto })
   @ApiErrors(400, 401, 404, 409)
@@ -116,7 +109,7 @@ export class OperationsController {
     summary: 'Completion report from the worker',
     description: 'Idempotent (a repeat is acknowledged); 409 for a stale lease.',
   })
-  @ApiHeader(TOKEN_HEADER_DOC)
+  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: ReportAckDto })
   @ApiErrors(400, 401, 404, 409)

@@ -10,30 +10,23 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiSecurity, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   BACKEND_ROUTES,
   HeartbeatRequestDto,
   HeartbeatResponseDto,
   ListWorkersQueryDto,
-  REGISTRATION_TOKEN_HEADER,
   RegisterWorkerRequestDto,
   RegisterWorkerResponseDto,
   WorkerDto,
   WorkerListResponseDto,
 } from '@ktrdr/contracts';
-import { ApiErrors } from '../common/api-errors.decorator';
+import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
 import { RetryLaterException } from '../common/errors';
 import { RegistrationTokenGuard } from '../common/registration-token.guard';
 import { ShutdownState } from '../common/shutdown-state';
 import { WorkerProtocolService } from './worker-protocol.service';
 import { WorkerRegistry, toWorkerDto } from './worker-registry';
-
-const TOKEN_HEADER_DOC = {
-  name: REGISTRATION_TOKEN_HEADER,
-  required: false,
-  description: 'Registration token; required when KTRDR_WORKER_REGISTRATION_TOKEN is set',
-};
 
 @ApiTags('workers')
 @Controller()
@@ -54,7 +47,7 @@ export class WorkersController {
       'completed_operations are applied like POST /operations/{id}/complete. The response lists ' +
       'stop_operations the worker must abort. 503 with Retry-After while the backend shuts down.',
   })
-  @ApiHeader(TOKEN_HEADER_DOC)
+  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiOkResponse({ type: RegisterWorkerResponseDto })
   @ApiErrors(400, 401, 503)
   async register(@Body() body: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
@@ -93,7 +86,7 @@ export class WorkersController {
       'Counts as a sign of life. registered:false tells the worker to register again; ' +
       'cancel_operations lists operations it must cancel.',
   })
-  @ApiHeader(TOKEN_HEADER_DOC)
+  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam({ name: 'id', description: 'worker_id' })
   @ApiOkResponse({ type: HeartbeatResponseDto })
   @ApiErrors(400, 401)
