@@ -95,9 +95,18 @@ export async function bootstrapWorker(
     options.module,
     new WorkerConsoleLogger(logging.level, logging.json),
   );
-  await app.listen(runtime.config.port, options.host ?? '0.0.0.0');
-  runtime.listening(runtime.config.port);
   const log = nestLogger(options.serviceName);
+  try {
+    await app.listen(runtime.config.port, options.host ?? '0.0.0.0');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    log.error(
+      `cannot listen on port ${runtime.config.port}: ${code === 'EADDRINUSE' ? 'the port is already in use (set KTRDR_WORKER_PORT)' : (err as Error).message}`,
+    );
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
+  runtime.listening(runtime.config.port);
   log.log(
     `worker ${runtime.workerId} (type ${runtime.engine.workerType}) listening on port ${runtime.config.port}, advertised as ${runtime.config.endpoint_url}, backend ${runtime.client.baseUrl}`,
   );

@@ -75,6 +75,26 @@ describe('worker process', () => {
     },
   );
 
+  it('exits 1 with a clear message when the port is taken', async () => {
+    const tmp = tempDir();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const w = startWorker({ KTRDR_WORKER_PORT: String(port), KTRDR_DATA_DIR: tmp.dir });
+      children.push(w.proc);
+      const { code } = await w.exited;
+      expect(code).toBe(1);
+      const out = w.stdout.join('') + w.stderr.join('');
+      expect(out).toContain(`cannot listen on port ${port}: the port is already in use`);
+      expect(out).not.toMatch(/\n\s+at /);
+    } finally {
+      blocker.close();
+      tmp.cleanup();
+    }
+  });
+
   it('on SIGTERM aborts the running operation with a shutdown checkpoint, reports it and exits 0', async () => {
     const backend = await new FakeBackend().start();
     const tmp = tempDir();
