@@ -37,9 +37,14 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   });
 }
 
+/** `/api/v1` for every route except the Prometheus endpoint `GET /metrics`. */
+export function applyGlobalPrefix(app: INestApplication): void {
+  app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+}
+
 /** Global prefix, validation, the error envelope, HTTP metrics and Swagger: shared by main and tests. */
 export function configureApp(app: INestApplication): OpenAPIObject {
-  app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+  applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
   app.useGlobalFilters(new WireExceptionFilter());
   app.use(app.get(MetricsService).httpMiddleware());

@@ -4,9 +4,7 @@ import { join, relative } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { AppModule } from './app.module';
-import { buildOpenApiDocument } from './app.setup';
-import { RequestMethod } from '@nestjs/common';
-import { API_PREFIX } from '@ktrdr/contracts';
+import { applyGlobalPrefix, buildOpenApiDocument } from './app.setup';
 import { DEFAULT_BACKEND_SETTINGS } from './config/defaults';
 import { InMemoryOperationsRepository } from './operations/testing/in-memory-operations.repository';
 
@@ -24,7 +22,7 @@ export async function generateOpenApi(): Promise<OpenAPIObject> {
     { logger: false },
   );
   try {
-    app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+    applyGlobalPrefix(app);
     return buildOpenApiDocument(app);
   } finally {
     await app.close();
