@@ -73,7 +73,9 @@ export class CompletionOutbox {
       const waits = [...this.delivering.values()];
       if (waits.length === 0) break;
       const remaining = Math.max(0, deadline - this.timers.now());
-      await Promise.race([Promise.all(waits), this.timers.sleep(remaining)]);
+      const wait = new AbortController();
+      await Promise.race([Promise.all(waits), this.timers.sleep(remaining, wait.signal)]);
+      wait.abort();
     }
     return this.pending.size;
   }

@@ -324,16 +324,20 @@ export class WorkerRuntime {
       this.logger.log(`shutting down: aborting ${job.operationId} with a shutdown checkpoint`);
       job.abort('shutdown');
       const left = deadline - this.timers.now();
+      const giveUp = new AbortController();
       const ended = await Promise.race([
         job.finished.then(() => true),
-        this.timers.sleep(Math.max(0, left)).then(() => false),
+        this.timers.sleep(Math.max(0, left), giveUp.signal).then(() => false),
       ]);
+      giveUp.abort();
       if (!ended) {
         this.logger.error(
           `${job.operationId} did not stop within the grace period; terminating its thread`,
         );
         await job.terminate();
-        await Promise.race([job.finished, this.timers.sleep(200)]);
+        const wait = new AbortController();
+        await Promise.race([job.finished, this.timers.sleep(200, wait.signal)]);
+        wait.abort();
       }
       // Let onJobEnd queue the completion before flushing.
       await Promise.resolve();
@@ -356,7 +360,9 @@ export class WorkerRuntime {
     this.current?.abort('shutdown');
     await this.registration.stop();
     if (this.current) {
-      await Promise.race([this.current.finished, this.timers.sleep(2_000)]);
+      const wait = new AbortController();
+      await Promise.race([this.current.finished, this.timers.sleep(2_000, wait.signal)]);
+      wait.abort();
       await this.current?.terminate();
     }
   }
