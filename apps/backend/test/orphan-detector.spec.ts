@@ -89,6 +89,22 @@ describe('orphan detector (rule 6)', () => {
     expect((await h.orphans.check())[0]).toMatchObject({ action: 'failed' });
   });
 
+  it('fails a pending operation nobody dispatched (left by a previous backend) after the timeout', async () => {
+    const pending = await h.repo.create({
+      operation_id: 'op_backtesting_20261122_000000000001',
+      operation_type: OperationType.BACKTESTING,
+      params: BACKTEST_PARAMS,
+    });
+    await h.orphans.check();
+    h.clock.advanceSeconds(60);
+    const actions = await h.orphans.check();
+    expect(actions).toEqual([
+      expect.objectContaining({ operation_id: pending.operation_id, action: 'failed' }),
+    ]);
+    expect((await h.repo.get(pending.operation_id))!.error_message).toMatch(/^Not dispatched/);
+    expect((await h.repo.get(opId))!.status).toBe('running');
+  });
+
   it('resets the timer when the worker claims it again', async () => {
     h.registry.remove('w1');
     await h.orphans.check();

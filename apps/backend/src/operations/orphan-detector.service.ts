@@ -210,6 +210,12 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
       this.logger.warn(`Operation ${op.operation_id} failed: ${reason}`);
       return { operation_id: op.operation_id, action: 'failed', reason };
     }
+    if (!op.worker_id) {
+      // Left `pending` by a backend that stopped while dispatching it.
+      const reason = `Not dispatched: no worker took it (${why}; the backend probably restarted while dispatching it)`;
+      if (await this.operations.failLost(op, reason)) this.stats.failed += 1;
+      return { operation_id: op.operation_id, action: 'failed', reason };
+    }
     const detail = !op.checkpoint
       ? 'no checkpoint to resume from'
       : `attempt ${op.attempt} of at most ${maxAttempts}`;
