@@ -60,17 +60,15 @@ async function main() {
   const fake = createServer((req, res) => {
     const m = /^\/w\/([^/]+)\/health$/.exec(req.url ?? '');
     if (!m) return res.writeHead(404).end();
-    res
-      .writeHead(200, { 'content-type': 'application/json' })
-      .end(
-        JSON.stringify({
-          healthy: true,
-          service: 'bench',
-          worker_id: m[1],
-          worker_status: 'idle',
-          current_operation: null,
-        }),
-      );
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        healthy: true,
+        service: 'bench',
+        worker_id: m[1],
+        worker_status: 'idle',
+        current_operation: null,
+      }),
+    );
   });
   fake.keepAliveTimeout = 5000;
   await new Promise((r) => fake.listen(0, '127.0.0.1', r));
