@@ -318,7 +318,7 @@ describe('system: backend + workers as processes', () => {
   it('re-dispatches the operation of a SIGKILLed training worker from its checkpoint (rule 6)', async () => {
     const res = await call('POST', '/trainings/start', {
       ...LONG_TRAINING,
-      epochs: 40,
+      epochs: 150,
       model_name: 'sys-redispatched',
     });
     expect(res.status).toBe(200);
@@ -339,7 +339,7 @@ describe('system: backend + workers as processes', () => {
     expect(after.worker_id).toBe('training-sys-2');
     const done = await until(id, (o) => TERMINAL.includes(o.status), 'finished', 90_000);
     expect(done.status).toBe('completed');
-    expect(done.result).toMatchObject({ epochs_run: 40 });
+    expect(done.result).toMatchObject({ epochs_run: 150 });
     expect(done.result!.resumed_from_epoch).toBeGreaterThanOrEqual(1);
   });
 
