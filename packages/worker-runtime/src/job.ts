@@ -318,6 +318,9 @@ export class RunningJob {
   }
 
   private async flushProgress(): Promise<void> {
+    // On SIGTERM the completion (which carries the checkpoint) matters more than a last progress
+    // report that may wait for a request timeout when the backend is unreachable.
+    if (this.abortReason === 'shutdown') return;
     if (this.pumping) await this.pumping;
     if (this.progressDirty && this.latestProgress) {
       this.progressDirty = false;

@@ -164,4 +164,46 @@ describe('worker process', () => {
       tmp.cleanup();
     }
   });
+
+  it('exits 0 within the grace period on SIGTERM even when the backend does not acknowledge', async () => {
+    const backend = await new FakeBackend().start();
+    backend.on('POST', /\/complete$/, () => null); // the backend drops the report
+    const tmp = tempDir();
+    try {
+      const port = await freePort();
+      const w = startWorker({
+        KTRDR_WORKER_PORT: String(port),
+        KTRDR_WORKER_ID: 'fake-worker-grace',
+        KTRDR_API_CLIENT_BASE_URL: backend.baseUrl,
+        KTRDR_DATA_DIR: tmp.dir,
+        KTRDR_WORKER_SHUTDOWN_GRACE_SECONDS: '3',
+      });
+      children.push(w.proc);
+      await backend.waitFor((r) => r.path.endsWith('/workers/register'), 15_000);
+      const res = await fetch(`http://127.0.0.1:${port}/backtests/start`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          task_id: 'op-grace',
+          lease_token: 'lease-g',
+          attempt: 1,
+          units: 100000,
+          unit_ms: 2,
+        }),
+      });
+      expect(res.status).toBe(200);
+      await backend.waitFor((r) => r.path.endsWith('/operations/op-grace/progress'));
+      const t0 = Date.now();
+      w.proc.kill('SIGTERM');
+      expect(await w.exited).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeLessThan(3_500); // grace 3 s (+ process exit)
+      expect(backend.count('POST', /\/operations\/op-grace\/complete$/)).toBeGreaterThanOrEqual(1);
+      expect(w.stdout.join('') + w.stderr.join('')).toContain(
+        'not acknowledged by the backend before exit',
+      );
+    } finally {
+      await backend.stop();
+      tmp.cleanup();
+    }
+  });
 });
