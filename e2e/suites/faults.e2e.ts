@@ -1,8 +1,9 @@
 /**
- * Faults, with short timeouts (health checks every 1 s, 2 failures, removal after 10 s, orphans
+ * Faults, with short timeouts (health checks every 1 s, 2 failures, removal after 20 s, orphans
  * after 6 s; see E2E_BACKEND_ENV): a worker killed with SIGKILL in the middle of an operation → the
  * operation is re-dispatched to another worker or failed with a reason, within the orphan timeout
- * (plus detection); the dead worker becomes temporarily_unavailable and is then removed; nothing
+ * (plus detection) — re-dispatched from its checkpoint when it has one, failed naming the lost
+ * worker when not; the dead worker becomes temporarily_unavailable and is then removed; nothing
  * stays `running` forever.
  */
 import {
@@ -23,7 +24,16 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await Stack.start();
   await stack.startBackend();
-  await Promise.all([stack.startWorker('training', 'tr-1'), stack.startWorker('training', 'tr-2')]);
+  // As in compose, the workers share the checkpoint directory, so another worker can resume.
+  const checkpoints = stack.sharedDir('checkpoints');
+  const opts = {
+    env: { KTRDR_CHECKPOINT_DIR: '/shared/checkpoints', KTRDR_CHECKPOINT_EPOCH_INTERVAL: '1' },
+    binds: [{ source: checkpoints, target: '/shared/checkpoints' }],
+  };
+  await Promise.all([
+    stack.startWorker('training', 'tr-1', opts),
+    stack.startWorker('training', 'tr-2', opts),
+  ]);
   await stack.api.waitForWorkers(
     (ws) =>
       ws.filter((w) => w.worker_type === WorkerType.TRAINING && w.status === WorkerStatus.AVAILABLE)
@@ -36,20 +46,22 @@ beforeAll(async () => {
 afterAll(async () => stack?.close(), 60_000);
 
 let victimId: string;
+let survivorId: string;
 let operationId: string;
 
-it('a worker killed mid-operation: the operation is re-dispatched or failed with a reason within the orphan timeout', async () => {
-  // A training that checkpoints often, so a re-dispatch can resume.
+it('a worker killed mid-operation: the operation is re-dispatched from its checkpoint within the orphan timeout', async () => {
   const start = await stack.api.startTraining({ ...LONG_TRAINING, epochs: 400 });
   operationId = start.operation_id;
   victimId = start.worker_id!;
+  // Kill only once the backend knows a checkpoint (rule 6: re-dispatch needs one).
   const running = await waitFor(
-    'the training to report progress',
+    'the training to report a checkpoint',
     () => stack.api.operation(operationId),
-    (op) => op.status === OperationStatus.RUNNING && op.progress.percentage > 0,
-    { timeoutMs: 30_000, intervalMs: 250 },
+    (op) => op.status === OperationStatus.RUNNING && op.checkpoint !== null,
+    { timeoutMs: 60_000, intervalMs: 250 },
   );
   expect(running.attempt).toBe(1);
+  const unitAtKill = running.checkpoint!.unit;
   const { workers } = await stack.api.workers();
   const victimAlias = new URL(workers.find((w) => w.worker_id === victimId)!.endpoint_url).hostname;
 
@@ -67,14 +79,23 @@ it('a worker killed mid-operation: the operation is re-dispatched or failed with
     { timeoutMs: budgetMs, intervalMs: 250 },
   );
   console.log(
-    `[e2e:faults] ${after.status} (attempt ${after.attempt}, worker ${after.worker_id}) ${Date.now() - killedAt} ms after SIGKILL`,
+    `[e2e:faults] ${after.status} (attempt ${after.attempt}, worker ${after.worker_id}, checkpoint epoch ${unitAtKill} at kill) ${Date.now() - killedAt} ms after SIGKILL: ${after.error_message ?? ''}`,
   );
-  if (after.status === OperationStatus.FAILED) {
-    expect(after.error_message).toMatch(/worker|lost|orphan/i);
-  } else {
-    expect(after.attempt).toBe(2);
-    expect(after.worker_id).not.toBe(victimId);
-  }
+  expect({ status: after.status, attempt: after.attempt, error: after.error_message }).toEqual({
+    status: OperationStatus.RUNNING,
+    attempt: 2,
+    error: null,
+  });
+  expect(after.worker_id).not.toBe(victimId);
+  survivorId = after.worker_id!;
+  // The new attempt resumes from the checkpoint: its progress starts at or after that epoch.
+  const resumed = await waitFor(
+    'progress reported by the new attempt',
+    () => stack.api.operation(operationId),
+    (op) => op.attempt === 2 && (op.progress.items_processed ?? 0) > 0,
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+  expect(resumed.progress.items_processed).toBeGreaterThanOrEqual(unitAtKill);
 });
 
 it('the dead worker becomes temporarily_unavailable, then is removed after the threshold', async () => {
@@ -97,9 +118,47 @@ it('the dead worker becomes temporarily_unavailable, then is removed after the t
     (l) => !l.workers.some((x) => x.worker_id === victimId),
     { timeoutMs: (REMOVAL_THRESHOLD_S + 10) * 1000, intervalMs: 500 },
   );
-  // The survivor is still there and usable.
+  // The survivor is still registered.
   const { workers } = await stack.api.workers();
-  expect(workers.filter((w) => w.worker_type === WorkerType.TRAINING)).toHaveLength(1);
+  expect(workers.map((w) => w.worker_id)).toContain(survivorId);
+});
+
+it('without a checkpoint the operation is failed with a reason that names the lost worker', async () => {
+  // Another worker to lose: the survivor is busy with the resumed training.
+  await stack.startWorker('training', 'tr-3', {
+    env: { KTRDR_CHECKPOINT_EPOCH_INTERVAL: '100000' },
+  });
+  await stack.api.waitForWorkers(
+    (ws) =>
+      ws.some((w) => w.endpoint_url === 'http://tr-3:5003' && w.status === WorkerStatus.AVAILABLE),
+    'tr-3 available',
+    20_000,
+  );
+  const start = await stack.api.startTraining({ ...LONG_TRAINING, epochs: 400 });
+  const tr3 = (await stack.api.workers()).workers.find(
+    (w) => w.endpoint_url === 'http://tr-3:5003',
+  )!;
+  expect(start.worker_id).toBe(tr3.worker_id);
+  await waitFor(
+    'the training on tr-3 to report progress',
+    () => stack.api.operation(start.operation_id),
+    (op) => op.status === OperationStatus.RUNNING && op.progress.percentage > 0,
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+  await stack.kill('tr-3');
+  const killedAt = Date.now();
+  const op = await waitFor(
+    'the operation to fail',
+    () => stack.api.operation(start.operation_id),
+    (o) => o.status !== OperationStatus.RUNNING && o.status !== OperationStatus.PENDING,
+    { timeoutMs: (ORPHAN_TIMEOUT_S + 2 + 1 + 6) * 1000, intervalMs: 250 },
+  );
+  console.log(
+    `[e2e:faults] ${op.status} ${Date.now() - killedAt} ms after SIGKILL: ${op.error_message}`,
+  );
+  expect(op.status).toBe(OperationStatus.FAILED);
+  expect(op.error_message).toMatch(/worker/i);
+  expect(op.error_message).toMatch(/lost|unavailable|removed|no longer|orphan/i);
 });
 
 it('nothing stays running forever', async () => {

@@ -134,6 +134,7 @@ it('a worker restarted with a new id replaces the old record', async () => {
 it('after the backend restarts, every worker is registered again within 20 s', async () => {
   const ids = (await stack.api.workers()).workers.map((w) => w.worker_id).sort();
   expect(ids).toHaveLength(2);
+  const restartedAt = Date.now();
   await stack.restartBackend();
   // The backend is up again when its health answers; from then on the workers have 20 s.
   await stack.api.waitForHealthy(120_000);
@@ -148,4 +149,7 @@ it('after the backend restarts, every worker is registered again within 20 s', a
     `[e2e:registration] workers registered again ${Date.now() - upAt} ms after the backend was up`,
   );
   expect(workers.map((w) => w.worker_id).sort()).toEqual(ids);
+  // The registry lives in the backend's memory: these are new registrations, not survivors.
+  for (const w of workers)
+    expect(Date.parse(w.registered_at)).toBeGreaterThanOrEqual(restartedAt - 1000);
 });

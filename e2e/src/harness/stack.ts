@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { getTestSettings } from '@ktrdr/config';
 import { WORKER_ROUTES } from '@ktrdr/contracts';
@@ -32,7 +33,7 @@ export interface ServiceHandle {
 
 /**
  * Short timeouts so faults resolve in seconds: health checks every second, 2 failures make a worker
- * temporarily unavailable, removal 10 s after the last good check, orphans after 6 s.
+ * temporarily unavailable, removal 20 s after the last good check, orphans after 6 s.
  */
 export const E2E_BACKEND_ENV: Readonly<Record<string, string>> = Object.freeze({
   NO_COLOR: '1',
@@ -41,7 +42,7 @@ export const E2E_BACKEND_ENV: Readonly<Record<string, string>> = Object.freeze({
   KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '1',
   KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '1',
   KTRDR_WORKER_HEALTH_CHECK_FAILURES: '2',
-  KTRDR_WORKER_REMOVAL_THRESHOLD: '10',
+  KTRDR_WORKER_REMOVAL_THRESHOLD: '20',
   KTRDR_WORKER_DISPATCH_TIMEOUT: '5',
   KTRDR_ORPHAN_TIMEOUT_SECONDS: '6',
   KTRDR_ORPHAN_CHECK_INTERVAL_SECONDS: '1',
@@ -69,6 +70,8 @@ export interface WorkerOptions {
   files?: { content: string; target: string; mode?: number }[];
   /** Wait for this log line instead of HTTP /health. */
   waitForLog?: RegExp;
+  /** Host directories mounted read-write (e.g. a checkpoint dir shared by several workers). */
+  binds?: { source: string; target: string }[];
 }
 
 function suiteNameFromJest(): string {
@@ -90,6 +93,7 @@ export class Stack {
   readonly services = new Map<string, ServiceHandle>();
   private readonly logRoot: string;
   private counter = 0;
+  private readonly tempDirs: string[] = [];
 
   private constructor(
     readonly suite: string,
@@ -198,6 +202,9 @@ export class Stack {
       .withStartupTimeout(60_000);
     if (opts.files && opts.files.length > 0)
       builder = builder.withCopyContentToContainer(opts.files);
+    if (opts.binds && opts.binds.length > 0) {
+      builder = builder.withBindMounts(opts.binds.map((b) => ({ ...b, mode: 'rw' as const })));
+    }
     const container = await builder.start();
     return this.register({
       alias,
@@ -210,6 +217,17 @@ export class Stack {
     });
   }
 
+  /**
+   * A host directory the containers (uid 1000) can write, shared by every container it is mounted
+   * in; removed in close(). Used for KTRDR_CHECKPOINT_DIR shared by workers, as in compose.
+   */
+  sharedDir(name: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ktrdr-e2e-${this.suite}-${name}-`));
+    fs.chmodSync(dir, 0o777);
+    this.tempDirs.push(dir);
+    return dir;
+  }
+
   /** The container's whole log (stdout and stderr), read through the Docker CLI. */
   async logs(alias: string): Promise<string> {
     const s = this.service(alias);
@@ -220,7 +238,9 @@ export class Stack {
   private async saveLogs(s: ServiceHandle): Promise<void> {
     const r = await docker(['logs', '--timestamps', s.container.getId()]);
     if (r.code !== 0) return;
-    fs.writeFileSync(path.join(this.logRoot, `${s.alias}.log`), r.stdout + r.stderr);
+    // One file per container: an alias reused after a restart-with-new-id keeps both logs.
+    const file = `${s.alias}-${s.container.getId().slice(0, 12)}.log`;
+    fs.writeFileSync(path.join(this.logRoot, file), r.stdout + r.stderr);
   }
 
   /** SIGKILL, as a crash: no shutdown hooks run. The container stays (its logs are kept). */
@@ -260,5 +280,6 @@ export class Stack {
     await Promise.all(all.map((s) => s.container.stop({ timeout: 2_000 }).catch(() => undefined)));
     this.services.clear();
     await this.network.stop().catch(() => undefined);
+    for (const d of this.tempDirs) fs.rmSync(d, { recursive: true, force: true });
   }
 }
