@@ -207,7 +207,8 @@ export class RunningJob {
       lease_token: this.leaseToken,
       status,
       result,
-      error_message: error,
+      // The wire limit of error_message (CompleteOperationRequestDto).
+      error_message: error === null ? null : error.slice(0, 4000),
     };
     if (checkpoint) completion.checkpoint = { ...checkpoint };
     return { completion, status, checkpoint, durationSeconds };
@@ -292,7 +293,17 @@ export class RunningJob {
   }
 
   private onProgress(progress: OperationProgressDto): void {
-    this.latestProgress = progress;
+    // Keep reports within the wire limits (OperationProgressDto) whatever the engine sends.
+    const p: OperationProgressDto = {
+      ...progress,
+      percentage: Math.min(
+        100,
+        Math.max(0, Number.isFinite(progress.percentage) ? progress.percentage : 0),
+      ),
+    };
+    if (p.current_step !== undefined) p.current_step = String(p.current_step).slice(0, 200);
+    if (p.message !== undefined) p.message = String(p.message).slice(0, 500);
+    this.latestProgress = p;
     this.progressDirty = true;
     void this.pump();
   }
