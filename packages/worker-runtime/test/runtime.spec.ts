@@ -461,6 +461,35 @@ describe('jobs', () => {
     await h.backend.waitFor((r) => COMPLETE.test(r.path));
   });
 
+  it('also writes a periodic checkpoint when time_interval_seconds has passed', async () => {
+    // every_ms is real time in the job thread: 30 ms here, units never due.
+    const h = await harness({ checkpoint: { every_units: 1_000_000, every_ms: 30 } });
+    await post(`${h.url}/backtests/start`, startBody('op-t', { units: 1000, unit_ms: 2 }));
+    const withCheckpoint = await h.backend.waitFor(
+      (r) => PROGRESS.test(r.path) && (r.body as { checkpoint?: unknown }).checkpoint !== undefined,
+    );
+    expect((withCheckpoint.body as { checkpoint: { type: string } }).checkpoint.type).toBe(
+      'periodic',
+    );
+    h.runtime.cancel('op-t');
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.body).toMatchObject({ status: 'cancelled', checkpoint: { type: 'cancellation' } });
+  });
+
+  it('fails the operation with a clear message when the job module cannot be loaded', async () => {
+    const h = await harness();
+    (h.runtime.engine as { jobModulePath: string }).jobModulePath = join(
+      h.checkpointDir,
+      'missing.js',
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-nomod', { units: 2, unit_ms: 1 }));
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    expect(done.body).toMatchObject({ status: 'failed', result: null });
+    expect(String((done.body as { error_message: string }).error_message)).toContain(
+      'Cannot find module',
+    );
+  });
+
   it('resumes from the checkpoint named by resume_from', async () => {
     const h = await harness();
     await h.runtime.store.write('op-r', 'shutdown' as never, 7, { done: 7 });
