@@ -47,6 +47,26 @@ export function trainingConfig(p: TrainingStartRequestDto): TrainingConfig {
   });
 }
 
+/** Epoch records kept in the operation result (reports stay well below the backend's body limit). */
+export const MAX_RESULT_HISTORY = 200;
+
+/**
+ * At most `max` records, evenly spaced, always keeping the first, the best and the last epoch.
+ */
+export function boundHistory<T extends { epoch: number }>(
+  history: T[],
+  bestEpoch: number,
+  max = MAX_RESULT_HISTORY,
+): T[] {
+  if (history.length <= max) return history;
+  const keep = new Set<number>([0, history.length - 1]);
+  const best = history.findIndex((h) => h.epoch === bestEpoch);
+  if (best >= 0) keep.add(best);
+  const step = (history.length - 1) / (max - keep.size + 1);
+  for (let x = step; keep.size < max && x < history.length - 1; x += step) keep.add(Math.round(x));
+  return [...keep].sort((a, b) => a - b).map((i) => history[i]);
+}
+
 function fmt(x: number | null): string {
   return x === null ? 'n/a' : x.toFixed(4);
 }
@@ -93,10 +113,14 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   }
   const name = modelNameFor(input.operation_id, p.model_name);
   const modelPath = saveModel(data.models_dir, outcome.model!, `${name}.json`);
+  const full = outcome.result!;
+  const history = boundHistory(full.history, full.best_epoch);
   return {
     status: 'completed',
     result: {
-      ...outcome.result!,
+      ...full,
+      history,
+      history_truncated: history.length < full.history.length,
       model_path: modelPath,
       model_name: name,
       symbol: p.symbol,
