@@ -22,7 +22,7 @@ import type { JobContext, JobInput, JobOutcome } from '@ktrdr/worker-runtime';
 /** Checkpoint cadence unit for backtests: thousands of bars (KTRDR_CHECKPOINT_EPOCH_INTERVAL). */
 export const BARS_PER_CHECKPOINT_UNIT = 1000;
 /** Trades kept in the operation result (the engine keeps up to 1000; reports stay small). */
-export const MAX_RESULT_TRADES = 200;
+export const MAX_RESULT_TRADES = 100;
 
 export interface BacktestJobData {
   data_dir: string;

@@ -1,0 +1,70 @@
+import type { JobContext } from '@ktrdr/worker-runtime';
+import { MAX_RESULT_TRADES, runJob } from '../src/job';
+
+const ctx: JobContext = {
+  signal: { aborted: false },
+  progress: () => {},
+  checkpointDue: () => false,
+  checkpoint: () => {},
+  log: () => {},
+};
+
+describe('backtest job', () => {
+  it('bounds the result so the completion report stays small (many trades)', () => {
+    const out = runJob(
+      {
+        operation_id: 'op-big',
+        attempt: 1,
+        params: {
+          symbol: 'SYNTH-BIG',
+          timeframe: '1m',
+          start_date: '2024-01-01',
+          end_date: '2024-02-01',
+          strategy: { type: 'sma_crossover', fast_period: 2, slow_period: 3 },
+        },
+        resume_state: null,
+        resume_unit: 0,
+        checkpoint: { every_units: 1e9, every_ms: 1e9 },
+        data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+      },
+      ctx,
+    );
+    expect(out.status).toBe('completed');
+    if (out.status !== 'completed') throw new Error('expected a completed backtest');
+    const result = out.result as {
+      num_trades: number;
+      trades: unknown[];
+      trades_truncated: boolean;
+    };
+    expect(result.num_trades).toBeGreaterThan(1000);
+    expect(result.trades).toHaveLength(MAX_RESULT_TRADES);
+    expect(result.trades_truncated).toBe(true);
+    expect(JSON.stringify(result).length).toBeLessThan(64 * 1024);
+  });
+
+  it('returns the abort state when the flag is set', () => {
+    const out = runJob(
+      {
+        operation_id: 'op-abort',
+        attempt: 1,
+        params: {
+          symbol: 'SYNTH-AB',
+          timeframe: '1h',
+          start_date: '2024-01-01',
+          end_date: '2024-02-01',
+          strategy: { type: 'sma_crossover', fast_period: 5, slow_period: 20 },
+        },
+        resume_state: null,
+        resume_unit: 0,
+        checkpoint: { every_units: 1e9, every_ms: 1e9 },
+        data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+      },
+      { ...ctx, signal: { aborted: true } },
+    );
+    expect(out).toMatchObject({
+      status: 'aborted',
+      unit: 0,
+      state: { bar_index: 0, symbol: 'SYNTH-AB' },
+    });
+  });
+});
