@@ -214,7 +214,15 @@ export class WorkerRuntime {
    */
   startOperation(request: DispatchedRequest): WorkerStartResponseDto {
     if (!this.accepting) throw new WorkerShuttingDownError();
-    if (this.current) throw new WorkerBusyError(this.current.operationId);
+    const running = this.current;
+    if (running) {
+      // A repeated dispatch (same operation and lease, e.g. the answer to the first was lost)
+      // is acknowledged again instead of refused.
+      if (running.operationId === request.task_id && running.leaseToken === request.lease_token) {
+        return { success: true, operation_id: running.operationId, status: 'started' };
+      }
+      throw new WorkerBusyError(running.operationId);
+    }
     const job = new RunningJob(
       this.engine,
       request,

@@ -343,6 +343,23 @@ describe('jobs', () => {
     expect(h.runtime.jobEnds.length).toBe(1);
   });
 
+  it('acknowledges a repeated dispatch of the running operation (same lease) without a second job', async () => {
+    const h = await harness();
+    const body = startBody('op-rep', { units: 40, unit_ms: 5 });
+    const first = await post(`${h.url}/backtests/start`, body);
+    const again = await post(`${h.url}/backtests/start`, body);
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(again.body).toEqual({ success: true, operation_id: 'op-rep', status: 'started' });
+    const otherLease = await post(`${h.url}/backtests/start`, {
+      ...body,
+      lease_token: 'lease-new',
+    });
+    expect(otherLease.status).toBe(503);
+    await h.backend.waitFor((r) => COMPLETE.test(r.path));
+    await until(() => h.runtime.currentOperationId === null);
+    expect(h.runtime.jobEnds).toHaveLength(1);
+  });
+
   it('answers /health within milliseconds while the engine blocks its thread', async () => {
     const h = await harness();
     // 40 × 100 ms of busy-waiting in the thread: were the engine on the event loop, /health
