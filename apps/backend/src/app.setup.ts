@@ -1,4 +1,5 @@
 import { RequestMethod, type INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { API_PREFIX, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
 import { REGISTRATION_TOKEN_SCHEME } from './common/api-errors.decorator';
@@ -42,8 +43,16 @@ export function applyGlobalPrefix(app: INestApplication): void {
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
 }
 
+/**
+ * Largest JSON body accepted. Completion reports carry a whole result (equity curve, trades, per-epoch
+ * losses): Express's 100 kB default would turn a large but legitimate result into a 413.
+ */
+export const JSON_BODY_LIMIT = '16mb';
+
 /** Global prefix, validation, the error envelope, HTTP metrics and Swagger: shared by main and tests. */
 export function configureApp(app: INestApplication): OpenAPIObject {
+  // Registered before init, so Nest skips its default 100 kB JSON parser.
+  (app as NestExpressApplication).useBodyParser('json', { limit: JSON_BODY_LIMIT });
   applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
   app.useGlobalFilters(new WireExceptionFilter());

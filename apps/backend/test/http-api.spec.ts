@@ -340,11 +340,14 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         400,
         /progress\.percentage/,
       );
+      // A realistic result is larger than Express's 100 kB default body limit.
+      const equity_curve = Array.from({ length: 30000 }, (_, i) => 10000 + i * 0.25);
       const complete = {
         lease_token: lease,
         status: 'completed',
-        result: { total_return: 0.12, trades: 4 },
+        result: { total_return: 0.12, trades: 4, equity_curve },
       };
+      expect(JSON.stringify(complete).length).toBeGreaterThan(150_000);
       await request(http)
         .post(`/api/v1/operations/${id}/complete`)
         .send(complete)
@@ -372,8 +375,18 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         success: true,
         operation_id: id,
         operation_type: 'backtesting',
-        result: { total_return: 0.12, trades: 4 },
+        result: { total_return: 0.12, trades: 4, equity_curve },
       });
+      const oversized = {
+        lease_token: lease,
+        progress: { percentage: 1, message: 'x'.repeat(17 * 1024 * 1024) },
+      };
+      expectEnvelope(
+        (await request(http).post(`/api/v1/operations/${id}/progress`).send(oversized).expect(413))
+          .body,
+        413,
+        /too large/,
+      );
       expect(registry.get('b1')!.status).toBe('available');
       expectEnvelope(
         (await request(http).delete(`/api/v1/operations/${id}`).expect(400)).body,
