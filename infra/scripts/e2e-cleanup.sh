@@ -16,4 +16,13 @@ if [ "${#nets[@]}" -gt 0 ]; then
   docker network rm "${nets[@]}" >/dev/null || true
 fi
 docker network prune -f --filter label=org.testcontainers=true >/dev/null
-echo "[e2e-cleanup] removed ${#ids[@]} container(s) and ${#nets[@]} labelled network(s)"
+# Compose projects of the e2e compose suite: ktrdr-e2e-compose-*.
+mapfile -t projects < <(docker ps -a --filter label=com.docker.compose.project \
+  --format '{{.Label "com.docker.compose.project"}}' | grep '^ktrdr-e2e-compose-' | sort -u || true)
+for p in "${projects[@]}"; do
+  mapfile -t pids < <(docker ps -aq --filter "label=com.docker.compose.project=$p")
+  if [ "${#pids[@]}" -gt 0 ]; then docker rm -f -v "${pids[@]}" >/dev/null; fi
+  docker network ls -q --filter "label=com.docker.compose.project=$p" | xargs -r docker network rm >/dev/null || true
+  docker volume ls -q --filter "label=com.docker.compose.project=$p" | xargs -r docker volume rm -f >/dev/null || true
+done
+echo "[e2e-cleanup] removed ${#ids[@]} container(s), ${#nets[@]} labelled network(s), ${#projects[@]} compose project(s)"

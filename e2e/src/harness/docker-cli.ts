@@ -2,6 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 
 /** Label on every container and network the e2e suites create (cleanup is by label). */
 export const E2E_LABEL = 'dev.ktrdr.e2e';
+/** Compose projects started by the compose suite (cleaned up by their compose project label). */
+export const COMPOSE_PROJECT_PREFIX = 'ktrdr-e2e-compose-';
 
 export interface CommandResult {
   code: number;
@@ -49,6 +51,36 @@ export async function removeLabelled(label = E2E_LABEL): Promise<number> {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const n of nets) await docker(['network', 'rm', n]);
+  // Compose projects of the compose suite (ktrdr-e2e-compose-*): containers, networks, volumes.
+  const projects = (
+    await docker([
+      'ps',
+      '-a',
+      '--filter',
+      'label=com.docker.compose.project',
+      '--format',
+      '{{.Label "com.docker.compose.project"}}',
+    ])
+  ).stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((p) => p.startsWith(COMPOSE_PROJECT_PREFIX));
+  for (const project of new Set(projects)) {
+    const filter = `label=com.docker.compose.project=${project}`;
+    const cids = (await docker(['ps', '-aq', '--filter', filter])).stdout
+      .split('\n')
+      .filter(Boolean);
+    if (cids.length > 0) await docker(['rm', '-f', '-v', ...cids], 120_000);
+    ids.push(...cids);
+    const pnets = (await docker(['network', 'ls', '-q', '--filter', filter])).stdout
+      .split('\n')
+      .filter(Boolean);
+    for (const n of pnets) await docker(['network', 'rm', n]);
+    const vols = (await docker(['volume', 'ls', '-q', '--filter', filter])).stdout
+      .split('\n')
+      .filter(Boolean);
+    if (vols.length > 0) await docker(['volume', 'rm', '-f', ...vols]);
+  }
   // Testcontainers networks carry its own label; prune only the ones no container uses any more.
   await docker(['network', 'prune', '-f', '--filter', 'label=org.testcontainers=true']);
   return ids.length;

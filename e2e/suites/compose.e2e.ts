@@ -1,0 +1,159 @@
+/**
+ * The compose stack (infra/compose/docker-compose.yml) as a user runs it, with
+ * `--scale backtest-worker=3`: three distinct backtest workers and two training workers register,
+ * Prometheus shows every target up (backend, each worker replica found through DNS, itself), and a
+ * backtest runs through the stack on PostgreSQL. With the local Node image (no registry), the
+ * third-party services use the offline stand-ins of infra/scripts/make-offline-images.sh.
+ * Runs with docker compose v2 when present, else docker-compose v1.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { childProcessEnv, getTestSettings } from '@ktrdr/config';
+import { BACKEND_ROUTES, OperationStatus, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import { BackendClient, http } from '../src/harness/api';
+import { COMPOSE_PROJECT_PREFIX } from '../src/harness/docker-cli';
+import { SHORT_BACKTEST } from '../src/harness/fixtures';
+import { logDir, REPO_ROOT } from '../src/harness/paths';
+import { waitFor } from '../src/harness/wait';
+
+const COMPOSE_FILE = path.join(REPO_ROOT, 'infra/compose/docker-compose.yml');
+const PROJECT = `${COMPOSE_PROJECT_PREFIX}${Math.random().toString(36).slice(2, 7)}`;
+
+function composeCommand(): string[] | null {
+  if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0)
+    return ['docker', 'compose'];
+  if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0)
+    return ['docker-compose'];
+  return null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const compose = composeCommand();
+const describeIf = compose ? describe : describe.skip;
+let env: Record<string, string> = {};
+let api: BackendClient;
+let prometheusUrl = '';
+
+function run(args: string[], timeoutMs = 300_000): { code: number; out: string } {
+  const [cmd, ...pre] = compose!;
+  const r = spawnSync(cmd, [...pre, '-p', PROJECT, '-f', COMPOSE_FILE, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { code: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+describeIf(`compose stack (${compose?.join(' ') ?? 'no compose'})`, () => {
+  beforeAll(async () => {
+    const offline = getTestSettings().node_image.startsWith('ktrdr/');
+    const overrides: Record<string, string> = {};
+    if (offline) {
+      const r = spawnSync('bash', [path.join(REPO_ROOT, 'infra/scripts/make-offline-images.sh')], {
+        cwd: REPO_ROOT,
+        stdio: 'inherit',
+      });
+      if (r.status !== 0) throw new Error('make-offline-images.sh failed');
+      overrides.POSTGRES_IMAGE = 'ktrdr/postgres-offline:15';
+      overrides.PROMETHEUS_IMAGE = 'ktrdr/prometheus-offline:2';
+      overrides.GRAFANA_IMAGE = 'ktrdr/grafana-offline:local';
+    }
+    const [apiPort, dbPort, promPort, grafanaPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    Object.assign(overrides, {
+      KTRDR_API_PORT: String(apiPort),
+      KTRDR_DB_PORT: String(dbPort),
+      KTRDR_PROMETHEUS_PORT: String(promPort),
+      KTRDR_GRAFANA_PORT: String(grafanaPort),
+    });
+    env = childProcessEnv(overrides);
+    console.log(
+      `[e2e:compose] project ${PROJECT}: backend :${apiPort}, postgres :${dbPort}, prometheus :${promPort}, grafana :${grafanaPort}${offline ? ' (offline stand-ins)' : ''}`,
+    );
+    const up = run(['up', '-d', '--scale', 'backtest-worker=3']);
+    if (up.code !== 0) throw new Error(`compose up failed:\n${up.out}`);
+    api = new BackendClient(`http://127.0.0.1:${apiPort}`);
+    prometheusUrl = `http://127.0.0.1:${promPort}`;
+    await api.waitForHealthy(120_000);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (!compose || Object.keys(env).length === 0) return;
+    const dir = path.join(logDir(), 'compose');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'compose.log'),
+      run(['logs', '--no-color', '--timestamps']).out,
+    );
+    if (!getTestSettings().keep_containers) run(['down', '-v', '--remove-orphans']);
+  }, 180_000);
+
+  it('--scale backtest-worker=3 gives three distinct registered backtest workers, plus two training workers', async () => {
+    const { workers } = await api.waitForWorkers(
+      (ws) =>
+        ws.filter(
+          (w) => w.worker_type === WorkerType.BACKTESTING && w.status === WorkerStatus.AVAILABLE,
+        ).length === 3 &&
+        ws.filter(
+          (w) => w.worker_type === WorkerType.TRAINING && w.status === WorkerStatus.AVAILABLE,
+        ).length === 2,
+      '3 backtest + 2 training workers available',
+      90_000,
+    );
+    expect(new Set(workers.map((w) => w.worker_id)).size).toBe(5);
+    expect(new Set(workers.map((w) => w.endpoint_url)).size).toBe(5);
+    for (const w of workers) expect(w.endpoint_url).toMatch(/^http:\/\/[a-z0-9-]+:5003$/);
+  });
+
+  it('Prometheus shows every target up: backend, each worker replica, itself', async () => {
+    type Targets = {
+      data: { activeTargets: { labels: { job: string }; health: string; scrapeUrl: string }[] };
+    };
+    const targets = await waitFor(
+      'all 7 Prometheus targets up',
+      async () =>
+        (await http<Targets>('GET', `${prometheusUrl}/api/v1/targets`)).body.data.activeTargets,
+      (ts) => ts.length === 7 && ts.every((t) => t.health === 'up'),
+      { timeoutMs: 90_000, intervalMs: 2_000 },
+    );
+    const jobs = targets.map((t) => t.labels.job).sort();
+    expect(jobs).toEqual([
+      'backend',
+      'backtest-worker',
+      'backtest-worker',
+      'backtest-worker',
+      'prometheus',
+      'training-worker',
+      'training-worker',
+    ]);
+  });
+
+  it('runs a backtest through the stack (backend on PostgreSQL)', async () => {
+    const start = await api.startBacktest({ ...SHORT_BACKTEST });
+    const op = await api.waitForTerminal(start.operation_id, 90_000);
+    expect(op.status).toBe(OperationStatus.COMPLETED);
+    const ready = await http<{ info: Record<string, { status: string }> }>(
+      'GET',
+      api.url(BACKEND_ROUTES.healthReady),
+    );
+    expect(ready.status).toBe(200);
+  });
+});
