@@ -174,6 +174,27 @@ describe('infra/compose/docker-compose.yml', () => {
   );
 });
 
+describe('canonical worker port', () => {
+  itIf(has('git'))(
+    'no tracked source, config, infra or doc file uses 5002 or 5004 (old per-type worker ports)',
+    () => {
+      const r = run('git', ['ls-files']);
+      expect(r.code).toBe(0);
+      const files = r.out
+        .split('\n')
+        .filter(Boolean)
+        .filter((f) => !/(\.spec\.ts|\/test\/|\/__tests__\/|pnpm-lock\.yaml)/.test(f))
+        .filter((f) => /\.(ts|js|cjs|mjs|json|ya?ml|md|sh|example)$|Dockerfile$/.test(f));
+      expect(files.length).toBeGreaterThan(50);
+      const offenders = files.filter((f) => {
+        const full = path.join(REPO_ROOT, f);
+        return fs.existsSync(full) && /\b500[24]\b/.test(fs.readFileSync(full, 'utf8'));
+      });
+      expect(offenders).toEqual([]);
+    },
+  );
+});
+
 describe('infra/docker/Dockerfile', () => {
   const text = fs.readFileSync(infra('docker', 'Dockerfile'), 'utf8');
   const instructions = text
