@@ -30,8 +30,8 @@ export function modelNameFor(operationId: string, requested?: string): string {
 
 export function trainingConfig(p: TrainingStartRequestDto): TrainingConfig {
   return resolveTrainingConfig({
-    features: [...p.features],
-    model: { hidden_layers: [...p.model.hidden_layers] },
+    features: p.features ? [...p.features] : undefined,
+    model: p.model ? { hidden_layers: [...p.model.hidden_layers] } : undefined,
     epochs: p.epochs,
     learning_rate: p.learning_rate,
     batch_size: p.batch_size ?? DEFAULT_BATCH_SIZE,

@@ -213,6 +213,16 @@ describe('TrainingStartRequestDto', () => {
     expect(errorsOf(TrainingStartRequestDto, validTraining)).toEqual([]);
   });
 
+  it('defaults features and model: a request with market data only is valid', () => {
+    const { features: _f, model: _m, ...rest } = validTraining as Record<string, unknown>;
+    expect(errorsOf(TrainingStartRequestDto, rest)).toEqual([]);
+  });
+
+  it('names a missing required field once', () => {
+    const { symbol: _s, ...rest } = validTraining as Record<string, unknown>;
+    expect(errorsOf(TrainingStartRequestDto, rest)).toEqual(['symbol is required']);
+  });
+
   it('rejects unknown features, duplicate features and bad layers', () => {
     const errors = errorsOf(TrainingStartRequestDto, {
       ...validTraining,
@@ -222,7 +232,9 @@ describe('TrainingStartRequestDto', () => {
     expect(errors).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^features /),
-        expect.stringMatching(/^model\.hidden_layers /),
+        expect.stringMatching(
+          /^model\.hidden_layers: each value in hidden_layers must not be greater than 256/,
+        ),
       ]),
     );
   });

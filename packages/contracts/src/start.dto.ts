@@ -212,25 +212,31 @@ export class EarlyStoppingDto {
 
 /** Body of the backend's `POST /trainings/start`. */
 export class TrainingStartRequestDto extends MarketDataRequestDto {
-  @ApiProperty({
+  @ApiPropertyOptional({
     enum: TRAINING_FEATURES,
     isArray: true,
+    description: 'Indicator features the model is trained on. Default: all of them.',
     example: ['returns_1', 'sma_ratio_10', 'rsi_14'],
   })
+  @IsOptional()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(TRAINING_FEATURES.length)
-  @ArrayUnique()
+  @ArrayUnique({ message: 'features must not repeat a feature' })
   @IsIn(TRAINING_FEATURES as unknown as string[], {
     each: true,
-    message: `each value in features must be one of: ${TRAINING_FEATURES.join(', ')}`,
+    message: `features must only contain: ${TRAINING_FEATURES.join(', ')}`,
   })
-  features!: TrainingFeature[];
+  features?: TrainingFeature[];
 
-  @ApiProperty({ type: ModelArchitectureDto })
+  @ApiPropertyOptional({
+    type: ModelArchitectureDto,
+    description: 'Network shape. Default: hidden_layers [16, 8].',
+  })
+  @IsOptional()
   @ValidateNested()
   @Type(() => ModelArchitectureDto)
-  model!: ModelArchitectureDto;
+  model?: ModelArchitectureDto;
 
   @ApiPropertyOptional({ default: 50, minimum: 1, maximum: 10000 })
   @IsOptional()

@@ -99,15 +99,21 @@ export function formatValidationErrors(errors: ValidationError[], parent = ''): 
   const lines: string[] = [];
   for (const error of errors) {
     const path = parent ? `${parent}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) {
-      // class-validator messages start with the bare property name; put the full path first.
-      const text = message.startsWith(error.property)
-        ? message.slice(error.property.length).trimStart()
-        : message;
-      if (/^property .* should not exist$/.test(message)) {
-        lines.push(`${path}: unknown field (not allowed)`);
-      } else {
-        lines.push(`${path} ${text}`);
+    const messages = Object.values(error.constraints ?? {});
+    const unknown = messages.some((m) => /^property .* should not exist$/.test(m));
+    if (unknown) {
+      lines.push(`${path}: unknown field (not allowed)`);
+    } else if (error.value === undefined && messages.length > 0 && !error.children?.length) {
+      // A missing field fails every constraint it has; one line says what is wrong.
+      lines.push(`${path} is required`);
+    } else {
+      for (const message of messages) {
+        // class-validator messages start with the bare property name; put the full path first.
+        lines.push(
+          message.startsWith(error.property)
+            ? `${path} ${message.slice(error.property.length).trimStart()}`
+            : `${path}: ${message}`,
+        );
       }
     }
     if (error.children && error.children.length > 0) {
