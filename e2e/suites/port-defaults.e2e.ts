@@ -6,7 +6,8 @@
 import { getWorkerSettings, withEnv } from '@ktrdr/config';
 import { WorkerStatus, WorkerType } from '@ktrdr/contracts';
 import { http } from '../src/harness/api';
-import { runToExit } from '../src/harness/docker-cli';
+import { healthStatus, runToExit } from '../src/harness/docker-cli';
+import { waitFor } from '../src/harness/wait';
 import { IMAGES } from '../src/harness/paths';
 import { SERVICE_PORTS } from '../src/harness/ports';
 import { Stack } from '../src/harness/stack';
@@ -75,8 +76,17 @@ describe('explicit and invalid ports', () => {
     expect(list.workers.find((x) => x.endpoint_url === 'http://bt-custom:5101')?.status).toBe(
       WorkerStatus.AVAILABLE,
     );
-    // Nothing listens on the default port in that container.
     expect(w.port).toBe(5101);
+    // The image's HEALTHCHECK reads the same variable, so it probes 5101 and turns healthy.
+    await waitFor(
+      'the image health check to pass',
+      () => healthStatus(w.container.getId()),
+      (h) => h === 'healthy',
+      {
+        timeoutMs: 40_000,
+        intervalMs: 1_000,
+      },
+    );
     await stack.remove('bt-custom');
   });
 

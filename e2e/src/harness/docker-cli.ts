@@ -120,6 +120,17 @@ export async function runToExit(
   });
 }
 
+/** The image HEALTHCHECK status of a container: starting, healthy, unhealthy (or none). */
+export async function healthStatus(id: string): Promise<string> {
+  const r = await docker([
+    'inspect',
+    '--format',
+    '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}',
+    id,
+  ]);
+  return r.code === 0 ? r.stdout.trim() : 'unknown';
+}
+
 /** State of a container as `docker inspect` reports it. */
 export async function containerState(
   id: string,
