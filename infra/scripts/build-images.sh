@@ -123,3 +123,6 @@ for svc in "${services[@]}"; do
     -t "$image" "$ctx" >/dev/null
   log "${image} built in $(($(date +%s) - started))s ($(docker image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
 done
+
+# Earlier builds of these images, now untagged, only take disk space.
+docker image prune -f --filter label=dev.ktrdr.source-hash >/dev/null
