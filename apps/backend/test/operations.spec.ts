@@ -8,6 +8,7 @@ import {
   WorkerType,
 } from '@ktrdr/contracts';
 import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
+import { testSettings } from './support/settings';
 
 async function statusOf(p: Promise<unknown>): Promise<number> {
   try {
@@ -94,6 +95,79 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
         h.operations.progress(opId, { lease_token: op!.lease_token!, progress: { percentage: 1 } }),
       ),
     ).toBe(200);
+  });
+
+  describe('a worker stopped by SIGTERM (failed with a shutdown checkpoint)', () => {
+    const SHUTDOWN = { ...CKPT, type: CheckpointType.SHUTDOWN };
+    const shutdownReport = () => ({
+      lease_token: lease,
+      status: CompletionStatus.FAILED,
+      error_message: 'Worker shutting down (SIGTERM)',
+      checkpoint: SHUTDOWN,
+    });
+    const settle = async () => {
+      while (h.operations.pendingContinuations.size > 0) await new Promise((r) => setImmediate(r));
+    };
+
+    it('continues on another worker from that checkpoint while attempts remain', async () => {
+      register(h, 'w2');
+      h.client.startAnswer.set('http://w1:5003', {
+        ok: false,
+        kind: 'busy',
+        detail: 'shutting down',
+      });
+      expect(await h.operations.complete(opId, shutdownReport())).toEqual({
+        acknowledged: true,
+        status: 'failed',
+      });
+      await settle();
+      const op = await h.repo.get(opId);
+      expect(op).toMatchObject({
+        status: 'running',
+        worker_id: 'w2',
+        attempt: 2,
+        checkpoint: SHUTDOWN,
+      });
+      const last = h.client.starts[h.client.starts.length - 1]!;
+      expect(last.url).toBe('http://w2:5003');
+      expect(last.body).toMatchObject({ task_id: opId, attempt: 2, resume_from: SHUTDOWN });
+    });
+
+    it('stays failed, as reported, when no worker takes it', async () => {
+      h.client.startAnswer.set('http://w1:5003', {
+        ok: false,
+        kind: 'busy',
+        detail: 'shutting down',
+      });
+      await h.operations.complete(opId, shutdownReport());
+      await settle();
+      expect(await h.repo.get(opId)).toMatchObject({
+        status: 'failed',
+        attempt: 1,
+        lease_token: lease,
+        error_message: 'Worker shutting down (SIGTERM)',
+      });
+    });
+
+    it('is not continued once the attempts are used up, nor for other failures', async () => {
+      register(h, 'w2');
+      await h.operations.complete(opId, { ...shutdownReport(), checkpoint: CKPT });
+      await settle();
+      expect(await h.repo.get(opId)).toMatchObject({ status: 'failed', attempt: 1 });
+
+      const limited = createHarness({
+        ...testSettings(),
+        operations: { ...testSettings().operations, max_attempts: 1 },
+      });
+      register(limited, 'w1');
+      register(limited, 'w2');
+      const id = (await limited.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS))
+        .operation_id;
+      const l = (await limited.repo.get(id))!.lease_token!;
+      await limited.operations.complete(id, { ...shutdownReport(), lease_token: l });
+      expect(limited.operations.pendingContinuations.size).toBe(0);
+      expect(await limited.repo.get(id)).toMatchObject({ status: 'failed', attempt: 1 });
+    });
   });
 
   it('applies a completion once; repeats are acknowledged without changes; the worker is freed', async () => {

@@ -47,6 +47,8 @@ interface Proc {
 }
 
 const procs: Proc[] = [];
+/** The training worker left running by the SIGTERM test, stopped by the last test. */
+let survivingTrainingWorker = 'training-sys-2';
 let root: string;
 let apiPort: number;
 let api: string;
@@ -343,8 +345,37 @@ describe('system: backend + workers as processes', () => {
     expect(done.result!.resumed_from_epoch).toBeGreaterThanOrEqual(1);
   });
 
+  it('continues a training on another worker when its worker is stopped with SIGTERM', async () => {
+    await startWorker('training', 'training-sys-3');
+    await registered('training-sys-3');
+    const res = await call('POST', '/trainings/start', {
+      ...LONG_TRAINING,
+      epochs: 150,
+      model_name: 'sys-sigterm',
+    });
+    expect(res.status).toBe(200);
+    const id = res.body.operation_id as string;
+    const first = res.body.worker_id as string;
+    const other = first === 'training-sys-2' ? 'training-sys-3' : 'training-sys-2';
+    await until(
+      id,
+      (o) => o.status === 'running' && (o.progress.items_processed ?? 0) >= 1,
+      'progressing',
+    );
+    const stopped = procs.find((p) => p.name === first)!;
+    stopped.child.kill('SIGTERM');
+    expect(await stopped.exited).toEqual({ code: 0, signal: null });
+    const after = await until(id, (o) => o.attempt === 2, 'continued elsewhere', 60_000);
+    expect(after.worker_id).toBe(other);
+    const done = await until(id, (o) => TERMINAL.includes(o.status), 'finished', 90_000);
+    expect(done.status).toBe('completed');
+    expect(done.result).toMatchObject({ epochs_run: 150 });
+    expect(done.result!.resumed_from_epoch).toBeGreaterThanOrEqual(1);
+    survivingTrainingWorker = other;
+  });
+
   it('stops both workers with exit code 0 on SIGTERM', async () => {
-    for (const name of ['backtest-sys-1', 'training-sys-2']) {
+    for (const name of ['backtest-sys-1', survivingTrainingWorker]) {
       const p = procs.find((x) => x.name === name)!;
       p.child.kill('SIGTERM');
       expect(await p.exited).toEqual({ code: 0, signal: null });

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import {
   ACTIVE_OPERATION_STATUSES,
+  CheckpointType,
   CompletionStatus,
   OperationStatus,
   OperationType,
@@ -301,11 +302,72 @@ export class OperationsService {
         this.logger.log(
           `Operation ${operationId} ${status} (reported by ${op.worker_id ?? 'worker'})`,
         );
+        if (this.interruptedByShutdown(updated)) this.continueAfterShutdown(updated);
         return { acknowledged: true, status: updated.status };
       }
     }
     throw new ConflictException(`Operation ${operationId} is changing too fast; retry`);
   }
+
+  /**
+   * A worker stopped on SIGTERM reports its operation `failed` with a `shutdown` checkpoint: that is an
+   * interruption, not a failure of the job, so it continues elsewhere while attempts remain.
+   */
+  private interruptedByShutdown(op: OperationRecord): boolean {
+    return (
+      op.status === OperationStatus.FAILED &&
+      op.checkpoint?.type === CheckpointType.SHUTDOWN &&
+      op.attempt < this.settings.operations.max_attempts
+    );
+  }
+
+  /**
+   * Re-dispatches an operation interrupted by a worker shutdown from its checkpoint, in the background
+   * (the worker's report is acknowledged first). Without a worker to take it, it stays `failed` and can
+   * be resumed by hand.
+   */
+  private continueAfterShutdown(op: OperationRecord): void {
+    this.pendingContinuations.add(op.operation_id);
+    void this.dispatcher
+      .dispatch(op, { expectStatus: [OperationStatus.FAILED], resumeFrom: op.checkpoint })
+      .then(
+        async (result) => {
+          if (result.ok) {
+            this.logger.log(
+              `Operation ${op.operation_id} was interrupted by a worker shutdown; continued on ${result.worker_id} from its checkpoint at ${op.checkpoint?.unit} (attempt ${result.operation.attempt})`,
+            );
+            return;
+          }
+          if (result.reason === 'conflict') return;
+          if (result.operation.status === OperationStatus.RUNNING) {
+            // Every worker refused it: put it back as the worker reported it.
+            await this.repo.update(
+              op.operation_id,
+              {
+                status: OperationStatus.FAILED,
+                worker_id: op.worker_id,
+                lease_token: op.lease_token,
+                attempt: op.attempt,
+                completed_at: op.completed_at,
+                error_message: op.error_message,
+              },
+              { status: [OperationStatus.RUNNING], lease_token: result.operation.lease_token },
+            );
+          }
+          this.logger.warn(
+            `Operation ${op.operation_id} was interrupted by a worker shutdown and could not continue elsewhere (${this.dispatcher.describeFailure(op.operation_type, result.tries)}); resume it with POST /api/v1/operations/${op.operation_id}/resume`,
+          );
+        },
+        (err: unknown) =>
+          this.logger.error(
+            `Continuing ${op.operation_id} after a worker shutdown failed: ${(err as Error).message}`,
+          ),
+      )
+      .finally(() => this.pendingContinuations.delete(op.operation_id));
+  }
+
+  /** Operations being re-dispatched after a worker shutdown (tests wait for them to settle). */
+  readonly pendingContinuations = new Set<string>();
 
   /** Fails an operation whose worker was lost (orphan rule); false when it changed meanwhile. */
   async failLost(op: OperationRecord, reason: string): Promise<boolean> {
