@@ -64,10 +64,10 @@ describe('docker-compose.yml rendering', () => {
       expect(doc.services.grafana?.ports).toEqual([`127.0.0.1:${3000 + slot}:3000`]);
       expect(doc.services.jaeger?.ports).toEqual([`127.0.0.1:${16686 + slot}:16686`]);
       expect(doc.services.prometheus?.ports).toEqual([`127.0.0.1:${9090 + slot}:9090`]);
-      expect(doc.services.db?.image).toBe('postgres:16');
-      expect(doc.services.prometheus?.image).toBe('prom/prometheus:v2.53.0');
-      expect(doc.services.grafana?.image).toBe('grafana/grafana:11.1.0');
-      expect(doc.services.jaeger?.image).toBe('jaegertracing/all-in-one:1.58');
+      expect(doc.services.db?.image).toBe('${POSTGRES_IMAGE:-postgres:16-bookworm}');
+      expect(doc.services.prometheus?.image).toBe('${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.2}');
+      expect(doc.services.grafana?.image).toBe('${GRAFANA_IMAGE:-grafana/grafana:11.2.0}');
+      expect(doc.services.jaeger?.image).toBe('${JAEGER_IMAGE:-jaegertracing/all-in-one:1.60}');
       expect(Object.keys(doc.volumes).sort()).toEqual(['data', 'db-data']);
     },
   );
