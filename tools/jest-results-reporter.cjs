@@ -20,7 +20,6 @@ class JestResultsReporter {
       suites: results.numTotalTestSuites,
       failedSuites: results.numFailedTestSuites,
       runtimeErrorSuites: results.numRuntimeErrorTestSuites,
-      success: results.success,
     };
     fs.writeFileSync(file, JSON.stringify(summary, null, 2));
   }
