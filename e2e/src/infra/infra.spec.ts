@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { REPO_ROOT } from '../harness/paths';
 
 const infra = (...p: string[]) => path.join(REPO_ROOT, 'infra', ...p);
@@ -24,16 +25,10 @@ function run(cmd: string, args: string[]): { code: number; out: string } {
   return { code: r.status ?? 1, out: `${r.stdout}${r.stderr}` };
 }
 
-const hasPythonYaml = has('python3', ['-c', 'import yaml']);
-/** YAML → JSON through python3-yaml (a dependency of docker-compose v1 on Debian). */
+/** Parses a YAML file (the same library kinfra renders its compose files with). */
 function yamlFile(file: string): unknown {
-  const r = run('python3', [
-    '-c',
-    'import sys, json, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)',
-    file,
-  ]);
-  if (r.code !== 0) throw new Error(`cannot parse ${file}: ${r.out}`);
-  return JSON.parse(r.out);
+  // Merge keys (`<<: *defaults`) as docker-compose reads them.
+  return parseYaml(fs.readFileSync(file, 'utf8'), { merge: true });
 }
 
 const itIf = (cond: boolean) => (cond ? it : it.skip);
@@ -66,25 +61,22 @@ describe('infra/prometheus/prometheus.yml', () => {
     expect(r.code).toBe(0);
   });
 
-  itIf(hasPythonYaml)(
-    'scrapes the backend and every worker replica through DNS on the worker port',
-    () => {
-      const cfg = yamlFile(infra('prometheus', 'prometheus.yml')) as {
-        scrape_configs: {
-          job_name: string;
-          static_configs?: { targets: string[] }[];
-          dns_sd_configs?: { names: string[]; type: string; port: number }[];
-        }[];
-      };
-      const jobs = new Map(cfg.scrape_configs.map((j) => [j.job_name, j]));
-      expect(jobs.get('backend')?.static_configs?.[0].targets).toEqual(['backend:8000']);
-      for (const svc of ['backtest-worker', 'training-worker']) {
-        expect(jobs.get(svc)?.dns_sd_configs).toEqual([
-          expect.objectContaining({ names: [svc], type: 'A', port: 5003 }),
-        ]);
-      }
-    },
-  );
+  it('scrapes the backend and every worker replica through DNS on the worker port', () => {
+    const cfg = yamlFile(infra('prometheus', 'prometheus.yml')) as {
+      scrape_configs: {
+        job_name: string;
+        static_configs?: { targets: string[] }[];
+        dns_sd_configs?: { names: string[]; type: string; port: number }[];
+      }[];
+    };
+    const jobs = new Map(cfg.scrape_configs.map((j) => [j.job_name, j]));
+    expect(jobs.get('backend')?.static_configs?.[0].targets).toEqual(['backend:8000']);
+    for (const svc of ['backtest-worker', 'training-worker']) {
+      expect(jobs.get(svc)?.dns_sd_configs).toEqual([
+        expect.objectContaining({ names: [svc], type: 'A', port: 5003 }),
+      ]);
+    }
+  });
 });
 
 describe('infra/compose/docker-compose.yml', () => {
@@ -112,11 +104,9 @@ describe('infra/compose/docker-compose.yml', () => {
     scale?: number;
     profiles?: string[];
   };
-  const compose = hasPythonYaml
-    ? (yamlFile(COMPOSE) as { services: Record<string, Service> })
-    : { services: {} };
+  const compose = yamlFile(COMPOSE) as { services: Record<string, Service> };
 
-  itIf(hasPythonYaml)('hardens every service and gives each a health check', () => {
+  it('hardens every service and gives each a health check', () => {
     const names = Object.keys(compose.services);
     expect(names).toEqual(
       expect.arrayContaining([
@@ -146,7 +136,7 @@ describe('infra/compose/docker-compose.yml', () => {
     }
   });
 
-  itIf(hasPythonYaml)('runs the backend on PostgreSQL after the database is healthy', () => {
+  it('runs the backend on PostgreSQL after the database is healthy', () => {
     const b = compose.services.backend;
     expect(b.image).toMatch(/^ktrdr\/backend:/);
     expect(b.environment?.KTRDR_DB_DRIVER).toBe('postgres');
@@ -154,24 +144,21 @@ describe('infra/compose/docker-compose.yml', () => {
     expect(Object.keys(b.depends_on ?? {})).toEqual(['postgres']);
   });
 
-  itIf(hasPythonYaml)(
-    'runs 2+2 scalable workers on the default port: no published ports, no KTRDR_WORKER_PORT, no fixed URL',
-    () => {
-      for (const svc of ['backtest-worker', 'training-worker']) {
-        const w = compose.services[svc];
-        expect(w.image).toMatch(new RegExp(`^ktrdr/${svc}:`));
-        expect(w.scale).toBe(2);
-        expect(w.ports).toBeUndefined();
-        expect(w.environment).not.toHaveProperty('KTRDR_WORKER_PORT');
-        expect(w.environment).not.toHaveProperty('KTRDR_WORKER_PUBLIC_BASE_URL');
-        expect(w.environment?.KTRDR_API_CLIENT_BASE_URL).toBe('http://backend:8000/api/v1');
-        expect(Object.keys(w.depends_on ?? {})).toEqual(['backend']);
-        expect(JSON.stringify(w.healthcheck)).toContain(':5003/health');
-      }
-      // No 5002/5004 anywhere (old per-type defaults).
-      expect(fs.readFileSync(COMPOSE, 'utf8')).not.toMatch(/\b500[24]\b/);
-    },
-  );
+  it('runs 2+2 scalable workers on the default port: no published ports, no KTRDR_WORKER_PORT, no fixed URL', () => {
+    for (const svc of ['backtest-worker', 'training-worker']) {
+      const w = compose.services[svc];
+      expect(w.image).toMatch(new RegExp(`^ktrdr/${svc}:`));
+      expect(w.scale).toBe(2);
+      expect(w.ports).toBeUndefined();
+      expect(w.environment).not.toHaveProperty('KTRDR_WORKER_PORT');
+      expect(w.environment).not.toHaveProperty('KTRDR_WORKER_PUBLIC_BASE_URL');
+      expect(w.environment?.KTRDR_API_CLIENT_BASE_URL).toBe('http://backend:8000/api/v1');
+      expect(Object.keys(w.depends_on ?? {})).toEqual(['backend']);
+      expect(JSON.stringify(w.healthcheck)).toContain(':5003/health');
+    }
+    // No 5002/5004 anywhere (old per-type defaults).
+    expect(fs.readFileSync(COMPOSE, 'utf8')).not.toMatch(/\b500[24]\b/);
+  });
 });
 
 describe('canonical worker port', () => {
