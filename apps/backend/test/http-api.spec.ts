@@ -540,6 +540,8 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       for (const name of [
         'ktrdr_workers_registered{worker_type="backtesting"} 1',
         'ktrdr_workers_available{worker_type="backtesting"} 1',
+        'ktrdr_workers{worker_type="backtesting",status="available"} 1',
+        'ktrdr_workers{worker_type="backtesting",status="temporarily_unavailable"} 0',
         'ktrdr_operations_active',
         'ktrdr_operations_total{operation_type="backtesting",status="completed"}',
         'ktrdr_operation_duration_seconds_bucket{le="14400"',

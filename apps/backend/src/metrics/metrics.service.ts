@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { OperationStatus, OperationType, WorkerType } from '@ktrdr/contracts';
+import { OperationStatus, OperationType, WorkerStatus, WorkerType } from '@ktrdr/contracts';
 import {
   OPERATIONS_REPOSITORY,
   type OperationsRepository,
@@ -50,6 +50,20 @@ export class MetricsService {
         const { by_type } = workers.countsByType();
         for (const type of Object.values(WorkerType)) {
           this.set({ worker_type: type }, by_type[type].total);
+        }
+      },
+    });
+    new Gauge({
+      name: 'ktrdr_workers',
+      help: 'Workers in the registry, by worker type and status',
+      labelNames: ['worker_type', 'status'],
+      registers,
+      collect() {
+        const { by_type } = workers.countsByType();
+        for (const type of Object.values(WorkerType)) {
+          for (const status of Object.values(WorkerStatus)) {
+            this.set({ worker_type: type, status }, by_type[type][status]);
+          }
         }
       },
     });
