@@ -15,7 +15,7 @@ import {
   StrategyConfig,
 } from '@ktrdr/backtest-engine';
 import type { BacktestStrategyDto, BacktestStartRequestDto } from '@ktrdr/contracts';
-import { loadBars } from '@ktrdr/market-data';
+import { loadBars, MarketDataAbortedError, type Bars } from '@ktrdr/market-data';
 import { loadModel, predictSignals } from '@ktrdr/training-engine';
 import type { JobContext, JobInput, JobOutcome } from '@ktrdr/worker-runtime';
 
@@ -64,13 +64,25 @@ export function strategyConfig(s: BacktestStrategyDto, modelPath?: string): Stra
 export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   const p = input.params as unknown as BacktestStartRequestDto;
   const data = input.data as unknown as BacktestJobData;
-  const bars = loadBars({
-    symbol: p.symbol,
-    timeframe: p.timeframe,
-    start_date: p.start_date,
-    end_date: p.end_date,
-    dataDir: data.data_dir,
-  });
+  let bars: Bars;
+  try {
+    bars = loadBars({
+      symbol: p.symbol,
+      timeframe: p.timeframe,
+      start_date: p.start_date,
+      end_date: p.end_date,
+      dataDir: data.data_dir,
+      // Generating millions of SYNTH bars takes seconds: a cancel must not wait for it.
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    if (err instanceof MarketDataAbortedError) {
+      // Nothing ran: the checkpoint to keep is the one this attempt started from (if any).
+      const from = (input.resume_state ?? null) as BacktestState | null;
+      return { status: 'aborted', unit: from?.bar_index ?? 0, state: from };
+    }
+    throw err;
+  }
   if (bars.length === 0) {
     throw new Error(
       `No bars for ${p.symbol} ${p.timeframe} between ${p.start_date} and ${p.end_date}`,

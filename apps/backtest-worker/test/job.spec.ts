@@ -67,4 +67,40 @@ describe('backtest job', () => {
       state: { bar_index: 0, symbol: 'SYNTH-AB' },
     });
   });
+
+  it('stops generating a long SYNTH series when cancelled, keeping the checkpoint it resumed from', () => {
+    let looks = 0;
+    const signal = {
+      get aborted() {
+        looks += 1;
+        return looks >= 2;
+      },
+    };
+    const input = {
+      operation_id: 'op-abort-load',
+      attempt: 2,
+      params: {
+        symbol: 'SYNTH-BIG',
+        timeframe: '1m',
+        start_date: '2024-01-01',
+        end_date: '2024-07-01',
+        strategy: { type: 'sma_crossover', fast_period: 5, slow_period: 20 },
+      },
+      resume_state: null as unknown,
+      resume_unit: 0,
+      checkpoint: { every_units: 1e9, every_ms: 1e9 },
+      data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+    };
+    expect(runJob(input, { ...ctx, signal })).toEqual({ status: 'aborted', unit: 0, state: null });
+    expect(looks).toBe(2);
+    const from = { bar_index: 4000, symbol: 'SYNTH-BIG' };
+    looks = 0;
+    expect(runJob({ ...input, resume_state: from, resume_unit: 4000 }, { ...ctx, signal })).toEqual(
+      {
+        status: 'aborted',
+        unit: 4000,
+        state: from,
+      },
+    );
+  });
 });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allocBars, Bars, filterBarsByTime } from './bars';
-import { isSynthSymbol, synthBars } from './synth';
+import { isSynthSymbol, synthBars, type AbortFlag } from './synth';
 import { parseTimeframe } from './timeframe';
 import { parseTimestamp, TimeLike, toEpochMs } from './time';
 
@@ -190,6 +190,8 @@ export interface LoadBarsOptions {
   /** Exclusive end (ISO-8601 date/date-time, epoch ms or Date). */
   end_date?: TimeLike;
   dataDir: string;
+  /** Checked while a long SYNTH-* series is generated; a set flag throws MarketDataAbortedError. */
+  signal?: AbortFlag;
 }
 
 /** Default range for SYNTH-* symbols when a bound is missing. */
@@ -218,7 +220,9 @@ export function loadBars(opts: LoadBarsOptions): Bars {
       (end !== undefined
         ? end - SYNTH_DEFAULT_COUNT * parseTimeframe(timeframe)
         : toEpochMs(SYNTH_DEFAULT_START));
-    return synthBars(symbol, timeframe, from, end ?? { count: SYNTH_DEFAULT_COUNT });
+    return synthBars(symbol, timeframe, from, end ?? { count: SYNTH_DEFAULT_COUNT }, {
+      signal: opts.signal,
+    });
   }
   const path = csvPathFor(dataDir, symbol, timeframe);
   if (!existsSync(path)) {

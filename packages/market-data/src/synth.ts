@@ -65,12 +65,30 @@ const REGIME_DOWN = 1;
  * - The same symbol, timeframe, start and end/count always give identical bars. The walk starts
  *   at `start`, so a different start gives a different series (not a sub-series).
  */
+/** Bars generated or parsed between two looks at an abort flag (a large series stays cancellable). */
+export const ABORT_CHECK_EVERY = 65_536;
+
+/** Thrown when the abort flag given to a loader is set while it works. */
+export class MarketDataAbortedError extends Error {
+  constructor(readonly symbol: string) {
+    super(`Loading bars for ${symbol} was aborted`);
+    this.name = 'MarketDataAbortedError';
+  }
+}
+
+/** Anything with an `aborted` flag: an AbortSignal, or the worker runtime's shared-memory flag. */
+export interface AbortFlag {
+  readonly aborted: boolean;
+}
+
 export function synthBars(
   symbol: string,
   timeframe: string,
   start: TimeLike,
   end: TimeLike | { count: number },
+  options: { signal?: AbortFlag } = {},
 ): Bars {
+  const { signal } = options;
   const tfMs = parseTimeframe(timeframe);
   const startMs = toEpochMs(start, 'start');
   const first = Math.ceil(startMs / tfMs) * tfMs;
@@ -114,6 +132,9 @@ export function synthBars(
   let regime = seed % 3;
   let anchor = x;
   for (let i = 0; i < count; i++) {
+    if (signal && i > 0 && i % ABORT_CHECK_EVERY === 0 && signal.aborted) {
+      throw new MarketDataAbortedError(symbol);
+    }
     if (rand() < 1 / 250) {
       regime = Math.floor(rand() * 3);
       anchor = x;

@@ -1,4 +1,11 @@
-import { createRng, hashString, isSynthSymbol, synthBars } from '../src';
+import {
+  ABORT_CHECK_EVERY,
+  createRng,
+  hashString,
+  isSynthSymbol,
+  MarketDataAbortedError,
+  synthBars,
+} from '../src';
 
 describe('synthBars', () => {
   it('is deterministic for the same symbol, timeframe and range', () => {
@@ -80,5 +87,32 @@ describe('helpers', () => {
     }
     expect(sum / 10000).toBeGreaterThan(0.48);
     expect(sum / 10000).toBeLessThan(0.52);
+  });
+});
+
+describe('synthBars abort flag', () => {
+  const args = [
+    'SYNTH-AB',
+    '1m',
+    '2024-01-01T00:00:00Z',
+    { count: 3 * ABORT_CHECK_EVERY },
+  ] as const;
+
+  it('stops a long series when the flag is set while it is generated', () => {
+    let looks = 0;
+    const signal = {
+      get aborted() {
+        looks += 1;
+        return looks >= 2;
+      },
+    };
+    expect(() => synthBars(...args, { signal })).toThrow(MarketDataAbortedError);
+    expect(looks).toBe(2);
+  });
+
+  it('gives the same bars with a flag that stays clear', () => {
+    const plain = synthBars(...args);
+    const watched = synthBars(...args, { signal: { aborted: false } });
+    expect(Array.from(watched.close)).toEqual(Array.from(plain.close));
   });
 });

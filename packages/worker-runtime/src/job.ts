@@ -174,7 +174,7 @@ export class RunningJob {
     }
     if (reason === 'shutdown') {
       const where = checkpoint
-        ? `; a ${checkpoint.type} checkpoint at ${checkpoint.unit} ${this.engine.unitName} was saved: resume it with POST /api/v1/operations/${this.operationId}/resume`
+        ? `; a ${checkpoint.type} checkpoint at ${checkpoint.unit} ${this.engine.unitName} was saved (the backend continues from it on another worker while attempts remain; otherwise POST /api/v1/operations/${this.operationId}/resume)`
         : '';
       return this.finish(
         CompletionStatus.FAILED,
