@@ -211,21 +211,7 @@ export class OperationsService {
         `Operation ${operationId} changed while resuming (now ${result.operation.status})`,
       );
     }
-    if (result.operation.status === OperationStatus.RUNNING) {
-      // Put it back as it was: nothing runs it.
-      await this.repo.update(
-        operationId,
-        {
-          status: op.status,
-          worker_id: op.worker_id,
-          lease_token: op.lease_token,
-          attempt: op.attempt,
-          completed_at: op.completed_at,
-          error_message: op.error_message,
-        },
-        { status: [OperationStatus.RUNNING], lease_token: result.operation.lease_token },
-      );
-    }
+    await this.restoreAfterRefusedDispatch(op, result.operation);
     throw new RetryLaterException(
       `Operation ${operationId} was not resumed. ${this.dispatcher.describeFailure(op.operation_type, result.tries)}`,
       5,
@@ -339,21 +325,7 @@ export class OperationsService {
             return;
           }
           if (result.reason === 'conflict') return;
-          if (result.operation.status === OperationStatus.RUNNING) {
-            // Every worker refused it: put it back as the worker reported it.
-            await this.repo.update(
-              op.operation_id,
-              {
-                status: OperationStatus.FAILED,
-                worker_id: op.worker_id,
-                lease_token: op.lease_token,
-                attempt: op.attempt,
-                completed_at: op.completed_at,
-                error_message: op.error_message,
-              },
-              { status: [OperationStatus.RUNNING], lease_token: result.operation.lease_token },
-            );
-          }
+          await this.restoreAfterRefusedDispatch(op, result.operation);
           this.logger.warn(
             `Operation ${op.operation_id} was interrupted by a worker shutdown and could not continue elsewhere (${this.dispatcher.describeFailure(op.operation_type, result.tries)}); resume it with POST /api/v1/operations/${op.operation_id}/resume`,
           );
@@ -364,6 +336,29 @@ export class OperationsService {
           ),
       )
       .finally(() => this.pendingContinuations.delete(op.operation_id));
+  }
+
+  /**
+   * A re-dispatch that no worker accepted leaves the operation `running` under a lease nobody holds:
+   * put it back as it was before the attempt (status, worker, lease, attempt, error).
+   */
+  private async restoreAfterRefusedDispatch(
+    before: OperationRecord,
+    after: OperationRecord,
+  ): Promise<void> {
+    if (after.status !== OperationStatus.RUNNING) return;
+    await this.repo.update(
+      before.operation_id,
+      {
+        status: before.status,
+        worker_id: before.worker_id,
+        lease_token: before.lease_token,
+        attempt: before.attempt,
+        completed_at: before.completed_at,
+        error_message: before.error_message,
+      },
+      { status: [OperationStatus.RUNNING], lease_token: after.lease_token },
+    );
   }
 
   /** Operations being re-dispatched after a worker shutdown (tests wait for them to settle). */
