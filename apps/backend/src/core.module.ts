@@ -4,6 +4,7 @@ import { TIMERS, realTimers, type Timers } from './common/periodic-task';
 import { ShutdownState } from './common/shutdown-state';
 import { BACKGROUND_TASKS } from './common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from './config/settings';
+import { LifecycleEvents } from './operations/lifecycle-events';
 
 export interface CoreOptions {
   settings: BackendSettings;
@@ -12,7 +13,7 @@ export interface CoreOptions {
   backgroundTasks?: boolean;
 }
 
-/** Settings, time and shutdown state, available everywhere. */
+/** Settings, time, shutdown state and lifecycle events, available everywhere. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -23,6 +24,7 @@ export class CoreModule {
       { provide: TIMERS, useValue: options.timers ?? realTimers },
       { provide: BACKGROUND_TASKS, useValue: options.backgroundTasks ?? true },
       ShutdownState,
+      LifecycleEvents,
     ];
     return {
       module: CoreModule,

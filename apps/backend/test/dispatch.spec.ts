@@ -1,6 +1,15 @@
 import { HttpException } from '@nestjs/common';
-import { OperationStatus, OperationType, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import {
+  CompletionStatus,
+  OPERATION_TRANSITIONS,
+  OperationStatus,
+  OperationType,
+  WorkerStatus,
+  WorkerType,
+} from '@ktrdr/contracts';
+import { IllegalTransitionError } from '../src/operations/lifecycle.service';
 import { BACKTEST_PARAMS, TRAINING_PARAMS, createHarness, type Harness } from './support/harness';
+import { testSettings } from './support/settings';
 
 function register(h: Harness, id: string, type = WorkerType.BACKTESTING, gpu?: boolean): string {
   const url = `http://${id}:5003`;
@@ -15,27 +24,52 @@ function register(h: Harness, id: string, type = WorkerType.BACKTESTING, gpu?: b
 }
 
 async function expectHttpError(p: Promise<unknown>, status: number, text: RegExp): Promise<void> {
-  await expect(p).rejects.toBeInstanceOf(HttpException);
-  const err = (await p.catch((e: unknown) => e)) as HttpException;
-  expect(err.getStatus()).toBe(status);
-  expect(err.message).toMatch(text);
+  const err = (await p.then(
+    () => null,
+    (e: unknown) => e,
+  )) as HttpException | null;
+  expect(err).toBeInstanceOf(HttpException);
+  expect(err!.getStatus()).toBe(status);
+  expect(err!.message).toMatch(text);
 }
 
-describe('dispatch and selection', () => {
+/** Completes an operation as its worker would (with the current lease). */
+async function finish(h: Harness, id: string, result: Record<string, unknown> = {}): Promise<void> {
+  const op = await h.repo.get(id);
+  await h.operations.complete(id, {
+    lease_token: op!.lease_token!,
+    status: CompletionStatus.COMPLETED,
+    result,
+  });
+  await h.dispatcher.settle();
+}
+
+describe('durable queue and dispatch', () => {
   let h: Harness;
   beforeEach(() => {
     h = createHarness();
   });
 
-  it('dispatches with a fresh lease, attempt 1 and the worker start request shape', async () => {
+  it('answers 202-style pending with a queue position, then dispatches with a fresh lease and the worker request shape', async () => {
     const url = register(h, 'w1');
-    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
-    expect(res).toMatchObject({ success: true, status: 'running', worker_id: 'w1' });
+    const res = await h.operations.start(OperationType.BACKTESTING, {
+      ...BACKTEST_PARAMS,
+      priority: 5,
+    });
+    expect(res).toMatchObject({
+      success: true,
+      status: 'pending',
+      worker_id: null,
+      queue_position: 1,
+    });
+    expect(res.message).toMatch(/^Queued: next in line; dispatching to a free backtesting worker/);
+    await h.dispatcher.settle();
     const op = await h.repo.get(res.operation_id);
-    expect(op).toMatchObject({ status: 'running', worker_id: 'w1', attempt: 1 });
+    expect(op).toMatchObject({ status: 'running', worker_id: 'w1', attempt: 1, priority: 5 });
+    expect(op!.params).toEqual(BACKTEST_PARAMS); // priority is a queue field, not a parameter
     expect(op!.lease_token).toMatch(/^[0-9a-f-]{36}$/);
     expect(h.client.starts).toHaveLength(1);
-    expect(h.client.starts[0]).toMatchObject({
+    expect(h.client.starts[0]).toEqual({
       url,
       route: '/backtests/start',
       body: {
@@ -52,107 +86,261 @@ describe('dispatch and selection', () => {
     });
   });
 
-  it('answers 503 with a hint and creates nothing when no worker of the type exists', async () => {
+  it('queues when no worker of the type exists, says how to start one, and dispatches on registration', async () => {
     register(h, 't1', WorkerType.TRAINING);
-    await expectHttpError(
-      h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS),
-      503,
-      /No available backtesting worker \(0 registered\)\. Start one with `pnpm --filter @ktrdr\/backtest-worker start`/,
-    );
-    expect((await h.repo.list({ limit: 10, offset: 0 })).total_count).toBe(0);
-  });
-
-  it('says how many are busy when all are', async () => {
-    register(h, 'w1');
-    await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
-    await expectHttpError(
-      h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS),
-      503,
-      /\(1 registered: 1 busy, 0 temporarily unavailable\)/,
-    );
-  });
-
-  it('skips a worker that answers 503 and releases the unreachable one; each try has its own lease', async () => {
-    const u1 = register(h, 'w1');
-    const u2 = register(h, 'w2');
-    register(h, 'w3');
-    h.client.startAnswer.set(u1, { ok: false, kind: 'busy', detail: '503 Worker busy' });
-    h.client.startAnswer.set(u2, { ok: false, kind: 'unreachable', detail: 'ECONNREFUSED' });
     const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
-    expect(res.worker_id).toBe('w3');
-    const leases = h.client.starts.map((s) => s.body.lease_token);
-    expect(new Set(leases).size).toBe(3);
-    expect(h.client.starts.every((s) => s.body.attempt === 1)).toBe(true);
-    expect((await h.repo.get(res.operation_id))!.lease_token).toBe(leases[2]);
-    // The busy one stays busy until its heartbeat says otherwise; the unreachable one is free.
-    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.BUSY);
-    expect(h.registry.get('w2')!.status).toBe(WorkerStatus.AVAILABLE);
+    expect(res.status).toBe('pending');
+    expect(res.message).toMatch(
+      /no backtesting worker registered yet — start one with `pnpm --filter @ktrdr\/backtest-worker start`/,
+    );
+    await h.dispatcher.settle();
+    const dto = await h.operations.getDto(res.operation_id);
+    expect(dto).toMatchObject({ status: 'pending', queue_position: 1 });
+    expect(dto.wait_reason).toMatch(/^next in line; no backtesting worker registered yet/);
+    expect(h.client.starts).toHaveLength(0);
+
+    register(h, 'b1');
+    await h.dispatcher.settle();
+    expect(await h.repo.get(res.operation_id)).toMatchObject({
+      status: 'running',
+      worker_id: 'b1',
+    });
   });
 
-  it('tries at most 3 workers, then fails the operation with every reason', async () => {
-    for (const id of ['a', 'b', 'c', 'd']) {
-      h.client.startAnswer.set(register(h, id), {
-        ok: false,
-        kind: 'unreachable',
-        detail: 'timed out',
-      });
+  it('5 backtests posted at once to 3 workers: 3 run, 2 wait in order, all complete with no retry', async () => {
+    for (const id of ['w1', 'w2', 'w3']) register(h, id);
+    const ids: string[] = [];
+    const answers = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS)),
+    );
+    for (const a of answers) {
+      expect(a.status).toBe('pending');
+      ids.push(a.operation_id);
     }
+    await h.dispatcher.settle();
+    const statuses = await Promise.all(ids.map(async (id) => (await h.repo.get(id))!.status));
+    expect(statuses.filter((s) => s === 'running')).toHaveLength(3);
+    const queue = await h.operations.list({ status: OperationStatus.PENDING });
+    expect(queue.data.map((o) => o.queue_position)).toEqual([1, 2]);
+    expect(queue.data[1].wait_reason).toBe('1 ahead of it; 3 backtesting workers busy');
+
+    for (let round = 0; round < 5; round++) {
+      const running = (await h.repo.findByStatus([OperationStatus.RUNNING]))[0];
+      if (!running) break;
+      await finish(h, running.operation_id);
+    }
+    for (const id of ids) expect((await h.repo.get(id))!.status).toBe('completed');
+    expect(h.client.starts).toHaveLength(5);
+  });
+
+  it('50 operations on one worker run in priority-then-FIFO order', async () => {
+    register(h, 'w1');
+    const submitted: { id: string; priority: number; n: number }[] = [];
+    for (let n = 0; n < 50; n++) {
+      const priority = [0, 10, -5, 0, 3][n % 5];
+      h.clock.advance(1);
+      const res = await h.operations.start(OperationType.BACKTESTING, {
+        ...BACKTEST_PARAMS,
+        priority,
+      });
+      submitted.push({ id: res.operation_id, priority, n });
+    }
+    await h.dispatcher.settle();
+    const order: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const running = (await h.repo.findByStatus([OperationStatus.RUNNING]))[0];
+      order.push(running.operation_id);
+      await finish(h, running.operation_id);
+    }
+    // The first one went out before the others were queued; the rest follow priority, then FIFO.
+    const [first, ...rest] = submitted;
+    const expected = [
+      first.id,
+      ...[...rest].sort((a, b) => b.priority - a.priority || a.n - b.n).map((s) => s.id),
+    ];
+    expect(order).toEqual(expected);
+  });
+
+  it('a worker answering 503 is skipped and marked busy; the operation keeps its attempt and goes to another worker', async () => {
+    const u1 = register(h, 'w1');
+    register(h, 'w2');
+    h.client.startAnswer.set(u1, { ok: false, kind: 'busy', detail: '503 Worker busy' });
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    const op = await h.repo.get(res.operation_id);
+    expect(op).toMatchObject({ status: 'running', worker_id: 'w2', attempt: 1 });
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.BUSY);
+    const leases = h.client.starts.map((s) => s.body.lease_token);
+    expect(new Set(leases).size).toBe(leases.length);
+  });
+
+  it('an unreachable worker is not chosen again until it shows life; the operation waits in the queue', async () => {
+    const u1 = register(h, 'w1');
+    h.client.startAnswer.set(u1, { ok: false, kind: 'unreachable', detail: 'ECONNREFUSED' });
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    expect(h.client.starts).toHaveLength(1);
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.TEMPORARILY_UNAVAILABLE);
+    const dto = await h.operations.getDto(res.operation_id);
+    expect(dto).toMatchObject({
+      status: 'pending',
+      attempt: 0,
+      worker_id: null,
+      queue_position: 1,
+    });
+    expect(dto.wait_reason).toBe('next in line; 1 temporarily unavailable');
+    expect(dto.error_message).toMatch(
+      /Last dispatch: Worker w1 did not take .*unreachable: ECONNREFUSED/,
+    );
+
+    // A second start does not try the dead worker again (no 10 s timeouts per request).
+    await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    expect(h.client.starts).toHaveLength(1);
+
+    // A heartbeat is a sign of life: it becomes available and the head of the queue goes out.
+    h.client.startAnswer.delete(u1);
+    await h.protocol.heartbeat('w1', {
+      status: WorkerStatus.AVAILABLE,
+      current_operation_id: null,
+    });
+    await h.dispatcher.settle();
+    expect(await h.repo.get(res.operation_id)).toMatchObject({
+      status: 'running',
+      worker_id: 'w1',
+      attempt: 1,
+    });
+  });
+
+  it('a worker that refuses the request itself (400) fails the operation with its reason', async () => {
+    const u1 = register(h, 'w1');
+    h.client.startAnswer.set(u1, { ok: false, kind: 'invalid', detail: '400 symbol: unknown' });
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    const op = await h.repo.get(res.operation_id);
+    expect(op).toMatchObject({ status: 'failed' });
+    expect(op!.error_message).toBe('Refused by worker w1: 400 symbol: unknown');
+    expect(h.registry.get('w1')!.status).toBe(WorkerStatus.AVAILABLE);
+  });
+
+  it('refuses with 429 and Retry-After beyond KTRDR_OPS_MAX_QUEUED, creating nothing', async () => {
+    h = createHarness(testSettings({ operations: { max_queued: 3 } }));
+    for (let i = 0; i < 3; i++)
+      await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
     const p = h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
-    await expectHttpError(p, 503, /after 3 tries \(a: unreachable \(timed out\); b: .*; c: .*\)/);
-    expect(h.client.starts).toHaveLength(3);
-    const page = await h.repo.list({ limit: 10, offset: 0 });
-    expect(page.data[0]).toMatchObject({ status: OperationStatus.FAILED });
-    expect(page.data[0]!.error_message).toMatch(/No backtesting worker accepted/);
-    expect(h.registry.list({ status: WorkerStatus.AVAILABLE })).toHaveLength(4);
+    await expectHttpError(
+      p,
+      429,
+      /The queue is full: 3 operations are pending \(KTRDR_OPS_MAX_QUEUED\)/,
+    );
+    const err = (await p.catch((e: unknown) => e)) as { retryAfterSeconds?: number };
+    expect(err.retryAfterSeconds).toBeGreaterThan(0);
+    expect((await h.repo.list({ limit: 10, offset: 0 })).total_count).toBe(3);
+  });
+
+  it('cancelling a pending operation removes it from the queue at once', async () => {
+    const a = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const b = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const res = await h.operations.cancel(a.operation_id);
+    expect(res).toMatchObject({ status: 'cancelled' });
+    expect(res.message).toMatch(/Removed from the queue/);
+    const queue = await h.operations.list({ status: OperationStatus.PENDING });
+    expect(queue.data.map((o) => [o.operation_id, o.queue_position])).toEqual([
+      [b.operation_id, 1],
+    ]);
+    register(h, 'w1');
+    await h.dispatcher.settle();
+    expect(h.client.starts.map((s) => s.body.task_id)).toEqual([b.operation_id]);
+  });
+
+  it('a cancel of a running operation never waits on a hung worker', async () => {
+    register(h, 'w1');
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((r) => (release = r));
+    const client = h.client as unknown as { cancelOperation: () => Promise<unknown> };
+    client.cancelOperation = () => hung.then(() => ({ ok: false, detail: 'timeout' }));
+    const answer = await h.operations.cancel(res.operation_id);
+    expect(answer.status).toBe('cancelled');
+    expect(answer.message).toMatch(/Cancellation sent to worker w1/);
+    release();
   });
 
   it('sends trainings to GPU workers first, then CPU ones, on /training/start', async () => {
-    register(h, 'cpu', WorkerType.TRAINING);
-    register(h, 'gpu', WorkerType.GPU_HOST, true);
-    const first = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
-    const second = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
-    expect([first.worker_id, second.worker_id]).toEqual(['gpu', 'cpu']);
-    expect(h.client.starts.map((s) => s.route)).toEqual(['/training/start', '/training/start']);
+    register(h, 'cpu1', WorkerType.TRAINING, false);
+    register(h, 'gpu1', WorkerType.GPU_HOST, true);
+    const a = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
+    const b = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
+    await h.dispatcher.settle();
+    expect((await h.repo.get(a.operation_id))!.worker_id).toBe('gpu1');
+    expect((await h.repo.get(b.operation_id))!.worker_id).toBe('cpu1');
+    expect(h.client.starts.every((s) => s.route === '/training/start')).toBe(true);
   });
 
-  it('50 concurrent dispatches never pick one worker twice', async () => {
-    for (let i = 0; i < 10; i++) register(h, `w${i}`);
-    // Each start answer waits a random number of event-loop turns, so dispatches interleave.
-    h.client.beforeStart = async () => {
-      const turns = Math.floor(Math.random() * 5);
-      for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
-    };
-    const results = await Promise.allSettled(
-      Array.from({ length: 50 }, () =>
-        h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS),
-      ),
-    );
-    const ok = results
-      .filter((r) => r.status === 'fulfilled')
-      .map((r) => (r as PromiseFulfilledResult<{ worker_id: string }>).value);
-    const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
-    expect(ok).toHaveLength(10);
-    expect(new Set(ok.map((r) => r.worker_id)).size).toBe(10);
-    expect(rejected).toHaveLength(40);
-    expect(rejected.every((r) => (r.reason as HttpException).getStatus() === 503)).toBe(true);
-    // Every start request went to a distinct worker.
-    expect(new Set(h.client.starts.map((s) => s.url)).size).toBe(h.client.starts.length);
-    expect(h.registry.list({ status: WorkerStatus.BUSY })).toHaveLength(10);
+  it('a worker that reports progress before its start answer arrives is running', async () => {
+    register(h, 'w1');
+    let answer: () => void = () => undefined;
+    h.client.beforeStart = () => new Promise<void>((r) => (answer = r));
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await new Promise((r) => setImmediate(r));
+    const op = await h.repo.get(res.operation_id);
+    expect(op!.status).toBe('dispatched');
+    await h.operations.progress(res.operation_id, {
+      lease_token: op!.lease_token!,
+      progress: { percentage: 10 },
+    });
+    expect((await h.repo.get(res.operation_id))!.status).toBe('running');
+    answer();
+    await h.dispatcher.settle();
+    expect((await h.repo.get(res.operation_id))!.status).toBe('running');
   });
 
-  it('keeps concurrent selections distinct even when workers refuse (released workers are re-used only after release)', async () => {
-    for (let i = 0; i < 5; i++) register(h, `w${i}`);
-    h.client.startAnswer.set('http://w0:5003', { ok: false, kind: 'unreachable', detail: 'x' });
-    h.client.beforeStart = () => new Promise((r) => setImmediate(r));
-    const results = await Promise.allSettled(
-      Array.from({ length: 20 }, () =>
-        h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS),
-      ),
-    );
-    const ok = results.filter((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{
-      worker_id: string;
-    }>[];
-    expect(ok).toHaveLength(4);
-    expect(new Set(ok.map((r) => r.value.worker_id))).toEqual(new Set(['w1', 'w2', 'w3', 'w4']));
+  it('announces every step on the lifecycle events', async () => {
+    const kinds: string[] = [];
+    h.events.on('operation', (e) => kinds.push(e.kind));
+    register(h, 'w1');
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    await finish(h, res.operation_id);
+    expect(kinds).toEqual(['created', 'queued', 'dispatched', 'running', 'completed']);
+  });
+});
+
+describe('operation lifecycle: the transition table', () => {
+  const all = Object.values(OperationStatus);
+  it.each(all.flatMap((from) => all.map((to) => [from, to] as const)))(
+    '%s → %s is allowed only when the table says so',
+    async (from, to) => {
+      const h = createHarness();
+      const op = await h.repo.create({
+        operation_id: 'op_x',
+        operation_type: OperationType.BACKTESTING,
+        params: {},
+        status: from,
+      });
+      const allowed = OPERATION_TRANSITIONS[from].includes(to);
+      if (allowed) {
+        const updated = await h.lifecycle.transition(op, to);
+        expect(updated!.status).toBe(to);
+      } else {
+        await expect(h.lifecycle.transition(op, to)).rejects.toBeInstanceOf(IllegalTransitionError);
+        expect((await h.repo.get('op_x'))!.status).toBe(from);
+      }
+    },
+  );
+
+  it('is a compare-and-set: of two racing transitions from one state only one wins', async () => {
+    const h = createHarness();
+    const op = await h.repo.create({
+      operation_id: 'op_y',
+      operation_type: OperationType.BACKTESTING,
+      params: {},
+    });
+    const [a, b] = await Promise.all([
+      h.lifecycle.transition(op, OperationStatus.CANCELLED),
+      h.lifecycle.transition(op, OperationStatus.FAILED),
+    ]);
+    expect([a, b].filter((x) => x !== null)).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { Timers } from '../src/common/periodic-task';
-import { InMemoryOperationsRepository } from '../src/operations/testing/in-memory-operations.repository';
+import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import { FakeWorkers } from './support/fake-worker';
 import { testSettings } from './support/settings';
 import { createTestApp } from './support/test-app';

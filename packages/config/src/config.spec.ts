@@ -92,7 +92,7 @@ describe('defaults', () => {
         max_operations: 10000,
         cleanup_interval_seconds: 3600,
         retention_days: 7,
-        max_attempts: 2,
+        max_attempts: 3,
       });
       expect(getApiClientSettings().base_url).toBe('http://localhost:8000/api/v1');
       expect(getDatabaseSettings().driver).toBe('pglite');

@@ -290,11 +290,31 @@ export const OperationsSettings = defineSettings({
       description: 'Finished operations older than this many days are purged.',
     }),
     max_attempts: int({
-      default: 2,
+      default: 3,
       min: 1,
       max: 100,
       description:
-        'Dispatch attempts of one operation, the first included (an orphan is re-dispatched while below it).',
+        'Runs of one operation, the first included: an operation interrupted by a lost or stopped worker goes back to the queue while below it (a dispatch that no worker accepted does not count).',
+    }),
+    max_queued: int({
+      default: 10000,
+      min: 1,
+      max: 10000000,
+      description:
+        'Most pending (queued) operations; a start request beyond it gets 429 with Retry-After.',
+    }),
+    max_sweep_children: int({
+      default: 1000,
+      min: 1,
+      max: 100000,
+      description: 'Most child operations one sweep may expand to (400 beyond it).',
+    }),
+    dispatch_interval_seconds: num({
+      default: 5,
+      min: 0.1,
+      max: 3600,
+      description:
+        'Seconds between two safety passes of the dispatcher (dispatch is event-driven; this pass only catches what an event missed).',
     }),
   },
 });

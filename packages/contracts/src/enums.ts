@@ -17,7 +17,11 @@ export enum OperationType {
 }
 
 export enum OperationStatus {
+  /** Queued: waiting for a worker of its type. */
   PENDING = 'pending',
+  /** Claimed from the queue and sent to a worker that has not accepted it yet. */
+  DISPATCHED = 'dispatched',
+  /** Accepted by its worker. */
   RUNNING = 'running',
   COMPLETED = 'completed',
   FAILED = 'failed',
@@ -53,8 +57,50 @@ export const TERMINAL_OPERATION_STATUSES: readonly OperationStatus[] = [
 
 export const ACTIVE_OPERATION_STATUSES: readonly OperationStatus[] = [
   OperationStatus.PENDING,
+  OperationStatus.DISPATCHED,
   OperationStatus.RUNNING,
 ];
+
+/** Statuses of an operation that a worker holds (or is being handed). */
+export const ASSIGNED_OPERATION_STATUSES: readonly OperationStatus[] = [
+  OperationStatus.DISPATCHED,
+  OperationStatus.RUNNING,
+];
+
+/**
+ * The operation lifecycle, written down once: every status change the backend makes must be one of
+ * these (the backend's OperationLifecycle refuses any other). `pending` is the queue; an operation goes
+ * back to it for a retry (dispatch refused, worker lost or shut down, resume by a user).
+ */
+export const OPERATION_TRANSITIONS: Readonly<Record<OperationStatus, readonly OperationStatus[]>> =
+  {
+    [OperationStatus.PENDING]: [
+      OperationStatus.DISPATCHED,
+      OperationStatus.CANCELLED,
+      OperationStatus.FAILED,
+    ],
+    [OperationStatus.DISPATCHED]: [
+      OperationStatus.RUNNING,
+      OperationStatus.PENDING,
+      OperationStatus.COMPLETED,
+      OperationStatus.FAILED,
+      OperationStatus.CANCELLED,
+    ],
+    [OperationStatus.RUNNING]: [
+      OperationStatus.PENDING,
+      OperationStatus.COMPLETED,
+      OperationStatus.FAILED,
+      OperationStatus.CANCELLED,
+    ],
+    [OperationStatus.COMPLETED]: [],
+    [OperationStatus.FAILED]: [OperationStatus.PENDING],
+    [OperationStatus.CANCELLED]: [OperationStatus.PENDING],
+  };
+
+/** Whether the lifecycle allows `from` → `to`. */
+export function isAllowedTransition(from: OperationStatus, to: OperationStatus): boolean {
+  return OPERATION_TRANSITIONS[from].includes(to);
+}
 
 /** Input aliases for worker types (old names still sent by some workers). */
 export const WORKER_TYPE_ALIASES: Readonly<Record<string, WorkerType>> = {

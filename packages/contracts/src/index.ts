@@ -5,3 +5,4 @@ export * from './common.dto';
 export * from './operation.dto';
 export * from './worker.dto';
 export * from './start.dto';
+export * from './sweep.dto';

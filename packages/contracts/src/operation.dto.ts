@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  IsBoolean,
   IsEnum,
   IsInt,
   IsObject,
@@ -56,6 +57,28 @@ export class OperationDto {
 
   @ApiProperty({ type: CheckpointInfoDto, nullable: true })
   checkpoint!: CheckpointInfoDto | null;
+
+  @ApiProperty({ description: 'Queue priority (higher first)', example: 0 })
+  priority!: number;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'While pending: 1-based place in the queue of its type (dispatch order)',
+    example: 3,
+  })
+  queue_position!: number | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'While pending: why it waits',
+    example: '2 ahead of it; 3 backtesting workers busy',
+  })
+  wait_reason!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'The sweep it belongs to' })
+  sweep_id!: string | null;
 }
 
 /** Response of `GET /operations/{id}`. */
@@ -78,6 +101,12 @@ export class ListOperationsQueryDto {
   @IsOptional()
   @IsEnum(OperationType)
   operation_type?: OperationType;
+
+  @ApiPropertyOptional({ description: 'Only the children of this sweep' })
+  @IsOptional()
+  @IsString()
+  @IsId()
+  sweep_id?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
   @IsOptional()
@@ -136,12 +165,26 @@ export class StartOperationResponseDto {
   @ApiProperty({
     enum: OperationStatus,
     enumName: 'OperationStatus',
-    example: OperationStatus.RUNNING,
+    example: OperationStatus.PENDING,
   })
   status!: OperationStatus;
 
-  @ApiProperty({ type: String, nullable: true, example: 'backtesting-worker-1a2b3c4d' })
+  @ApiProperty({ type: String, nullable: true, example: null })
   worker_id!: string | null;
+
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'While pending: 1-based place in the queue of its type',
+    example: 1,
+  })
+  queue_position!: number | null;
+
+  @ApiProperty({
+    description: 'What happens next, e.g. why it waits',
+    example: 'Queued: 0 ahead of it; dispatching to a free backtesting worker',
+  })
+  message!: string;
 }
 
 /** Response of `DELETE /operations/{id}`. */
@@ -207,6 +250,14 @@ export class CompleteOperationRequestDto {
   @ValidateNested()
   @Type(() => CheckpointInfoDto)
   checkpoint?: CheckpointInfoDto;
+
+  @ApiPropertyOptional({
+    description:
+      'True when the worker stopped (SIGTERM) before finishing: the backend puts the operation back in the queue while attempts remain',
+  })
+  @IsOptional()
+  @IsBoolean()
+  interrupted?: boolean;
 }
 
 /** Response of the worker report endpoints. */

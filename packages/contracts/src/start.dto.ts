@@ -43,6 +43,10 @@ export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 /** Names of model files in the models dir (no path separators). */
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
+/** Bounds of the optional `priority` of a start request. */
+export const MIN_PRIORITY = -100;
+export const MAX_PRIORITY = 100;
+
 class MarketDataRequestDto {
   @ApiProperty({
     description: 'Ticker, or SYNTH-<name> for deterministic synthetic bars',
@@ -74,6 +78,18 @@ class MarketDataRequestDto {
   @IsISO8601({ strict: true })
   @IsAfterField('start_date')
   end_date!: string;
+
+  @ApiPropertyOptional({
+    description: `Queue priority: higher runs first, equal priorities in submission order (${MIN_PRIORITY} to ${MAX_PRIORITY})`,
+    default: 0,
+    minimum: MIN_PRIORITY,
+    maximum: MAX_PRIORITY,
+  })
+  @IsOptional()
+  @IsInt({ message: 'priority must be an integer' })
+  @Min(MIN_PRIORITY)
+  @Max(MAX_PRIORITY)
+  priority?: number;
 }
 
 /** Strategy and its parameters; which parameters are required depends on `type`. */

@@ -174,7 +174,7 @@ export class RunningJob {
     }
     if (reason === 'shutdown') {
       const where = checkpoint
-        ? `; a ${checkpoint.type} checkpoint at ${checkpoint.unit} ${this.engine.unitName} was saved (the backend continues from it on another worker while attempts remain; otherwise POST /api/v1/operations/${this.operationId}/resume)`
+        ? `; a ${checkpoint.type} checkpoint at ${checkpoint.unit} ${this.engine.unitName} was saved (the backend queues it again from there while attempts remain; otherwise POST /api/v1/operations/${this.operationId}/resume)`
         : '';
       return this.finish(
         CompletionStatus.FAILED,
@@ -211,6 +211,10 @@ export class RunningJob {
       error_message: error === null ? null : error.slice(0, 4000),
     };
     if (checkpoint) completion.checkpoint = { ...checkpoint };
+    // Stopped by SIGTERM before the end: the backend queues it again while attempts remain.
+    if (status === CompletionStatus.FAILED && this.abortReason === 'shutdown') {
+      completion.interrupted = true;
+    }
     return { completion, status, checkpoint, durationSeconds };
   }
 

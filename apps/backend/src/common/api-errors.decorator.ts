@@ -10,6 +10,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'Registration token missing or wrong (only when one is configured)',
   404: 'Not found; `message` names the resource',
   409: 'Conflict (stale lease, or the operation is not in a state that allows this)',
+  429: 'The queue is full (KTRDR_OPS_MAX_QUEUED); retry after `Retry-After` seconds',
   503: 'Unavailable; see `message` (and `Retry-After`)',
 };
 

@@ -7,7 +7,7 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { RetryLaterException } from './errors';
+import { QueueFullException, RetryLaterException } from './errors';
 
 interface WireResponse {
   headersSent: boolean;
@@ -56,7 +56,9 @@ export function toEnvelope(exception: unknown): { envelope: ErrorEnvelope; retry
     return {
       envelope: { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message },
       retryAfter:
-        exception instanceof RetryLaterException ? exception.retryAfterSeconds : undefined,
+        exception instanceof RetryLaterException || exception instanceof QueueFullException
+          ? exception.retryAfterSeconds
+          : undefined,
     };
   }
   // Errors raised by express middleware (body-parser) carry a 4xx status and a type.

@@ -16,6 +16,13 @@ export const DEFAULT_BACKEND_SETTINGS: BackendSettings = Object.freeze({
     heartbeat_interval: 5,
   },
   orphan: { timeout_seconds: 60, check_interval_seconds: 15 },
-  operations: { cleanup_interval_seconds: 3600, retention_days: 7, max_attempts: 2 },
+  operations: {
+    cleanup_interval_seconds: 3600,
+    retention_days: 7,
+    max_attempts: 3,
+    max_queued: 10000,
+    max_sweep_children: 1000,
+    dispatch_interval_seconds: 5,
+  },
   api: { host: '0.0.0.0', port: 8000, shutdown_notify_timeout: 2 },
 });

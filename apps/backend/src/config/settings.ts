@@ -23,7 +23,14 @@ export interface BackendSettings {
     heartbeat_interval: number;
   };
   orphan: { timeout_seconds: number; check_interval_seconds: number };
-  operations: { cleanup_interval_seconds: number; retention_days: number; max_attempts: number };
+  operations: {
+    cleanup_interval_seconds: number;
+    retention_days: number;
+    max_attempts: number;
+    max_queued: number;
+    max_sweep_children: number;
+    dispatch_interval_seconds: number;
+  };
   api: { host: string; port: number; shutdown_notify_timeout: number };
 }
 
@@ -54,6 +61,9 @@ export function loadBackendSettings(): BackendSettings {
       cleanup_interval_seconds: ops.cleanup_interval_seconds,
       retention_days: ops.retention_days,
       max_attempts: ops.max_attempts,
+      max_queued: ops.max_queued,
+      max_sweep_children: ops.max_sweep_children,
+      dispatch_interval_seconds: ops.dispatch_interval_seconds,
     },
     api: { host: api.host, port: api.port, shutdown_notify_timeout: api.shutdown_notify_timeout },
   };

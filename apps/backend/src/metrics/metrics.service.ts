@@ -24,6 +24,9 @@ export class MetricsService {
   readonly operationDuration: Histogram<'operation_type' | 'status'>;
   readonly dispatchDuration: Histogram<'operation_type' | 'outcome'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly queueWait: Histogram<'operation_type'>;
+  readonly rejections: Counter<'operation_type' | 'reason'>;
+  readonly requeues: Counter<'operation_type' | 'reason'>;
 
   constructor(
     workers: WorkerRegistry,
@@ -81,7 +84,7 @@ export class MetricsService {
     });
     new Gauge({
       name: 'ktrdr_operations_active',
-      help: 'Operations pending or running',
+      help: 'Operations pending, dispatched or running',
       registers,
       async collect() {
         try {
@@ -92,9 +95,48 @@ export class MetricsService {
         }
       },
     });
+    new Gauge({
+      name: 'ktrdr_operations_queued',
+      help: 'Operations pending in the queue, by operation type',
+      labelNames: ['operation_type'],
+      registers,
+      async collect() {
+        try {
+          const counts = await repository.pendingCounts();
+          for (const t of Object.values(OperationType)) this.set({ operation_type: t }, counts[t]);
+        } catch {
+          // Store unreachable: keep the last value; readiness reports the outage.
+        }
+      },
+    });
+    this.queueWait = new Histogram({
+      name: 'ktrdr_queue_wait_seconds',
+      help: 'Time an operation spent pending in the queue before a worker was claimed for it',
+      labelNames: ['operation_type'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 14400],
+      registers,
+    });
+    this.rejections = new Counter({
+      name: 'ktrdr_operations_rejected_total',
+      help: 'Start requests refused, by reason (queue_full, invalid)',
+      labelNames: ['operation_type', 'reason'],
+      registers,
+    });
+    this.requeues = new Counter({
+      name: 'ktrdr_operations_requeued_total',
+      help: 'Operations put back in the queue, by reason (dispatch_failed, worker_lost, worker_shutdown, resumed)',
+      labelNames: ['operation_type', 'reason'],
+      registers,
+    });
+    for (const t of Object.values(OperationType)) {
+      this.rejections.inc({ operation_type: t, reason: 'queue_full' }, 0);
+      for (const r of ['dispatch_failed', 'worker_lost', 'worker_shutdown', 'resumed']) {
+        this.requeues.inc({ operation_type: t, reason: r }, 0);
+      }
+    }
     this.operationsTotal = new Counter({
       name: 'ktrdr_operations_total',
-      help: 'Operations that reached each status (pending on creation, running on dispatch, then a final status)',
+      help: 'Transitions into each status (pending on creation and on every re-queue, dispatched, running, then a final status)',
       labelNames: ['operation_type', 'status'],
       registers,
     });

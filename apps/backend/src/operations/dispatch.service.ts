@@ -1,193 +1,274 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import {
   OperationStatus,
   OperationType,
   WORKER_ROUTES,
   WORKER_TYPE_FOR_OPERATION,
   WorkerStatus,
-  type CheckpointInfoDto,
+  type WorkerType,
 } from '@ktrdr/contracts';
-import { CLOCK, type Clock } from '../common/clock';
+import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
+import { ShutdownState } from '../common/shutdown-state';
+import { BACKGROUND_TASKS } from '../common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
-import {
-  OPERATIONS_REPOSITORY,
-  type OperationRecord,
-  type OperationsRepository,
-} from '../persistence/operations.repository';
-import { WorkerClient } from '../workers/worker-client';
-import { WorkerRegistry } from '../workers/worker-registry';
-
-/** At most this many workers are tried per dispatch (rule 1). */
-export const MAX_DISPATCH_TRIES = 3;
-
-export interface DispatchTry {
-  worker_id: string;
-  kind: 'busy' | 'unreachable' | 'rejected';
-  detail: string;
-}
-
-export type DispatchResult =
-  | { ok: true; operation: OperationRecord; worker_id: string }
-  | {
-      ok: false;
-      /** no_worker: nothing to select; all_rejected: every selected worker refused; conflict: the operation changed meanwhile. */
-      reason: 'no_worker' | 'all_rejected' | 'conflict';
-      /** The operation as last written (after a failed try it is `running` with that try's lease). */
-      operation: OperationRecord;
-      tries: DispatchTry[];
-    };
+import type { OperationRecord } from '../persistence/operations.repository';
+import { WorkerClient, type StartOutcome } from '../workers/worker-client';
+import { WorkerRegistry, type WorkerEntry } from '../workers/worker-registry';
+import { LifecycleEvents, type WorkerEvent } from './lifecycle-events';
+import { OperationLifecycle } from './lifecycle.service';
 
 const WORKER_COMMAND: Record<OperationType, string> = {
   [OperationType.BACKTESTING]: 'pnpm --filter @ktrdr/backtest-worker start',
   [OperationType.TRAINING]: 'pnpm --filter @ktrdr/training-worker start',
 };
 
+const OPERATION_TYPES_OF_WORKER = (type: WorkerType): OperationType[] =>
+  Object.values(OperationType).filter((t) => WORKER_TYPE_FOR_OPERATION[t].includes(type));
+
+interface PassState {
+  running: Promise<void> | null;
+  again: boolean;
+}
+
 /**
- * Selects a worker, gives the operation a fresh lease and attempt, and sends the start request
- * (rules 1 and 2). The selection and the busy mark happen in one synchronous registry call.
+ * The dispatcher of the durable queue (the pending rows of the operations store). It is event-driven:
+ * a pass for an operation type runs when work is queued or a worker of that type becomes available
+ * (registration, completion, an idle heartbeat, recovery), plus a periodic safety pass; never a busy
+ * loop. A pass pairs available workers with the head of the queue, one atomic claim per operation,
+ * and sends the start requests concurrently. Only one pass per type runs at a time; a trigger during
+ * a pass makes it go round once more.
  */
 @Injectable()
-export class DispatchService {
+export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DispatchService.name);
-  private readonly inFlight = new Set<string>();
+  private readonly passes = new Map<OperationType, PassState>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly safety: PeriodicTask;
+  private readonly onWorker = (e: WorkerEvent): void => {
+    if (e.kind === 'removed') return;
+    if (e.worker.status !== WorkerStatus.AVAILABLE) return;
+    for (const t of OPERATION_TYPES_OF_WORKER(e.worker.worker_type)) this.trigger(t);
+  };
+  private stopped = false;
 
   constructor(
     private readonly registry: WorkerRegistry,
     private readonly client: WorkerClient,
-    @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
+    private readonly lifecycle: OperationLifecycle,
+    private readonly events: LifecycleEvents,
     private readonly metrics: MetricsService,
+    private readonly shutdown: ShutdownState,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
-    @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Inject(TIMERS) timers: Timers,
+    @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
+  ) {
+    this.safety = new PeriodicTask(
+      'dispatch safety pass',
+      settings.operations.dispatch_interval_seconds * 1000,
+      () => this.dispatchAll(),
+      timers,
+      this.logger,
+    );
+  }
 
-  /** True while this process is dispatching the operation (the orphan detector leaves it alone). */
+  onApplicationBootstrap(): void {
+    this.events.on('worker', this.onWorker);
+    if (this.backgroundTasks) {
+      this.safety.start();
+      void this.dispatchAll();
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    this.events.off('worker', this.onWorker);
+    await this.safety.stop();
+    await this.settle();
+  }
+
+  /** True while this process is handing the operation to a worker (the orphan detector waits). */
   isDispatching(operationId: string): boolean {
     return this.inFlight.has(operationId);
   }
 
-  hasAvailableWorker(type: OperationType): boolean {
-    const types = WORKER_TYPE_FOR_OPERATION[type];
-    return this.registry
-      .list()
-      .some((w) => w.status === WorkerStatus.AVAILABLE && types.includes(w.worker_type));
+  /** Runs a pass for every operation type (and waits for it). */
+  async dispatchAll(): Promise<void> {
+    await Promise.all(Object.values(OperationType).map((t) => this.trigger(t)));
   }
 
-  /** Why no worker can take an operation of this type, with a hint on how to start one. */
-  noWorkerMessage(type: OperationType): string {
-    const types = WORKER_TYPE_FOR_OPERATION[type];
-    const workers = this.registry.list().filter((w) => types.includes(w.worker_type));
-    const busy = workers.filter((w) => w.status === WorkerStatus.BUSY).length;
-    const down = workers.filter((w) => w.status === WorkerStatus.TEMPORARILY_UNAVAILABLE).length;
-    const counts =
-      workers.length === 0
-        ? '0 registered'
-        : `${workers.length} registered: ${busy} busy, ${down} temporarily unavailable`;
-    const hint =
-      workers.length === 0
-        ? ` Start one with \`${WORKER_COMMAND[type]}\` (or \`docker compose up -d\`); it registers itself with this backend.`
-        : ' Retry when a worker is free, or start another worker.';
-    return `No available ${type} worker (${counts}).${hint}`;
+  /**
+   * Asks for a pass over the queue of `type`. Returns when the pass (and any re-run it triggered)
+   * is over; the start requests it sent may still be in flight (see settle()).
+   */
+  trigger(type: OperationType): Promise<void> {
+    let state = this.passes.get(type);
+    if (!state) {
+      state = { running: null, again: false };
+      this.passes.set(type, state);
+    }
+    if (state.running) {
+      state.again = true;
+      return state.running;
+    }
+    const s = state;
+    s.running = (async () => {
+      try {
+        do {
+          s.again = false;
+          await this.pass(type);
+        } while (s.again && !this.stopped);
+      } catch (err) {
+        this.logger.error(`Dispatch pass for ${type} failed: ${(err as Error).message}`);
+      } finally {
+        s.running = null;
+      }
+    })();
+    return s.running;
   }
 
-  async dispatch(
-    op: OperationRecord,
-    options: { expectStatus: readonly OperationStatus[]; resumeFrom?: CheckpointInfoDto | null },
-  ): Promise<DispatchResult> {
+  /** Waits until no pass runs and no start request is in flight (tests, shutdown). */
+  async settle(): Promise<void> {
+    for (;;) {
+      const pending = [
+        ...[...this.passes.values()].map((p) => p.running).filter((p) => p !== null),
+        ...this.inFlight.values(),
+      ];
+      if (pending.length === 0) return;
+      await Promise.allSettled(pending);
+    }
+  }
+
+  private async pass(type: OperationType): Promise<void> {
+    const types = WORKER_TYPE_FOR_OPERATION[type];
+    const preferGpu = type === OperationType.TRAINING;
+    while (!this.stopped && !this.shutdown.isShuttingDown) {
+      const worker = this.registry.peekAvailable(types, { preferGpu });
+      if (!worker) return;
+      const lease = randomUUID();
+      const op = await this.lifecycle.claim(type, worker.worker_id, lease);
+      if (!op) return; // the queue of this type is empty
+      if (!this.registry.reserve(worker.worker_id, op.operation_id)) {
+        // The worker went away or got busy while we claimed: the operation keeps its place.
+        await this.lifecycle.requeue(op, 'dispatch_failed', {
+          resumeFrom: op.resume_from,
+          countAttempt: false,
+        });
+        continue;
+      }
+      const send = this.send(op, worker).finally(() => this.inFlight.delete(op.operation_id));
+      this.inFlight.set(op.operation_id, send);
+    }
+  }
+
+  /** Sends the start request of a claimed operation and applies the worker's answer. */
+  private async send(op: OperationRecord, worker: WorkerEntry): Promise<void> {
     const type = op.operation_type;
-    const types = WORKER_TYPE_FOR_OPERATION[type];
     const route =
       type === OperationType.BACKTESTING
         ? WORKER_ROUTES.backtestStart
         : WORKER_ROUTES.trainingStart;
-    const attempt = op.attempt + 1;
-    const tried = new Set<string>();
-    const tries: DispatchTry[] = [];
-    let current = op;
-    let expectStatus = options.expectStatus;
     const endTimer = this.metrics.dispatchDuration.startTimer({ operation_type: type });
-    this.inFlight.add(op.operation_id);
+    const body = {
+      ...op.params,
+      task_id: op.operation_id,
+      lease_token: op.lease_token,
+      attempt: op.attempt,
+      resume_from: op.resume_from ?? null,
+    };
+    let outcome: StartOutcome;
     try {
-      for (let i = 0; i < MAX_DISPATCH_TRIES; i++) {
-        // Select and mark busy in one synchronous call: no await in between (rule 1).
-        const worker = this.registry.selectAndMarkBusy(types, op.operation_id, {
-          exclude: tried,
-          preferGpu: type === OperationType.TRAINING,
-        });
-        if (!worker) break;
-        tried.add(worker.worker_id);
-        const lease = randomUUID();
-        // Persist the lease before the worker can report with it.
-        const updated = await this.repo.update(
-          op.operation_id,
-          {
-            status: OperationStatus.RUNNING,
-            worker_id: worker.worker_id,
-            lease_token: lease,
-            attempt,
-            started_at: current.started_at ?? new Date(this.clock.now()),
-            completed_at: null,
-            error_message: null,
-          },
-          { status: expectStatus, lease_token: current.lease_token },
+      outcome = await this.client.startOperation(
+        worker.endpoint_url,
+        route,
+        body,
+        this.settings.worker.dispatch_timeout * 1000,
+      );
+    } catch (err) {
+      outcome = { ok: false, kind: 'unreachable', detail: (err as Error).message };
+    }
+    try {
+      if (outcome.ok) {
+        endTimer({ outcome: 'dispatched' });
+        const running = await this.lifecycle.markRunning(op);
+        this.logger.log(
+          `Dispatched ${op.operation_id} (attempt ${op.attempt}${op.resume_from ? `, resuming from its ${op.resume_from.type} checkpoint at ${op.resume_from.unit}` : ''}) to ${worker.worker_id}` +
+            (running ? '' : ' (it changed meanwhile)'),
         );
-        if (!updated) {
-          this.registry.release(worker.worker_id, op.operation_id);
-          endTimer({ outcome: 'conflict' });
-          const latest = (await this.repo.get(op.operation_id)) ?? current;
-          return { ok: false, reason: 'conflict', operation: latest, tries };
-        }
-        current = updated;
-        expectStatus = [OperationStatus.RUNNING];
-        const body = {
-          ...op.params,
-          task_id: op.operation_id,
-          lease_token: lease,
-          attempt,
-          resume_from: options.resumeFrom ?? null,
-        };
-        const outcome = await this.client.startOperation(
-          worker.endpoint_url,
-          route,
-          body,
-          this.settings.worker.dispatch_timeout * 1000,
-        );
-        if (outcome.ok) {
-          endTimer({ outcome: 'dispatched' });
-          this.metrics.recordStatus(type, OperationStatus.RUNNING);
-          this.logger.log(
-            `Dispatched ${op.operation_id} (attempt ${attempt}${options.resumeFrom ? `, resuming from ${options.resumeFrom.type} checkpoint at ${options.resumeFrom.unit}` : ''}) to ${worker.worker_id}`,
-          );
-          return { ok: true, operation: current, worker_id: worker.worker_id };
-        }
-        this.registry.release(worker.worker_id, op.operation_id);
-        if (outcome.kind === 'busy') {
-          // It runs something we do not know about; its next heartbeat says what.
-          const w = this.registry.get(worker.worker_id);
-          if (w && w.status === WorkerStatus.AVAILABLE) w.status = WorkerStatus.BUSY;
-        }
-        tries.push({ worker_id: worker.worker_id, kind: outcome.kind, detail: outcome.detail });
-        this.logger.warn(
-          `Worker ${worker.worker_id} did not take ${op.operation_id} (${outcome.kind}: ${outcome.detail}); trying another`,
-        );
+        return;
       }
-      endTimer({ outcome: tries.length > 0 ? 'rejected' : 'no_worker' });
-      return {
-        ok: false,
-        reason: tries.length > 0 ? 'all_rejected' : 'no_worker',
-        operation: current,
-        tries,
-      };
-    } finally {
-      this.inFlight.delete(op.operation_id);
+      endTimer({ outcome: outcome.kind });
+      await this.refused(op, worker, outcome);
+    } catch (err) {
+      this.logger.error(
+        `Applying the dispatch answer for ${op.operation_id} failed: ${(err as Error).message}`,
+      );
     }
   }
 
-  /** One line describing why a dispatch failed. */
-  describeFailure(type: OperationType, tries: DispatchTry[]): string {
-    if (tries.length === 0) return this.noWorkerMessage(type);
-    const list = tries.map((t) => `${t.worker_id}: ${t.kind} (${t.detail})`).join('; ');
-    return `No ${type} worker accepted the operation after ${tries.length} ${tries.length === 1 ? 'try' : 'tries'} (${list}).`;
+  private async refused(
+    op: OperationRecord,
+    worker: WorkerEntry,
+    outcome: Extract<StartOutcome, { ok: false }>,
+  ): Promise<void> {
+    const what = `Worker ${worker.worker_id} did not take ${op.operation_id} (${outcome.kind}: ${outcome.detail})`;
+    if (outcome.kind === 'unreachable') {
+      // Not chosen again until it shows life.
+      this.registry.markUnreachable(worker.worker_id, op.operation_id);
+    } else {
+      this.registry.release(worker.worker_id, op.operation_id);
+      if (outcome.kind === 'busy') {
+        // It runs something we do not know about; its next heartbeat says what.
+        this.registry.markBusy(worker.worker_id);
+      }
+    }
+    if (outcome.kind === 'invalid') {
+      // The worker refuses the request itself: another worker of the same build would too.
+      await this.lifecycle.transition(op, OperationStatus.FAILED, {
+        error_message: `Refused by worker ${worker.worker_id}: ${outcome.detail}`,
+      });
+      return;
+    }
+    const budgetLeft = op.attempt - op.attempt_base < this.settings.operations.max_attempts;
+    if (outcome.kind === 'rejected' && !budgetLeft) {
+      await this.lifecycle.transition(op, OperationStatus.FAILED, {
+        error_message: `Dispatch failed: ${what}; no attempts left`,
+      });
+      return;
+    }
+    this.logger.warn(`${what}; it goes back to the queue`);
+    // busy/unreachable cost no attempt; another error does (it may be the operation's fault).
+    await this.lifecycle.requeue(op, 'dispatch_failed', {
+      resumeFrom: op.resume_from,
+      countAttempt: outcome.kind === 'rejected',
+      message: `Last dispatch: ${what}`,
+    });
+  }
+
+  /** Why a pending operation waits, for the API (`position` is its 1-based place in its queue). */
+  describeWait(type: OperationType, position: number): string {
+    const ahead = position - 1;
+    const types = WORKER_TYPE_FOR_OPERATION[type];
+    const workers = this.registry.list().filter((w) => types.includes(w.worker_type));
+    const head = ahead === 0 ? 'next in line' : `${ahead} ahead of it`;
+    if (workers.length === 0) {
+      return `${head}; no ${type} worker registered yet — start one with \`${WORKER_COMMAND[type]}\` (or \`docker compose up -d\`); it registers itself with this backend`;
+    }
+    const available = workers.filter((w) => w.status === WorkerStatus.AVAILABLE).length;
+    const busy = workers.filter((w) => w.status === WorkerStatus.BUSY).length;
+    const down = workers.filter((w) => w.status === WorkerStatus.TEMPORARILY_UNAVAILABLE).length;
+    if (this.shutdown.isShuttingDown) return `${head}; the backend is shutting down`;
+    if (available > 0) return `${head}; dispatching to a free ${type} worker`;
+    const parts = [];
+    if (busy > 0) parts.push(`${busy} ${type} worker${busy === 1 ? '' : 's'} busy`);
+    if (down > 0) parts.push(`${down} temporarily unavailable`);
+    return `${head}; ${parts.join(', ')}`;
   }
 }

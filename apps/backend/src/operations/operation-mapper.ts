@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { OperationDto, OperationType } from '@ktrdr/contracts';
 import type { OperationRecord } from '../persistence/operations.repository';
 
-export function toOperationDto(r: OperationRecord): OperationDto {
+export function toOperationDto(
+  r: OperationRecord,
+  queuePosition: number | null = null,
+  waitReason: string | null = null,
+): OperationDto {
   return {
     operation_id: r.operation_id,
     operation_type: r.operation_type,
@@ -17,6 +21,10 @@ export function toOperationDto(r: OperationRecord): OperationDto {
     result: r.result,
     error_message: r.error_message,
     checkpoint: r.checkpoint,
+    priority: r.priority,
+    queue_position: queuePosition,
+    wait_reason: waitReason,
+    sweep_id: r.sweep_id,
   };
 }
 
@@ -24,4 +32,10 @@ export function toOperationDto(r: OperationRecord): OperationDto {
 export function newOperationId(type: OperationType, now: Date): string {
   const day = now.toISOString().slice(0, 10).replace(/-/g, '');
   return `op_${type}_${day}_${randomBytes(6).toString('hex')}`;
+}
+
+/** `sweep_{yyyymmdd}_{12 hex}`. */
+export function newSweepId(now: Date): string {
+  const day = now.toISOString().slice(0, 10).replace(/-/g, '');
+  return `sweep_${day}_${randomBytes(6).toString('hex')}`;
 }

@@ -4,12 +4,20 @@ import {
   Delete,
   Get,
   HttpCode,
+  HttpStatus,
   Param,
   Post,
   Query,
   UseGuards,
 } from '@nestjs/common';
-import { ApiSecurity, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiSecurity,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import {
   BACKEND_ROUTES,
   CancelOperationResponseDto,
@@ -24,7 +32,6 @@ import {
 } from '@ktrdr/contracts';
 import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
 import { RegistrationTokenGuard } from '../common/registration-token.guard';
-import { toOperationDto } from './operation-mapper';
 import { OperationsService } from './operations.service';
 
 const ID_PARAM = { name: 'id', description: 'operation_id' };
@@ -35,8 +42,11 @@ export class OperationsController {
 
   @Get(BACKEND_ROUTES.operations)
   @ApiOperation({
-    summary: 'List operations (newest first)',
-    description: 'Filters: status, operation_type; limit 1–1000 (default 100), offset',
+    summary: 'List operations (newest first; the queue in dispatch order with status=pending)',
+    description:
+      'Filters: status, operation_type, sweep_id; limit 1–1000 (default 100), offset. With ' +
+      '`status=pending` the list is the queue in dispatch order (priority desc, then submission time), ' +
+      'each with its `queue_position` and `wait_reason`.',
   })
   @ApiOkResponse({ type: OperationListResponseDto })
   @ApiErrors(400)
@@ -50,7 +60,7 @@ export class OperationsController {
   @ApiOkResponse({ type: OperationResponseDto })
   @ApiErrors(400, 404)
   async get(@Param('id') id: string): Promise<OperationResponseDto> {
-    return { success: true, data: toOperationDto(await this.operations.getRecord(id)) };
+    return { success: true, data: await this.operations.getDto(id) };
   }
 
   @Get(BACKEND_ROUTES.operationResults)
@@ -66,8 +76,9 @@ export class OperationsController {
   @ApiOperation({
     summary: 'Cancel an operation',
     description:
-      'Marks it cancelled, forwards DELETE to its worker at once and repeats the request in the ' +
-      "worker's next heartbeat. 400 when it has already finished.",
+      'A pending operation leaves the queue at once. A dispatched or running one is marked cancelled; ' +
+      "its worker is told in the background (never delaying this answer) and again in the worker's next " +
+      'heartbeat. 400 when it has already finished.',
   })
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: CancelOperationResponseDto })
@@ -77,15 +88,16 @@ export class OperationsController {
   }
 
   @Post(BACKEND_ROUTES.operationResume)
-  @HttpCode(200)
+  @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
-    summary: 'Resume a failed or cancelled operation from its last checkpoint',
+    summary: 'Resume a failed or cancelled operation (back to the queue)',
     description:
-      '404 when it has no checkpoint; 409 when it is not failed or cancelled; 503 when no worker takes it.',
+      'Queues it again (202) under the same id: from its last checkpoint when it has one, otherwise from ' +
+      'the start. 409 when it is not failed or cancelled; 429 when the queue is full.',
   })
   @ApiParam(ID_PARAM)
-  @ApiOkResponse({ type: StartOperationResponseDto })
-  @ApiErrors(400, 404, 409, 503)
+  @ApiAcceptedResponse({ type: StartOperationResponseDto })
+  @ApiErrors(400, 404, 409, 429)
   resume(@Param('id') id: string): Promise<StartOperationResponseDto> {
     return this.operations.resume(id);
   }

@@ -1,15 +1,32 @@
 import { Module } from '@nestjs/common';
 import { WorkersModule } from '../workers/workers.module';
 import { DispatchService } from './dispatch.service';
+import { OperationLifecycle } from './lifecycle.service';
 import { OperationsController } from './operations.controller';
 import { OperationsService } from './operations.service';
 import { OrphanDetectorService } from './orphan-detector.service';
 import { RetentionService } from './retention.service';
+import { SweepsController } from './sweeps.controller';
+import { SweepsService } from './sweeps.service';
 
 @Module({
   imports: [WorkersModule],
-  controllers: [OperationsController],
-  providers: [OperationsService, DispatchService, OrphanDetectorService, RetentionService],
-  exports: [OperationsService, DispatchService, OrphanDetectorService, RetentionService],
+  controllers: [OperationsController, SweepsController],
+  providers: [
+    OperationLifecycle,
+    OperationsService,
+    DispatchService,
+    OrphanDetectorService,
+    RetentionService,
+    SweepsService,
+  ],
+  exports: [
+    OperationLifecycle,
+    OperationsService,
+    DispatchService,
+    OrphanDetectorService,
+    RetentionService,
+    SweepsService,
+  ],
 })
 export class OperationsModule {}

@@ -7,7 +7,6 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import {
-  ACTIVE_OPERATION_STATUSES,
   CheckpointType,
   CompletionStatus,
   OperationStatus,
@@ -15,15 +14,16 @@ import {
   TERMINAL_OPERATION_STATUSES,
   type CancelOperationResponseDto,
   type CompleteOperationRequestDto,
+  type HeartbeatRequestDto,
   type ListOperationsQueryDto,
+  type OperationDto,
   type OperationListResponseDto,
   type OperationResultsResponseDto,
   type ProgressReportDto,
   type ReportAckDto,
   type StartOperationResponseDto,
 } from '@ktrdr/contracts';
-import { RetryLaterException } from '../common/errors';
-import { CLOCK, type Clock } from '../common/clock';
+import { QueueFullException } from '../common/errors';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
 import {
@@ -35,6 +35,7 @@ import {
 import { WorkerClient } from '../workers/worker-client';
 import { WorkerRegistry } from '../workers/worker-registry';
 import { DispatchService } from './dispatch.service';
+import { OperationLifecycle } from './lifecycle.service';
 import { newOperationId, toOperationDto } from './operation-mapper';
 
 const isTerminal = (s: OperationStatus): boolean => TERMINAL_OPERATION_STATUSES.includes(s);
@@ -42,24 +43,34 @@ const isTerminal = (s: OperationStatus): boolean => TERMINAL_OPERATION_STATUSES.
 /** Default page size of GET /operations. */
 export const DEFAULT_OPERATIONS_LIMIT = 100;
 
-/** The operations use cases: start, query, cancel, resume, and the worker reports. */
+/** Seconds a client is told to wait when the queue is full. */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 30;
+
+/** The start request without the queue fields (what the worker receives). */
+export function splitPriority(body: object): { params: Record<string, unknown>; priority: number } {
+  const { priority, ...params } = JSON.parse(JSON.stringify(body)) as Record<string, unknown> & {
+    priority?: number;
+  };
+  return { params, priority: typeof priority === 'number' ? priority : 0 };
+}
+
+/**
+ * The operations use cases: submit (queue), query, cancel, resume, and the worker's reports. Every
+ * status change goes through OperationLifecycle; dispatching is DispatchService's.
+ */
 @Injectable()
 export class OperationsService {
   private readonly logger = new Logger(OperationsService.name);
 
   constructor(
     @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
+    private readonly lifecycle: OperationLifecycle,
     private readonly dispatcher: DispatchService,
     private readonly registry: WorkerRegistry,
     private readonly client: WorkerClient,
     private readonly metrics: MetricsService,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
-    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
-
-  private now(): Date {
-    return new Date(this.clock.now());
-  }
 
   async getRecord(operationId: string): Promise<OperationRecord> {
     const op = await this.repo.get(operationId);
@@ -67,59 +78,82 @@ export class OperationsService {
     return op;
   }
 
-  /** Creates a pending operation and dispatches it; 503 with a hint when no worker takes it. */
-  async start(type: OperationType, params: object): Promise<StartOperationResponseDto> {
-    if (!this.dispatcher.hasAvailableWorker(type)) {
-      throw new RetryLaterException(this.dispatcher.noWorkerMessage(type), 5);
-    }
-    const now = this.now();
-    const op = await this.repo.create({
-      operation_id: newOperationId(type, now),
-      operation_type: type,
-      params: JSON.parse(JSON.stringify(params)) as Record<string, unknown>,
-      created_at: now,
-    });
-    this.metrics.recordStatus(type, OperationStatus.PENDING);
-    const result = await this.dispatcher.dispatch(op, { expectStatus: [OperationStatus.PENDING] });
-    if (result.ok) {
-      return {
-        success: true,
-        operation_id: op.operation_id,
-        status: result.operation.status,
-        worker_id: result.worker_id,
-      };
-    }
-    if (result.reason === 'conflict') {
-      // Changed meanwhile (e.g. cancelled while dispatching): report what it is now.
-      return {
-        success: true,
-        operation_id: op.operation_id,
-        status: result.operation.status,
-        worker_id: result.operation.worker_id,
-      };
-    }
-    const message = this.dispatcher.describeFailure(type, result.tries);
-    const failedAt = this.now();
-    const failed = await this.repo.update(
-      op.operation_id,
-      { status: OperationStatus.FAILED, completed_at: failedAt, error_message: message },
-      { status: ACTIVE_OPERATION_STATUSES, lease_token: result.operation.lease_token },
+  queueFull(type: OperationType, adding = 1): QueueFullException {
+    this.metrics.rejections.inc({ operation_type: type, reason: 'queue_full' }, adding);
+    return new QueueFullException(
+      `The queue is full: ${this.settings.operations.max_queued} operations are pending (KTRDR_OPS_MAX_QUEUED)` +
+        (adding > 1 ? ` and this request adds ${adding}` : '') +
+        `; retry in ${QUEUE_FULL_RETRY_AFTER_SECONDS} s or cancel queued work`,
+      QUEUE_FULL_RETRY_AFTER_SECONDS,
     );
-    if (failed)
-      this.metrics.recordStatus(type, OperationStatus.FAILED, failed.started_at, failedAt);
-    throw new RetryLaterException(`Operation ${op.operation_id} failed to start. ${message}`, 5);
+  }
+
+  /** Queues a new operation (202): it is dispatched as soon as a worker of its type is free. */
+  async start(type: OperationType, body: object): Promise<StartOperationResponseDto> {
+    const { params, priority } = splitPriority(body);
+    const now = this.lifecycle.now();
+    const op = await this.lifecycle.enqueue(
+      {
+        operation_id: newOperationId(type, now),
+        operation_type: type,
+        params,
+        priority,
+        created_at: now,
+      },
+      this.settings.operations.max_queued,
+    );
+    if (!op) throw this.queueFull(type);
+    return this.queuedAnswer(op);
+  }
+
+  /** The 202 answer for an operation that was just queued; kicks the dispatcher. */
+  async queuedAnswer(op: OperationRecord): Promise<StartOperationResponseDto> {
+    const positions = await this.repo.queuePositions([op.operation_id]);
+    const position = positions.get(op.operation_id) ?? 1;
+    void this.dispatcher.trigger(op.operation_type);
+    return {
+      success: true,
+      operation_id: op.operation_id,
+      status: OperationStatus.PENDING,
+      worker_id: null,
+      queue_position: position,
+      message: `Queued: ${this.dispatcher.describeWait(op.operation_type, position)}`,
+    };
+  }
+
+  /** Records → DTOs, with queue position and wait reason for the pending ones. */
+  async toDtos(records: OperationRecord[]): Promise<OperationDto[]> {
+    const pending = records
+      .filter((r) => r.status === OperationStatus.PENDING)
+      .map((r) => r.operation_id);
+    const positions = pending.length > 0 ? await this.repo.queuePositions(pending) : new Map();
+    return records.map((r) => {
+      const position = positions.get(r.operation_id) ?? null;
+      return toOperationDto(
+        r,
+        position,
+        position === null ? null : this.dispatcher.describeWait(r.operation_type, position),
+      );
+    });
+  }
+
+  async getDto(operationId: string): Promise<OperationDto> {
+    const [dto] = await this.toDtos([await this.getRecord(operationId)]);
+    return dto;
   }
 
   async list(query: ListOperationsQueryDto): Promise<OperationListResponseDto> {
     const page = await this.repo.list({
       status: query.status ? [query.status] : undefined,
       operation_type: query.operation_type,
+      sweep_id: query.sweep_id,
+      order: query.status === OperationStatus.PENDING ? 'queue' : 'newest',
       limit: query.limit ?? DEFAULT_OPERATIONS_LIMIT,
       offset: query.offset ?? 0,
     });
     return {
       success: true,
-      data: page.data.map(toOperationDto),
+      data: await this.toDtos(page.data),
       total_count: page.total_count,
       active_count: page.active_count,
     };
@@ -142,45 +176,57 @@ export class OperationsService {
     };
   }
 
-  /** Marks the operation cancelled, forwards DELETE to its worker at once; heartbeats repeat it. */
+  /**
+   * Cancels at once: a pending operation leaves the queue; a dispatched or running one is marked
+   * cancelled and its worker is told in the background (and again in its next heartbeat), so a hung
+   * worker never delays the answer.
+   */
   async cancel(operationId: string): Promise<CancelOperationResponseDto> {
-    const op = await this.getRecord(operationId);
-    if (isTerminal(op.status)) {
-      throw new BadRequestException(
-        `Operation ${operationId} is already ${op.status}; only pending or running operations can be cancelled`,
-      );
+    for (let i = 0; i < 3; i++) {
+      const op = await this.getRecord(operationId);
+      if (isTerminal(op.status)) {
+        throw new BadRequestException(
+          `Operation ${operationId} is already ${op.status}; only pending, dispatched or running operations can be cancelled`,
+        );
+      }
+      const updated = await this.lifecycle.transition(op, OperationStatus.CANCELLED, {
+        error_message: 'Cancelled by user',
+      });
+      if (!updated) continue; // changed meanwhile (e.g. claimed by the dispatcher): look again
+      let message = 'Removed from the queue before it was dispatched';
+      const worker = op.worker_id ? this.registry.get(op.worker_id) : undefined;
+      if (op.status !== OperationStatus.PENDING) {
+        if (op.worker_id && !worker) {
+          message = `Cancelled; worker ${op.worker_id} is not registered now and will be told when it re-registers`;
+        } else if (worker) {
+          message = `Cancellation sent to worker ${worker.worker_id}; it stops at the next bar or epoch (repeated in its next heartbeat)`;
+          void this.client
+            .cancelOperation(
+              worker.endpoint_url,
+              operationId,
+              this.settings.worker.dispatch_timeout * 1000,
+            )
+            .then(
+              (fwd) => {
+                if (!fwd.ok) {
+                  this.logger.warn(
+                    `Cancel of ${operationId} could not reach ${worker.worker_id} (${fwd.detail}); its next heartbeat repeats it`,
+                  );
+                }
+              },
+              () => undefined,
+            );
+        }
+      }
+      return { success: true, operation_id: operationId, status: updated.status, message };
     }
-    const at = this.now();
-    const updated = await this.repo.update(
-      operationId,
-      { status: OperationStatus.CANCELLED, completed_at: at, error_message: 'Cancelled by user' },
-      { status: ACTIVE_OPERATION_STATUSES },
-    );
-    if (!updated) {
-      const latest = await this.getRecord(operationId);
-      throw new BadRequestException(
-        `Operation ${operationId} is already ${latest.status}; only pending or running operations can be cancelled`,
-      );
-    }
-    this.metrics.recordStatus(op.operation_type, OperationStatus.CANCELLED, op.started_at, at);
-    let message = 'Cancelled before it was dispatched';
-    const worker = op.worker_id ? this.registry.get(op.worker_id) : undefined;
-    if (op.worker_id && !worker) {
-      message = `Cancelled; worker ${op.worker_id} is not registered now and will be told when it re-registers`;
-    } else if (worker) {
-      const fwd = await this.client.cancelOperation(
-        worker.endpoint_url,
-        operationId,
-        this.settings.worker.dispatch_timeout * 1000,
-      );
-      message = fwd.ok
-        ? 'Cancellation requested; the worker stops at the next bar or epoch'
-        : `Cancelled; worker ${worker.worker_id} could not be reached now (${fwd.detail}) and is told on its next heartbeat`;
-    }
-    return { success: true, operation_id: operationId, status: updated.status, message };
+    throw new ConflictException(`Operation ${operationId} is changing too fast; retry`);
   }
 
-  /** Re-dispatches a failed or cancelled operation from its last checkpoint. */
+  /**
+   * Puts a failed or cancelled operation back in the queue: from its last checkpoint when it has
+   * one, otherwise from the start. It keeps its id; the retry budget starts afresh.
+   */
   async resume(operationId: string): Promise<StartOperationResponseDto> {
     const op = await this.getRecord(operationId);
     if (op.status !== OperationStatus.FAILED && op.status !== OperationStatus.CANCELLED) {
@@ -188,34 +234,25 @@ export class OperationsService {
         `Operation ${operationId} is ${op.status}; only failed or cancelled operations can be resumed`,
       );
     }
-    if (!op.checkpoint) {
-      throw new NotFoundException(`Operation ${operationId} has no checkpoint to resume from`);
+    const pending = await this.repo.pendingCounts();
+    if (pending.backtesting + pending.training >= this.settings.operations.max_queued) {
+      throw this.queueFull(op.operation_type);
     }
-    if (!this.dispatcher.hasAvailableWorker(op.operation_type)) {
-      throw new RetryLaterException(this.dispatcher.noWorkerMessage(op.operation_type), 5);
-    }
-    const result = await this.dispatcher.dispatch(op, {
-      expectStatus: [op.status],
-      resumeFrom: op.checkpoint,
+    const queued = await this.lifecycle.requeue(op, 'resumed', {
+      resumeFrom: op.checkpoint ?? null,
+      countAttempt: true,
     });
-    if (result.ok) {
-      return {
-        success: true,
-        operation_id: operationId,
-        status: result.operation.status,
-        worker_id: result.worker_id,
-      };
-    }
-    if (result.reason === 'conflict') {
+    if (!queued) {
+      const latest = await this.getRecord(operationId);
       throw new ConflictException(
-        `Operation ${operationId} changed while resuming (now ${result.operation.status})`,
+        `Operation ${operationId} changed while resuming (now ${latest.status})`,
       );
     }
-    await this.restoreAfterRefusedDispatch(op, result.operation);
-    throw new RetryLaterException(
-      `Operation ${operationId} was not resumed. ${this.dispatcher.describeFailure(op.operation_type, result.tries)}`,
-      5,
-    );
+    const answer = await this.queuedAnswer(queued);
+    const from = op.checkpoint
+      ? `from its ${op.checkpoint.type} checkpoint at ${op.checkpoint.unit}`
+      : 'from the start (it has no checkpoint)';
+    return { ...answer, message: `Resumed ${from}. ${answer.message}` };
   }
 
   private staleLease(op: OperationRecord): ConflictException {
@@ -230,157 +267,95 @@ export class OperationsService {
       const op = await this.getRecord(operationId);
       if (op.lease_token !== report.lease_token) throw this.staleLease(op);
       if (isTerminal(op.status)) return { acknowledged: true, status: op.status };
-      const patch: OperationPatch = { progress: { ...report.progress } };
-      if (report.checkpoint) patch.checkpoint = { ...report.checkpoint };
-      const updated = await this.repo.update(operationId, patch, {
-        status: ACTIVE_OPERATION_STATUSES,
-        lease_token: report.lease_token,
-      });
+      const updated = await this.lifecycle.recordProgress(op, report.progress, report.checkpoint);
       if (updated) return { acknowledged: true, status: updated.status };
     }
     throw new ConflictException(`Operation ${operationId} is changing too fast; retry`);
   }
 
   /**
+   * Progress carried by a heartbeat for the operation the worker runs: true when the worker may keep
+   * running it (it exists, is active and is assigned to this worker), false when it must stop.
+   */
+  async heartbeatProgress(workerId: string, dto: HeartbeatRequestDto): Promise<boolean> {
+    const current = dto.current_operation_id;
+    if (!current) return true;
+    const op = await this.repo.get(current);
+    if (!op || isTerminal(op.status) || op.worker_id !== workerId) return false;
+    if (op.status === OperationStatus.PENDING) return false;
+    if (dto.progress || dto.checkpoint || op.status === OperationStatus.DISPATCHED) {
+      await this.lifecycle.recordProgress(op, dto.progress, dto.checkpoint);
+    }
+    return true;
+  }
+
+  /**
    * A worker's completion report: applied once, idempotent (a repeat with the same lease is
-   * acknowledged without changes), fenced by the lease (409 when stale).
+   * acknowledged without changes), fenced by the lease (409 when stale). A worker stopped by SIGTERM
+   * reports `failed` + `interrupted` (or a `shutdown` checkpoint): the operation goes back to the
+   * queue, from that checkpoint when there is one, while attempts remain.
    */
   async complete(operationId: string, report: CompleteOperationRequestDto): Promise<ReportAckDto> {
     for (let i = 0; i < 3; i++) {
       const op = await this.getRecord(operationId);
       if (op.lease_token !== report.lease_token) throw this.staleLease(op);
-      if (isTerminal(op.status)) {
+      if (isTerminal(op.status) || op.status === OperationStatus.PENDING) {
         // Already final (a repeat, or cancelled by the user): keep the status, take a newer checkpoint.
-        if (report.checkpoint && !sameCheckpoint(op, report)) {
-          await this.repo.update(
-            operationId,
-            { checkpoint: { ...report.checkpoint } },
-            { lease_token: report.lease_token },
-          );
+        if (report.checkpoint && !sameCheckpoint(op, report) && isTerminal(op.status)) {
+          await this.lifecycle.attachCheckpoint(op, report.checkpoint);
         }
         this.registry.release(op.worker_id, operationId);
         return { acknowledged: true, status: op.status };
       }
-      const at = this.now();
-      const status = report.status as unknown as OperationStatus;
-      const patch: OperationPatch = {
-        status,
-        completed_at: at,
-        checkpoint: report.checkpoint ? { ...report.checkpoint } : op.checkpoint,
-      };
-      if (report.status === CompletionStatus.COMPLETED) {
-        patch.result = report.result ?? {};
-        patch.error_message = null;
-        patch.progress = { ...op.progress, percentage: 100 };
-      } else {
-        patch.result = report.result ?? null;
-        patch.error_message =
-          report.error_message ??
-          (report.status === CompletionStatus.FAILED ? 'Worker reported a failure' : 'Cancelled');
-      }
-      const updated = await this.repo.update(operationId, patch, {
-        status: ACTIVE_OPERATION_STATUSES,
-        lease_token: report.lease_token,
-      });
+      const checkpoint = report.checkpoint ? { ...report.checkpoint } : op.checkpoint;
+      const updated = this.interrupted(op, report)
+        ? await this.lifecycle.requeue({ ...op }, 'worker_shutdown', {
+            resumeFrom: checkpoint,
+            checkpoint,
+            countAttempt: true,
+            message: `Interrupted on ${op.worker_id ?? 'its worker'}: ${report.error_message ?? 'the worker shut down'}; queued again ${checkpoint ? `from its ${checkpoint.type} checkpoint at ${checkpoint.unit}` : 'from the start'}`,
+          })
+        : await this.lifecycle.transition(op, report.status as unknown as OperationStatus, {
+            ...this.finalPatch(op, report),
+            checkpoint,
+          });
       if (updated) {
         this.registry.release(op.worker_id, operationId);
-        this.metrics.recordStatus(op.operation_type, status, op.started_at ?? op.created_at, at);
         this.logger.log(
-          `Operation ${operationId} ${status} (reported by ${op.worker_id ?? 'worker'})`,
+          `Operation ${operationId} ${updated.status === OperationStatus.PENDING ? 'interrupted and queued again' : updated.status} (reported by ${op.worker_id ?? 'worker'})`,
         );
-        if (this.interruptedByShutdown(updated)) this.continueAfterShutdown(updated);
         return { acknowledged: true, status: updated.status };
       }
     }
     throw new ConflictException(`Operation ${operationId} is changing too fast; retry`);
   }
 
-  /**
-   * A worker stopped on SIGTERM reports its operation `failed` with a `shutdown` checkpoint: that is an
-   * interruption, not a failure of the job, so it continues elsewhere while attempts remain.
-   */
-  private interruptedByShutdown(op: OperationRecord): boolean {
-    return (
-      op.status === OperationStatus.FAILED &&
-      op.checkpoint?.type === CheckpointType.SHUTDOWN &&
-      op.attempt < this.settings.operations.max_attempts
-    );
+  private finalPatch(op: OperationRecord, report: CompleteOperationRequestDto): OperationPatch {
+    if (report.status === CompletionStatus.COMPLETED) {
+      return {
+        result: report.result ?? {},
+        error_message: null,
+        progress: { ...op.progress, percentage: 100 },
+      };
+    }
+    return {
+      result: report.result ?? null,
+      error_message:
+        report.error_message ??
+        (report.status === CompletionStatus.FAILED ? 'Worker reported a failure' : 'Cancelled'),
+    };
   }
 
-  /**
-   * Re-dispatches an operation interrupted by a worker shutdown from its checkpoint, in the background
-   * (the worker's report is acknowledged first). Without a worker to take it, it stays `failed` and can
-   * be resumed by hand.
-   */
-  private continueAfterShutdown(op: OperationRecord): void {
-    this.pendingContinuations.add(op.operation_id);
-    void this.dispatcher
-      .dispatch(op, { expectStatus: [OperationStatus.FAILED], resumeFrom: op.checkpoint })
-      .then(
-        async (result) => {
-          if (result.ok) {
-            this.logger.log(
-              `Operation ${op.operation_id} was interrupted by a worker shutdown; continued on ${result.worker_id} from its checkpoint at ${op.checkpoint?.unit} (attempt ${result.operation.attempt})`,
-            );
-            return;
-          }
-          if (result.reason === 'conflict') return;
-          await this.restoreAfterRefusedDispatch(op, result.operation);
-          this.logger.warn(
-            `Operation ${op.operation_id} was interrupted by a worker shutdown and could not continue elsewhere (${this.dispatcher.describeFailure(op.operation_type, result.tries)}); resume it with POST /api/v1/operations/${op.operation_id}/resume`,
-          );
-        },
-        (err: unknown) =>
-          this.logger.error(
-            `Continuing ${op.operation_id} after a worker shutdown failed: ${(err as Error).message}`,
-          ),
-      )
-      .finally(() => this.pendingContinuations.delete(op.operation_id));
+  /** A failure that is an interruption (worker shutdown) with attempts left. */
+  private interrupted(op: OperationRecord, report: CompleteOperationRequestDto): boolean {
+    if (report.status !== CompletionStatus.FAILED) return false;
+    const byShutdown =
+      report.interrupted === true || report.checkpoint?.type === CheckpointType.SHUTDOWN;
+    return byShutdown && this.hasAttemptsLeft(op);
   }
 
-  /**
-   * A re-dispatch that no worker accepted leaves the operation `running` under a lease nobody holds:
-   * put it back as it was before the attempt (status, worker, lease, attempt, error).
-   */
-  private async restoreAfterRefusedDispatch(
-    before: OperationRecord,
-    after: OperationRecord,
-  ): Promise<void> {
-    if (after.status !== OperationStatus.RUNNING) return;
-    await this.repo.update(
-      before.operation_id,
-      {
-        status: before.status,
-        worker_id: before.worker_id,
-        lease_token: before.lease_token,
-        attempt: before.attempt,
-        completed_at: before.completed_at,
-        error_message: before.error_message,
-      },
-      { status: [OperationStatus.RUNNING], lease_token: after.lease_token },
-    );
-  }
-
-  /** Operations being re-dispatched after a worker shutdown (tests wait for them to settle). */
-  readonly pendingContinuations = new Set<string>();
-
-  /** Fails an operation whose worker was lost (orphan rule); false when it changed meanwhile. */
-  async failLost(op: OperationRecord, reason: string): Promise<boolean> {
-    const at = this.now();
-    const updated = await this.repo.update(
-      op.operation_id,
-      { status: OperationStatus.FAILED, completed_at: at, error_message: reason },
-      { status: ACTIVE_OPERATION_STATUSES, lease_token: op.lease_token },
-    );
-    if (!updated) return false;
-    this.registry.release(op.worker_id, op.operation_id);
-    this.metrics.recordStatus(
-      op.operation_type,
-      OperationStatus.FAILED,
-      op.started_at ?? op.created_at,
-      at,
-    );
-    return true;
+  hasAttemptsLeft(op: OperationRecord): boolean {
+    return op.attempt - op.attempt_base < this.settings.operations.max_attempts;
   }
 }
 

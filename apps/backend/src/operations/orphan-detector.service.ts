@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { OperationStatus, WorkerStatus } from '@ktrdr/contracts';
+import { ASSIGNED_OPERATION_STATUSES, OperationStatus, WorkerStatus } from '@ktrdr/contracts';
 import { CLOCK, type Clock } from '../common/clock';
 import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
 import { BACKGROUND_TASKS } from '../common/tokens';
@@ -17,6 +17,7 @@ import {
 } from '../persistence/operations.repository';
 import { WorkerRegistry } from '../workers/worker-registry';
 import { DispatchService } from './dispatch.service';
+import { OperationLifecycle } from './lifecycle.service';
 import { OperationsService } from './operations.service';
 
 export interface OrphanDetectorStatus {
@@ -28,21 +29,23 @@ export interface OrphanDetectorStatus {
   checks: number;
   /** Operations currently unclaimed by any worker (waiting for the timeout). */
   unclaimed: number;
+  /** Orphans put back in the queue. */
   redispatched: number;
   failed: number;
-  /** `running`/`pending` operations found at start-up (left from before a restart). */
+  /** `dispatched`/`running` operations found at start-up (left from before a restart). */
   reconciled_at_startup: number;
 }
 
 export type OrphanAction =
-  | { operation_id: string; action: 'redispatched'; worker_id: string }
+  | { operation_id: string; action: 'requeued'; from_checkpoint: boolean }
   | { operation_id: string; action: 'failed'; reason: string };
 
 /**
- * Rule 6: an operation `running` on a worker that no longer claims it (removed, re-registered with
- * another current operation, or silent) for `timeout_seconds` is re-dispatched once from its last
- * checkpoint when it has one and `attempt` < max attempts; otherwise it fails with a reason.
- * On start-up every `running`/`pending` operation starts unclaimed, so the same rule reconciles them.
+ * Rule 6: an operation `dispatched` or `running` on a worker that no longer claims it (removed,
+ * re-registered with another current operation, or silent) for `timeout_seconds` goes back to the
+ * queue while attempts remain — from its last checkpoint when it has one, otherwise from the start —
+ * and fails with a reason that says the worker was lost when none remain. On start-up every assigned
+ * operation starts unclaimed, so the same rule reconciles them. Pending operations are the queue.
  */
 @Injectable()
 export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -63,6 +66,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
     private readonly registry: WorkerRegistry,
     private readonly dispatcher: DispatchService,
     private readonly operations: OperationsService,
+    private readonly lifecycle: OperationLifecycle,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TIMERS) timers: Timers,
@@ -88,10 +92,10 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
     await this.task.stop();
   }
 
-  /** Starts the clock for every operation left `running`/`pending` from before a restart. */
+  /** Starts the clock for every operation left `dispatched`/`running` from before a restart. */
   async reconcileAtStartup(): Promise<number> {
     try {
-      const ops = await this.repo.findByStatus([OperationStatus.RUNNING, OperationStatus.PENDING]);
+      const ops = await this.repo.findByStatus(ASSIGNED_OPERATION_STATUSES);
       const now = this.clock.now();
       for (const op of ops) {
         if (!this.unclaimedSince.has(op.operation_id))
@@ -149,7 +153,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
     try {
       const now = this.clock.now();
       const timeoutMs = this.settings.orphan.timeout_seconds * 1000;
-      const ops = await this.repo.findByStatus([OperationStatus.RUNNING, OperationStatus.PENDING]);
+      const ops = await this.repo.findByStatus(ASSIGNED_OPERATION_STATUSES);
       const seen = new Set<string>();
       for (const op of ops) {
         seen.add(op.operation_id);
@@ -185,44 +189,39 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
 
   private async handleOrphan(op: OperationRecord, why: string): Promise<OrphanAction> {
     const maxAttempts = this.settings.operations.max_attempts;
-    if (op.checkpoint && op.attempt < maxAttempts) {
-      const result = await this.dispatcher.dispatch(op, {
-        expectStatus: [op.status],
-        resumeFrom: op.checkpoint,
+    const released = (): void => {
+      if (op.worker_id) this.registry.release(op.worker_id, op.operation_id);
+    };
+    if (this.operations.hasAttemptsLeft(op)) {
+      const from = op.checkpoint
+        ? `from its ${op.checkpoint.type} checkpoint at ${op.checkpoint.unit}`
+        : 'from the start (no checkpoint yet)';
+      const queued = await this.lifecycle.requeue(op, 'worker_lost', {
+        resumeFrom: op.checkpoint ?? null,
+        countAttempt: true,
+        message: `Worker lost (${why}); queued again ${from}`,
       });
-      if (result.ok) {
-        this.stats.redispatched += 1;
-        this.logger.warn(
-          `Operation ${op.operation_id} was orphaned (${why}); re-dispatched to ${result.worker_id} from its ${op.checkpoint.type} checkpoint (attempt ${result.operation.attempt})`,
-        );
-        return {
-          operation_id: op.operation_id,
-          action: 'redispatched',
-          worker_id: result.worker_id,
-        };
-      }
-      if (result.reason === 'conflict') {
+      if (!queued) {
         return { operation_id: op.operation_id, action: 'failed', reason: 'changed meanwhile' };
       }
-      const reason = `Worker lost: ${why}; re-dispatch from checkpoint failed: ${this.dispatcher.describeFailure(op.operation_type, result.tries)} Resume it later with POST /api/v1/operations/${op.operation_id}/resume.`;
-      await this.operations.failLost(result.operation, reason);
-      this.stats.failed += 1;
-      this.logger.warn(`Operation ${op.operation_id} failed: ${reason}`);
-      return { operation_id: op.operation_id, action: 'failed', reason };
+      released();
+      this.stats.redispatched += 1;
+      this.logger.warn(
+        `Operation ${op.operation_id} was orphaned (${why}); queued again ${from} (attempt ${op.attempt} of at most ${maxAttempts} done)`,
+      );
+      return {
+        operation_id: op.operation_id,
+        action: 'requeued',
+        from_checkpoint: !!op.checkpoint,
+      };
     }
-    if (!op.worker_id) {
-      // Left `pending` by a backend that stopped while dispatching it.
-      const reason = `Not dispatched: no worker took it (${why}; the backend probably restarted while dispatching it)`;
-      if (await this.operations.failLost(op, reason)) this.stats.failed += 1;
-      return { operation_id: op.operation_id, action: 'failed', reason };
-    }
-    const detail = !op.checkpoint
-      ? 'no checkpoint to resume from'
-      : `attempt ${op.attempt} of at most ${maxAttempts}`;
-    const reason = `Worker lost: ${why} (${detail})`;
-    if (await this.operations.failLost(op, reason)) {
+    const reason = `Worker lost: ${why} (attempt ${op.attempt - op.attempt_base} of at most ${maxAttempts}; no attempts left). Resume it with POST /api/v1/operations/${op.operation_id}/resume.`;
+    const failed = await this.lifecycle.transition(op, OperationStatus.FAILED, {
+      error_message: reason,
+    });
+    if (failed) {
+      released();
       this.stats.failed += 1;
-      this.logger.warn(`Operation ${op.operation_id} failed: ${reason}`);
     }
     return { operation_id: op.operation_id, action: 'failed', reason };
   }

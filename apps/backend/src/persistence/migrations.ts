@@ -42,6 +42,34 @@ CREATE INDEX operations_operation_type_idx ON operations (operation_type);
 CREATE INDEX operations_worker_id_idx ON operations (worker_id);
 `,
   },
+  {
+    version: 2,
+    name: 'durable_queue_and_sweeps',
+    sql: `
+ALTER TABLE operations DROP CONSTRAINT IF EXISTS operations_status_check;
+ALTER TABLE operations ADD CONSTRAINT operations_status_check
+  CHECK (status IN ('pending', 'dispatched', 'running', 'completed', 'failed', 'cancelled'));
+ALTER TABLE operations ADD COLUMN priority integer NOT NULL DEFAULT 0;
+ALTER TABLE operations ADD COLUMN queued_at timestamptz;
+UPDATE operations SET queued_at = created_at;
+ALTER TABLE operations ALTER COLUMN queued_at SET NOT NULL;
+ALTER TABLE operations ADD COLUMN sweep_id text;
+ALTER TABLE operations ADD COLUMN resume_from jsonb;
+ALTER TABLE operations ADD COLUMN attempt_base integer NOT NULL DEFAULT 0 CHECK (attempt_base >= 0);
+CREATE INDEX operations_queue_idx ON operations (operation_type, priority DESC, queued_at, operation_id)
+  WHERE status = 'pending';
+CREATE INDEX operations_sweep_id_idx ON operations (sweep_id) WHERE sweep_id IS NOT NULL;
+CREATE TABLE sweeps (
+  sweep_id       text        PRIMARY KEY,
+  operation_type text        NOT NULL CHECK (operation_type IN ('backtesting', 'training')),
+  created_at     timestamptz NOT NULL,
+  base           jsonb       NOT NULL CHECK (jsonb_typeof(base) = 'object'),
+  grid           jsonb       NOT NULL CHECK (jsonb_typeof(grid) = 'object'),
+  total          integer     NOT NULL CHECK (total >= 0),
+  children       jsonb       NOT NULL DEFAULT '[]'::jsonb CHECK (jsonb_typeof(children) = 'array')
+);
+`,
+  },
 ];
 
 /** Key of the PostgreSQL advisory lock that serializes migrations of concurrent backends. */

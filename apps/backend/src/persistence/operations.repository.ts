@@ -23,14 +23,51 @@ export interface OperationRecord {
   result: Record<string, unknown> | null;
   error_message: string | null;
   checkpoint: CheckpointInfoDto | null;
+  /** Queue priority: higher is dispatched first. */
+  priority: number;
+  /** When it (last) entered the queue: FIFO order among equal priorities. */
+  queued_at: Date;
+  /** The sweep it belongs to. */
+  sweep_id: string | null;
+  /** The checkpoint the next dispatch resumes from (null: from the start). */
+  resume_from: CheckpointInfoDto | null;
+  /** Attempts before the last manual resume (the automatic retry budget counts from here). */
+  attempt_base: number;
 }
 
 export type NewOperation = Pick<OperationRecord, 'operation_id' | 'operation_type' | 'params'> &
-  Partial<Pick<OperationRecord, 'status' | 'created_at' | 'progress'>>;
+  Partial<
+    Pick<
+      OperationRecord,
+      'status' | 'created_at' | 'progress' | 'priority' | 'sweep_id' | 'queued_at'
+    >
+  >;
+
+/** A sweep as stored: the request it was expanded from. */
+export interface SweepRecord {
+  sweep_id: string;
+  operation_type: OperationType;
+  created_at: Date;
+  base: Record<string, unknown>;
+  grid: Record<string, unknown[]>;
+  total: number;
+  /** The children in grid order, with the grid values each one got. */
+  children: { operation_id: string; grid_values: Record<string, unknown> }[];
+}
+
+/** What a dispatcher writes when it claims the next queued operation for a worker. */
+export interface QueueClaim {
+  worker_id: string;
+  lease_token: string;
+  at: Date;
+}
 
 /** Fields a caller may change; `updated_at` is always set by the repository. */
 export type OperationPatch = Partial<
-  Omit<OperationRecord, 'operation_id' | 'operation_type' | 'created_at' | 'updated_at'>
+  Omit<
+    OperationRecord,
+    'operation_id' | 'operation_type' | 'created_at' | 'updated_at' | 'sweep_id'
+  >
 >;
 
 /** Preconditions of a compare-and-set update; the update happens only when all of them hold. */
@@ -43,6 +80,9 @@ export interface OperationFilter {
   status?: readonly OperationStatus[];
   operation_type?: OperationType;
   worker_id?: string;
+  sweep_id?: string;
+  /** newest (default): created_at desc; queue: dispatch order (priority desc, queued_at, id). */
+  order?: 'newest' | 'queue';
   /** 1–1000 */
   limit: number;
   offset: number;
@@ -67,6 +107,31 @@ export interface OperationsRepository {
   /** Throws when the store is unreachable (readiness). */
   ping(): Promise<void>;
   create(op: NewOperation): Promise<OperationRecord>;
+  /**
+   * Inserts a pending operation unless `maxPending` operations are pending already (one statement);
+   * null when the queue is full.
+   */
+  enqueue(op: NewOperation, maxPending: number): Promise<OperationRecord | null>;
+  /**
+   * Stores a sweep and its children (pending) in one transaction; null (nothing written) when the
+   * queue cannot take them all.
+   */
+  createSweep(
+    sweep: SweepRecord,
+    children: NewOperation[],
+    maxPending: number,
+  ): Promise<OperationRecord[] | null>;
+  getSweep(sweepId: string): Promise<SweepRecord | null>;
+  /**
+   * Atomic compare-and-set claim of the next pending operation of `type` in dispatch order
+   * (priority desc, queued_at, operation_id): it becomes `dispatched` with the worker, the lease and
+   * attempt + 1. Two concurrent claims (even from two backends on one PostgreSQL) never get the same row.
+   */
+  claimNext(type: OperationType, claim: QueueClaim): Promise<OperationRecord | null>;
+  /** 1-based place of each given pending operation in the queue of its type (absent: not pending). */
+  queuePositions(operationIds: readonly string[]): Promise<Map<string, number>>;
+  /** Pending operations per type. */
+  pendingCounts(): Promise<Record<OperationType, number>>;
   get(operationId: string): Promise<OperationRecord | null>;
   /**
    * Newest first (created_at desc, then operation_id desc). `status` absent = any status; an empty
@@ -81,6 +146,8 @@ export interface OperationsRepository {
   ): Promise<OperationRecord | null>;
   /** All operations in the given statuses (oldest first), for the orphan detector and start-up reconcile. */
   findByStatus(statuses: readonly OperationStatus[]): Promise<OperationRecord[]>;
+  /** Every child of a sweep, in submission order. */
+  findBySweep(sweepId: string): Promise<OperationRecord[]>;
   /** Deletes finished (completed/failed/cancelled) operations completed before `cutoff`; returns the count. */
   purgeFinishedBefore(cutoff: Date): Promise<number>;
 }

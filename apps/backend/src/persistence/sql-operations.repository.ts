@@ -9,6 +9,8 @@ import { applyMigrations, MIGRATIONS } from './migrations';
 import type { Migration, MigrationOutcome } from './migrations';
 import type {
   NewOperation,
+  QueueClaim,
+  SweepRecord,
   OperationFilter,
   OperationPage,
   OperationPatch,
@@ -17,7 +19,7 @@ import type {
   UpdateExpectation,
 } from './operations.repository';
 import { errorMessage } from './sql-executor';
-import type { PersistenceLogger, SqlExecutor, SqlRow } from './sql-executor';
+import type { PersistenceLogger, SqlExecutor, SqlQueryable, SqlRow } from './sql-executor';
 
 /** Thrown by `create()` when the operation_id is taken. */
 export class DuplicateOperationError extends Error {
@@ -43,7 +45,7 @@ export interface SqlOperationsRepositoryOptions {
   migrations?: readonly Migration[];
 }
 
-type ColumnKind = 'text' | 'int' | 'timestamptz' | 'jsonb';
+type ColumnKind = 'text' | 'int' | 'sint' | 'timestamptz' | 'jsonb';
 
 /** Columns an update may set, with their SQL type (the cast applied to the parameter). */
 const PATCHABLE: Readonly<Record<keyof OperationPatch, ColumnKind>> = {
@@ -58,12 +60,18 @@ const PATCHABLE: Readonly<Record<keyof OperationPatch, ColumnKind>> = {
   result: 'jsonb',
   error_message: 'text',
   checkpoint: 'jsonb',
+  priority: 'sint',
+  queued_at: 'timestamptz',
+  resume_from: 'jsonb',
+  attempt_base: 'int',
 };
 
 const STATUSES = new Set<string>(Object.values(OperationStatus));
 const TYPES = new Set<string>(Object.values(OperationType));
 const ORDER_NEWEST_FIRST = 'created_at DESC, operation_id DESC';
 const ORDER_OLDEST_FIRST = 'created_at ASC, operation_id ASC';
+/** Dispatch order of the queue (matches the partial index operations_queue_idx). */
+const ORDER_QUEUE = 'priority DESC, queued_at ASC, operation_id ASC';
 
 /**
  * The operations store, written once in SQL for both drivers; a driver only supplies the
@@ -143,31 +151,192 @@ export class SqlOperationsRepository implements OperationsRepository {
 
   async create(op: NewOperation): Promise<OperationRecord> {
     await this.ready();
+    const row = await this.insert(this.executor, op, null);
+    return rowToRecord(row);
+  }
+
+  async enqueue(op: NewOperation, maxPending: number): Promise<OperationRecord | null> {
+    await this.ready();
+    const row = await this.insert(
+      this.executor,
+      { ...op, status: OperationStatus.PENDING },
+      maxPending,
+    );
+    return row ? rowToRecord(row) : null;
+  }
+
+  async createSweep(
+    sweep: SweepRecord,
+    children: NewOperation[],
+    maxPending: number,
+  ): Promise<OperationRecord[] | null> {
+    await this.ready();
+    requireText('sweep_id', sweep.sweep_id);
+    if (!TYPES.has(sweep.operation_type)) {
+      throw invalid('operation_type', sweep.operation_type, [...TYPES]);
+    }
+    return this.executor.transaction(async (tx) => {
+      const { rows } = await tx.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM operations WHERE status = 'pending'`,
+      );
+      if (Number(rows[0]?.n ?? 0) + children.length > maxPending) return null;
+      await tx.query(
+        `INSERT INTO sweeps (sweep_id, operation_type, created_at, base, grid, total, children)
+         VALUES ($1::text, $2::text, $3::timestamptz, $4::jsonb, $5::jsonb, $6::int, $7::jsonb)`,
+        [
+          sweep.sweep_id,
+          sweep.operation_type,
+          timestamp('created_at', sweep.created_at),
+          json('base', sweep.base),
+          json('grid', sweep.grid),
+          sweep.total,
+          JSON.stringify(sweep.children),
+        ],
+      );
+      const out: OperationRecord[] = [];
+      for (const child of children) {
+        const row = await this.insert(
+          tx,
+          { ...child, status: OperationStatus.PENDING, sweep_id: sweep.sweep_id },
+          null,
+        );
+        out.push(rowToRecord(row));
+      }
+      return out;
+    });
+  }
+
+  async getSweep(sweepId: string): Promise<SweepRecord | null> {
+    await this.ready();
+    const { rows } = await this.executor.query('SELECT * FROM sweeps WHERE sweep_id = $1::text', [
+      sweepId,
+    ]);
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      sweep_id: String(r.sweep_id),
+      operation_type: r.operation_type as OperationType,
+      created_at: toDate(r.created_at) as Date,
+      base: fromJson(r.base) as Record<string, unknown>,
+      grid: fromJson(r.grid) as Record<string, unknown[]>,
+      total: Number(r.total),
+      children: (fromJson(r.children) ?? []) as SweepRecord['children'],
+    };
+  }
+
+  async findBySweep(sweepId: string): Promise<OperationRecord[]> {
+    await this.ready();
+    const { rows } = await this.executor.query(
+      `SELECT * FROM operations WHERE sweep_id = $1::text ORDER BY ${ORDER_OLDEST_FIRST}`,
+      [sweepId],
+    );
+    return rows.map(rowToRecord);
+  }
+
+  async claimNext(type: OperationType, claim: QueueClaim): Promise<OperationRecord | null> {
+    await this.ready();
+    if (!TYPES.has(type)) throw invalid('operation_type', type, [...TYPES]);
+    requireText('worker_id', claim.worker_id);
+    requireText('lease_token', claim.lease_token);
+    const at = timestamp('at', claim.at);
+    // One statement: the sub-select locks the head of the queue (skipping rows another claimer has
+    // locked), the outer UPDATE re-checks it is still pending. Concurrent claims get different rows.
+    const { rows } = await this.executor.query(
+      `UPDATE operations
+          SET status = 'dispatched', worker_id = $2::text, lease_token = $3::text,
+              attempt = attempt + 1, started_at = COALESCE(started_at, $4::timestamptz),
+              completed_at = NULL, error_message = NULL, updated_at = $4::timestamptz
+        WHERE operation_id = (
+                SELECT operation_id FROM operations
+                 WHERE status = 'pending' AND operation_type = $1::text
+                 ORDER BY ${ORDER_QUEUE}
+                 LIMIT 1
+                   FOR UPDATE SKIP LOCKED)
+          AND status = 'pending'
+       RETURNING *`,
+      [type, claim.worker_id, claim.lease_token, at],
+    );
+    return rows.length > 0 ? rowToRecord(rows[0]) : null;
+  }
+
+  async queuePositions(operationIds: readonly string[]): Promise<Map<string, number>> {
+    await this.ready();
+    const out = new Map<string, number>();
+    if (operationIds.length === 0) return out;
+    const { rows } = await this.executor.query<{ operation_id: string; pos: number }>(
+      `SELECT operation_id, pos FROM (
+         SELECT operation_id,
+                row_number() OVER (PARTITION BY operation_type ORDER BY ${ORDER_QUEUE})::int AS pos
+           FROM operations WHERE status = 'pending') AS q
+        WHERE operation_id = ANY($1::text[])`,
+      [[...operationIds]],
+    );
+    for (const r of rows) out.set(String(r.operation_id), Number(r.pos));
+    return out;
+  }
+
+  async pendingCounts(): Promise<Record<OperationType, number>> {
+    await this.ready();
+    const { rows } = await this.executor.query<{ operation_type: string; n: number }>(
+      `SELECT operation_type, count(*)::int AS n FROM operations
+        WHERE status = 'pending' GROUP BY operation_type`,
+    );
+    const out = { [OperationType.BACKTESTING]: 0, [OperationType.TRAINING]: 0 };
+    for (const r of rows) out[r.operation_type as OperationType] = Number(r.n);
+    return out;
+  }
+
+  /** INSERT … RETURNING; with `maxPending`, only while fewer operations are pending (else null). */
+  private async insert(q: SqlQueryable, op: NewOperation, maxPending: null): Promise<SqlRow>;
+  private async insert(
+    q: SqlQueryable,
+    op: NewOperation,
+    maxPending: number | null,
+  ): Promise<SqlRow | null>;
+  private async insert(
+    q: SqlQueryable,
+    op: NewOperation,
+    maxPending: number | null,
+  ): Promise<SqlRow | null> {
     requireText('operation_id', op.operation_id);
     if (!TYPES.has(op.operation_type)) {
       throw invalid('operation_type', op.operation_type, [...TYPES]);
     }
     const status = op.status ?? OperationStatus.PENDING;
     if (!STATUSES.has(status)) throw invalid('status', status, [...STATUSES]);
+    const priority = op.priority ?? 0;
+    if (!Number.isInteger(priority)) {
+      throw new InvalidOperationInputError('priority must be an integer');
+    }
     const now = this.now();
     const createdAt = op.created_at ?? now;
+    const params = [
+      op.operation_id,
+      op.operation_type,
+      status,
+      timestamp('created_at', createdAt),
+      timestamp('updated_at', now),
+      json('progress', op.progress ?? { percentage: 0 }),
+      json('params', op.params ?? {}),
+      priority,
+      timestamp('queued_at', op.queued_at ?? createdAt),
+      op.sweep_id ?? null,
+    ];
+    const columns = `(operation_id, operation_type, status, attempt, created_at, updated_at, progress,
+                      params, priority, queued_at, sweep_id)`;
+    const values = `$1::text, $2::text, $3::text, 0, $4::timestamptz, $5::timestamptz, $6::jsonb,
+                    $7::jsonb, $8::int, $9::timestamptz, $10::text`;
+    const sql =
+      maxPending === null
+        ? `INSERT INTO operations ${columns} VALUES (${values}) RETURNING *`
+        : `INSERT INTO operations ${columns}
+           SELECT ${values}
+            WHERE (SELECT count(*) FROM operations WHERE status = 'pending') < $11::int
+           RETURNING *`;
+    if (maxPending !== null) params.push(maxPending);
     try {
-      const { rows } = await this.executor.query(
-        `INSERT INTO operations
-           (operation_id, operation_type, status, attempt, created_at, updated_at, progress, params)
-         VALUES ($1::text, $2::text, $3::text, 0, $4::timestamptz, $5::timestamptz, $6::jsonb, $7::jsonb)
-         RETURNING *`,
-        [
-          op.operation_id,
-          op.operation_type,
-          status,
-          timestamp('created_at', createdAt),
-          timestamp('updated_at', now),
-          json('progress', op.progress ?? { percentage: 0 }),
-          json('params', op.params ?? {}),
-        ],
-      );
-      return rowToRecord(rows[0]);
+      const { rows } = await q.query(sql, params);
+      return rows[0] ?? null;
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code === '23505') {
         throw new DuplicateOperationError(op.operation_id);
@@ -225,6 +394,15 @@ export class SqlOperationsRepository implements OperationsRepository {
       params.push(filter.worker_id);
       conditions.push(`worker_id = $${params.length}::text`);
     }
+    if (filter.sweep_id !== undefined) {
+      params.push(filter.sweep_id);
+      conditions.push(`sweep_id = $${params.length}::text`);
+    }
+    const order = filter.order === 'queue' ? ORDER_QUEUE : ORDER_NEWEST_FIRST;
+    const outerOrder =
+      filter.order === 'queue'
+        ? 'o.priority DESC, o.queued_at ASC, o.operation_id ASC'
+        : 'o.created_at DESC, o.operation_id DESC';
     const where = conditions.length > 0 ? conditions.join(' AND ') : 'TRUE';
     params.push([...ACTIVE_OPERATION_STATUSES]);
     const activeParam = params.length;
@@ -236,9 +414,9 @@ export class SqlOperationsRepository implements OperationsRepository {
                  FROM operations) AS c
          LEFT JOIN LATERAL (
                SELECT * FROM operations WHERE ${where}
-                ORDER BY ${ORDER_NEWEST_FIRST}
+                ORDER BY ${order}
                 LIMIT $${activeParam + 1}::int OFFSET $${activeParam + 2}::int) AS o ON TRUE
-        ORDER BY o.created_at DESC, o.operation_id DESC`,
+        ORDER BY ${outerOrder}`,
       params,
     );
     const head = rows[0] ?? {};
@@ -275,7 +453,9 @@ export class SqlOperationsRepository implements OperationsRepository {
         );
       }
       params.push(encode(key, kind, value));
-      sets.push(`${key} = $${params.length}::${kind === 'int' ? 'integer' : kind}`);
+      sets.push(
+        `${key} = $${params.length}::${kind === 'int' || kind === 'sint' ? 'integer' : kind}`,
+      );
     }
     if (patch.status !== undefined && !STATUSES.has(patch.status)) {
       throw invalid('status', patch.status, [...STATUSES]);
@@ -355,6 +535,11 @@ export function rowToRecord(row: SqlRow | undefined): OperationRecord {
     result: fromJson(row.result) as Record<string, unknown> | null,
     error_message: nullableText(row.error_message),
     checkpoint: fromJson(row.checkpoint) as CheckpointInfoDto | null,
+    priority: Number(row.priority ?? 0),
+    queued_at: (toDate(row.queued_at) ?? toDate(row.created_at)) as Date,
+    sweep_id: nullableText(row.sweep_id),
+    resume_from: fromJson(row.resume_from) as CheckpointInfoDto | null,
+    attempt_base: Number(row.attempt_base ?? 0),
   };
 }
 
@@ -391,6 +576,11 @@ function encode(field: string, kind: ColumnKind, value: unknown): unknown {
     case 'int':
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
         throw new InvalidOperationInputError(`${field} must be a non-negative integer`);
+      }
+      return value;
+    case 'sint':
+      if (typeof value !== 'number' || !Number.isInteger(value)) {
+        throw new InvalidOperationInputError(`${field} must be an integer`);
       }
       return value;
     case 'timestamptz':

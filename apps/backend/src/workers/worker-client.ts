@@ -7,8 +7,11 @@ export type StartOutcome =
   | { ok: true }
   | {
       ok: false;
-      /** busy: answered 503; unreachable: no connection or timeout; rejected: any other answer. */
-      kind: 'busy' | 'unreachable' | 'rejected';
+      /**
+       * busy: 503; unreachable: no connection or timeout; invalid: 400/422 (the worker refuses the
+       * request itself); rejected: any other answer.
+       */
+      kind: 'busy' | 'unreachable' | 'invalid' | 'rejected';
       detail: string;
     };
 
@@ -60,6 +63,9 @@ export class WorkerClient {
     const text = await readText(res);
     if (res.ok) return { ok: true };
     if (res.status === 503) return { ok: false, kind: 'busy', detail: `503 ${text}`.trim() };
+    if (res.status === 400 || res.status === 422) {
+      return { ok: false, kind: 'invalid', detail: `${res.status} ${text}`.trim() };
+    }
     return { ok: false, kind: 'rejected', detail: `${res.status} ${text}`.trim() };
   }
 

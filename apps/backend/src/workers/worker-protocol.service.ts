@@ -1,7 +1,6 @@
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import {
-  OperationStatus,
-  TERMINAL_OPERATION_STATUSES,
+  ASSIGNED_OPERATION_STATUSES,
   WorkerStatus,
   type HeartbeatRequestDto,
   type HeartbeatResponseDto,
@@ -28,10 +27,10 @@ export class WorkerProtocolService {
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
   ) {}
 
-  /** Whether `workerId` may keep running `operationId` (it exists, is active and assigned to it). */
+  /** Whether `workerId` may keep running `operationId` (it is dispatched or running on it). */
   private async ownsOperation(workerId: string, operationId: string): Promise<boolean> {
     const op = await this.repo.get(operationId);
-    return !!op && !TERMINAL_OPERATION_STATUSES.includes(op.status) && op.worker_id === workerId;
+    return !!op && ASSIGNED_OPERATION_STATUSES.includes(op.status) && op.worker_id === workerId;
   }
 
   async register(dto: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
@@ -77,23 +76,9 @@ export class WorkerProtocolService {
     if (!this.registry.get(workerId)) return { registered: false, cancel_operations: [] };
     const cancel: string[] = [];
     const current = dto.current_operation_id ?? null;
-    if (current) {
-      const op = await this.repo.get(current);
-      if (!op || TERMINAL_OPERATION_STATUSES.includes(op.status) || op.worker_id !== workerId) {
-        cancel.push(current);
-      } else if (dto.progress || dto.checkpoint) {
-        // The worker's own running operation: keep progress and checkpoint metadata current even when
-        // a progress report was lost (fenced by the lease of the dispatch it belongs to).
-        await this.repo.update(
-          current,
-          {
-            ...(dto.progress ? { progress: { ...dto.progress } } : {}),
-            ...(dto.checkpoint ? { checkpoint: { ...dto.checkpoint } } : {}),
-          },
-          { status: [OperationStatus.RUNNING], lease_token: op.lease_token },
-        );
-      }
-    }
+    // Its own running operation: keep progress and checkpoint metadata current even when a progress
+    // report was lost; anything else it runs must stop.
+    if (current && !(await this.operations.heartbeatProgress(workerId, dto))) cancel.push(current);
     // A cancelled/foreign operation still counts as running on the worker until it stops.
     const grace =
       (this.settings.worker.dispatch_timeout + 2 * this.settings.worker.heartbeat_interval) * 1000;

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import {
   WorkerActivity,
   WorkerStatus,
@@ -8,6 +8,7 @@ import {
   type WorkerHealthResponseDto,
 } from '@ktrdr/contracts';
 import { CLOCK, type Clock, isoOrNull } from '../common/clock';
+import { LifecycleEvents, type WorkerEventKind } from '../operations/lifecycle-events';
 
 /** A registered worker as the backend keeps it in memory. Times are epoch milliseconds. */
 export interface WorkerEntry {
@@ -79,7 +80,25 @@ export class WorkerRegistry {
   private readonly byEndpoint = new Map<string, string>();
   private selectionSeq = 0;
 
-  constructor(@Inject(CLOCK) private readonly clock: Clock) {}
+  constructor(
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly events?: LifecycleEvents,
+  ) {}
+
+  private emit(kind: WorkerEventKind, w: WorkerEntry): void {
+    if (this.events && this.events.listenerCount('worker') > 0) {
+      this.events.worker(kind, toWorkerDto(w));
+    }
+  }
+
+  /** Runs `fn` on the entry and emits status_changed when its status or operation changed. */
+  private tracked<T>(w: WorkerEntry, fn: () => T): T {
+    const status = w.status;
+    const op = w.current_operation_id;
+    const out = fn();
+    if (w.status !== status || w.current_operation_id !== op) this.emit('status_changed', w);
+    return out;
+  }
 
   get size(): number {
     return this.workers.size;
@@ -135,6 +154,7 @@ export class WorkerRegistry {
     };
     this.workers.set(reg.worker_id, entry);
     this.byEndpoint.set(endpoint, reg.worker_id);
+    this.emit('registered', entry);
     return { entry, replaced, created: previous === undefined };
   }
 
@@ -144,16 +164,34 @@ export class WorkerRegistry {
     this.workers.delete(workerId);
     const endpoint = normalizeEndpoint(entry.endpoint_url);
     if (this.byEndpoint.get(endpoint) === workerId) this.byEndpoint.delete(endpoint);
+    this.emit('removed', entry);
     return entry;
   }
 
   /**
-   * Picks an available worker of one of `types` and marks it busy with `operationId`, atomically.
-   * Least-recently-selected first; with `preferGpu`, workers whose capabilities.gpu is true come first.
+   * A dispatch could not reach the worker (connection refused, timeout): it is not chosen again until
+   * it shows life (a heartbeat, a good health check or a registration).
    */
-  selectAndMarkBusy(
+  markUnreachable(workerId: string, operationId: string | null): boolean {
+    const w = this.workers.get(workerId);
+    if (!w) return false;
+    this.tracked(w, () => {
+      if (operationId === null || w.current_operation_id === operationId) {
+        w.current_operation_id = null;
+        w.reserved_at = null;
+      }
+      w.status = WorkerStatus.TEMPORARILY_UNAVAILABLE;
+    });
+    return true;
+  }
+
+  /**
+   * The worker a dispatch would pick now, without reserving it: an available worker of one of
+   * `types`, least-recently-selected first; with `preferGpu`, workers whose capabilities.gpu is true
+   * come first.
+   */
+  peekAvailable(
     types: readonly WorkerType[],
-    operationId: string,
     options: { exclude?: ReadonlySet<string>; preferGpu?: boolean } = {},
   ): WorkerEntry | null {
     let bestGpu: WorkerEntry | null = null;
@@ -168,13 +206,38 @@ export class WorkerRegistry {
         bestOther = w;
       }
     }
-    const chosen = bestGpu ?? bestOther;
-    if (!chosen) return null;
-    chosen.status = WorkerStatus.BUSY;
-    chosen.current_operation_id = operationId;
-    chosen.reserved_at = this.clock.now();
-    chosen.last_selected_seq = ++this.selectionSeq;
+    return bestGpu ?? bestOther;
+  }
+
+  /** Marks an available worker busy with `operationId` (false when it is no longer available). */
+  reserve(workerId: string, operationId: string): boolean {
+    const w = this.workers.get(workerId);
+    if (!w || w.status !== WorkerStatus.AVAILABLE) return false;
+    this.tracked(w, () => {
+      w.status = WorkerStatus.BUSY;
+      w.current_operation_id = operationId;
+      w.reserved_at = this.clock.now();
+      w.last_selected_seq = ++this.selectionSeq;
+    });
+    return true;
+  }
+
+  /** Picks (peekAvailable) and reserves a worker in one synchronous call. */
+  selectAndMarkBusy(
+    types: readonly WorkerType[],
+    operationId: string,
+    options: { exclude?: ReadonlySet<string>; preferGpu?: boolean } = {},
+  ): WorkerEntry | null {
+    const chosen = this.peekAvailable(types, options);
+    if (!chosen || !this.reserve(chosen.worker_id, operationId)) return null;
     return chosen;
+  }
+
+  /** An available worker said it is busy (e.g. answered 503 to a start): busy until it says otherwise. */
+  markBusy(workerId: string): void {
+    const w = this.workers.get(workerId);
+    if (w && w.status === WorkerStatus.AVAILABLE)
+      this.tracked(w, () => (w.status = WorkerStatus.BUSY));
   }
 
   /** Frees the worker when it is still marked busy with `operationId`. */
@@ -182,9 +245,11 @@ export class WorkerRegistry {
     if (!workerId) return false;
     const w = this.workers.get(workerId);
     if (!w || w.current_operation_id !== operationId) return false;
-    w.current_operation_id = null;
-    w.reserved_at = null;
-    if (w.status === WorkerStatus.BUSY) w.status = WorkerStatus.AVAILABLE;
+    this.tracked(w, () => {
+      w.current_operation_id = null;
+      w.reserved_at = null;
+      if (w.status === WorkerStatus.BUSY) w.status = WorkerStatus.AVAILABLE;
+    });
     return true;
   }
 
@@ -200,6 +265,14 @@ export class WorkerRegistry {
   ): WorkerEntry | undefined {
     const w = this.workers.get(workerId);
     if (!w) return undefined;
+    return this.tracked(w, () => this.heartbeatOf(w, report, reservationGraceMs));
+  }
+
+  private heartbeatOf(
+    w: WorkerEntry,
+    report: { status: WorkerStatus; current_operation_id: string | null },
+    reservationGraceMs: number,
+  ): WorkerEntry {
     const now = this.clock.now();
     w.last_healthy_at = now;
     w.health_check_failures = 0;
@@ -233,6 +306,14 @@ export class WorkerRegistry {
     const w = this.workers.get(workerId);
     // The worker re-registered elsewhere (or was removed) while the probe ran: ignore the result.
     if (!w || w.endpoint_url !== endpointUrl) return 'gone';
+    return this.tracked(w, () => this.healthOf(w, outcome, failureThreshold));
+  }
+
+  private healthOf(
+    w: WorkerEntry,
+    outcome: HealthOutcome,
+    failureThreshold: number,
+  ): HealthTransition {
     const now = this.clock.now();
     w.last_health_check = now;
     if (outcome.ok) {

@@ -2,11 +2,15 @@ import { Logger } from '@nestjs/common';
 import type { Timers } from '../../src/common/periodic-task';
 import type { BackendSettings } from '../../src/config/settings';
 import { MetricsService } from '../../src/metrics/metrics.service';
+import { ShutdownState } from '../../src/common/shutdown-state';
 import { DispatchService } from '../../src/operations/dispatch.service';
+import { LifecycleEvents } from '../../src/operations/lifecycle-events';
+import { OperationLifecycle } from '../../src/operations/lifecycle.service';
+import { SweepsService } from '../../src/operations/sweeps.service';
 import { OperationsService } from '../../src/operations/operations.service';
 import { OrphanDetectorService } from '../../src/operations/orphan-detector.service';
 import { RetentionService } from '../../src/operations/retention.service';
-import { InMemoryOperationsRepository } from '../../src/operations/testing/in-memory-operations.repository';
+import { InMemoryOperationsRepository } from './in-memory-operations.repository';
 import { HealthMonitorService } from '../../src/workers/health-monitor.service';
 import type { StartOutcome, WorkerClient } from '../../src/workers/worker-client';
 import { WorkerProtocolService } from '../../src/workers/worker-protocol.service';
@@ -67,8 +71,12 @@ export interface Harness {
   repo: InMemoryOperationsRepository;
   client: FakeWorkerClient;
   metrics: MetricsService;
+  events: LifecycleEvents;
+  lifecycle: OperationLifecycle;
   dispatcher: DispatchService;
   operations: OperationsService;
+  sweeps: SweepsService;
+  shutdown: ShutdownState;
   orphans: OrphanDetectorService;
   protocol: WorkerProtocolService;
   monitor: HealthMonitorService;
@@ -82,26 +90,43 @@ export function createHarness(
 ): Harness {
   Logger.overrideLogger(false);
   const clock = shared.clock ?? new ManualClock();
-  const registry = new WorkerRegistry(clock);
+  const events = new LifecycleEvents();
+  const registry = new WorkerRegistry(clock, events);
   const repo = shared.repo ?? new InMemoryOperationsRepository(() => new Date(clock.now()));
   const client = new FakeWorkerClient();
   const wc = client as unknown as WorkerClient;
   const metrics = new MetricsService(registry, repo);
-  const dispatcher = new DispatchService(registry, wc, repo, metrics, settings, clock);
+  const shutdown = new ShutdownState();
+  const lifecycle = new OperationLifecycle(repo, events, metrics, clock);
+  const dispatcher = new DispatchService(
+    registry,
+    wc,
+    lifecycle,
+    events,
+    metrics,
+    shutdown,
+    settings,
+    noTimers,
+    false,
+  );
+  // Event-driven dispatch as in the app (the safety pass is off: noTimers).
+  dispatcher.onApplicationBootstrap();
   const operations = new OperationsService(
     repo,
+    lifecycle,
     dispatcher,
     registry,
     wc,
     metrics,
     settings,
-    clock,
   );
+  const sweeps = new SweepsService(repo, lifecycle, operations, dispatcher, settings);
   const orphans = new OrphanDetectorService(
     repo,
     registry,
     dispatcher,
     operations,
+    lifecycle,
     settings,
     clock,
     noTimers,
@@ -113,12 +138,16 @@ export function createHarness(
   return {
     clock,
     settings,
+    events,
     registry,
     repo,
     client,
     metrics,
+    lifecycle,
     dispatcher,
     operations,
+    sweeps,
+    shutdown,
     orphans,
     protocol,
     monitor,

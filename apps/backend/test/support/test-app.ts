@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { AppModule, type AppOptions } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
-import { InMemoryOperationsRepository } from '../../src/operations/testing/in-memory-operations.repository';
+import { InMemoryOperationsRepository } from './in-memory-operations.repository';
 import type { OperationsRepository } from '../../src/persistence/operations.repository';
 import { testSettings } from './settings';
 

@@ -1,0 +1,219 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  OperationStatus,
+  isAllowedTransition,
+  type CheckpointInfoDto,
+  type OperationProgressDto,
+  type OperationType,
+} from '@ktrdr/contracts';
+import { CLOCK, type Clock } from '../common/clock';
+import { MetricsService } from '../metrics/metrics.service';
+import {
+  OPERATIONS_REPOSITORY,
+  type NewOperation,
+  type OperationPatch,
+  type OperationRecord,
+  type OperationsRepository,
+  type SweepRecord,
+} from '../persistence/operations.repository';
+import { LifecycleEvents, type OperationEventKind } from './lifecycle-events';
+
+/** A status change the lifecycle does not allow (a programming error, never a client's). */
+export class IllegalTransitionError extends Error {
+  constructor(
+    readonly operationId: string,
+    readonly from: OperationStatus,
+    readonly to: OperationStatus,
+  ) {
+    super(`Operation ${operationId}: ${from} → ${to} is not an allowed transition`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** Why an operation goes back to the queue (also the label of ktrdr_operations_requeued_total). */
+export type RequeueReason = 'dispatch_failed' | 'worker_lost' | 'worker_shutdown' | 'resumed';
+
+const EVENT_OF: Record<OperationStatus, OperationEventKind> = {
+  [OperationStatus.PENDING]: 'queued',
+  [OperationStatus.DISPATCHED]: 'dispatched',
+  [OperationStatus.RUNNING]: 'running',
+  [OperationStatus.COMPLETED]: 'completed',
+  [OperationStatus.FAILED]: 'failed',
+  [OperationStatus.CANCELLED]: 'cancelled',
+};
+
+const FINAL = new Set<OperationStatus>([
+  OperationStatus.COMPLETED,
+  OperationStatus.FAILED,
+  OperationStatus.CANCELLED,
+]);
+
+/**
+ * The one owner of operation state: every write of an operation's status (and of its progress) goes
+ * through here. Each change is a compare-and-set on the current status (and lease), checked against
+ * the transition table of the contracts (OPERATION_TRANSITIONS), counted in the metrics and announced
+ * on LifecycleEvents. A null answer means the operation changed meanwhile (somebody else won).
+ */
+@Injectable()
+export class OperationLifecycle {
+  private readonly logger = new Logger(OperationLifecycle.name);
+
+  constructor(
+    @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
+    private readonly events: LifecycleEvents,
+    private readonly metrics: MetricsService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  now(): Date {
+    return new Date(this.clock.now());
+  }
+
+  /** A new pending operation; null when `maxPending` operations are queued already. */
+  async enqueue(op: NewOperation, maxPending: number): Promise<OperationRecord | null> {
+    const created = await this.repo.enqueue(op, maxPending);
+    if (created) this.announceCreated(created);
+    return created;
+  }
+
+  /** A sweep's children, queued together; null when the queue cannot take them all. */
+  async enqueueSweep(
+    sweep: SweepRecord,
+    children: NewOperation[],
+    maxPending: number,
+  ): Promise<OperationRecord[] | null> {
+    const created = await this.repo.createSweep(sweep, children, maxPending);
+    for (const op of created ?? []) this.announceCreated(op);
+    return created;
+  }
+
+  private announceCreated(op: OperationRecord): void {
+    this.metrics.recordStatus(op.operation_type, OperationStatus.PENDING);
+    this.events.operation('created', op);
+    this.events.operation('queued', op);
+  }
+
+  /** Claims the head of the queue of `type` for a worker (pending → dispatched, attempt + 1). */
+  async claim(
+    type: OperationType,
+    workerId: string,
+    lease: string,
+  ): Promise<OperationRecord | null> {
+    const at = this.now();
+    const op = await this.repo.claimNext(type, { worker_id: workerId, lease_token: lease, at });
+    if (!op) return null;
+    this.metrics.queueWait.observe(
+      { operation_type: type },
+      Math.max(0, (at.getTime() - op.queued_at.getTime()) / 1000),
+    );
+    this.metrics.recordStatus(type, OperationStatus.DISPATCHED);
+    this.events.operation('dispatched', op);
+    return op;
+  }
+
+  /**
+   * Moves `op` to `to` if it is still in `op.status` under `op.lease_token` (compare-and-set).
+   * Throws IllegalTransitionError for a change the lifecycle does not allow.
+   */
+  async transition(
+    op: OperationRecord,
+    to: OperationStatus,
+    patch: OperationPatch = {},
+  ): Promise<OperationRecord | null> {
+    if (!isAllowedTransition(op.status, to)) {
+      throw new IllegalTransitionError(op.operation_id, op.status, to);
+    }
+    const at = this.now();
+    const full: OperationPatch = { ...patch, status: to };
+    if (FINAL.has(to)) full.completed_at ??= at;
+    const updated = await this.repo.update(op.operation_id, full, {
+      status: [op.status],
+      lease_token: op.lease_token,
+    });
+    if (!updated) return null;
+    this.metrics.recordStatus(
+      op.operation_type,
+      to,
+      FINAL.has(to) ? (updated.started_at ?? updated.created_at) : null,
+      FINAL.has(to) ? (updated.completed_at ?? at) : null,
+    );
+    this.events.operation(EVENT_OF[to], updated);
+    if (to === OperationStatus.FAILED) {
+      this.logger.warn(`Operation ${op.operation_id} failed: ${updated.error_message ?? ''}`);
+    }
+    return updated;
+  }
+
+  /** The worker accepted the dispatch (dispatched → running). */
+  markRunning(op: OperationRecord): Promise<OperationRecord | null> {
+    return this.transition(op, OperationStatus.RUNNING);
+  }
+
+  /**
+   * Back to the queue (dispatched/running/failed/cancelled → pending), keeping its place (queued_at),
+   * without worker or lease, resuming from `resumeFrom` (null: from the start). A dispatch that no
+   * worker accepted gives its attempt back (`countAttempt: false`).
+   */
+  async requeue(
+    op: OperationRecord,
+    reason: RequeueReason,
+    options: {
+      resumeFrom: CheckpointInfoDto | null;
+      countAttempt: boolean;
+      message?: string;
+      /** A checkpoint reported with the interruption (kept as the operation's latest). */
+      checkpoint?: CheckpointInfoDto | null;
+    },
+  ): Promise<OperationRecord | null> {
+    const patch: OperationPatch = {
+      checkpoint: options.checkpoint ?? undefined,
+      worker_id: null,
+      lease_token: null,
+      resume_from: options.resumeFrom,
+      completed_at: null,
+      error_message: options.message ?? null,
+    };
+    if (!options.countAttempt) patch.attempt = Math.max(0, op.attempt - 1);
+    if (reason === 'resumed') {
+      patch.attempt_base = op.attempt;
+      patch.queued_at = this.now();
+    }
+    const updated = await this.transition(op, OperationStatus.PENDING, patch);
+    if (updated) this.metrics.requeues.inc({ operation_type: op.operation_type, reason });
+    return updated;
+  }
+
+  /**
+   * Progress (and checkpoint metadata) of the attempt holding `lease`. A dispatched operation whose
+   * worker reports progress is running. Null when the lease is stale or the operation is not active.
+   */
+  async recordProgress(
+    op: OperationRecord,
+    progress: OperationProgressDto | undefined,
+    checkpoint: CheckpointInfoDto | undefined,
+  ): Promise<OperationRecord | null> {
+    const patch: OperationPatch = {};
+    if (progress) patch.progress = { ...progress };
+    if (checkpoint) patch.checkpoint = { ...checkpoint };
+    if (op.status === OperationStatus.DISPATCHED) {
+      return this.transition(op, OperationStatus.RUNNING, patch);
+    }
+    if (op.status !== OperationStatus.RUNNING) return null;
+    if (Object.keys(patch).length === 0) return op;
+    const updated = await this.repo.update(op.operation_id, patch, {
+      status: [OperationStatus.RUNNING],
+      lease_token: op.lease_token,
+    });
+    if (updated && progress) this.events.operation('progress', updated);
+    return updated;
+  }
+
+  /** A newer checkpoint for an operation that has already finished (no status change). */
+  async attachCheckpoint(op: OperationRecord, checkpoint: CheckpointInfoDto): Promise<void> {
+    await this.repo.update(
+      op.operation_id,
+      { checkpoint: { ...checkpoint } },
+      { status: [op.status], lease_token: op.lease_token },
+    );
+  }
+}
