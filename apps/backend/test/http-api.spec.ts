@@ -2,7 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { CheckpointType, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import {
+  ACTIVE_OPERATION_STATUSES,
+  CheckpointType,
+  OperationStatus,
+  REGISTRATION_TOKEN_HEADER,
+} from '@ktrdr/contracts';
+import { DispatchService } from '../src/operations/dispatch.service';
 import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import { PGLITE_MEMORY_DIR } from '../src/persistence/pglite-executor';
 import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
@@ -49,10 +55,17 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
     await fake.stop();
   });
 
-  beforeEach(() => {
+  beforeEach(async () => {
     for (const w of registry.all()) registry.remove(w.worker_id);
+    // Every test starts with an empty queue (operations left active by a previous test end here).
+    for (const op of await t.repository.findByStatus(ACTIVE_OPERATION_STATUSES)) {
+      await t.repository.update(op.operation_id, { status: OperationStatus.CANCELLED });
+    }
     fake.requests.length = 0;
   });
+
+  /** Waits until the dispatcher has handed out what it can. */
+  const settle = () => t.app.get(DispatchService).settle();
 
   const registerFake = (name: string, type = 'backtesting', extra: object = {}) =>
     request(http)
@@ -234,15 +247,121 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
   });
 
   describe('operations', () => {
-    it('POST /backtests/start: 503 with a hint and Retry-After when no backtesting worker exists', async () => {
+    it('POST /backtests/start queues (202) when no backtesting worker exists, says why, and dispatches on registration', async () => {
       await registerFake('t1', 'training');
-      const res = await startBacktest().expect(503);
-      expect(res.headers['retry-after']).toBe('5');
-      expectEnvelope(
-        res.body,
-        503,
-        /^No available backtesting worker \(0 registered\)\. Start one with/,
+      const res = await startBacktest().expect(202);
+      expect(res.body).toMatchObject({ success: true, status: 'pending', queue_position: 1 });
+      expect(res.body.message).toMatch(
+        /^Queued: next in line; no backtesting worker registered yet — start one with/,
       );
+      const id = res.body.operation_id as string;
+      const queue = await request(http).get('/api/v1/operations?status=pending').expect(200);
+      expect(queue.body.data).toEqual([
+        expect.objectContaining({ operation_id: id, queue_position: 1, priority: 0 }),
+      ]);
+      expect(queue.body.data[0].wait_reason).toMatch(/no backtesting worker registered yet/);
+      await registerFake('b0');
+      await settle();
+      const one = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+      expect(one.body.data).toMatchObject({
+        status: 'running',
+        worker_id: 'b0',
+        queue_position: null,
+      });
+    });
+
+    it('POST /backtests/start: priority out of bounds is a 400 and queues nothing', async () => {
+      const res = await request(http)
+        .post('/api/v1/backtests/start')
+        .send({ ...BACKTEST_PARAMS, priority: 1000 })
+        .expect(400);
+      expectEnvelope(res.body, 400, /^priority must not be greater than 100/);
+      const queue = await request(http).get('/api/v1/operations?status=pending').expect(200);
+      expect(queue.body.data).toEqual([]);
+    });
+
+    it('sweeps: a 3 × 2 grid queues 6 children, GET ranks them by a metric, DELETE cancels the rest', async () => {
+      const res = await request(http)
+        .post('/api/v1/backtests/sweep')
+        .send({ base: BACKTEST_PARAMS, grid: { fast_period: [5, 10, 20], slow_period: [30, 50] } })
+        .expect(202);
+      expect(res.body).toMatchObject({ success: true, operation_type: 'backtesting', total: 6 });
+      const ids = res.body.operation_ids as string[];
+      const sweepId = res.body.sweep_id as string;
+      await registerFake('s1');
+      await settle();
+      // Complete them one by one as the worker would, each with its own Sharpe ratio.
+      for (let i = 0; i < 6; i++) {
+        const running = (await t.repository.findByStatus([OperationStatus.RUNNING]))[0]!;
+        const index = ids.indexOf(running.operation_id);
+        await request(http)
+          .post(`/api/v1/operations/${running.operation_id}/complete`)
+          .send({
+            lease_token: running.lease_token,
+            status: 'completed',
+            result: { sharpe_ratio: [0.5, 2, -1, 1.5, 0.1, 3][index], total_return: index },
+          })
+          .expect(200);
+        await settle();
+      }
+      const ranked = await request(http)
+        .get(`/api/v1/sweeps/${sweepId}?sort=sharpe_ratio`)
+        .expect(200);
+      expect(ranked.body.data).toMatchObject({ sweep_id: sweepId, total: 6, sort: 'sharpe_ratio' });
+      expect(ranked.body.data.counts).toMatchObject({ completed: 6, pending: 0 });
+      expect(
+        ranked.body.data.children.map(
+          (c: { metrics: { sharpe_ratio: number } }) => c.metrics.sharpe_ratio,
+        ),
+      ).toEqual([3, 2, 1.5, 0.5, 0.1, -1]);
+      expect(ranked.body.data.children[0].grid_values).toEqual({
+        fast_period: 20,
+        slow_period: 50,
+      });
+      const asc = await request(http).get(`/api/v1/sweeps/${sweepId}?sort=sharpe_ratio&order=asc`);
+      expect(asc.body.data.children[0].metrics.sharpe_ratio).toBe(-1);
+      const again = await request(http).delete(`/api/v1/sweeps/${sweepId}`).expect(200);
+      expect(again.body).toMatchObject({ cancelled: 0, already_finished: 6 });
+      expectEnvelope(
+        (await request(http).get('/api/v1/sweeps/sweep_nope').expect(404)).body,
+        404,
+        /Sweep sweep_nope not found/,
+      );
+    });
+
+    it('sweeps: an invalid child or a grid over the bound is a 400 naming it, and nothing is queued', async () => {
+      const bad = await request(http)
+        .post('/api/v1/backtests/sweep')
+        .send({ base: BACKTEST_PARAMS, grid: { fast_period: [10, 40], slow_period: [30] } })
+        .expect(400);
+      expectEnvelope(
+        bad.body,
+        400,
+        /^child 2 \(fast_period=40, slow_period=30\): strategy\.fast_period must be less than slow_period/,
+      );
+      const big = await request(http)
+        .post('/api/v1/backtests/sweep')
+        .send({
+          base: BACKTEST_PARAMS,
+          grid: {
+            fast_period: Array.from({ length: 40 }, (_, i) => i + 1),
+            slow_period: Array.from({ length: 30 }, (_, i) => i + 100),
+          },
+        })
+        .expect(400);
+      expectEnvelope(
+        big.body,
+        400,
+        /at most 1000 are allowed per sweep \(KTRDR_OPS_MAX_SWEEP_CHILDREN\)/,
+      );
+      const queue = await request(http).get('/api/v1/operations?status=pending').expect(200);
+      expect(queue.body.data).toEqual([]);
+      const pending = await request(http)
+        .post('/api/v1/trainings/sweep')
+        .send({ base: TRAINING_PARAMS, grid: { epochs: [2, 3] } })
+        .expect(202);
+      const del = await request(http).delete(`/api/v1/sweeps/${pending.body.sweep_id}`).expect(200);
+      expect(del.body).toMatchObject({ cancelled: 2, already_finished: 0 });
     });
 
     it.each([
@@ -278,9 +397,10 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
 
     it('dispatches a backtest to a fake worker, reports progress and completion, serves results', async () => {
       await registerFake('b1');
-      const start = await startBacktest().expect(200);
-      expect(start.body).toMatchObject({ success: true, status: 'running', worker_id: 'b1' });
+      const start = await startBacktest().expect(202);
+      expect(start.body).toMatchObject({ success: true, operation_id: expect.any(String) });
       const id = start.body.operation_id as string;
+      await settle();
       expect(id).toMatch(/^op_backtesting_\d{8}_[0-9a-f]{12}$/);
       const [sent] = fake.requestsTo('b1', '/backtests/start');
       const body = sent!.body as Record<string, unknown>;
@@ -399,8 +519,10 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       const res = await request(http)
         .post('/api/v1/trainings/start')
         .send(TRAINING_PARAMS)
-        .expect(200);
-      expect(res.body.worker_id).toBe('cpu1');
+        .expect(202);
+      await settle();
+      const op = await request(http).get(`/api/v1/operations/${res.body.operation_id}`);
+      expect(op.body.data.worker_id).toBe('cpu1');
       expect(fake.requestsTo('gpu1', '/training/start')).toHaveLength(1);
       expect(fake.requestsTo('cpu1', '/training/start')).toHaveLength(1);
       fake.set('gpu1', { startStatus: 200 });
@@ -408,8 +530,17 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
 
     it('DELETE /operations/{id} forwards the cancel to the worker and returns it in the next heartbeat', async () => {
       await registerFake('b2');
-      const id = (await startBacktest().expect(200)).body.operation_id as string;
+      const id = (await startBacktest().expect(202)).body.operation_id as string;
+      await settle();
       const res = await request(http).delete(`/api/v1/operations/${id}`).expect(200);
+      // The forward runs in the background: wait for it to arrive.
+      for (
+        let i = 0;
+        i < 100 && fake.requestsTo('b2', `/api/v1/operations/${id}/cancel`).length === 0;
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       expect(res.body).toMatchObject({ success: true, operation_id: id, status: 'cancelled' });
       expect(fake.requestsTo('b2', `/api/v1/operations/${id}/cancel`)).toEqual([
         expect.objectContaining({ method: 'DELETE' }),
@@ -426,9 +557,10 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       );
     });
 
-    it('POST /operations/{id}/resume: 409 when running, 404 without checkpoint, 200 from the checkpoint', async () => {
+    it('POST /operations/{id}/resume: 409 when running; 202 back to the queue, from the checkpoint when there is one', async () => {
       await registerFake('b3');
-      const id = (await startBacktest().expect(200)).body.operation_id as string;
+      const id = (await startBacktest().expect(202)).body.operation_id as string;
+      await settle();
       const lease = (fake.requestsTo('b3', '/backtests/start')[0]!.body as { lease_token: string })
         .lease_token;
       expectEnvelope(
@@ -440,11 +572,6 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         .post(`/api/v1/operations/${id}/complete`)
         .send({ lease_token: lease, status: 'failed', error_message: 'engine crashed' })
         .expect(200);
-      expectEnvelope(
-        (await request(http).post(`/api/v1/operations/${id}/resume`).expect(404)).body,
-        404,
-        /no checkpoint/,
-      );
       await t.repository.update(id, {
         checkpoint: {
           type: CheckpointType.FAILURE,
@@ -452,13 +579,10 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           unit: 7,
         },
       });
-      const res = await request(http).post(`/api/v1/operations/${id}/resume`).expect(200);
-      expect(res.body).toMatchObject({
-        success: true,
-        operation_id: id,
-        status: 'running',
-        worker_id: 'b3',
-      });
+      const res = await request(http).post(`/api/v1/operations/${id}/resume`).expect(202);
+      expect(res.body).toMatchObject({ success: true, operation_id: id });
+      expect(res.body.message).toMatch(/^Resumed from its failure checkpoint at 7/);
+      await settle();
       const second = fake.requestsTo('b3', '/backtests/start')[1]!.body as Record<string, unknown>;
       expect(second).toMatchObject({ attempt: 2, resume_from: { type: 'failure', unit: 7 } });
       expect(second.lease_token).not.toBe(lease);
@@ -472,8 +596,9 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
     it('GET /operations lists with filters, limit and offset; invalid values are 400', async () => {
       await registerFake('b4');
       await registerFake('b5');
-      await startBacktest().expect(200);
-      await startBacktest().expect(200);
+      await startBacktest().expect(202);
+      await startBacktest().expect(202);
+      await settle();
       const res = await request(http)
         .get('/api/v1/operations?operation_type=backtesting&status=running&limit=1&offset=0')
         .expect(200);
@@ -560,7 +685,8 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
 
     (hasPromtool ? it : it.skip)('GET /metrics passes `promtool check metrics`', async () => {
       await registerFake('m2');
-      await startBacktest().expect(200);
+      await startBacktest().expect(202);
+      await settle();
       const res = await request(http).get('/metrics').expect(200);
       const check = spawnSync('promtool', ['check', 'metrics'], {
         input: res.text,
@@ -593,6 +719,10 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'POST /api/v1/workers/{id}/heartbeat',
           'GET /api/v1/operations',
           'GET /api/v1/operations/{id}',
+          'POST /api/v1/backtests/sweep',
+          'POST /api/v1/trainings/sweep',
+          'GET /api/v1/sweeps/{id}',
+          'DELETE /api/v1/sweeps/{id}',
           'DELETE /api/v1/operations/{id}',
           'GET /api/v1/operations/{id}/results',
           'POST /api/v1/operations/{id}/resume',

@@ -41,8 +41,8 @@ describe('application lifecycle', () => {
       operations: { cleanup_interval_seconds: 3600 },
     });
     const t = await createTestApp({ timers, settings, backgroundTasks: true });
-    // Retention runs at once; the others after their interval.
-    expect(timers.delays()).toEqual([0, 10_000, 15_000]);
+    // Retention runs at once; the others (the dispatcher's safety pass at 5 s) after their interval.
+    expect(timers.delays()).toEqual([0, 5_000, 10_000, 15_000]);
     const live = await request(t.app.getHttpServer() as Server)
       .get('/api/v1/health')
       .expect(200);
@@ -54,12 +54,12 @@ describe('application lifecycle', () => {
     expect(live.body.info.worker_health_monitor).toMatchObject({ running: true });
     // Each run schedules the next one when it ends.
     timers.fireAll();
-    for (let i = 0; i < 20 && timers.pending.size < 3; i++)
+    for (let i = 0; i < 20 && timers.pending.size < 4; i++)
       await new Promise((r) => setImmediate(r));
-    expect(timers.delays()).toEqual([10_000, 15_000, 3_600_000]);
+    expect(timers.delays()).toEqual([5_000, 10_000, 15_000, 3_600_000]);
     await t.close();
     expect(timers.pending.size).toBe(0);
-    expect(timers.cleared).toHaveLength(3);
+    expect(timers.cleared).toHaveLength(4);
   });
 
   it('closing the app notifies every worker (POST /backend-shutdown) and closes the store', async () => {

@@ -7,6 +7,7 @@ import {
   WorkerStatus,
   WorkerType,
 } from '@ktrdr/contracts';
+import type { StartOperationResponseDto } from '@ktrdr/contracts';
 import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
 import { testSettings } from './support/settings';
 
@@ -29,6 +30,13 @@ function register(h: Harness, id: string): void {
   });
 }
 
+/** Queues a backtest and waits until the dispatcher has handed it out. */
+async function started(h: Harness): Promise<StartOperationResponseDto> {
+  const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+  await h.dispatcher.settle();
+  return res;
+}
+
 const CKPT = { type: CheckpointType.PERIODIC, created_at: '2026-11-22T10:00:00.000Z', unit: 500 };
 
 describe('operations: lease fencing, completion, cancel, resume', () => {
@@ -38,7 +46,7 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
   beforeEach(async () => {
     h = createHarness();
     register(h, 'w1');
-    opId = (await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS)).operation_id;
+    opId = (await started(h)).operation_id;
     lease = (await h.repo.get(opId))!.lease_token!;
   });
 
@@ -82,6 +90,7 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
     });
     register(h, 'w2');
     await h.operations.resume(opId);
+    await h.dispatcher.settle();
     const op = await h.repo.get(opId);
     expect(op).toMatchObject({ status: 'running', attempt: 2 });
     expect(op!.lease_token).not.toBe(lease);
@@ -97,30 +106,24 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
     ).toBe(200);
   });
 
-  describe('a worker stopped by SIGTERM (failed with a shutdown checkpoint)', () => {
+  describe('a worker stopped by SIGTERM (failed + interrupted, or a shutdown checkpoint)', () => {
     const SHUTDOWN = { ...CKPT, type: CheckpointType.SHUTDOWN };
     const shutdownReport = () => ({
       lease_token: lease,
       status: CompletionStatus.FAILED,
-      error_message: 'Worker shutting down (SIGTERM)',
+      error_message: 'Worker shut down (SIGTERM) while running the operation',
       checkpoint: SHUTDOWN,
+      interrupted: true,
     });
-    const settle = async () => {
-      while (h.operations.pendingContinuations.size > 0) await new Promise((r) => setImmediate(r));
-    };
 
-    it('continues on another worker from that checkpoint while attempts remain', async () => {
+    it('goes back to the queue and continues on another worker from that checkpoint', async () => {
       register(h, 'w2');
-      h.client.startAnswer.set('http://w1:5003', {
-        ok: false,
-        kind: 'busy',
-        detail: 'shutting down',
-      });
+      h.client.startAnswer.set('http://w1:5003', { ok: false, kind: 'busy', detail: 'stopping' });
       expect(await h.operations.complete(opId, shutdownReport())).toEqual({
         acknowledged: true,
-        status: 'failed',
+        status: 'pending',
       });
-      await settle();
+      await h.dispatcher.settle();
       const op = await h.repo.get(opId);
       expect(op).toMatchObject({
         status: 'running',
@@ -133,26 +136,38 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       expect(last.body).toMatchObject({ task_id: opId, attempt: 2, resume_from: SHUTDOWN });
     });
 
-    it('stays failed, as reported, when no worker takes it', async () => {
-      h.client.startAnswer.set('http://w1:5003', {
-        ok: false,
-        kind: 'busy',
-        detail: 'shutting down',
+    it('interrupted before its first checkpoint, it starts again from scratch', async () => {
+      const { checkpoint: _none, ...report } = shutdownReport();
+      const queued: { status: string; worker_id: string | null; error_message: string | null }[] =
+        [];
+      h.events.on('operation', (e) => {
+        if (e.kind === 'queued') queued.push(e.operation);
       });
-      await h.operations.complete(opId, shutdownReport());
-      await settle();
-      expect(await h.repo.get(opId)).toMatchObject({
-        status: 'failed',
-        attempt: 1,
-        lease_token: lease,
-        error_message: 'Worker shutting down (SIGTERM)',
-      });
+      expect(await h.operations.complete(opId, report)).toMatchObject({ status: 'pending' });
+      expect(queued).toHaveLength(1);
+      expect(queued[0]).toMatchObject({ status: 'pending', worker_id: null });
+      expect(queued[0].error_message).toMatch(/Interrupted on w1: .*queued again from the start/);
+      await h.dispatcher.settle();
+      expect(await h.repo.get(opId)).toMatchObject({ status: 'running', attempt: 2 });
+      expect(h.client.starts.at(-1)!.body).toMatchObject({ attempt: 2, resume_from: null });
     });
 
-    it('is not continued once the attempts are used up, nor for other failures', async () => {
+    it('waits in the queue when no worker is free, instead of failing', async () => {
+      h.client.startAnswer.set('http://w1:5003', { ok: false, kind: 'busy', detail: 'stopping' });
+      await h.operations.complete(opId, shutdownReport());
+      await h.dispatcher.settle();
+      expect(await h.repo.get(opId)).toMatchObject({ status: 'pending', attempt: 1 });
+    });
+
+    it('fails once the attempts are used up, and other failures are final', async () => {
       register(h, 'w2');
-      await h.operations.complete(opId, { ...shutdownReport(), checkpoint: CKPT });
-      await settle();
+      await h.operations.complete(opId, {
+        lease_token: lease,
+        status: CompletionStatus.FAILED,
+        error_message: 'boom',
+        checkpoint: CKPT,
+      });
+      await h.dispatcher.settle();
       expect(await h.repo.get(opId)).toMatchObject({ status: 'failed', attempt: 1 });
 
       const limited = createHarness({
@@ -161,11 +176,10 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       });
       register(limited, 'w1');
       register(limited, 'w2');
-      const id = (await limited.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS))
-        .operation_id;
+      const id = (await started(limited)).operation_id;
       const l = (await limited.repo.get(id))!.lease_token!;
       await limited.operations.complete(id, { ...shutdownReport(), lease_token: l });
-      expect(limited.operations.pendingContinuations.size).toBe(0);
+      await limited.dispatcher.settle();
       expect(await limited.repo.get(id)).toMatchObject({ status: 'failed', attempt: 1 });
     });
   });
@@ -246,25 +260,38 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
     expect(res.message).toMatch(/next heartbeat/);
   });
 
-  it('resume: 409 while running, 404 without checkpoint, then from the checkpoint', async () => {
+  it('resume: 409 while running; back to the queue from the checkpoint, or from the start without one', async () => {
     expect(await statusOf(h.operations.resume(opId))).toBe(409);
     await h.operations.complete(opId, {
       lease_token: lease,
       status: CompletionStatus.FAILED,
       error_message: 'x',
     });
-    expect(await statusOf(h.operations.resume(opId))).toBe(404);
-    await h.repo.update(opId, { checkpoint: CKPT });
+    const fresh = await h.operations.resume(opId);
+    // w1 is free, so the dispatcher may already have claimed it by the time we answer.
+    expect(['pending', 'dispatched', 'running']).toContain(fresh.status);
+    expect(fresh.message).toMatch(/^Resumed from the start \(it has no checkpoint\)/);
+    await h.dispatcher.settle();
+    expect(h.client.starts.at(-1)!.body).toMatchObject({ resume_from: null, attempt: 2 });
+    const l2 = (await h.repo.get(opId))!.lease_token!;
+    await h.operations.complete(opId, {
+      lease_token: l2,
+      status: CompletionStatus.FAILED,
+      error_message: 'y',
+      checkpoint: CKPT,
+    });
     const res = await h.operations.resume(opId);
-    expect(res).toMatchObject({ status: 'running', worker_id: 'w1' });
+    expect(res.message).toMatch(/^Resumed from its periodic checkpoint at 500/);
+    await h.dispatcher.settle();
+    expect(await h.repo.get(opId)).toMatchObject({ status: 'running', worker_id: 'w1' });
     expect(h.client.starts.at(-1)!.body).toMatchObject({
       resume_from: CKPT,
-      attempt: 2,
+      attempt: 3,
       task_id: opId,
     });
   });
 
-  it('resume without a free worker answers 503 and leaves the operation as it was', async () => {
+  it('resume without a free worker queues it; nothing is lost', async () => {
     await h.operations.complete(opId, {
       lease_token: lease,
       status: CompletionStatus.FAILED,
@@ -272,19 +299,19 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       checkpoint: CKPT,
     });
     h.client.startAnswer.set('http://w1:5003', { ok: false, kind: 'busy', detail: '503' });
-    expect(await statusOf(h.operations.resume(opId))).toBe(503);
+    expect(await statusOf(h.operations.resume(opId))).toBe(200);
+    await h.dispatcher.settle();
     expect(await h.repo.get(opId)).toMatchObject({
-      status: 'failed',
+      status: 'pending',
       attempt: 1,
-      lease_token: lease,
-      error_message: 'x',
+      resume_from: CKPT,
     });
   });
 
   it('lists with filters and counts', async () => {
     await h.operations.complete(opId, { lease_token: lease, status: CompletionStatus.COMPLETED });
     register(h, 'w2');
-    await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await started(h);
     const all = await h.operations.list({});
     expect(all).toMatchObject({ success: true, total_count: 2, active_count: 1 });
     const done = await h.operations.list({
@@ -305,7 +332,7 @@ describe('worker protocol: registration and heartbeats', () => {
 
   it('applies completed_operations at registration (idempotent, lease-checked)', async () => {
     register(h, 'w1');
-    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const op = await started(h);
     const lease = (await h.repo.get(op.operation_id))!.lease_token!;
     const body = {
       worker_id: 'w1',
@@ -337,7 +364,7 @@ describe('worker protocol: registration and heartbeats', () => {
 
   it('ignores a stale completion at registration', async () => {
     register(h, 'w1');
-    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const op = await started(h);
     await h.protocol.register({
       worker_id: 'w1',
       worker_type: WorkerType.BACKTESTING,
@@ -352,7 +379,7 @@ describe('worker protocol: registration and heartbeats', () => {
 
   it('keeps a re-registering worker busy with its own operation, and stops foreign or finished ones', async () => {
     register(h, 'w1');
-    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const op = await started(h);
     const again = await h.protocol.register({
       worker_id: 'w1',
       worker_type: WorkerType.BACKTESTING,
@@ -387,7 +414,7 @@ describe('worker protocol: registration and heartbeats', () => {
 
   it('heartbeat of the running operation updates its progress and checkpoint', async () => {
     register(h, 'w1');
-    const op = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    const op = await started(h);
     const ckpt = {
       type: CheckpointType.PERIODIC,
       created_at: '2026-11-22T10:00:00.000Z',

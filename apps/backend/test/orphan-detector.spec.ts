@@ -6,6 +6,7 @@ import {
   WorkerType,
 } from '@ktrdr/contracts';
 import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
+import { testSettings } from './support/settings';
 
 const CKPT = { type: CheckpointType.PERIODIC, created_at: '2026-11-22T10:00:00.000Z', unit: 100 };
 
@@ -22,9 +23,11 @@ describe('orphan detector (rule 6)', () => {
   let h: Harness;
   let opId: string;
   beforeEach(async () => {
-    h = createHarness();
+    // Two runs at most: one retry after a lost worker.
+    h = createHarness(testSettings({ operations: { max_attempts: 2 } }));
     register(h, 'w1');
     opId = (await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS)).operation_id;
+    await h.dispatcher.settle();
   });
 
   it('leaves an operation alone while its worker claims it', async () => {
@@ -33,41 +36,53 @@ describe('orphan detector (rule 6)', () => {
     expect((await h.repo.get(opId))!.status).toBe('running');
   });
 
-  it('fails an operation whose worker was removed, after the timeout, when it has no checkpoint', async () => {
+  it('queues an operation whose worker was removed again from the start, after the timeout, then fails it when no attempts are left', async () => {
     h.registry.remove('w1');
     expect(await h.orphans.check()).toEqual([]); // clock starts now
     h.clock.advanceSeconds(59);
     expect(await h.orphans.check()).toEqual([]);
     h.clock.advanceSeconds(1);
     const actions = await h.orphans.check();
-    expect(actions).toHaveLength(1);
-    expect(actions[0]).toMatchObject({ operation_id: opId, action: 'failed' });
+    expect(actions).toEqual([{ operation_id: opId, action: 'requeued', from_checkpoint: false }]);
+    const queued = await h.repo.get(opId);
+    expect(queued).toMatchObject({ status: 'pending', worker_id: null, attempt: 1 });
+    expect(queued!.error_message).toMatch(
+      /^Worker lost \(worker w1 is not registered for 60 s\); queued again from the start/,
+    );
+    // A worker comes: it runs from scratch (attempt 2), then is lost too → no attempts left.
+    register(h, 'w2');
+    await h.dispatcher.settle();
+    expect(await h.repo.get(opId)).toMatchObject({
+      status: 'running',
+      worker_id: 'w2',
+      attempt: 2,
+    });
+    expect(h.client.starts.at(-1)!.body).toMatchObject({ resume_from: null, attempt: 2 });
+    h.registry.remove('w2');
+    await h.orphans.check();
+    h.clock.advanceSeconds(60);
+    const [second] = await h.orphans.check();
+    expect(second).toMatchObject({ action: 'failed' });
     const op = await h.repo.get(opId);
     expect(op!.status).toBe(OperationStatus.FAILED);
     expect(op!.error_message).toMatch(
-      /Worker lost: worker w1 is not registered for 60 s \(no checkpoint to resume from\)/,
+      /^Worker lost: worker w2 is not registered for 60 s \(attempt 2 of at most 2; no attempts left\)/,
     );
-    expect(h.orphans.status()).toMatchObject({ failed: 1, unclaimed: 0 });
+    expect(h.orphans.status()).toMatchObject({ failed: 1, redispatched: 1, unclaimed: 0 });
   });
 
-  it('re-dispatches once from the checkpoint when attempt < max attempts', async () => {
+  it('queues it again from the checkpoint when it has one; the next worker resumes from it', async () => {
     await h.repo.update(opId, { checkpoint: CKPT });
     h.registry.remove('w1');
     register(h, 'w2');
     await h.orphans.check();
     h.clock.advanceSeconds(60);
     const [action] = await h.orphans.check();
-    expect(action).toEqual({ operation_id: opId, action: 'redispatched', worker_id: 'w2' });
+    expect(action).toEqual({ operation_id: opId, action: 'requeued', from_checkpoint: true });
+    await h.dispatcher.settle();
     const op = await h.repo.get(opId);
     expect(op).toMatchObject({ status: 'running', worker_id: 'w2', attempt: 2 });
     expect(h.client.starts.at(-1)!.body).toMatchObject({ resume_from: CKPT, attempt: 2 });
-    // Lost again: attempt 2 of max 2 → failed.
-    h.registry.remove('w2');
-    await h.orphans.check();
-    h.clock.advanceSeconds(60);
-    const [second] = await h.orphans.check();
-    expect(second).toMatchObject({ action: 'failed' });
-    expect((await h.repo.get(opId))!.error_message).toMatch(/attempt 2 of at most 2/);
   });
 
   it('treats a worker that re-registered with another operation as not claiming it', async () => {
@@ -77,7 +92,7 @@ describe('orphan detector (rule 6)', () => {
     );
     await h.orphans.check();
     h.clock.advanceSeconds(61);
-    expect((await h.orphans.check())[0]).toMatchObject({ action: 'failed' });
+    expect((await h.orphans.check())[0]).toMatchObject({ action: 'requeued' });
   });
 
   it('treats a silent (temporarily unavailable) worker as not claiming it', async () => {
@@ -86,22 +101,19 @@ describe('orphan detector (rule 6)', () => {
     expect(h.registry.get('w1')!.status).toBe(WorkerStatus.TEMPORARILY_UNAVAILABLE);
     await h.orphans.check();
     h.clock.advanceSeconds(60);
-    expect((await h.orphans.check())[0]).toMatchObject({ action: 'failed' });
+    expect((await h.orphans.check())[0]).toMatchObject({ action: 'requeued' });
   });
 
-  it('fails a pending operation nobody dispatched (left by a previous backend) after the timeout', async () => {
+  it('leaves pending operations alone: they are the queue, not orphans', async () => {
     const pending = await h.repo.create({
       operation_id: 'op_backtesting_20261122_000000000001',
       operation_type: OperationType.BACKTESTING,
       params: BACKTEST_PARAMS,
     });
     await h.orphans.check();
-    h.clock.advanceSeconds(60);
-    const actions = await h.orphans.check();
-    expect(actions).toEqual([
-      expect.objectContaining({ operation_id: pending.operation_id, action: 'failed' }),
-    ]);
-    expect((await h.repo.get(pending.operation_id))!.error_message).toMatch(/^Not dispatched/);
+    h.clock.advanceSeconds(3600);
+    expect(await h.orphans.check()).toEqual([]);
+    expect((await h.repo.get(pending.operation_id))!.status).toBe('pending');
     expect((await h.repo.get(opId))!.status).toBe('running');
   });
 
@@ -133,11 +145,11 @@ describe('orphan detector (rule 6)', () => {
     });
     h.clock.advanceSeconds(40);
     expect(await detector.check()).toEqual([]);
-    // A second one nobody claims fails 60 s after start-up.
+    // Unclaimed again: back in the queue 60 s later.
     fresh.registry.remove('w1');
     await detector.check();
     h.clock.advanceSeconds(60);
-    expect((await detector.check())[0]).toMatchObject({ operation_id: opId, action: 'failed' });
+    expect((await detector.check())[0]).toMatchObject({ operation_id: opId, action: 'requeued' });
     expect(detector.status().reconciled_at_startup).toBe(1);
   });
 });

@@ -22,7 +22,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import type { OperationRecord } from '../persistence/operations.repository';
 import { WorkerClient, type StartOutcome } from '../workers/worker-client';
 import { WorkerRegistry, type WorkerEntry } from '../workers/worker-registry';
-import { LifecycleEvents, type WorkerEvent } from './lifecycle-events';
+import { LifecycleEvents, type OperationEvent, type WorkerEvent } from './lifecycle-events';
 import { OperationLifecycle } from './lifecycle.service';
 
 const WORKER_COMMAND: Record<OperationType, string> = {
@@ -55,7 +55,10 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly onWorker = (e: WorkerEvent): void => {
     if (e.kind === 'removed') return;
     if (e.worker.status !== WorkerStatus.AVAILABLE) return;
-    for (const t of OPERATION_TYPES_OF_WORKER(e.worker.worker_type)) this.trigger(t);
+    for (const t of OPERATION_TYPES_OF_WORKER(e.worker.worker_type)) void this.trigger(t);
+  };
+  private readonly onOperation = (e: OperationEvent): void => {
+    if (e.kind === 'queued') void this.trigger(e.operation.operation_type);
   };
   private stopped = false;
 
@@ -81,6 +84,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
 
   onApplicationBootstrap(): void {
     this.events.on('worker', this.onWorker);
+    this.events.on('operation', this.onOperation);
     if (this.backgroundTasks) {
       this.safety.start();
       void this.dispatchAll();
@@ -90,6 +94,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     this.events.off('worker', this.onWorker);
+    this.events.off('operation', this.onOperation);
     await this.safety.stop();
     await this.settle();
   }

@@ -109,8 +109,22 @@ export class OperationsService {
   /** The 202 answer for an operation that was just queued; kicks the dispatcher. */
   async queuedAnswer(op: OperationRecord): Promise<StartOperationResponseDto> {
     const positions = await this.repo.queuePositions([op.operation_id]);
-    const position = positions.get(op.operation_id) ?? 1;
+    const position = positions.get(op.operation_id);
     void this.dispatcher.trigger(op.operation_type);
+    if (position === undefined) {
+      // Already claimed by the dispatcher (or cancelled) while we answered.
+      const now = (await this.repo.get(op.operation_id)) ?? op;
+      return {
+        success: true,
+        operation_id: op.operation_id,
+        status: now.status,
+        worker_id: now.worker_id,
+        queue_position: null,
+        message: now.worker_id
+          ? `Queued and handed to worker ${now.worker_id}`
+          : `Queued; it is ${now.status}`,
+      };
+    }
     return {
       success: true,
       operation_id: op.operation_id,

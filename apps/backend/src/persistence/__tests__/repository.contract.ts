@@ -76,6 +76,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
     beforeEach(async () => {
       clock = T0;
       await repo.executor.query('DELETE FROM operations');
+      await repo.executor.query('DELETE FROM sweeps');
     });
 
     afterAll(async () => {
@@ -102,6 +103,11 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           result: null,
           error_message: null,
           checkpoint: null,
+          priority: 0,
+          queued_at: T0,
+          sweep_id: null,
+          resume_from: null,
+          attempt_base: 0,
         });
         expect(created.created_at).toBeInstanceOf(Date);
         expect(await repo.get('op_1')).toEqual(created);
@@ -435,6 +441,122 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
         const stored = await repo.get('op_claim');
         expect(stored?.lease_token).toBe(winners[0].lease_token);
         expect(stored?.worker_id).toBe(winners[0].worker_id);
+      });
+    });
+
+    describe('the queue (enqueue, claimNext, queuePositions, sweeps)', () => {
+      const claim = (worker: string) => ({
+        worker_id: worker,
+        lease_token: `lease-${worker}`,
+        at: minutes(10),
+      });
+
+      it('claims in dispatch order: priority desc, then queued_at, then id; per type', async () => {
+        await repo.enqueue(op('op_a', { created_at: minutes(1) }), 100);
+        await repo.enqueue(op('op_b', { created_at: minutes(2), priority: 5 }), 100);
+        await repo.enqueue(op('op_c', { created_at: minutes(0) }), 100);
+        await repo.enqueue(op('op_t', { operation_type: TRAINING, created_at: minutes(-1) }), 100);
+        await repo.enqueue(op('op_d', { created_at: minutes(3), priority: -1 }), 100);
+        const positions = await repo.queuePositions([
+          'op_a',
+          'op_b',
+          'op_c',
+          'op_d',
+          'op_t',
+          'op_x',
+        ]);
+        expect(Object.fromEntries(positions)).toEqual({
+          op_b: 1,
+          op_c: 2,
+          op_a: 3,
+          op_d: 4,
+          op_t: 1,
+        });
+        expect(await repo.pendingCounts()).toEqual({ backtesting: 4, training: 1 });
+        const order: string[] = [];
+        for (;;) {
+          const next = await repo.claimNext(BACKTESTING, claim('w1'));
+          if (!next) break;
+          expect(next).toMatchObject({
+            status: 'dispatched',
+            worker_id: 'w1',
+            lease_token: 'lease-w1',
+            attempt: 1,
+            started_at: minutes(10),
+          });
+          order.push(next.operation_id);
+        }
+        expect(order).toEqual(['op_b', 'op_c', 'op_a', 'op_d']);
+        expect((await repo.get('op_t'))!.status).toBe('pending');
+        const page = await repo.list({ status: [PENDING], order: 'queue', limit: 10, offset: 0 });
+        expect(page.data.map((o) => o.operation_id)).toEqual(['op_t']);
+      });
+
+      it('never hands one row to two concurrent claimers', async () => {
+        for (let i = 0; i < 20; i++) {
+          await repo.enqueue(
+            op(`op_${String(i).padStart(2, '0')}`, { created_at: minutes(i) }),
+            100,
+          );
+        }
+        const claims = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => repo.claimNext(BACKTESTING, claim(`w${i}`))),
+        );
+        const got = claims.filter((c) => c !== null).map((c) => c!.operation_id);
+        expect(got).toHaveLength(20);
+        expect(new Set(got).size).toBe(20);
+      });
+
+      it('enqueue refuses beyond maxPending, writing nothing', async () => {
+        expect(await repo.enqueue(op('op_1'), 2)).not.toBeNull();
+        expect(await repo.enqueue(op('op_2'), 2)).not.toBeNull();
+        expect(await repo.enqueue(op('op_3'), 2)).toBeNull();
+        expect(await repo.get('op_3')).toBeNull();
+      });
+
+      it('stores a sweep with its children in one go, or nothing when the queue cannot take them', async () => {
+        const sweep = {
+          sweep_id: 'sweep_1',
+          operation_type: BACKTESTING,
+          created_at: T0,
+          base: { symbol: 'SYNTH-A' },
+          grid: { fast_period: [5, 10] },
+          total: 2,
+          children: [
+            { operation_id: 'op_s1', grid_values: { fast_period: 5 } },
+            { operation_id: 'op_s2', grid_values: { fast_period: 10 } },
+          ],
+        };
+        expect(await repo.createSweep(sweep, [op('op_s1'), op('op_s2')], 1)).toBeNull();
+        expect(await repo.getSweep('sweep_1')).toBeNull();
+        const created = await repo.createSweep(sweep, [op('op_s1'), op('op_s2')], 10);
+        expect(created!.map((c) => [c.operation_id, c.sweep_id, c.status])).toEqual([
+          ['op_s1', 'sweep_1', 'pending'],
+          ['op_s2', 'sweep_1', 'pending'],
+        ]);
+        expect(await repo.getSweep('sweep_1')).toEqual(sweep);
+        expect((await repo.findBySweep('sweep_1')).map((o) => o.operation_id).sort()).toEqual([
+          'op_s1',
+          'op_s2',
+        ]);
+        const page = await repo.list({ sweep_id: 'sweep_1', limit: 10, offset: 0 });
+        expect(page.total_count).toBe(2);
+      });
+
+      it('keeps priority, queued_at, resume_from and attempt_base through updates', async () => {
+        await repo.enqueue(op('op_q', { priority: -7 }), 10);
+        const ckpt = { type: CheckpointType.PERIODIC, created_at: T0.toISOString(), unit: 3 };
+        const updated = await repo.update('op_q', {
+          resume_from: ckpt,
+          attempt_base: 2,
+          queued_at: minutes(5),
+        });
+        expect(updated).toMatchObject({
+          priority: -7,
+          resume_from: ckpt,
+          attempt_base: 2,
+          queued_at: minutes(5),
+        });
       });
     });
 
