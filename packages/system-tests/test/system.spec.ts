@@ -3,7 +3,9 @@
  * and the built backtest and training workers as child processes on random free ports, with short
  * health/orphan timeouts. One backtest and one training run to completion, one training is
  * cancelled, and a training worker is SIGKILLed mid-run: rule 6 re-dispatches the operation
- * from its last checkpoint to another training worker (attempt 2), which completes it.
+ * from its last checkpoint to another training worker (attempt 2), which completes it. Then a
+ * chaos run: four backtest workers are killed (SIGKILL or SIGTERM) and restarted while a batch of
+ * backtests runs through the queue; every operation completes, none twice.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import {
@@ -198,6 +200,8 @@ beforeAll(async () => {
     KTRDR_ORPHAN_TIMEOUT_SECONDS: '2',
     KTRDR_ORPHAN_CHECK_INTERVAL_SECONDS: '0.5',
     KTRDR_CHECKPOINT_EPOCH_INTERVAL: '1',
+    // The chaos test interrupts some operations several times.
+    KTRDR_OPS_MAX_ATTEMPTS: '10',
   };
   launch('backend', BACKEND_MAIN, {});
   await waitFor('backend health', async () =>
@@ -254,7 +258,7 @@ describe('system: backend + workers as processes', () => {
       end_date: '2024-07-01',
       strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
     });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ success: true, worker_id: 'backtest-sys-1' });
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
@@ -273,7 +277,7 @@ describe('system: backend + workers as processes', () => {
 
   it('runs a training to completion and saves the model in the models dir', async () => {
     const res = await call('POST', '/trainings/start', { ...TRAINING, model_name: 'sys-model' });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     expect(res.body.worker_id).toBe('training-sys-1');
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
@@ -288,7 +292,7 @@ describe('system: backend + workers as processes', () => {
       end_date: '2024-04-01',
       strategy: { type: 'model', model_name: 'sys-model' },
     });
-    expect(bt.status).toBe(200);
+    expect(bt.status).toBe(202);
     const btOp = await until(bt.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(btOp.status).toBe('completed');
     expect(btOp.result!.strategy).toMatchObject({ type: 'model', model_path: modelPath });
@@ -296,7 +300,7 @@ describe('system: backend + workers as processes', () => {
 
   it('cancels a running training: the engine stops with a cancellation checkpoint', async () => {
     const res = await call('POST', '/trainings/start', { ...LONG_TRAINING, epochs: 5000 });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     const id = res.body.operation_id as string;
     await until(
       id,
@@ -323,14 +327,14 @@ describe('system: backend + workers as processes', () => {
       epochs: 150,
       model_name: 'sys-redispatched',
     });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     const id = res.body.operation_id as string;
-    expect(res.body.worker_id).toBe('training-sys-1');
     const before = await until(
       id,
       (o) => o.status === 'running' && o.checkpoint !== null,
       'checkpointed',
     );
+    expect(before.worker_id).toBe('training-sys-1');
     expect(before.attempt).toBe(1);
     const victim = procs.find((p) => p.name === 'training-sys-1')!;
     victim.child.kill('SIGKILL');
@@ -353,15 +357,15 @@ describe('system: backend + workers as processes', () => {
       epochs: 150,
       model_name: 'sys-sigterm',
     });
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     const id = res.body.operation_id as string;
-    const first = res.body.worker_id as string;
-    const other = first === 'training-sys-2' ? 'training-sys-3' : 'training-sys-2';
-    await until(
+    const progressing = await until(
       id,
       (o) => o.status === 'running' && (o.progress.items_processed ?? 0) >= 1,
       'progressing',
     );
+    const first = progressing.worker_id!;
+    const other = first === 'training-sys-2' ? 'training-sys-3' : 'training-sys-2';
     const stopped = procs.find((p) => p.name === first)!;
     stopped.child.kill('SIGTERM');
     expect(await stopped.exited).toEqual({ code: 0, signal: null });
@@ -381,4 +385,84 @@ describe('system: backend + workers as processes', () => {
       expect(await p.exited).toEqual({ code: 0, signal: null });
     }
   });
+});
+
+describe('chaos: workers killed and restarted while a batch runs through the queue', () => {
+  const WORKERS = ['chaos-1', 'chaos-2', 'chaos-3', 'chaos-4'];
+  const BATCH = 40;
+  /** ~130k one-minute bars: about a second per backtest on a loaded 2-core machine. */
+  const SHORT_BACKTEST = {
+    symbol: 'SYNTH-CHAOS',
+    timeframe: '1m',
+    start_date: '2024-01-01',
+    end_date: '2024-04-01',
+    strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+  };
+
+  async function completedCount(): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
+    const line = (await res.text())
+      .split('\n')
+      .find((l) =>
+        l.startsWith('ktrdr_operations_total{operation_type="backtesting",status="completed"}'),
+      );
+    return Number(line?.split(' ').pop() ?? NaN);
+  }
+
+  it('every operation completes exactly once, with kills and restarts of real worker processes', async () => {
+    const before = await completedCount();
+    for (const id of WORKERS) await startWorker('backtest', id);
+    for (const id of WORKERS) await registered(id);
+    const ids: string[] = [];
+    for (let i = 0; i < BATCH; i++) {
+      const res = await call('POST', '/backtests/start', { ...SHORT_BACKTEST, priority: i % 3 });
+      expect(res.status).toBe(202);
+      ids.push(res.body.operation_id as string);
+    }
+    // Kill a busy worker (SIGKILL or SIGTERM in turn) and restart it under the same id, until the
+    // batch is done or the cycles are used up: bounded in count and in time.
+    const deadline = Date.now() + 120_000;
+    let cycles = 0;
+    const kinds: Record<string, number> = { SIGKILL: 0, SIGTERM: 0 };
+    while (cycles < 16 && Date.now() < deadline) {
+      const ops = await Promise.all(ids.map((id) => operation(id)));
+      if (ops.every((o) => TERMINAL.includes(o.status))) break;
+      const busy = ops.filter((o) => o.status === 'running' && o.worker_id?.startsWith('chaos-'));
+      if (busy.length === 0) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      const victimId = busy[cycles % busy.length]!.worker_id!;
+      const victim = procs.filter((p) => p.name === victimId).at(-1)!;
+      if (victim.child.exitCode === null && victim.child.signalCode === null) {
+        const signal = cycles % 2 === 0 ? 'SIGKILL' : 'SIGTERM';
+        victim.child.kill(signal);
+        await victim.exited;
+        kinds[signal] += 1;
+        cycles += 1;
+        await startWorker('backtest', victimId);
+      }
+      await new Promise((r) => setTimeout(r, 700));
+    }
+    console.log(
+      `[chaos] ${cycles} kill-and-restart cycles (${kinds.SIGKILL} SIGKILL, ${kinds.SIGTERM} SIGTERM) over ${BATCH} backtests`,
+    );
+    expect(cycles).toBeGreaterThanOrEqual(4);
+    const done = await Promise.all(
+      ids.map((id) => until(id, (o) => TERMINAL.includes(o.status), 'finished', 180_000)),
+    );
+    const notCompleted = done.filter((o) => o.status !== 'completed');
+    expect(notCompleted.map((o) => `${o.operation_id}: ${o.status} ${o.error_message}`)).toEqual(
+      [],
+    );
+    const retried = done.filter((o) => o.attempt > 1).length;
+    console.log(`[chaos] ${BATCH} completed; ${retried} needed more than one attempt`);
+    // Each operation reached `completed` once: the lease refuses a second completion.
+    expect((await completedCount()) - before).toBe(BATCH);
+    for (const id of WORKERS) {
+      const p = procs.filter((x) => x.name === id).at(-1)!;
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toEqual({ code: 0, signal: null });
+    }
+  }, 300_000);
 });
