@@ -37,7 +37,11 @@ it('runs a backtest on the worker to completion with sane results', async () => 
   const start = await stack.api.startBacktest({ ...SHORT_BACKTEST });
   expect(start.success).toBe(true);
   expect(start.worker_id).toBe(workerId);
-  expect([OperationStatus.PENDING, OperationStatus.RUNNING]).toContain(start.status);
+  expect([
+    OperationStatus.DISPATCHED,
+    OperationStatus.RUNNING,
+    OperationStatus.COMPLETED,
+  ]).toContain(start.status);
 
   const op = await stack.api.waitForTerminal(start.operation_id, 60_000);
   expect(op.status).toBe(OperationStatus.COMPLETED);
@@ -132,14 +136,16 @@ it('cancels a running backtest: the worker stops and the operation ends as cance
   expect(again.status).toBeLessThan(500);
 });
 
-it('answers 503 with a hint when no worker of the type is registered', async () => {
-  const r = await stack.api.post<{ statusCode: number; message: string }>(
+it('queues (202) with a hint when no worker of the type is registered', async () => {
+  const r = await stack.api.post<{ operation_id: string; status: string; message: string }>(
     BACKEND_ROUTES.trainingsStart,
     {
       ...SHORT_TRAINING,
     },
   );
-  expect(r.status).toBe(503);
-  expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
-  expect(r.body.message).toMatch(/training/i);
+  expect(r.status).toBe(202);
+  expect(r.body.status).toBe(OperationStatus.PENDING);
+  expect(r.body.message).toMatch(/no training worker registered yet — start one with/);
+  const del = await stack.api.delete(BACKEND_ROUTES.operation, { id: r.body.operation_id });
+  expect(del.status).toBe(200);
 });

@@ -50,6 +50,8 @@ export interface StartResponse {
   operation_id: string;
   status: OperationStatus;
   worker_id: string | null;
+  queue_position?: number | null;
+  message?: string;
 }
 
 /** The backend's REST API, addressed with the contracts' route constants. */
@@ -110,12 +112,22 @@ export class BackendClient {
     return this.start(BACKEND_ROUTES.trainingsStart, params);
   }
 
+  /**
+   * Queues an operation (202) and waits until the dispatcher has handed it to a worker (or it has
+   * finished): the answer then carries the worker and the status it reached.
+   */
   private async start(route: string, params: Record<string, unknown>): Promise<StartResponse> {
     const r = await this.post<StartResponse>(route, params);
-    if (r.status < 200 || r.status >= 300) {
+    if (r.status !== 202) {
       throw new Error(`POST /${route} answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
-    return r.body;
+    const op = await waitFor(
+      `operation ${r.body.operation_id} to be handed to a worker`,
+      () => this.operation(r.body.operation_id),
+      (o) => o.worker_id !== null || TERMINAL_OPERATION_STATUSES.includes(o.status),
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
+    return { ...r.body, status: op.status, worker_id: op.worker_id };
   }
 
   /** Waits until `count` workers (optionally of a type) are registered and available. */

@@ -1,7 +1,4 @@
 import type { OperationDto, WorkerDto } from '@ktrdr/contracts';
-import { BACKEND_ROUTES, OperationType } from '@ktrdr/contracts';
-import type { BackendClient, StartResponse } from './api';
-import { realClock, type Clock } from './wait';
 
 /** A short backtest: a year of hourly synthetic bars (finishes in about a second). */
 export const SHORT_BACKTEST = Object.freeze({
@@ -63,35 +60,6 @@ export const LONG_TRAINING = Object.freeze({
 export const FAKE_NVIDIA_SMI = `#!/usr/local/bin/node
 process.stdout.write('NVIDIA H100 80GB HBM3, 81559 MiB\\n');
 `;
-
-/**
- * Starts an operation like a well-behaved client: while every worker is busy the backend answers
- * 503 with Retry-After, and the client tries again (here every 500 ms) until `timeoutMs`.
- */
-export async function startWithRetry(
-  api: BackendClient,
-  type: OperationType,
-  params: Record<string, unknown>,
-  timeoutMs: number,
-  clock: Clock = realClock,
-): Promise<{ response: StartResponse; retries: number }> {
-  const deadline = clock.now() + timeoutMs;
-  let retries = 0;
-  for (;;) {
-    const r = await api.post<StartResponse & { message?: string }>(
-      type === OperationType.BACKTESTING
-        ? BACKEND_ROUTES.backtestsStart
-        : BACKEND_ROUTES.trainingsStart,
-      params,
-    );
-    if (r.status === 200 || r.status === 201) return { response: r.body, retries };
-    if (r.status !== 503 || clock.now() >= deadline) {
-      throw new Error(`start ${type} answered ${r.status}: ${JSON.stringify(r.body)}`);
-    }
-    retries += 1;
-    await clock.sleep(500);
-  }
-}
 
 /** Operations of one worker must not overlap in time: [started_at, completed_at] intervals. */
 export function overlappingRuns(ops: OperationDto[]): [OperationDto, OperationDto][] {
