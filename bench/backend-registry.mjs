@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Backend worker-registry benchmark (not a test): boots the built backend in-process on loopback with
-// the in-memory operations store, registers N fake workers over HTTP (their /health is served by one
+// the operations store on in-memory PGlite, registers N fake workers over HTTP (their /health is served by one
 // local HTTP server, a distinct path per worker), then measures full health sweeps (bounded
 // concurrency, the real HTTP client) and GET /api/v1/workers latency (p50/p95).
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
@@ -39,9 +39,7 @@ try {
   app = require(path.join(backendDir, 'dist/app.module.js'));
   setup = require(path.join(backendDir, 'dist/app.setup.js'));
   defaults = require(path.join(backendDir, 'dist/config/defaults.js'));
-  store = require(
-    path.join(backendDir, 'dist/operations/testing/in-memory-operations.repository.js'),
-  );
+  store = require(path.join(backendDir, 'dist/persistence/pglite-operations.repository.js'));
   registryMod = require(path.join(backendDir, 'dist/workers/worker-registry.js'));
   monitorMod = require(path.join(backendDir, 'dist/workers/health-monitor.service.js'));
 } catch (err) {
@@ -81,7 +79,7 @@ async function main() {
   const nestApp = await nest.NestFactory.create(
     app.AppModule.forRoot({
       settings,
-      repository: new store.InMemoryOperationsRepository(),
+      repository: new store.PgliteOperationsRepository({ dir: 'memory://' }),
       backgroundTasks: false,
     }),
     { logger: ['error'] },

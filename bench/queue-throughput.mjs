@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// Durable-queue benchmark (not a test): boots the built backend in-process on loopback (operations
+// store on in-memory PGlite, or PostgreSQL with --postgres=URL), queues N backtests while no worker
+// is registered, then registers W no-op workers (one loopback HTTP server: every start is accepted
+// and completed at once through the real backend API) and measures
+//   - queue throughput: operations dispatched (claimed + sent + accepted + completed) per second,
+//   - queue-to-dispatch latency of the 1,000 queued operations (claim time − queued time),
+// next to an anchor measured in the same run: the same number of sequential start requests
+// sent straight to the no-op worker (the bare HTTP cost of a dispatch, no queue, no store).
+// Build first: pnpm turbo run build --filter=@ktrdr/backend...
+// Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8]
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const backendDir = path.join(root, 'apps/backend');
+const require = createRequire(path.join(backendDir, 'package.json'));
+
+const arg = (name, dflt) => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : dflt;
+};
+const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
+const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
+const PG_URL = arg('postgres', '');
+const TIME_LIMIT_MS = 180_000;
+
+require('reflect-metadata');
+const nest = require('@nestjs/core');
+const { AppModule } = require(path.join(backendDir, 'dist/app.module.js'));
+const { configureApp } = require(path.join(backendDir, 'dist/app.setup.js'));
+const { DEFAULT_BACKEND_SETTINGS } = require(path.join(backendDir, 'dist/config/defaults.js'));
+const { PgliteOperationsRepository } = require(
+  path.join(backendDir, 'dist/persistence/pglite-operations.repository.js'),
+);
+const { PostgresOperationsRepository } = require(
+  path.join(backendDir, 'dist/persistence/postgres-operations.repository.js'),
+);
+
+const BACKTEST = {
+  symbol: 'SYNTH-BENCH',
+  timeframe: '1h',
+  start_date: '2024-01-01',
+  end_date: '2024-02-01',
+  strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+};
+const pct = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+async function main() {
+  let base = '';
+  // The no-op workers: accept every start (200), then complete it through the backend API.
+  const worker = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+      if (!base || !req.url?.endsWith('/backtests/start')) return;
+      const { task_id, lease_token } = JSON.parse(body);
+      if (task_id === 'anchor') return;
+      void fetch(`${base}/api/v1/operations/${task_id}/complete`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ lease_token, status: 'completed', result: { total_return: 0 } }),
+      }).then((r) => r.arrayBuffer());
+    });
+  });
+  worker.keepAliveTimeout = 5000;
+  await new Promise((r) => worker.listen(0, '127.0.0.1', r));
+  const workerPort = worker.address().port;
+
+  // Anchor: OPS sequential start requests straight to the no-op worker.
+  let t0 = performance.now();
+  for (let i = 0; i < OPS; i++) {
+    const r = await fetch(`http://127.0.0.1:${workerPort}/w/anchor/backtests/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...BACKTEST, task_id: 'anchor', lease_token: 'x', attempt: 1 }),
+    });
+    await r.arrayBuffer();
+  }
+  const anchorMs = performance.now() - t0;
+
+  const repository = PG_URL
+    ? new PostgresOperationsRepository({ connectionString: PG_URL })
+    : new PgliteOperationsRepository({ dir: 'memory://' });
+  const settings = {
+    ...DEFAULT_BACKEND_SETTINGS,
+    operations: { ...DEFAULT_BACKEND_SETTINGS.operations, max_queued: OPS + 10 },
+  };
+  const app = await nest.NestFactory.create(
+    AppModule.forRoot({ settings, repository, backgroundTasks: false }),
+    { logger: ['error'] },
+  );
+  configureApp(app);
+  await app.listen(0, '127.0.0.1');
+  base = `http://127.0.0.1:${app.getHttpServer().address().port}`;
+  try {
+    // Queue OPS backtests with no worker registered (8 clients).
+    t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < OPS) {
+          next += 1;
+          const r = await fetch(`${base}/api/v1/backtests/start`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(BACKTEST),
+          });
+          if (r.status !== 202) throw new Error(`start: HTTP ${r.status} ${await r.text()}`);
+          await r.arrayBuffer();
+        }
+      }),
+    );
+    const enqueueMs = performance.now() - t0;
+
+    // Register the workers: the queue drains from here.
+    t0 = performance.now();
+    for (let i = 0; i < WORKERS; i++) {
+      const r = await fetch(`${base}/api/v1/workers/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          worker_id: `noop-${i}`,
+          worker_type: 'backtesting',
+          endpoint_url: `http://127.0.0.1:${workerPort}/w/noop-${i}`,
+        }),
+      });
+      if (r.status !== 200) throw new Error(`register: HTTP ${r.status}`);
+      await r.arrayBuffer();
+    }
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    let completed = 0;
+    while (Date.now() < deadline) {
+      const r = await fetch(`${base}/api/v1/operations?status=completed&limit=1`);
+      completed = (await r.json()).total_count;
+      if (completed >= OPS) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const drainMs = performance.now() - t0;
+    if (completed < OPS)
+      throw new Error(`only ${completed} of ${OPS} completed in ${TIME_LIMIT_MS} ms`);
+
+    // Queue-to-dispatch latency from the store: started_at (claim) − created_at (queued).
+    const waits = [];
+    for (let offset = 0; offset < OPS; offset += 1000) {
+      const page = await (
+        await fetch(`${base}/api/v1/operations?limit=1000&offset=${offset}`)
+      ).json();
+      for (const op of page.data) waits.push(Date.parse(op.started_at) - Date.parse(op.created_at));
+    }
+    waits.sort((a, b) => a - b);
+    const opsPerSec = (OPS / drainMs) * 1000;
+    const anchorPerSec = (OPS / anchorMs) * 1000;
+    console.log(
+      `queue benchmark: ${OPS} operations, ${WORKERS} no-op workers, store ${PG_URL ? 'PostgreSQL' : 'PGlite (memory)'}`,
+    );
+    console.log(
+      `  enqueue (202) with no worker:   ${((OPS / enqueueMs) * 1000).toFixed(0)} ops/s (8 clients)`,
+    );
+    console.log(
+      `  drain after registration:       ${opsPerSec.toFixed(1)} ops/s dispatched and completed`,
+    );
+    console.log(
+      `  anchor (bare start requests):   ${anchorPerSec.toFixed(1)} req/s, sequential, same run`,
+    );
+    console.log(`  ratio queue / anchor:           ${(opsPerSec / anchorPerSec).toFixed(3)}`);
+    console.log(
+      `  queue-to-dispatch wait of the ${OPS} queued: p50 ${pct(waits, 50)} ms, p99 ${pct(waits, 99)} ms, max ${waits.at(-1)} ms (includes the time they waited for a worker to register)`,
+    );
+    console.log(
+      `  drain time: ${drainMs.toFixed(0)} ms → per operation ${(drainMs / OPS).toFixed(2)} ms`,
+    );
+  } finally {
+    await app.close();
+    worker.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
