@@ -10,6 +10,7 @@ import { SweepsService } from '../../src/operations/sweeps.service';
 import { OperationsService } from '../../src/operations/operations.service';
 import { OrphanDetectorService } from '../../src/operations/orphan-detector.service';
 import { RetentionService } from '../../src/operations/retention.service';
+import type { OperationsRepository } from '../../src/persistence/operations.repository';
 import { InMemoryOperationsRepository } from './in-memory-operations.repository';
 import { HealthMonitorService } from '../../src/workers/health-monitor.service';
 import type { StartOutcome, WorkerClient } from '../../src/workers/worker-client';
@@ -68,7 +69,7 @@ export interface Harness {
   clock: ManualClock;
   settings: BackendSettings;
   registry: WorkerRegistry;
-  repo: InMemoryOperationsRepository;
+  repo: OperationsRepository;
   client: FakeWorkerClient;
   metrics: MetricsService;
   events: LifecycleEvents;
@@ -86,7 +87,7 @@ export interface Harness {
 /** The backend's services wired by hand (no Nest, no HTTP), with a manual clock. */
 export function createHarness(
   settings: BackendSettings = testSettings(),
-  shared: { repo?: InMemoryOperationsRepository; clock?: ManualClock } = {},
+  shared: { repo?: OperationsRepository; clock?: ManualClock } = {},
 ): Harness {
   Logger.overrideLogger(false);
   const clock = shared.clock ?? new ManualClock();
