@@ -516,6 +516,62 @@ export class SqlOperationsRepository implements OperationsRepository {
   }
 }
 
+/**
+ * The input checks every store applies (the SQL drivers inline, the in-memory test store by calling
+ * these): they throw InvalidOperationInputError naming the field.
+ */
+export const validateOperationInput = {
+  create(op: NewOperation): void {
+    requireText('operation_id', op.operation_id);
+    if (!TYPES.has(op.operation_type)) {
+      throw invalid('operation_type', op.operation_type, [...TYPES]);
+    }
+    const status = op.status ?? OperationStatus.PENDING;
+    if (!STATUSES.has(status)) throw invalid('status', status, [...STATUSES]);
+    if (op.priority !== undefined && !Number.isInteger(op.priority)) {
+      throw new InvalidOperationInputError('priority must be an integer');
+    }
+    if (op.created_at !== undefined) timestamp('created_at', op.created_at);
+    if (op.progress !== undefined) json('progress', op.progress);
+    if (op.params !== undefined) json('params', op.params);
+  },
+  patch(operationId: string, patch: OperationPatch): void {
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      const kind = PATCHABLE[key as keyof OperationPatch];
+      if (!kind) {
+        throw new InvalidOperationInputError(
+          `update of operation ${operationId}: field '${key}' cannot be changed ` +
+            `(allowed: ${Object.keys(PATCHABLE).join(', ')})`,
+        );
+      }
+      encode(key, kind, value);
+    }
+    if (patch.status !== undefined && !STATUSES.has(patch.status)) {
+      throw invalid('status', patch.status, [...STATUSES]);
+    }
+  },
+  list(filter: OperationFilter): void {
+    const offset = filter.offset ?? 0;
+    if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 1000) {
+      throw new InvalidOperationInputError(
+        `limit must be an integer from 1 to 1000 (got ${filter.limit})`,
+      );
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new InvalidOperationInputError(
+        `offset must be an integer of at least 0 (got ${offset})`,
+      );
+    }
+    filter.status?.forEach((st) => {
+      if (!STATUSES.has(st)) throw invalid('status', st, [...STATUSES]);
+    });
+    if (filter.operation_type !== undefined && !TYPES.has(filter.operation_type)) {
+      throw invalid('operation_type', filter.operation_type, [...TYPES]);
+    }
+  },
+};
+
 /** Row (from either driver) → record with Date objects and parsed JSON. */
 export function rowToRecord(row: SqlRow | undefined): OperationRecord {
   if (!row) throw new Error('Expected a row from the operations table');

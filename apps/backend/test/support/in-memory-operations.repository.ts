@@ -17,11 +17,32 @@ import type {
 } from '../../src/persistence/operations.repository';
 import {
   DuplicateOperationError,
-  InvalidOperationInputError,
+  validateOperationInput,
 } from '../../src/persistence/sql-operations.repository';
 
+const DATE_FIELDS = [
+  'created_at',
+  'started_at',
+  'completed_at',
+  'updated_at',
+  'queued_at',
+] as const;
+
+/**
+ * A deep copy made of this realm's objects (structuredClone would hand Jest's sandbox Dates and
+ * objects of Node's own realm): Dates rebuilt, everything else through JSON as a store would.
+ */
 function clone<T>(r: T): T {
-  return structuredClone(r);
+  if (r === null || typeof r !== 'object') return r;
+  const copy = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
+  const src = r as Record<string, unknown>;
+  for (const k of DATE_FIELDS) {
+    const v = src[k];
+    if (v instanceof Date || Object.prototype.toString.call(v) === '[object Date]') {
+      copy[k] = new Date((v as Date).getTime());
+    }
+  }
+  return copy as T;
 }
 
 const byId = (a: OperationRecord, b: OperationRecord): number =>
@@ -66,14 +87,7 @@ export class InMemoryOperationsRepository implements OperationsRepository {
   }
 
   private insert(op: NewOperation): OperationRecord {
-    if (typeof op.operation_id !== 'string' || op.operation_id === '') {
-      throw new InvalidOperationInputError('operation_id must be a non-empty string');
-    }
-    if (!Object.values(OperationType).includes(op.operation_type)) {
-      throw new InvalidOperationInputError(
-        `operation_type must be one of ${Object.values(OperationType).join(', ')} (got '${String(op.operation_type)}')`,
-      );
-    }
+    validateOperationInput.create(op);
     if (this.rows.has(op.operation_id)) throw new DuplicateOperationError(op.operation_id);
     const now = this.now();
     const created = op.created_at ?? now;
@@ -190,17 +204,8 @@ export class InMemoryOperationsRepository implements OperationsRepository {
   }
 
   async list(filter: OperationFilter): Promise<OperationPage> {
-    if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 1000) {
-      throw new InvalidOperationInputError(
-        `limit must be an integer from 1 to 1000 (got ${filter.limit})`,
-      );
-    }
+    validateOperationInput.list(filter);
     const offset = filter.offset ?? 0;
-    if (!Number.isInteger(offset) || offset < 0) {
-      throw new InvalidOperationInputError(
-        `offset must be an integer of at least 0 (got ${offset})`,
-      );
-    }
     const all = [...this.rows.values()];
     const newest = (a: OperationRecord, b: OperationRecord): number =>
       b.created_at.getTime() - a.created_at.getTime() || byId(b, a);
@@ -222,6 +227,7 @@ export class InMemoryOperationsRepository implements OperationsRepository {
     patch: OperationPatch,
     expect?: UpdateExpectation,
   ): Promise<OperationRecord | null> {
+    validateOperationInput.patch(operationId, patch);
     const r = this.rows.get(operationId);
     if (!r) return null;
     if (expect?.status && !expect.status.includes(r.status)) return null;

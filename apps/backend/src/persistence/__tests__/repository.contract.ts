@@ -1,6 +1,6 @@
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../migrations';
-import type { NewOperation, OperationRecord } from '../operations.repository';
+import type { NewOperation, OperationRecord, OperationsRepository } from '../operations.repository';
 import {
   DuplicateOperationError,
   InvalidOperationInputError,
@@ -10,7 +10,11 @@ import {
 /** How the contract suite reaches one store. */
 export interface ContractTarget {
   /** A new, not yet initialised repository on the suite's store. */
-  create(now: () => Date): SqlOperationsRepository;
+  create(now: () => Date): OperationsRepository;
+  /** Empties the store between tests (default: DELETE FROM the SQL tables). */
+  reset?(repo: OperationsRepository): Promise<void>;
+  /** A SQL driver (runs the migration tests); default true. */
+  sql?: boolean;
   /** The store outlives a repository (file-backed PGlite, PostgreSQL). */
   persistent: boolean;
   /** Several repositories may have the store open at once (PostgreSQL). */
@@ -40,7 +44,13 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
     jest.setTimeout(PGLITE_TIMEOUT_MS);
     let clock = T0;
     const now = (): Date => clock;
-    let repo: SqlOperationsRepository;
+    let repo: OperationsRepository;
+    const sqlRepo = (): SqlOperationsRepository => repo as SqlOperationsRepository;
+    const reset = async (): Promise<void> => {
+      if (target.reset) return target.reset(repo);
+      await sqlRepo().executor.query('DELETE FROM operations');
+      await sqlRepo().executor.query('DELETE FROM sweeps');
+    };
 
     const op = (id: string, extra: Partial<NewOperation> = {}): NewOperation => ({
       operation_id: id,
@@ -75,8 +85,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
 
     beforeEach(async () => {
       clock = T0;
-      await repo.executor.query('DELETE FROM operations');
-      await repo.executor.query('DELETE FROM sweeps');
+      await reset();
     });
 
     afterAll(async () => {
@@ -294,7 +303,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       });
 
       it('counts zero on an empty store', async () => {
-        await repo.executor.query('DELETE FROM operations');
+        await reset();
         expect(await repo.list({ limit: 10, offset: 0 })).toEqual({
           data: [],
           total_count: 0,
@@ -603,22 +612,22 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       });
     });
 
-    describe('lifecycle and migrations', () => {
+    (target.sql === false ? describe.skip : describe)('lifecycle and migrations', () => {
       it('init() is idempotent and the schema has every migration exactly once', async () => {
         await Promise.all([repo.init(), repo.init()]);
         await repo.init();
-        const { rows } = await repo.executor.query<{ version: number; n: number }>(
+        const { rows } = await sqlRepo().executor.query<{ version: number; n: number }>(
           'SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version',
         );
         expect(rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, n: 1 })));
-        expect(repo.migrationOutcome?.current).toBe(MIGRATIONS.length);
+        expect(sqlRepo().migrationOutcome?.current).toBe(MIGRATIONS.length);
         await repo.ping();
       });
 
       it('a second repository on an already migrated store applies nothing and sees the data', async () => {
         if (!target.persistent) {
           // In-memory PGlite: a new repository is a new, empty database; check it migrates from zero.
-          const other = target.create(now);
+          const other = target.create(now) as SqlOperationsRepository;
           await other.init();
           expect(other.migrationOutcome).toEqual({
             applied: MIGRATIONS.map((m) => m.version),
@@ -636,7 +645,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
         });
         const before = await repo.get('survivor');
         if (!target.shared) await repo.close(); // PGlite: one process per data directory
-        const reopened = target.create(now);
+        const reopened = target.create(now) as SqlOperationsRepository;
         await reopened.init();
         expect(reopened.migrationOutcome).toEqual({ applied: [], current: MIGRATIONS.length });
         expect(await reopened.get('survivor')).toEqual(before);
