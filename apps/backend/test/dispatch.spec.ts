@@ -194,6 +194,7 @@ describe('durable queue and dispatch', () => {
     );
 
     // A second start does not try the dead worker again (no 10 s timeouts per request).
+    h.clock.advance(1); // queued after the first one
     await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
     await h.dispatcher.settle();
     expect(h.client.starts).toHaveLength(1);
@@ -240,6 +241,7 @@ describe('durable queue and dispatch', () => {
 
   it('cancelling a pending operation removes it from the queue at once', async () => {
     const a = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    h.clock.advance(1);
     const b = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
     const res = await h.operations.cancel(a.operation_id);
     expect(res).toMatchObject({ status: 'cancelled' });
@@ -271,6 +273,7 @@ describe('durable queue and dispatch', () => {
     register(h, 'cpu1', WorkerType.TRAINING, false);
     register(h, 'gpu1', WorkerType.GPU_HOST, true);
     const a = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
+    h.clock.advance(1);
     const b = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
     await h.dispatcher.settle();
     expect((await h.repo.get(a.operation_id))!.worker_id).toBe('gpu1');

@@ -38,6 +38,8 @@ const drivers: [string, () => OperationsRepository][] = [
 ];
 
 describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
+  // Generous: some tests move 17 MB bodies, and CI machines are shared.
+  jest.setTimeout(30_000);
   const fake = new FakeWorkers();
   let t: TestApp;
   let http: Server;
