@@ -158,6 +158,7 @@ export class FakeBackend {
           last_healthy_at: null,
           health_check_failures: 0,
           registered_at: new Date().toISOString(),
+          draining: false,
           metadata: b.metadata ?? {},
           stop_operations: [],
         },
