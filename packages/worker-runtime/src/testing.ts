@@ -236,6 +236,7 @@ export function testRuntimeConfig(
     public_base_url: undefined,
     endpoint_url: 'http://127.0.0.1:1',
     backend_url: backendUrl,
+    release: undefined,
     request_timeout_ms: 2_000,
     registration_token: undefined,
     heartbeat_interval_ms: 5_000,
