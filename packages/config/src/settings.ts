@@ -428,6 +428,11 @@ export const SandboxSettings = defineSettings({
       defaultDoc: '~/.ktrdr/sandboxes',
       description: 'Where `kinfra` keeps `registry.json` and one `slot-N/` directory per slot.',
     }),
+    publish_address: str({
+      default: '127.0.0.1',
+      description:
+        'Host address `infra/compose/docker-compose.yml` publishes its ports on (`0.0.0.0`: every interface; kinfra slots always use 127.0.0.1).',
+    }),
     grafana_port: int({
       default: 3000,
       min: 1,
