@@ -13,6 +13,10 @@ die() {
   exit 1
 }
 
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
+  printf 'Usage: ktrdr-worker-start backtesting|training [APP_DIR]\n'
+  exit 0
+fi
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then die "usage: ktrdr-worker-start backtesting|training [APP_DIR]"; fi
 case "$1" in
   backtesting) app=backtest-worker ;;

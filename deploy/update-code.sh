@@ -267,7 +267,13 @@ deploy() {
       run git clone --bare --quiet "$src" "$app_dir/repo.git"
     fi
     run git -C "$app_dir/repo.git" fetch --quiet --force --prune origin '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
-    sha="$(git -C "$app_dir/repo.git" rev-parse --verify --quiet "$want^{commit}" 2>/dev/null || printf '<commit of %s>' "$want")"
+    # Read-only: what the fetch would bring (a commit as is, else the ref at the source).
+    if [[ "$want" =~ ^[0-9a-f]{40}$ ]]; then
+      sha="$want"
+    else
+      sha="$(git ls-remote "$src" "$want" "refs/heads/$want" 2>/dev/null | awk 'NR == 1 { print $1 }')"
+      sha="${sha:-<commit of $want>}"
+    fi
   else
     mkdir -p "$releases"
     if [ -d "$app_dir/repo.git" ]; then

@@ -101,8 +101,11 @@ check() {
     run pct exec "$clone" -- "$@"
     return 0
   fi
+  local shown
   if out="$(pct exec "$clone" -- "$@" 2>&1)" && [[ "$out" =~ $expect ]]; then
-    log "ok    $name (${out//$'\n'/ })"
+    shown="${out//$'\n'/ }"
+    [ "${#shown}" -le 60 ] || shown="${shown:0:57}..."
+    log "ok    $name ($shown)"
   else
     log "FAIL  $name: expected /$expect/, got: ${out//$'\n'/ }"
     failures=$((failures + 1))
@@ -114,7 +117,7 @@ check 'network up' '^up$' sh -c 'for i in $(seq 1 30); do ip -4 route show defau
 check 'Node.js 20' '^v20\.[0-9]+\.[0-9]+$' node --version
 check 'pnpm 10' '^10\.[0-9]+\.[0-9]+$' pnpm --version
 check 'git' '^git version ' git --version
-check 'unprivileged ktrdr user' '^uid=[1-9][0-9]* ' id ktrdr
+check 'unprivileged ktrdr user' '^uid=[1-9][0-9]*\(ktrdr\)' id ktrdr
 check 'deploy tooling' '^ok$' sh -c 'test -x /opt/ktrdr/bin/update-code.sh && test -x /opt/ktrdr/bin/ktrdr-worker-start && echo ok'
 check 'unit template' 'Restart=always' systemctl cat ktrdr-worker@.service
 check 'unit hardening' 'NoNewPrivileges=yes' systemctl cat ktrdr-worker@.service
