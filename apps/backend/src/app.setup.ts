@@ -32,15 +32,48 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       REGISTRATION_TOKEN_SCHEME,
     )
     .build();
-  return SwaggerModule.createDocument(app, config, {
+  const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) =>
       `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
   });
+  documentRootHealth(document);
+  return document;
 }
 
 /** `/api/v1` for every route except the Prometheus endpoint `GET /metrics`. */
 export function applyGlobalPrefix(app: INestApplication): void {
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+}
+
+/** `GET /health` at the root answers exactly like `GET /api/v1/health` (load balancers, probes). */
+export const ROOT_HEALTH_PATH = '/health';
+
+function rootHealthAlias(
+  req: { method: string; url: string },
+  _res: unknown,
+  next: () => void,
+): void {
+  if (
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    (req.url === ROOT_HEALTH_PATH || req.url.startsWith(`${ROOT_HEALTH_PATH}?`))
+  ) {
+    req.url = `/${API_PREFIX}${req.url}`;
+  }
+  next();
+}
+
+/** Documents the root alias next to /api/v1/health. */
+function documentRootHealth(document: OpenAPIObject): void {
+  const prefixed = document.paths[`/${API_PREFIX}/health`];
+  if (prefixed?.get) {
+    document.paths[ROOT_HEALTH_PATH] = {
+      get: {
+        ...prefixed.get,
+        operationId: 'Health_rootLiveness',
+        summary: 'Liveness at the root (same answer as /api/v1/health)',
+      },
+    };
+  }
 }
 
 /**
@@ -56,6 +89,7 @@ export function configureApp(app: INestApplication): OpenAPIObject {
   applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
   app.useGlobalFilters(new WireExceptionFilter());
+  app.use(rootHealthAlias);
   app.use(app.get(MetricsService).httpMiddleware());
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup(SWAGGER_PATH, app, document, { jsonDocumentUrl: SWAGGER_JSON_PATH });

@@ -719,6 +719,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'GET /api/v1/workers',
           'GET /api/v1/workers/{id}',
           'POST /api/v1/workers/{id}/heartbeat',
+          'POST /api/v1/workers/{id}/drain',
           'GET /api/v1/operations',
           'GET /api/v1/operations/{id}',
           'POST /api/v1/backtests/sweep',
@@ -735,6 +736,8 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'GET /api/v1/health',
           'GET /api/v1/health/ready',
           'GET /api/v1/metrics/workers',
+          'GET /api/v1/metrics/prometheus',
+          'GET /health',
           'GET /metrics',
         ].sort(),
       );

@@ -13,6 +13,7 @@ import {
   status,
   up,
 } from './commands';
+import { fleetDrain, fleetPlan, fleetWait, type PlanFormat, type WaitCondition } from './fleet';
 import { RegistryCorruptError } from './registry';
 import { LockTimeoutError } from './file-lock';
 import { PROFILE_NAMES, ProfileName, SLOT_COUNT, parseSlotArgument } from './slots';
@@ -35,6 +36,23 @@ function positiveSeconds(raw: string): number {
   return n;
 }
 
+function seconds(option: string): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new InvalidArgumentError(
+        `${option} must be a positive number of seconds (got '${raw}')`,
+      );
+    return n;
+  };
+}
+
+function isoTime(raw: string): string {
+  if (raw !== '' && Number.isNaN(Date.parse(raw)))
+    throw new InvalidArgumentError(`--registered-after must be an ISO-8601 time (got '${raw}')`);
+  return raw;
+}
+
 /** The package version (package.json sits next to src/ and dist/). */
 export function packageVersion(): string {
   try {
@@ -55,7 +73,7 @@ export function buildProgram(ctx: Context): Command {
   const program = new Command('kinfra');
   program
     .description(
-      'Sandbox slot pool: run up to six isolated KTRDR stacks side by side on one machine',
+      'Sandbox slot pool (up to six isolated KTRDR stacks on one machine) and fleet plans (config/workers.<env>.yaml)',
     )
     .configureOutput({
       writeOut: (s) => ctx.out.stdout.write(s),
@@ -174,6 +192,122 @@ export function buildProgram(ctx: Context): Command {
     .action(async (slot: number | undefined, opts: JsonOpt) => {
       await status(ctx, { slot, json: opts.json === true });
     });
+
+  const fleet = program
+    .command('fleet')
+    .description(
+      'Fleet environment files (config/workers.<env>.yaml): the provisioning plan, and the backend calls of a rolling deploy',
+    );
+  const fleetSource = (c: Command): Command =>
+    c
+      .option(
+        '--env <env>',
+        'environment: dev, prod (or development, production); default KTRDR_ENV',
+      )
+      .option('--file <file>', 'read this fleet file instead of the environment’s');
+
+  fleetSource(
+    fleet
+      .command('plan')
+      .description(
+        'Print the provisioning plan of a fleet file (containers with VMID, worker id, IP, size; or compose scale)',
+      ),
+  )
+    .addOption(
+      new Option('--format <format>', 'table, tsv (for scripts) or json')
+        .choices(['table', 'tsv', 'json'])
+        .default('table'),
+    )
+    .option('--json', 'same as --format json', false)
+    .action((opts: { env?: string; file?: string; format: PlanFormat; json: boolean }) => {
+      fleetPlan(ctx, { env: opts.env, file: opts.file, format: opts.json ? 'json' : opts.format });
+    });
+
+  fleetSource(
+    fleet
+      .command('drain')
+      .description(
+        'POST /workers/{id}/drain: no new dispatches to the worker; its running operation finishes',
+      )
+      .argument('<worker_id>', 'the worker to drain'),
+  )
+    .option(
+      '--backend <url>',
+      'backend API base with /api/v1 (default: backend_url of the fleet file)',
+    )
+    .option('--missing-ok', 'a worker the backend does not know is not an error', false)
+    .option('--print <field>', 'print only this field of the worker record (e.g. registered_at)')
+    .option('--json', 'print the worker record as JSON', false)
+    .action(
+      async (
+        id: string,
+        opts: {
+          env?: string;
+          file?: string;
+          backend?: string;
+          missingOk: boolean;
+          print?: string;
+          json: boolean;
+        },
+      ) => {
+        await fleetDrain(ctx, id, opts);
+      },
+    );
+
+  fleetSource(
+    fleet
+      .command('wait')
+      .description(
+        'Wait until a worker is idle (no operation) or ready (registered, available, not draining)',
+      )
+      .argument('<worker_id>', 'the worker to watch'),
+  )
+    .addOption(
+      new Option('--for <condition>', 'idle or ready')
+        .choices(['idle', 'ready'])
+        .makeOptionMandatory(),
+    )
+    .option(
+      '--backend <url>',
+      'backend API base with /api/v1 (default: backend_url of the fleet file)',
+    )
+    .option(
+      '--registered-after <time>',
+      'ready: registered after this backend time (ISO-8601)',
+      isoTime,
+    )
+    .option('--release <commit>', 'ready: reporting this release in metadata.release')
+    .option('--timeout <seconds>', 'give up after this long', seconds('--timeout'), 300)
+    .option('--interval <seconds>', 'poll interval', seconds('--interval'), 1)
+    .option('--json', 'print the worker record as JSON', false)
+    .action(
+      async (
+        id: string,
+        opts: {
+          env?: string;
+          file?: string;
+          backend?: string;
+          for: WaitCondition;
+          registeredAfter?: string;
+          release?: string;
+          timeout: number;
+          interval: number;
+          json: boolean;
+        },
+      ) => {
+        await fleetWait(ctx, id, {
+          for: opts.for,
+          env: opts.env,
+          file: opts.file,
+          backend: opts.backend,
+          registeredAfter: opts.registeredAfter,
+          release: opts.release,
+          timeoutSeconds: opts.timeout,
+          intervalSeconds: opts.interval,
+          json: opts.json,
+        });
+      },
+    );
 
   return program;
 }

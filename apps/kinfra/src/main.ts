@@ -24,6 +24,11 @@ export function defaultContext(): Context {
 }
 
 if (require.main === module) {
+  // `kinfra fleet plan | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   runCli(process.argv.slice(2), defaultContext()).then(
     (code) => {
       process.exitCode = code;

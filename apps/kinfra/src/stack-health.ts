@@ -3,7 +3,12 @@
 export interface HttpDeps {
   fetch: (
     url: string,
-    init?: { signal?: AbortSignal },
+    init?: {
+      signal?: AbortSignal;
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string;
+    },
   ) => Promise<{
     ok: boolean;
     status: number;

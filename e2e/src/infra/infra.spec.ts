@@ -144,6 +144,38 @@ describe('infra/compose/docker-compose.yml', () => {
     expect(Object.keys(b.depends_on ?? {})).toEqual(['postgres']);
   });
 
+  it('publishes every host port on 127.0.0.1 unless KTRDR_PUBLISH_ADDRESS says otherwise', () => {
+    const published = Object.entries(compose.services).flatMap(([name, s]) =>
+      (s.ports ?? []).map((p) => ({ name, port: String(p) })),
+    );
+    expect(published.map((p) => p.name).sort()).toEqual(
+      ['backend', 'grafana', 'jaeger', 'postgres', 'prometheus'].sort(),
+    );
+    for (const p of published) {
+      expect(p).toEqual({
+        name: p.name,
+        port: expect.stringMatching(
+          /^\$\{KTRDR_PUBLISH_ADDRESS:-127\.0\.0\.1\}:\$\{KTRDR_[A-Z_]+_PORT:-\d+\}:\d+$/,
+        ),
+      });
+    }
+  });
+
+  it('passes the health-check, removal and orphan settings through to the backend', () => {
+    const env = compose.services.backend.environment ?? {};
+    for (const name of [
+      'KTRDR_WORKER_HEALTH_CHECK_INTERVAL',
+      'KTRDR_WORKER_HEALTH_CHECK_TIMEOUT',
+      'KTRDR_WORKER_HEALTH_CHECK_FAILURES',
+      'KTRDR_WORKER_REMOVAL_THRESHOLD',
+      'KTRDR_ORPHAN_TIMEOUT_SECONDS',
+      'KTRDR_ORPHAN_CHECK_INTERVAL_SECONDS',
+    ]) {
+      // Empty when unset in the shell, which @ktrdr/config treats as unset (its default applies).
+      expect({ name, value: env[name] }).toEqual({ name, value: `\${${name}:-}` });
+    }
+  });
+
   it('runs 2+2 scalable workers on the default port: no published ports, no KTRDR_WORKER_PORT, no fixed URL', () => {
     for (const svc of ['backtest-worker', 'training-worker']) {
       const w = compose.services[svc];

@@ -273,6 +273,28 @@ describe('constraints and errors', () => {
     );
   });
 
+  it('a worker validates every class it uses: logging, observability, worker, checkpoint, orphan detector, operations, database', () => {
+    const env = {
+      KTRDR_LOG_JSON: 'maybe',
+      KTRDR_OTEL_ENDPOINT: 'nope',
+      KTRDR_WORKER_HEARTBEAT_INTERVAL: '0',
+      KTRDR_CHECKPOINT_MAX_AGE_DAYS: '0',
+      KTRDR_ORPHAN_TIMEOUT_SECONDS: '0',
+      KTRDR_OPS_CACHE_TTL: '-1',
+      KTRDR_DB_PORT: '0',
+    };
+    let errors: readonly string[] = [];
+    try {
+      validateAll('worker', env);
+    } catch (e) {
+      errors = (e as ConfigurationError).details.errors;
+    }
+    expect(errors.map((l) => l.split(':')[0]).sort()).toEqual(Object.keys(env).sort());
+    expect(() => validateAll('worker', { KTRDR_OPS_CACHE_TTL: '-1' })).toThrow(
+      /KTRDR_OPS_CACHE_TTL: must be a number >= 0 \(got "-1"\)/,
+    );
+  });
+
   it('validates only what a component needs', () => {
     const env = { KTRDR_API_PORT: 'nope' };
     expect(() => validateAll('worker', env)).not.toThrow();

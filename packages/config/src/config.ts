@@ -12,6 +12,13 @@ import {
   type EnvMap,
   type EnvSources,
 } from './env';
+import {
+  forgetFleetFiles,
+  loadFleet,
+  withFleetFile,
+  type FleetConfig,
+  type LoadFleetOptions,
+} from './fleet';
 import { constraintText, editDistance, loadClass, type LoadResult } from './loader';
 import { envNameOf, type AnySettingsClass, type SettingsClass, type SettingsOf } from './schema';
 import {
@@ -23,6 +30,7 @@ import {
   COMPONENT_SETTINGS,
   DatabaseSettings,
   DataSettings,
+  FleetSettings,
   LoggingSettings,
   ObservabilitySettings,
   OperationsSettings,
@@ -112,6 +120,15 @@ function reportLoadWarnings(r: LoadResult): void {
 const cache = new Map<AnySettingsClass, Readonly<Record<string, unknown>>>();
 
 /**
+ * The sources for an explicit env map (tests: no .env.local, and a fleet file only when the map names
+ * one) or the current ones (process.env, ./.env.local, and the fleet file of KTRDR_ENV).
+ */
+function resolveSources(env?: EnvMap): EnvSources {
+  const implicit = env === undefined && getEnvOverride() === undefined;
+  return withFleetFile(sourcesFor(env), implicit);
+}
+
+/**
  * Loads a class without the cache. `overrides` (snake_case field names) win over every other source.
  * Throws ConfigurationError listing every problem of the class.
  */
@@ -119,7 +136,7 @@ export function loadSettings<C extends AnySettingsClass>(
   cls: C,
   options: { env?: EnvMap; overrides?: Partial<Record<keyof C['fields'], unknown>> } = {},
 ): SettingsOf<C> {
-  const sources = sourcesFor(options.env);
+  const sources = resolveSources(options.env);
   const r = load(cls, sources, options.overrides as Record<string, unknown> | undefined);
   reportLoadWarnings(r);
   if (r.errors.length > 0) throw new ConfigurationError(r.errors);
@@ -138,8 +155,10 @@ function cached<C extends AnySettingsClass>(cls: C): SettingsOf<C> {
 /** Forgets every cached settings object (and the .env.local file and the once-only warnings). */
 export function clearSettingsCache(): void {
   cache.clear();
+  fleetCache = undefined;
   warnedOnce.clear();
   forgetDotenv();
+  forgetFleetFiles();
 }
 
 export const getRuntimeSettings = () => cached(RuntimeSettings);
@@ -154,6 +173,27 @@ export const getDatabaseSettings = () => cached(DatabaseSettings);
 export const getLoggingSettings = () => cached(LoggingSettings);
 export const getObservabilitySettings = () => cached(ObservabilitySettings);
 export const getSandboxSettings = () => cached(SandboxSettings);
+export const getFleetSettings = () => cached(FleetSettings);
+
+/**
+ * Loads and validates a fleet environment file (`config/workers.<env>.yaml`). The environment is
+ * `options.environment` (`dev`/`prod` accepted) or KTRDR_ENV; the file is `options.file`, else
+ * KTRDR_FLEET_FILE, else `{KTRDR_FLEET_DIR}/workers.{dev|prod}.yaml`. Variables override the file's
+ * backend URL and health-check values. Throws one ConfigurationError listing every problem, each
+ * naming the YAML path, the file and the line.
+ */
+export function loadFleetConfig(options: LoadFleetOptions = {}): FleetConfig {
+  const r = loadFleet(sourcesFor(options.env), options);
+  if (!r.config) throw new ConfigurationError(r.errors);
+  return r.config;
+}
+
+let fleetCache: FleetConfig | undefined;
+/** The fleet file of KTRDR_ENV (cached until clearSettingsCache()). */
+export function getFleetConfig(): FleetConfig {
+  fleetCache ??= loadFleetConfig();
+  return fleetCache;
+}
 
 const testCache = new WeakMap<object, TestSettingsValues>();
 export function getTestSettings(): TestSettingsValues {
@@ -324,6 +364,9 @@ function insecureDefaults(
 function collectErrors(component: Component, sources: EnvSources): string[] {
   const errors: string[] = [];
   for (const cls of COMPONENT_SETTINGS[component]) errors.push(...load(cls, sources).errors);
+  // A broken fleet environment file stops the service too (each line names the YAML path and file).
+  if (COMPONENT_SETTINGS[component].includes(FleetSettings))
+    errors.push(...(sources.file?.errors ?? []));
   const runtime = load(RuntimeSettings, sources).values;
   if (runtime.environment === 'production')
     for (const f of insecureDefaults(COMPONENT_SETTINGS[component], sources))
@@ -337,13 +380,13 @@ function collectErrors(component: Component, sources: EnvSources): string[] {
  * problems too.
  */
 export function validateAll(component: Component, env?: EnvMap): void {
-  const errors = collectErrors(component, sourcesFor(env));
+  const errors = collectErrors(component, resolveSources(env));
   if (errors.length > 0) throw new ConfigurationError(errors);
 }
 
 /** Outside production: a warning per insecure default, unless KTRDR_ACKNOWLEDGE_INSECURE_DEFAULTS=true. */
 export function warnInsecureDefaults(component: Component, env?: EnvMap): string[] {
-  const sources = sourcesFor(env);
+  const sources = resolveSources(env);
   const runtime = load(RuntimeSettings, sources).values;
   if (runtime.environment === 'production' || runtime.acknowledge_insecure_defaults) return [];
   return insecureDefaults(COMPONENT_SETTINGS[component], sources).map((f) => {

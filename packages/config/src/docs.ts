@@ -1,5 +1,8 @@
 /** Renders docs/configuration.md and .env.example from the declarations (never edited by hand). */
 import { describeSettings } from './config';
+import { FLEET_FILE_KEYS, type FleetKey } from './fleet';
+import { constraintText } from './loader';
+import { envNameOf, type AnyField } from './schema';
 import { ALL_SETTINGS, COMPONENT_SETTINGS } from './settings';
 
 const GENERATED_NOTE =
@@ -48,7 +51,77 @@ export function renderConfigurationMarkdown(): string {
     }
     out.push('');
   }
+  out.push(...renderFleetSection());
   return out.join('\n');
+}
+
+function fleetConstraint(k: FleetKey): string {
+  if (k.setting) return constraintText(k.setting.cls.fields[k.setting.field] as AnyField);
+  switch (k.kind) {
+    case 'integer':
+      return `an integer between ${k.min} and ${k.max}`;
+    case 'enum':
+      return `one of ${(k.choices ?? []).join(', ')}`;
+    case 'cidr':
+      return 'IPv4 CIDR, prefix 8–30';
+    case 'ipv4':
+      return 'IPv4 address';
+    case 'ip_range':
+      return 'IPv4 range `first-last`';
+    default:
+      return 'a non-empty string';
+  }
+}
+
+function fleetDefault(k: FleetKey): string {
+  if (k.required) return '—';
+  if (k.setting) {
+    const f = k.setting.cls.fields[k.setting.field] as AnyField;
+    return f.default === undefined || typeof f.default === 'function'
+      ? '—'
+      : `\`${String(f.default)}\``;
+  }
+  return k.default === undefined ? '—' : `\`${String(k.default)}\``;
+}
+
+/** The keys of config/workers.<env>.yaml, from the declarations in src/fleet.ts. */
+function renderFleetSection(): string[] {
+  const out = [
+    '## Fleet environment files',
+    '',
+    '`config/workers.dev.yaml` (`KTRDR_ENV=development`, alias `dev`) and `config/workers.prod.yaml`',
+    '(`KTRDR_ENV=production`, alias `prod`) describe a fleet: the backend URL, the worker health checks and',
+    'the deployment (`docker-compose` with a scale per worker type, or `proxmox-lxc` with a template, a network',
+    'and per-type containers). `KTRDR_FLEET_FILE` picks another file, `KTRDR_FLEET_DIR` another directory;',
+    '`KTRDR_ENV=test` reads none. The keys that stand for a setting are a source of that setting below its',
+    'variable (precedence: variable, deprecated names, `.env.local`, the file, the default), so a variable',
+    'overrides the file. Services validate the file at start with their other settings; each problem names',
+    'the YAML path, the file and the line, e.g.',
+    '`health_check.interval (config/workers.prod.yaml, line 12): must be a number greater than 0 (got -1)`.',
+    'Unknown keys are refused (with a did-you-mean). `kinfra fleet plan --env prod` prints the resulting',
+    'provisioning plan; the deploy scripts read the file only through it. In code: `loadFleetConfig({ environment })`',
+    'or `getFleetConfig()`.',
+    '',
+    '`<type>` is `backtesting` or `training`. Keys marked with a deployment type are allowed only with it.',
+    '',
+    '| Key | Required | Default | Constraint | Overridden by | Description |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const k of FLEET_FILE_KEYS) {
+    const required = k.required
+      ? k.when
+        ? `with ${k.when}`
+        : 'yes'
+      : k.when
+        ? `no (${k.when})`
+        : 'no';
+    const variable = k.setting ? `\`${envNameOf(k.setting.cls, k.setting.field)}\`` : '—';
+    out.push(
+      `| \`${k.path}\` | ${required} | ${fleetDefault(k)} | ${cell(fleetConstraint(k))} | ${variable} | ${cell(k.description)} |`,
+    );
+  }
+  out.push('');
+  return out;
 }
 
 export function renderEnvExample(): string {

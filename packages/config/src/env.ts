@@ -6,10 +6,31 @@ import nodePath from 'node:path';
 
 export type EnvMap = Readonly<Record<string, string | undefined>>;
 
-/** Where values come from, in precedence order after explicit overrides: env, then the .env.local file. */
+/** One value taken from the fleet environment file, keyed by the variable it stands for. */
+export interface FileValue {
+  /** The raw value as a string (parsed like the variable). */
+  readonly raw: string;
+  /** Its YAML path, e.g. `health_check.interval`. */
+  readonly path: string;
+}
+
+/** Setting values from the fleet environment file (config/workers.<env>.yaml). */
+export interface FileSource {
+  readonly file: string;
+  /** Valid values only, by variable name; invalid ones are in `errors`. */
+  readonly values: Readonly<Record<string, FileValue>>;
+  /** Problems of the file, each naming its YAML path and the file. */
+  readonly errors: readonly string[];
+}
+
+/**
+ * Where values come from, in precedence order after explicit overrides: env, then the .env.local
+ * file, then the fleet environment file (when one applies).
+ */
 export interface EnvSources {
   readonly env: EnvMap;
   readonly dotenv: EnvMap;
+  readonly file?: FileSource;
 }
 
 let override: EnvSources | undefined;

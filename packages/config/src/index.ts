@@ -13,6 +13,9 @@ export {
   getCliSettings,
   getDataSettings,
   getDatabaseSettings,
+  getFleetConfig,
+  getFleetSettings,
+  loadFleetConfig,
   getLoggingSettings,
   getObservabilitySettings,
   getOperationsSettings,
@@ -33,4 +36,28 @@ export {
   type FieldDescription,
 } from './config';
 export { childProcessEnv, parseDotenv, type EnvMap } from './env';
+export {
+  DEPLOYMENT_TYPES,
+  FLEET_FILE_KEYS,
+  FLEET_WORKER_TYPES,
+  checkFleetFile,
+  cidrContains,
+  fleetFileName,
+  formatIpv4,
+  parseCidr,
+  parseIpRange,
+  parseIpv4,
+  resolveEnvironmentName,
+  type Cidr,
+  type ComposeDeployment,
+  type DeploymentType,
+  type FleetConfig,
+  type FleetDeployment,
+  type FleetKey,
+  type FleetWorkerType,
+  type IpRange,
+  type LoadFleetOptions,
+  type ProxmoxDeployment,
+  type ProxmoxWorkerGroup,
+} from './fleet';
 export { renderConfigurationMarkdown, renderEnvExample } from './docs';

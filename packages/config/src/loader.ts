@@ -8,12 +8,15 @@ import nodePath from 'node:path';
 import type { EnvMap, EnvSources } from './env';
 import { envNameOf, type AnyField, type AnySettingsClass, type DefaultContext } from './schema';
 
-export type SourceKind = 'override' | 'env' | 'deprecated' | 'dotenv' | 'default' | 'unset';
+export type SourceKind =
+  'override' | 'env' | 'deprecated' | 'dotenv' | 'file' | 'default' | 'unset';
 
 export interface FieldSource {
   readonly kind: SourceKind;
-  /** The variable the value came from (env, deprecated, dotenv). */
+  /** The variable the value came from (env, deprecated, dotenv), or the YAML path (file). */
   readonly variable?: string;
+  /** The fleet environment file (file). */
+  readonly file?: string;
 }
 
 export interface DeprecatedUse {
@@ -49,7 +52,12 @@ function describeValue(raw: string, f: AnyField): string {
 export function constraintText(f: AnyField): string {
   const what = f.kind === 'integer' ? 'an integer' : 'a number';
   if (f.kind !== 'integer' && f.kind !== 'number') {
-    if (f.kind === 'enum') return `one of ${(f.choices ?? []).join(', ')}`;
+    if (f.kind === 'enum') {
+      const aliases = Object.entries(f.aliases ?? {});
+      const also =
+        aliases.length > 0 ? ` (also ${aliases.map(([a, v]) => `${a} for ${v}`).join(', ')})` : '';
+      return `one of ${(f.choices ?? []).join(', ')}${also}`;
+    }
     if (f.kind === 'boolean') return 'true or false (also 1/0, yes/no, on/off)';
     if (f.kind === 'url')
       return `an absolute ${(f.protocols ?? ['http', 'https']).join(' or ')} URL with a host`;
@@ -116,7 +124,10 @@ export function parseRaw(
       return fail();
     }
     case 'enum': {
-      const hit = (f.choices ?? []).find((c) => c.toLowerCase() === s.toLowerCase());
+      const l = s.toLowerCase();
+      const hit =
+        (f.choices ?? []).find((c) => c.toLowerCase() === l) ??
+        Object.entries(f.aliases ?? {}).find(([a]) => a.toLowerCase() === l)?.[1];
       return hit === undefined ? fail() : { ok: true, value: hit };
     }
     case 'list':
@@ -228,6 +239,14 @@ export function loadClass(
       }
     }
 
+    if (raw === undefined && sources.file) {
+      const v = sources.file.values[envName];
+      if (v !== undefined) {
+        raw = v.raw;
+        source = { kind: 'file', variable: v.path, file: sources.file.file };
+      }
+    }
+
     if (raw !== undefined) {
       const parsed = parseRaw(raw, f);
       if (parsed.ok) {
@@ -238,7 +257,9 @@ export function loadClass(
             ? `${source.variable} (deprecated name of ${envName})`
             : source.kind === 'dotenv'
               ? `${source.variable} (from .env.local)`
-              : envName;
+              : source.kind === 'file'
+                ? `${source.variable} in ${source.file} (overridden by ${envName})`
+                : envName;
         errors.push(`${label}: ${parsed.problem}`);
         values[name] = undefined;
       }

@@ -31,6 +31,8 @@ export interface Field<V> {
   readonly gt?: number;
   /** Allowed values (enum). */
   readonly choices?: readonly string[];
+  /** Other accepted spellings of enum values (alias → value), e.g. `prod` → `production`. */
+  readonly aliases?: Readonly<Record<string, string>>;
   /** Allowed URL schemes without the colon (url); default http and https. */
   readonly protocols?: readonly string[];
   /** Old variable names still accepted (deprecated), in precedence order. */
@@ -132,19 +134,28 @@ export function list(
 }
 
 /** One of a fixed set of strings (matched case-insensitively, loaded as declared). */
+interface EnumOptions<V extends string> extends CommonOptions {
+  /** Other accepted spellings (alias → value), matched case-insensitively. */
+  aliases?: Readonly<Record<string, V>>;
+}
+
 export function oneOf<const C extends readonly string[]>(
   choices: C,
-  options: WithDefault<CommonOptions, C[number]>,
+  options: WithDefault<EnumOptions<C[number]>, C[number]>,
 ): Field<C[number]>;
 export function oneOf<const C extends readonly string[]>(
   choices: C,
-  options: CommonOptions,
+  options: EnumOptions<C[number]>,
 ): Field<C[number] | undefined>;
 export function oneOf(
   choices: readonly string[],
-  options: CommonOptions & { default?: DefaultValue<string> },
+  options: EnumOptions<string> & { default?: DefaultValue<string> },
 ): AnyField {
-  return field('enum', { ...options, choices: Object.freeze([...choices]) });
+  return field('enum', {
+    ...options,
+    choices: Object.freeze([...choices]),
+    ...(options.aliases ? { aliases: Object.freeze({ ...options.aliases }) } : {}),
+  });
 }
 
 export type FieldTable = Readonly<Record<string, AnyField>>;

@@ -27,8 +27,9 @@ export const RuntimeSettings = defineSettings({
     environment: oneOf(['development', 'test', 'production'], {
       env: 'KTRDR_ENV',
       default: 'development',
+      aliases: { dev: 'development', prod: 'production' },
       description:
-        'Deployment environment. `production` refuses insecure defaults (database password, missing registration token) unless they are set explicitly.',
+        'Deployment environment. `production` refuses insecure defaults (database password, missing registration token) unless they are set explicitly. It also picks the fleet environment file: `config/workers.dev.yaml` (development) or `config/workers.prod.yaml` (production); `test` reads none.',
     }),
     acknowledge_insecure_defaults: bool({
       default: false,
@@ -176,6 +177,34 @@ export const WorkerSettings = defineSettings({
       default: 500,
       min: 0,
       description: 'Minimum milliseconds between two progress reports of a worker.',
+    }),
+    release: str({
+      description:
+        'Code release (git commit) the worker runs, reported as `metadata.release` when it registers. Set by `deploy/ktrdr-worker-start.sh` from the deployed release; rolling deploys wait for it.',
+    }),
+  },
+});
+
+/** `config/` at the repository root (this file is packages/config/{src,dist}/settings.*). */
+export function defaultFleetDir(): string {
+  return nodePath.resolve(__dirname, '..', '..', '..', 'config');
+}
+
+export const FleetSettings = defineSettings({
+  name: 'FleetSettings',
+  prefix: 'KTRDR_FLEET_',
+  getter: 'getFleetSettings',
+  description:
+    'Where the fleet environment file is (`config/workers.<env>.yaml`, see “Fleet environment files” below). Its backend URL and health-check values are a source of the matching settings, below the variables.',
+  fields: {
+    file: path({
+      description:
+        'Fleet environment file to read instead of `{fleet dir}/workers.dev.yaml` or `workers.prod.yaml` (chosen by `KTRDR_ENV`). With `KTRDR_ENV=test` no file is read unless this is set.',
+    }),
+    dir: path({
+      default: () => defaultFleetDir(),
+      defaultDoc: '{repository}/config',
+      description: 'Directory holding `workers.dev.yaml` and `workers.prod.yaml`.',
     }),
   },
 });
@@ -399,6 +428,11 @@ export const SandboxSettings = defineSettings({
       defaultDoc: '~/.ktrdr/sandboxes',
       description: 'Where `kinfra` keeps `registry.json` and one `slot-N/` directory per slot.',
     }),
+    publish_address: str({
+      default: '127.0.0.1',
+      description:
+        'Host address `infra/compose/docker-compose.yml` publishes its ports on (`0.0.0.0`: every interface; kinfra slots always use 127.0.0.1).',
+    }),
     grafana_port: int({
       default: 3000,
       min: 1,
@@ -474,6 +508,7 @@ export const ALL_SETTINGS: readonly AnySettingsClass[] = [
   ApiSettings,
   ApiClientSettings,
   WorkerSettings,
+  FleetSettings,
   DataSettings,
   CheckpointSettings,
   OrphanDetectorSettings,
@@ -494,6 +529,7 @@ export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettings
     RuntimeSettings,
     ApiSettings,
     WorkerSettings,
+    FleetSettings,
     DataSettings,
     CheckpointSettings,
     OrphanDetectorSettings,
@@ -502,12 +538,18 @@ export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettings
     LoggingSettings,
     ObservabilitySettings,
   ],
+  // Every class a worker process touches: its own settings, and the shared ones it loads through
+  // @ktrdr/config (orphan detector, operations, database), so a bad value stops it at start.
   worker: [
     RuntimeSettings,
     ApiClientSettings,
     WorkerSettings,
+    FleetSettings,
     DataSettings,
     CheckpointSettings,
+    OrphanDetectorSettings,
+    OperationsSettings,
+    DatabaseSettings,
     LoggingSettings,
     ObservabilitySettings,
   ],
@@ -518,6 +560,7 @@ export type RuntimeSettingsValues = SettingsOf<typeof RuntimeSettings>;
 export type ApiSettingsValues = SettingsOf<typeof ApiSettings>;
 export type ApiClientSettingsValues = SettingsOf<typeof ApiClientSettings>;
 export type WorkerSettingsValues = SettingsOf<typeof WorkerSettings>;
+export type FleetSettingsValues = SettingsOf<typeof FleetSettings>;
 export type DataSettingsValues = SettingsOf<typeof DataSettings>;
 export type CheckpointSettingsValues = SettingsOf<typeof CheckpointSettings>;
 export type OrphanDetectorSettingsValues = SettingsOf<typeof OrphanDetectorSettings>;

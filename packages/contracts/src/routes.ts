@@ -10,6 +10,7 @@ export const BACKEND_ROUTES = {
   workerRegister: 'workers/register',
   worker: 'workers/:id',
   workerHeartbeat: 'workers/:id/heartbeat',
+  workerDrain: 'workers/:id/drain',
   operations: 'operations',
   operation: 'operations/:id',
   operationResults: 'operations/:id/results',
@@ -24,6 +25,7 @@ export const BACKEND_ROUTES = {
   health: 'health',
   healthReady: 'health/ready',
   metricsWorkers: 'metrics/workers',
+  metricsPrometheus: 'metrics/prometheus',
 } as const;
 
 /** Routes every worker serves (absolute paths, no global prefix). */

@@ -174,6 +174,13 @@ export class WorkerDto {
   @ApiProperty({ description: 'ISO-8601 UTC time of the (last) registration' })
   registered_at!: string;
 
+  @ApiProperty({
+    description:
+      'Drained (POST /workers/{id}/drain): no new dispatches; its running operation finishes. A re-registration clears it.',
+    example: false,
+  })
+  draining!: boolean;
+
   @ApiProperty({ type: 'object', additionalProperties: true })
   metadata!: Record<string, unknown>;
 }
@@ -279,15 +286,56 @@ export class WorkerStatusCountsDto {
   @ApiProperty() temporarily_unavailable!: number;
 }
 
+/** One worker in `GET /metrics/workers`. */
+export class WorkerMetricsEntryDto {
+  @ApiProperty({ example: 'backtesting-301' })
+  worker_id!: string;
+
+  @ApiProperty({ enum: WorkerType, enumName: 'WorkerType' })
+  worker_type!: WorkerType;
+
+  @ApiProperty({ enum: WorkerStatus, enumName: 'WorkerStatus' })
+  status!: WorkerStatus;
+
+  @ApiProperty({ type: String, nullable: true })
+  current_operation_id!: string | null;
+
+  @ApiProperty({ description: 'Consecutive failed health checks', example: 0 })
+  health_check_failures!: number;
+
+  @ApiProperty({ example: false })
+  draining!: boolean;
+
+  @ApiProperty({ example: 'http://10.20.0.101:5003' })
+  endpoint_url!: string;
+}
+
 /** Response of `GET /metrics/workers`. */
 export class WorkerSummaryDto {
+  @ApiProperty({ description: 'Registered workers', example: 4 })
+  total_workers!: number;
+
+  @ApiProperty({
+    type: 'object',
+    properties: {
+      available: { type: 'number' },
+      busy: { type: 'number' },
+      temporarily_unavailable: { type: 'number' },
+    },
+    description: 'Workers per status',
+  })
+  by_status!: Record<string, number>;
+
   @ApiProperty({ type: WorkerStatusCountsDto })
   all!: WorkerStatusCountsDto;
 
   @ApiProperty({
     type: 'object',
     additionalProperties: { $ref: '#/components/schemas/WorkerStatusCountsDto' },
-    description: 'Counts per worker type',
+    description: 'Counts per worker type (total and per status)',
   })
   by_type!: Record<string, WorkerStatusCountsDto>;
+
+  @ApiProperty({ type: [WorkerMetricsEntryDto] })
+  workers!: WorkerMetricsEntryDto[];
 }

@@ -13,6 +13,8 @@ export interface RuntimeConfig {
   endpoint_url: string;
   /** Backend API base including `/api/v1`. */
   backend_url: string;
+  /** KTRDR_WORKER_RELEASE: the deployed code release, sent as metadata.release when set. */
+  release: string | undefined;
   /** Timeout of one request to the backend, ms. */
   request_timeout_ms: number;
   registration_token: string | undefined;
@@ -71,6 +73,7 @@ export function resolveRuntimeConfig(
     public_base_url: w.public_base_url,
     endpoint_url: advertisedEndpoint(w.public_base_url, port),
     backend_url: api.base_url.replace(/\/+$/, ''),
+    release: w.release?.trim() || undefined,
     request_timeout_ms: api.timeout * 1000,
     registration_token: w.registration_token,
     heartbeat_interval_ms: w.heartbeat_interval * 1000,

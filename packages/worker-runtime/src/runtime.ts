@@ -178,6 +178,8 @@ export class WorkerRuntime {
         service: this.engine.serviceName,
         version: this.deps.version ?? '0.1.0',
         pid: process.pid,
+        // The deployed commit (deploy/ktrdr-worker-start.sh): rolling deploys wait for it.
+        ...(this.config.release ? { release: this.config.release } : {}),
       },
       current_operation_id: this.currentOperationId,
     };

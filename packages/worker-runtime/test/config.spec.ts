@@ -35,9 +35,11 @@ describe('runtime configuration', () => {
         KTRDR_CHECKPOINT_EPOCH_INTERVAL: '4',
         KTRDR_CHECKPOINT_TIME_INTERVAL_SECONDS: '60',
         KTRDR_CHECKPOINT_MAX_AGE_DAYS: '2',
+        KTRDR_WORKER_RELEASE: '0123abc',
       },
       () => resolveRuntimeConfig('backtesting'),
     );
+    expect(c.release).toBe('0123abc');
     expect(c).toMatchObject({
       worker_id: 'bt-1',
       port: 6123,

@@ -1,6 +1,6 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
 import { FakeBackend, tempDir } from './helpers';
@@ -74,6 +74,53 @@ describe('worker process', () => {
       }
     },
   );
+
+  it.each([
+    ['KTRDR_OPS_CACHE_TTL', '-1'],
+    ['KTRDR_ORPHAN_TIMEOUT_SECONDS', '0'],
+    ['KTRDR_DB_PORT', 'abc'],
+    ['KTRDR_CHECKPOINT_EPOCH_INTERVAL', '0'],
+    ['KTRDR_LOG_LEVEL', 'loud'],
+    ['KTRDR_OTEL_ENDPOINT', 'not-a-url'],
+    ['KTRDR_WORKER_HEARTBEAT_INTERVAL', '0'],
+  ])(
+    'validates every settings class a worker uses at start: %s=%s exits 1 naming it',
+    async (name, value) => {
+      const tmp = tempDir();
+      try {
+        const w = startWorker({ [name]: value, KTRDR_DATA_DIR: tmp.dir, KTRDR_WORKER_PORT: '0' });
+        children.push(w.proc);
+        const { code } = await w.exited;
+        expect(code).toBe(1);
+        const err = w.stderr.join('');
+        expect(err).toContain('fake-worker: invalid configuration, the service cannot start.');
+        expect(err).toContain(`  ${name}: must be`);
+        expect(err).not.toMatch(/\n\s+at /);
+      } finally {
+        tmp.cleanup();
+      }
+    },
+  );
+
+  it('exits 1 on a broken fleet environment file, naming the YAML path and file', async () => {
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'workers.yaml');
+      writeFileSync(
+        file,
+        'backend_url: http://127.0.0.1:1/api/v1\nhealth_check:\n  timeout: -5\ndeployment:\n  type: docker-compose\n  compose: {scale: {backtesting: 1, training: 1}}\n',
+      );
+      const w = startWorker({ KTRDR_FLEET_FILE: file, KTRDR_DATA_DIR: tmp.dir });
+      children.push(w.proc);
+      const { code } = await w.exited;
+      expect(code).toBe(1);
+      expect(w.stderr.join('')).toContain(
+        `health_check.timeout (${file}, line 3): must be a number greater than 0 (got -5)`,
+      );
+    } finally {
+      tmp.cleanup();
+    }
+  });
 
   it('exits 1 with a clear message when the port is taken', async () => {
     const tmp = tempDir();

@@ -158,6 +158,21 @@ describe('registration', () => {
     });
   });
 
+  it('reports the deployed release in the registration metadata when KTRDR_WORKER_RELEASE is set', async () => {
+    const h = await harness({ release: 'c0ffee1234' });
+    const reg = await h.backend.waitFor((r) => REGISTER.test(r.path));
+    expect((reg.body as { metadata: Record<string, unknown> }).metadata).toMatchObject({
+      service: 'fake-worker',
+      release: 'c0ffee1234',
+      pid: process.pid,
+    });
+    const plain = await harness();
+    const reg2 = await plain.backend.waitFor((r) => REGISTER.test(r.path));
+    expect((reg2.body as { metadata: Record<string, unknown> }).metadata).not.toHaveProperty(
+      'release',
+    );
+  });
+
   it('sends no token header without a token', async () => {
     const h = await harness();
     const reg = await h.backend.waitFor((r) => REGISTER.test(r.path));

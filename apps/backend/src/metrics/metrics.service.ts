@@ -83,6 +83,21 @@ export class MetricsService {
       },
     });
     new Gauge({
+      name: 'ktrdr_workers_draining',
+      help: 'Workers drained for a deploy (no new dispatches), by worker type',
+      labelNames: ['worker_type'],
+      registers,
+      collect() {
+        const counts = new Map<string, number>();
+        for (const w of workers.all()) {
+          if (w.draining) counts.set(w.worker_type, (counts.get(w.worker_type) ?? 0) + 1);
+        }
+        for (const type of Object.values(WorkerType)) {
+          this.set({ worker_type: type }, counts.get(type) ?? 0);
+        }
+      },
+    });
+    new Gauge({
       name: 'ktrdr_operations_active',
       help: 'Operations pending, dispatched or running',
       registers,

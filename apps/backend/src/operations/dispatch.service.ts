@@ -266,14 +266,19 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     if (workers.length === 0) {
       return `${head}; no ${type} worker registered yet — start one with \`${WORKER_COMMAND[type]}\` (or \`docker compose up -d\`); it registers itself with this backend`;
     }
-    const available = workers.filter((w) => w.status === WorkerStatus.AVAILABLE).length;
+    const available = workers.filter(
+      (w) => w.status === WorkerStatus.AVAILABLE && !w.draining,
+    ).length;
     const busy = workers.filter((w) => w.status === WorkerStatus.BUSY).length;
     const down = workers.filter((w) => w.status === WorkerStatus.TEMPORARILY_UNAVAILABLE).length;
+    // Drained for a deploy: they finish what they run and take nothing new until they re-register.
+    const draining = workers.filter((w) => w.draining).length;
     if (this.shutdown.isShuttingDown) return `${head}; the backend is shutting down`;
     if (available > 0) return `${head}; dispatching to a free ${type} worker`;
     const parts = [];
     if (busy > 0) parts.push(`${busy} ${type} worker${busy === 1 ? '' : 's'} busy`);
     if (down > 0) parts.push(`${down} temporarily unavailable`);
+    if (draining > 0) parts.push(`${draining} draining`);
     return `${head}; ${parts.join(', ')}`;
   }
 }

@@ -28,6 +28,8 @@ export interface WorkerEntry {
   last_selected_seq: number;
   /** When the backend marked it busy for a dispatch (the worker may not know yet). */
   reserved_at: number | null;
+  /** Drained for a deploy: never selected; cleared by a re-registration. */
+  draining: boolean;
 }
 
 export interface WorkerRegistration {
@@ -151,6 +153,8 @@ export class WorkerRegistry {
       health_check_failures: 0,
       last_selected_seq: previous?.last_selected_seq ?? 0,
       reserved_at: null,
+      // A (re-)registration is a new start of the worker: it takes operations again.
+      draining: false,
     };
     this.workers.set(reg.worker_id, entry);
     this.byEndpoint.set(endpoint, reg.worker_id);
@@ -166,6 +170,20 @@ export class WorkerRegistry {
     if (this.byEndpoint.get(endpoint) === workerId) this.byEndpoint.delete(endpoint);
     this.emit('removed', entry);
     return entry;
+  }
+
+  /**
+   * Stops new dispatches to a worker (a rolling deploy drains it before the update); the operation it
+   * runs continues. Returns the entry, or undefined when it is not registered. Its next registration
+   * clears the flag.
+   */
+  drain(workerId: string): WorkerEntry | undefined {
+    const w = this.workers.get(workerId);
+    if (w && !w.draining) {
+      w.draining = true;
+      this.emit('status_changed', w);
+    }
+    return w;
   }
 
   /**
@@ -188,7 +206,7 @@ export class WorkerRegistry {
   /**
    * The worker a dispatch would pick now, without reserving it: an available worker of one of
    * `types`, least-recently-selected first; with `preferGpu`, workers whose capabilities.gpu is true
-   * come first.
+   * come first. Draining workers are never picked.
    */
   peekAvailable(
     types: readonly WorkerType[],
@@ -197,7 +215,7 @@ export class WorkerRegistry {
     let bestGpu: WorkerEntry | null = null;
     let bestOther: WorkerEntry | null = null;
     for (const w of this.workers.values()) {
-      if (w.status !== WorkerStatus.AVAILABLE) continue;
+      if (w.status !== WorkerStatus.AVAILABLE || w.draining) continue;
       if (!types.includes(w.worker_type)) continue;
       if (options.exclude?.has(w.worker_id)) continue;
       if (options.preferGpu && w.capabilities.gpu === true) {
@@ -212,7 +230,7 @@ export class WorkerRegistry {
   /** Marks an available worker busy with `operationId` (false when it is no longer available). */
   reserve(workerId: string, operationId: string): boolean {
     const w = this.workers.get(workerId);
-    if (!w || w.status !== WorkerStatus.AVAILABLE) return false;
+    if (!w || w.status !== WorkerStatus.AVAILABLE || w.draining) return false;
     this.tracked(w, () => {
       w.status = WorkerStatus.BUSY;
       w.current_operation_id = operationId;
@@ -389,6 +407,7 @@ export function toWorkerDto(w: WorkerEntry): WorkerDto {
     last_healthy_at: isoOrNull(w.last_healthy_at),
     health_check_failures: w.health_check_failures,
     registered_at: new Date(w.registered_at).toISOString(),
+    draining: w.draining,
     metadata: { ...w.metadata },
   };
 }

@@ -4,6 +4,7 @@ import {
   Get,
   HttpCode,
   Inject,
+  Logger,
   NotFoundException,
   Param,
   Post,
@@ -31,6 +32,8 @@ import { WorkerRegistry, toWorkerDto } from './worker-registry';
 @ApiTags('workers')
 @Controller()
 export class WorkersController {
+  private readonly logger = new Logger(WorkersController.name);
+
   constructor(
     private readonly protocol: WorkerProtocolService,
     private readonly registry: WorkerRegistry,
@@ -74,6 +77,27 @@ export class WorkersController {
   get(@Param('id') id: string): WorkerDto {
     const w = this.registry.get(id);
     if (!w) throw new NotFoundException(`Worker ${id} is not registered`);
+    return toWorkerDto(w);
+  }
+
+  @Post(BACKEND_ROUTES.workerDrain)
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Drain a worker (before a deploy)',
+    description:
+      'No new operation is dispatched to the worker; the operation it runs finishes normally. ' +
+      'The worker list shows draining:true. The next registration of the worker (e.g. after its ' +
+      'restart) clears it. Idempotent.',
+  })
+  @ApiParam({ name: 'id', description: 'worker_id' })
+  @ApiOkResponse({ type: WorkerDto })
+  @ApiErrors(400, 404)
+  drain(@Param('id') id: string): WorkerDto {
+    const w = this.registry.drain(id);
+    if (!w) throw new NotFoundException(`Worker ${id} is not registered`);
+    this.logger.log(
+      `Worker ${id} is draining: no new dispatches${w.current_operation_id ? `; ${w.current_operation_id} continues` : ''}`,
+    );
     return toWorkerDto(w);
   }
 

@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# Rolling code deploy over the worker hosts, N hosts at a time (run from a control machine).
+# For each host: drain its workers (POST /api/v1/workers/{id}/drain: no new dispatches, the running
+# operation finishes), wait until they are idle, run update-code.sh on the host (fetch, frozen-lockfile
+# install, build, atomic switch of `current`), restart the units, and wait until every worker registered
+# again, available and reporting the new release. The first failure stops the rollout and rolls that host
+# back to the release it ran before (update-code.sh --activate, restart, wait). Operations are never lost:
+# a drained worker takes nothing new, and what it runs finishes before the restart.
+#
+# Hosts come from the fleet plan (`kinfra fleet plan --env prod`: one host per container, by IP) or from
+# --hosts FILE. The transport is ssh by default; `--transport netns` runs the host commands with
+# `ip netns exec HOST` (the multi-host test suite) and `--transport local` on this machine.
+#
+# Usage: deploy-to-workers.sh --source URL --ref REF [--env prod | --hosts FILE --backend URL] [--batch N]
+set -euo pipefail
+SCRIPT_NAME=deploy-to-workers
+# shellcheck source=SCRIPTDIR/lib/common.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
+
+usage() {
+  cat <<'EOF'
+Usage: deploy-to-workers.sh [options]
+
+  --source URL          git repository the hosts fetch from (default $DEPLOY_SOURCE)
+  --ref REF             branch, tag or commit to deploy (resolved once to a commit)
+  --env ENV             hosts and backend URL from this fleet plan (default prod)
+  --file FILE           fleet file instead of the environment's
+  --hosts FILE          hosts instead of the plan: lines "HOST TYPE WORKER_ID" (# comments)
+  --backend URL         backend API base with /api/v1 (default: backend_url of the plan)
+  --batch N             hosts updated at the same time (default 1)
+  --transport T         ssh (default), netns (ip netns exec HOST) or local
+  --ssh-user USER       ssh user (default root)
+  --ssh-key FILE        ssh identity file
+  --ssh-opt OPT         extra ssh option (repeatable), e.g. --ssh-opt StrictHostKeyChecking=accept-new
+  --app-dir DIR         app directory on the hosts (default /opt/ktrdr; {host} is replaced)
+  --restart-cmd CMD     restart command on the hosts (default "systemctl restart ktrdr-worker@{type}.service")
+  --update-opts OPTS    extra update-code.sh options (default "--build-user ktrdr --store-dir /var/cache/ktrdr/pnpm-store")
+  --drain-timeout S     wait for a drained worker's operation to finish (default 3600)
+  --ready-timeout S     wait for a restarted worker to register (default 300)
+  --dry-run             print every command, change nothing
+  -h, --help            this help
+EOF
+}
+
+source_url="${DEPLOY_SOURCE:-}"
+ref=''
+env_name=prod
+fleet_file=''
+hosts_file=''
+backend=''
+batch=1
+transport=ssh
+ssh_user=root
+ssh_opts=(-o BatchMode=yes -o ConnectTimeout=10)
+app_dir_tpl=/opt/ktrdr
+restart_tpl='systemctl restart ktrdr-worker@{type}.service'
+update_opts='--build-user ktrdr --store-dir /var/cache/ktrdr/pnpm-store'
+drain_timeout=3600
+ready_timeout=300
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --source | --ref | --env | --file | --hosts | --backend | --batch | --transport | --ssh-user | --ssh-key | --ssh-opt | --app-dir | --restart-cmd | --update-opts | --drain-timeout | --ready-timeout)
+      [ $# -ge 2 ] || usage_error "$1 needs a value"
+      case "$1" in
+        --source) source_url="$2" ;;
+        --ref) ref="$2" ;;
+        --env) env_name="$2" ;;
+        --file) fleet_file="$2" ;;
+        --hosts) hosts_file="$2" ;;
+        --backend) backend="$2" ;;
+        --batch) batch="$2" ;;
+        --transport) transport="$2" ;;
+        --ssh-user) ssh_user="$2" ;;
+        --ssh-key) ssh_opts+=(-i "$2") ;;
+        --ssh-opt) ssh_opts+=(-o "$2") ;;
+        --app-dir) app_dir_tpl="$2" ;;
+        --restart-cmd) restart_tpl="$2" ;;
+        --update-opts) update_opts="$2" ;;
+        --drain-timeout) drain_timeout="$2" ;;
+        --ready-timeout) ready_timeout="$2" ;;
+      esac
+      shift 2
+      ;;
+    --dry-run)
+      DRY_RUN=1
+      shift
+      ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) usage_error "unknown argument '$1'" ;;
+  esac
+done
+
+[ -n "$ref" ] || usage_error "--ref is required"
+[ -n "$source_url" ] || usage_error "--source URL (or DEPLOY_SOURCE) is required"
+if ! is_uint "$batch" || [ "$batch" -lt 1 ]; then usage_error "--batch must be a number >= 1, got '$batch'"; fi
+is_uint "$drain_timeout" || usage_error "--drain-timeout must be a number of seconds"
+is_uint "$ready_timeout" || usage_error "--ready-timeout must be a number of seconds"
+case "$transport" in
+  ssh) need ssh ;;
+  netns) need ip "iproute2" ;;
+  local) ;;
+  *) usage_error "--transport must be ssh, netns or local, got '$transport'" ;;
+esac
+# shellcheck disable=SC2206 # --update-opts is a list of words on purpose
+update_args=($update_opts)
+
+# ── the hosts: HOST TYPE WORKER_ID lines ───────────────────────────────────────────────────────────
+inventory=()
+if [ -n "$hosts_file" ]; then
+  [ -r "$hosts_file" ] || die "cannot read the hosts file $hosts_file"
+  n=0
+  while read -r h t w rest; do
+    n=$((n + 1))
+    if [ -z "${h:-}" ] || [ "${h:0:1}" = '#' ]; then continue; fi
+    if [ -z "${w:-}" ] || [ -n "${rest:-}" ]; then die "$hosts_file, line $n: expected 'HOST TYPE WORKER_ID'"; fi
+    is_worker_type "$t" || die "$hosts_file, line $n: unknown worker type '$t'"
+    inventory+=("$h $t $w")
+  done <"$hosts_file"
+else
+  while IFS=$'\t' read -r _ t w _ ip _ _ _ _ _ _ _ _ b _; do
+    [ -n "${w:-}" ] || continue
+    inventory+=("$ip $t $w")
+    backend="${backend:-$b}"
+  done < <(plan_rows "$env_name" "$fleet_file")
+fi
+[ "${#inventory[@]}" -gt 0 ] || die "no worker hosts to deploy to"
+[ -n "$backend" ] || usage_error "--backend URL is required with --hosts"
+backend="${backend%/}"
+
+hosts=()
+for entry in "${inventory[@]}"; do
+  h="${entry%% *}"
+  case " ${hosts[*]:-} " in *" $h "*) ;; *) hosts+=("$h") ;; esac
+done
+
+kinfra_cmd
+log "resolving $ref at $source_url"
+sha="$(resolve_ref "$source_url" "$ref")"
+log "deploying $sha to ${#hosts[@]} host(s), $batch at a time (backend $backend, transport $transport)"
+
+# ── per host ────────────────────────────────────────────────────────────────────────────────────────
+fill() {
+  local s="$1" host="$2" type="${3:-}"
+  s="${s//\{host\}/$host}"
+  printf '%s' "${s//\{type\}/$type}"
+}
+
+# remote HOST COMMAND-STRING: runs a shell command line on a host.
+remote() {
+  local host="$1" cmd="$2"
+  case "$transport" in
+    ssh) run ssh "${ssh_opts[@]}" "$ssh_user@$host" "$cmd" ;;
+    netns) run ip netns exec "$host" bash -c "$cmd" ;;
+    local) run bash -c "$cmd" ;;
+  esac
+}
+
+remote_capture() {
+  local __var="$1" placeholder="$2" host="$3" cmd="$4" out
+  case "$transport" in
+    ssh) run_capture out "$placeholder" ssh "${ssh_opts[@]}" "$ssh_user@$host" "$cmd" ;;
+    netns) run_capture out "$placeholder" ip netns exec "$host" bash -c "$cmd" ;;
+    local) run_capture out "$placeholder" bash -c "$cmd" ;;
+  esac || return $?
+  # The last line: update-code.sh prints the commit last.
+  printf -v "$__var" '%s' "${out##*$'\n'}"
+}
+
+kf() { run "${KINFRA_ARGV[@]}" "$@"; }
+
+# restart_and_wait HOST RELEASE REGISTERED_AFTER...: restarts the host's units, waits for its workers.
+restart_and_wait() {
+  local host="$1" release="$2" app="$3" entry t w types=() i=0
+  shift 3
+  local after=("$@")
+  for entry in "${inventory[@]}"; do
+    [ "${entry%% *}" = "$host" ] || continue
+    t="$(cut -d' ' -f2 <<<"$entry")"
+    case " ${types[*]:-} " in *" $t "*) ;; *) types+=("$t") ;; esac
+  done
+  for t in "${types[@]}"; do
+    remote "$host" "$(fill "$restart_tpl" "$host" "$t")" || return 1
+  done
+  for entry in "${inventory[@]}"; do
+    [ "${entry%% *}" = "$host" ] || continue
+    w="${entry##* }"
+    kf fleet wait "$w" --for ready --backend "$backend" --release "$release" \
+      --registered-after "${after[$i]:-}" --timeout "$ready_timeout" || return 1
+    i=$((i + 1))
+  done
+}
+
+deploy_host() {
+  local host="$1" app entry w before deployed registered=() cmd
+  app="$(fill "$app_dir_tpl" "$host")"
+  log "── $host: draining"
+  for entry in "${inventory[@]}"; do
+    [ "${entry%% *}" = "$host" ] || continue
+    w="${entry##* }"
+    local at
+    if [ "$DRY_RUN" = 1 ]; then
+      run_capture at '<registered_at>' "${KINFRA_ARGV[@]}" fleet drain "$w" --backend "$backend" --missing-ok --print registered_at
+    else
+      at="$("${KINFRA_ARGV[@]}" fleet drain "$w" --backend "$backend" --missing-ok --print registered_at)" || {
+        log "$host: could not drain $w"
+        return 1
+      }
+    fi
+    registered+=("$at")
+  done
+  for entry in "${inventory[@]}"; do
+    [ "${entry%% *}" = "$host" ] || continue
+    kf fleet wait "${entry##* }" --for idle --backend "$backend" --timeout "$drain_timeout" || return 1
+  done
+
+  remote_capture before '<current release>' "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --print-current)" || {
+    log "$host: cannot reach the host"
+    return 1
+  }
+  log "── $host: updating ${before:-<nothing deployed>} -> $sha"
+  cmd="$(quote "$app/bin/update-code.sh" --app-dir "$app" --source "$source_url" --ref "$sha" "${update_args[@]}")"
+  if remote_capture deployed "$sha" "$host" "$cmd" && [ "$deployed" = "$sha" ] &&
+    restart_and_wait "$host" "$sha" "$app" "${registered[@]}"; then
+    log "── $host: done, running $sha"
+    return 0
+  fi
+  log "── $host: update to $sha failed${deployed:+ (update-code.sh printed \"$deployed\")}"
+  if [ -z "$before" ]; then
+    log "── $host: nothing was deployed before: nothing to roll back to"
+    return 1
+  fi
+  log "── $host: rolling back to $before"
+  if remote "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --activate "$before")" >/dev/null &&
+    restart_and_wait "$host" "$before" "$app"; then
+    log "── $host: rolled back to $before"
+  else
+    log "── $host: ROLLBACK FAILED: the host needs attention"
+  fi
+  return 1
+}
+
+# ── the rollout ─────────────────────────────────────────────────────────────────────────────────────
+updated=()
+for ((i = 0; i < ${#hosts[@]}; i += batch)); do
+  group=("${hosts[@]:i:batch}")
+  failed=()
+  if [ "$DRY_RUN" = 1 ] || [ "${#group[@]}" -eq 1 ]; then
+    for h in "${group[@]}"; do
+      if deploy_host "$h"; then updated+=("$h"); else failed+=("$h"); fi
+    done
+  else
+    pids=()
+    for h in "${group[@]}"; do
+      deploy_host "$h" &
+      pids+=($!)
+    done
+    for j in "${!pids[@]}"; do
+      if wait "${pids[$j]}"; then updated+=("${group[$j]}"); else failed+=("${group[$j]}"); fi
+    done
+  fi
+  if [ "${#failed[@]}" -gt 0 ]; then
+    untouched=$((${#hosts[@]} - ${#updated[@]} - ${#failed[@]}))
+    die "rollout of $sha stopped: ${failed[*]} failed (rolled back); ${#updated[@]} host(s) updated${updated[*]:+ (${updated[*]})}, $untouched not touched"
+  fi
+done
+
+if [ "$DRY_RUN" = 1 ]; then
+  log "dry run: nothing was changed"
+else
+  log "all ${#hosts[@]} host(s) run $sha"
+fi
+printf '%s\n' "$sha"
