@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getDataSettings } from '@ktrdr/config';
+import { getDataSettings, getResultsSettings } from '@ktrdr/config';
 import {
   OperationType,
   WORKER_ROUTES,
@@ -32,7 +32,14 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
   capabilities: () => Promise.resolve(hostCapabilities()),
   prepareJob: (): Record<string, unknown> => {
     const data = getDataSettings();
-    const job: BacktestJobData = { data_dir: data.dir, models_dir: data.models_dir };
+    const results = getResultsSettings();
+    const job: BacktestJobData = {
+      data_dir: data.dir,
+      models_dir: data.models_dir,
+      max_trades: results.max_trades,
+      max_equity_points: results.max_equity_points,
+      upload_chunk_rows: results.upload_chunk_rows,
+    };
     return { ...job };
   },
 };

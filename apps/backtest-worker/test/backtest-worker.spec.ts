@@ -21,6 +21,7 @@ import {
   until,
 } from '@ktrdr/worker-runtime/testing';
 import { backtestEngine } from '../src/engine';
+import { RESULTS_DEFAULTS } from '../src/job';
 
 const PROGRESS = /\/progress$/;
 
@@ -37,7 +38,11 @@ beforeAll(async () => {
   runtime = new WorkerRuntime(
     {
       ...backtestEngine,
-      prepareJob: () => ({ data_dir: tmp.dir, models_dir: join(tmp.dir, 'models') }),
+      prepareJob: () => ({
+        data_dir: tmp.dir,
+        models_dir: join(tmp.dir, 'models'),
+        ...RESULTS_DEFAULTS,
+      }),
     },
     testRuntimeConfig(backend.baseUrl, join(tmp.dir, 'checkpoints'), {
       worker_id: 'backtesting-worker-apptest',
@@ -114,6 +119,27 @@ describe('backtest worker', () => {
     });
     expect(direct.num_trades).toBeGreaterThan(0);
     expect((result.equity_curve as unknown[]).length).toBeLessThanOrEqual(500);
+    // Every trade and bar went up as lease-fenced chunks before the completion.
+    const uploads = backend
+      .matching('POST', /\/operations\/op-bt-1\/artifacts\/(trades|equity)$/)
+      .map((r) => ({ kind: r.path.split('/').pop(), body: r.body as Record<string, unknown> }));
+    const rowsOf = (kind: string) =>
+      uploads.filter((u) => u.kind === kind).flatMap((u) => u.body.rows as number[][]);
+    expect(rowsOf('trades')).toHaveLength(direct.num_trades);
+    expect(rowsOf('trades')[0]).toEqual([
+      Date.parse(direct.trades[0].entry_time),
+      Date.parse(direct.trades[0].exit_time),
+      direct.trades[0].entry_price,
+      direct.trades[0].exit_price,
+      direct.trades[0].quantity,
+      direct.trades[0].pnl,
+      direct.trades[0].return_pct,
+      direct.trades[0].bars_held,
+    ]);
+    expect(rowsOf('equity')).toHaveLength(1440);
+    expect(uploads.every((u) => u.body.lease_token === 'lease-op-bt-1')).toBe(true);
+    expect(result.benchmark).toEqual(direct.benchmark);
+    expect(result.trades_summary).toMatchObject({ total: direct.num_trades, omitted: 0 });
     const progress = backend.matching('POST', PROGRESS).filter((r) => r.path.includes('op-bt-1'));
     const last = progress[progress.length - 1].body as { progress: Record<string, unknown> };
     expect(last.progress).toMatchObject({
@@ -202,10 +228,8 @@ describe('backtest worker', () => {
     const result = report.result as Record<string, unknown> & { strategy: Record<string, unknown> };
     expect(result.final_equity).toBe(direct.final_equity);
     expect(result.num_trades).toBe(direct.num_trades);
-    expect(result.strategy).toMatchObject({
-      type: 'model',
-      model_path: join(tmp.dir, 'models', 'demo-mlp.json'),
-    });
+    expect(result.strategy).toEqual({ type: 'model', model_name: 'demo-mlp', threshold: 0.5 });
+    expect(JSON.stringify(result)).not.toContain(tmp.dir); // no server paths in a result
 
     const missing = await run('op-bt-nomodel', {
       ...params,
@@ -240,6 +264,14 @@ describe('backtest worker', () => {
     const job = withEnv({ KTRDR_DATA_DIR: '/srv/ktrdr-data' }, () =>
       backtestEngine.prepareJob!({} as never),
     );
-    expect(job).toEqual({ data_dir: '/srv/ktrdr-data', models_dir: '/srv/ktrdr-data/models' });
+    expect(job).toEqual({
+      data_dir: '/srv/ktrdr-data',
+      models_dir: '/srv/ktrdr-data/models',
+      ...RESULTS_DEFAULTS,
+    });
+    const capped = withEnv({ KTRDR_RESULTS_MAX_TRADES: '500' }, () =>
+      backtestEngine.prepareJob!({} as never),
+    );
+    expect(capped).toMatchObject({ max_trades: 500 });
   });
 });

@@ -23,6 +23,7 @@ import {
   COMPONENT_SETTINGS,
   DatabaseSettings,
   DataSettings,
+  ResultsSettings,
   LoggingSettings,
   ObservabilitySettings,
   OperationsSettings,
@@ -147,6 +148,7 @@ export const getApiSettings = () => cached(ApiSettings);
 export const getApiClientSettings = () => cached(ApiClientSettings);
 export const getWorkerSettings = () => cached(WorkerSettings);
 export const getDataSettings = () => cached(DataSettings);
+export const getResultsSettings = () => cached(ResultsSettings);
 export const getCheckpointSettings = () => cached(CheckpointSettings);
 export const getOrphanDetectorSettings = () => cached(OrphanDetectorSettings);
 export const getOperationsSettings = () => cached(OperationsSettings);

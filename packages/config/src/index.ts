@@ -17,6 +17,7 @@ export {
   getObservabilitySettings,
   getOperationsSettings,
   getOrphanDetectorSettings,
+  getResultsSettings,
   getRuntimeSettings,
   getSandboxSettings,
   getTestSettings,
