@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { ARTIFACT_COLUMNS, OperationStatus, OperationType } from '@ktrdr/contracts';
-import { InMemoryOperationsRepository } from '../src/operations/testing/in-memory-operations.repository';
+import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
 import { PGLITE_MEMORY_DIR } from '../src/persistence/pglite-executor';
 import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';

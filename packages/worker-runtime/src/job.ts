@@ -169,8 +169,10 @@ export class RunningJob {
           return this.finish(CompletionStatus.FAILED, null, up.message, this.latestCheckpoint);
         }
         if (up.kind === 'aborted') {
-          // Cancelled or SIGTERM while uploading: keep the last periodic checkpoint.
-          return this.endAborted(this.latestCheckpoint?.unit ?? 0, null);
+          // Cancelled or SIGTERM while uploading: the last periodic checkpoint (if any) becomes
+          // the cancellation / shutdown checkpoint.
+          const stored = await this.store.read(this.operationId).catch(() => null);
+          return this.endAborted(stored?.meta.unit ?? 0, stored?.state ?? null);
         }
       }
       await this.store.remove(this.operationId).catch(() => undefined);
