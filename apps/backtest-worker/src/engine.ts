@@ -8,7 +8,7 @@ import {
   WorkerType,
 } from '@ktrdr/contracts';
 import { hostCapabilities, WorkerEngine } from '@ktrdr/worker-runtime';
-import type { BacktestJobData } from './job';
+import { prepareBacktestJob, type BacktestJobData } from './job';
 
 export const SERVICE_NAME = 'backtest-worker';
 
@@ -30,7 +30,7 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
   jobModulePath: jobModulePath(),
   unitName: 'bars',
   capabilities: () => Promise.resolve(hostCapabilities()),
-  prepareJob: (): Record<string, unknown> => {
+  prepareJob: (request): Record<string, unknown> => {
     const data = getDataSettings();
     const results = getResultsSettings();
     const job: BacktestJobData = {
@@ -40,6 +40,6 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
       max_equity_points: results.max_equity_points,
       upload_chunk_rows: results.upload_chunk_rows,
     };
-    return { ...job };
+    return { ...prepareBacktestJob(request, job) };
   },
 };

@@ -18,7 +18,12 @@ import {
 } from '@ktrdr/backtest-engine';
 import { ARTIFACT_COLUMNS } from '@ktrdr/contracts';
 import type { BacktestStrategyDto, BacktestStartRequestDto } from '@ktrdr/contracts';
-import { loadBars, MarketDataAbortedError, type Bars } from '@ktrdr/market-data';
+import {
+  checkBarsAvailable,
+  loadBars,
+  MarketDataAbortedError,
+  type Bars,
+} from '@ktrdr/market-data';
 import { loadModel, predictSignals } from '@ktrdr/training-engine';
 import type { JobArtifact, JobContext, JobInput, JobOutcome } from '@ktrdr/worker-runtime';
 
@@ -50,6 +55,39 @@ export function resolveModelPath(modelsDir: string, name: string): string {
   throw new Error(
     `Model "${name}" not found: expected ${join(modelsDir, candidates[0])} (models are saved there by the training worker; KTRDR_DATA_MODELS_DIR)`,
   );
+}
+
+/**
+ * Fail fast (on the main thread, before the job thread starts): the data file (or SYNTH-*), its
+ * header, and for a model strategy the model file (loaded and validated: it is small) must exist.
+ * Throws an Error naming what is missing and where it looked; the runtime then reports the
+ * operation failed within milliseconds of the dispatch.
+ */
+export function preflight(p: BacktestStartRequestDto, data: BacktestJobData): void {
+  checkBarsAvailable({
+    symbol: p.symbol,
+    timeframe: p.timeframe,
+    start_date: p.start_date,
+    end_date: p.end_date,
+    dataDir: data.data_dir,
+  });
+  if (p.strategy.type === 'model') {
+    loadModel(resolveModelPath(data.models_dir, p.strategy.model_name ?? ''));
+  }
+}
+
+/** The job data from settings-like values, after the preflight (what prepareJob returns). */
+export function prepareBacktestJob(
+  request: BacktestStartRequestDto,
+  data: BacktestJobData,
+): BacktestJobData {
+  preflight(request, data);
+  return { ...data };
+}
+
+/** What the data came from, without server paths (file name only). */
+export function describeSource(bars: Bars): Record<string, unknown> {
+  return bars.source ? { ...bars.source } : { kind: 'synthetic' };
 }
 
 export function strategyConfig(s: BacktestStrategyDto, modelPath?: string): StrategyConfig {
@@ -96,8 +134,11 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
     throw err;
   }
   if (bars.length === 0) {
+    const src = bars.source;
+    const has =
+      src?.kind === 'csv' ? `: ${src.file} has bars from ${src.first_bar} to ${src.last_bar}` : '';
     throw new Error(
-      `No bars for ${p.symbol} ${p.timeframe} between ${p.start_date} and ${p.end_date}`,
+      `No bars for ${p.symbol} ${p.timeframe} between ${p.start_date} and ${p.end_date}${has}`,
     );
   }
   let signals: Int8Array | undefined;
@@ -146,6 +187,7 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
         strategy: { ...config.strategy },
         commission: config.commission,
         slippage: config.slippage,
+        data_source: describeSource(bars),
         ...wire,
         resumed_from_bar: resumeFrom ? startBar : null,
       },

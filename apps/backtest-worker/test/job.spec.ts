@@ -1,6 +1,8 @@
 import type { JobContext } from '@ktrdr/worker-runtime';
 import { RESULTS_DEFAULTS, runJob } from '../src/job';
 
+jest.setTimeout(120_000);
+
 const ctx: JobContext = {
   signal: { aborted: false },
   progress: () => {},
