@@ -206,6 +206,57 @@ export class ArtifactSummaryDto {
   selection!: string;
 }
 
+export class DataSourceColumnsDto {
+  @ApiProperty({ example: 'Date' })
+  time!: string;
+
+  @ApiProperty({ example: 'Open' })
+  open!: string;
+
+  @ApiProperty({ example: 'High' })
+  high!: string;
+
+  @ApiProperty({ example: 'Low' })
+  low!: string;
+
+  @ApiProperty({ example: 'Close' })
+  close!: string;
+
+  @ApiProperty({ type: String, nullable: true, example: 'Volume' })
+  volume!: string | null;
+}
+
+/** Where the bars came from: a CSV file of the data dir (name only) and its columns, or SYNTH-*. */
+export class DataSourceDto {
+  @ApiProperty({ enum: ['csv', 'synthetic'], example: 'csv' })
+  kind!: 'csv' | 'synthetic';
+
+  @ApiPropertyOptional({ description: 'csv: file name in the data dir', example: 'AAPL_1h.csv' })
+  file?: string;
+
+  @ApiPropertyOptional({ type: DataSourceColumnsDto, description: 'csv: the header names used' })
+  columns?: DataSourceColumnsDto;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'csv: what the loader decided',
+    example: ['"Adj Close" ignored: "Close" is the close (consistent with open/high/low)'],
+  })
+  notes?: string[];
+
+  @ApiPropertyOptional({ description: 'csv: data rows in the file', example: 1764 })
+  rows?: number;
+
+  @ApiPropertyOptional({ description: 'csv: rows without prices skipped', example: 0 })
+  skipped_rows?: number;
+
+  @ApiPropertyOptional({ example: '2019-01-02T14:30:00.000Z' })
+  first_bar?: string;
+
+  @ApiPropertyOptional({ example: '2024-12-31T20:30:00.000Z' })
+  last_bar?: string;
+}
+
 /** The strategy as it ran (defaults applied). */
 export class BacktestStrategyResultDto {
   @ApiProperty({ example: 'sma_crossover' })
@@ -249,6 +300,9 @@ export class BacktestResultDto extends ReturnStatsDto {
 
   @ApiProperty({ type: BacktestStrategyResultDto })
   strategy!: BacktestStrategyResultDto;
+
+  @ApiProperty({ type: DataSourceDto })
+  data_source!: DataSourceDto;
 
   @ApiProperty({ example: 100_000 })
   initial_capital!: number;
@@ -502,6 +556,9 @@ export class TrainingResultDto {
 
   @ApiProperty({ description: 'Bars loaded', example: 3648 })
   bars!: number;
+
+  @ApiProperty({ type: DataSourceDto })
+  data_source!: DataSourceDto;
 
   @ApiProperty({ example: 15 })
   epochs_run!: number;
