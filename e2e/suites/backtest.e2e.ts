@@ -54,12 +54,11 @@ it('runs a backtest on the worker to completion with sane results', async () => 
 
   const res = await stack.api.get<{
     success: boolean;
-    operation_id: string;
-    result: Record<string, unknown>;
+    data: { operation_id: string; result: Record<string, unknown> };
   }>(BACKEND_ROUTES.operationResults, { id: start.operation_id });
   expect(res.status).toBe(200);
-  expect(res.body.operation_id).toBe(start.operation_id);
-  const r = res.body.result as {
+  expect(res.body.data.operation_id).toBe(start.operation_id);
+  const r = res.body.data.result as {
     total_return: number;
     final_equity: number;
     initial_capital: number;
@@ -88,12 +87,11 @@ it('runs a backtest on the worker to completion with sane results', async () => 
   // The same request again gives the same numbers (deterministic synthetic data and engine).
   const again = await stack.api.startBacktest({ ...SHORT_BACKTEST });
   await stack.api.waitForTerminal(again.operation_id, 60_000);
-  const res2 = await stack.api.get<{ result: { final_equity: number; num_trades: number } }>(
-    BACKEND_ROUTES.operationResults,
-    { id: again.operation_id },
-  );
-  expect(res2.body.result.final_equity).toBe(r.final_equity);
-  expect(res2.body.result.num_trades).toBe(r.num_trades);
+  const res2 = await stack.api.get<{
+    data: { result: { final_equity: number; num_trades: number } };
+  }>(BACKEND_ROUTES.operationResults, { id: again.operation_id });
+  expect(res2.body.data.result.final_equity).toBe(r.final_equity);
+  expect(res2.body.data.result.num_trades).toBe(r.num_trades);
 });
 
 it('refuses invalid input with 400 naming the field', async () => {

@@ -51,14 +51,14 @@ it('a training goes to the GPU worker first and completes with a model', async (
   const op = await stack.api.waitForTerminal(start.operation_id, 120_000);
   expect(op.status).toBe(OperationStatus.COMPLETED);
   expect(op.worker_id).toBe(gpu.worker_id);
-  const res = await stack.api.get<{ result: Record<string, unknown> }>(
+  const res = await stack.api.get<{ data: { result: Record<string, unknown> } }>(
     BACKEND_ROUTES.operationResults,
     {
       id: start.operation_id,
     },
   );
   expect(res.status).toBe(200);
-  const r = res.body.result as {
+  const r = res.body.data.result as {
     epochs_run: number;
     train_loss: number;
     train_accuracy: number;

@@ -10,6 +10,7 @@ import { OperationsModule } from './operations/operations.module';
 import type { OperationsRepository } from './persistence/operations.repository';
 import { PersistenceModule } from './persistence/persistence.module';
 import type { DatabaseSettingsValues } from './persistence/repository.factory';
+import { ResultsModule } from './results/results.module';
 import { ShutdownService } from './shutdown.service';
 import { TrainingsModule } from './trainings/trainings.module';
 import { WorkersApiModule } from './workers/workers-api.module';
@@ -44,6 +45,7 @@ export class AppModule {
         WorkersModule,
         MetricsModule,
         OperationsModule,
+        ResultsModule,
         WorkersApiModule,
         BacktestsModule,
         TrainingsModule,

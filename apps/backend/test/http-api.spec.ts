@@ -492,10 +492,23 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       const results = await request(http).get(`/api/v1/operations/${id}/results`).expect(200);
       expect(results.body).toEqual({
         success: true,
-        operation_id: id,
-        operation_type: 'backtesting',
-        result: { total_return: 0.12, trades: 4, equity_curve },
+        data: {
+          operation_id: id,
+          operation_type: 'backtesting',
+          status: 'completed',
+          completed_at: expect.any(String),
+          result: { total_return: 0.12, trades: 4, equity_curve },
+          links: {
+            trades: `/api/v1/operations/${id}/results/trades`,
+            trades_csv: `/api/v1/operations/${id}/results/trades.csv`,
+            equity_csv: `/api/v1/operations/${id}/results/equity.csv`,
+          },
+        },
       });
+      // The status endpoint carries headline metrics only, in the same envelope.
+      const status = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+      expect(status.body.data.metrics).toEqual({ total_return: 0.12 });
+      expect(status.body.data).not.toHaveProperty('result');
       const oversized = {
         lease_token: lease,
         progress: { percentage: 1, message: 'x'.repeat(17 * 1024 * 1024) },
@@ -512,7 +525,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         400,
         /already completed/,
       );
-    });
+    }, 30_000);
 
     it('skips a worker answering 503 and dispatches a training GPU-first on /training/start', async () => {
       await registerFake('cpu1', 'training', { capabilities: { gpu: false } });
@@ -728,6 +741,11 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'DELETE /api/v1/sweeps/{id}',
           'DELETE /api/v1/operations/{id}',
           'GET /api/v1/operations/{id}/results',
+          'GET /api/v1/operations/{id}/results/trades',
+          'GET /api/v1/operations/{id}/results/trades.csv',
+          'GET /api/v1/operations/{id}/results/equity.csv',
+          'POST /api/v1/operations/{id}/artifacts/{kind}',
+          'GET /api/v1/models',
           'POST /api/v1/operations/{id}/resume',
           'POST /api/v1/operations/{id}/progress',
           'POST /api/v1/operations/{id}/complete',
@@ -750,6 +768,11 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         'ErrorResponseDto',
         'WorkerSummaryDto',
         'ReportAckDto',
+        'BacktestResultDto',
+        'TrainingResultDto',
+        'OperationResultsResponseDto',
+        'TradeListResponseDto',
+        'ModelListResponseDto',
       ]) {
         expect(doc.components.schemas).toHaveProperty(schema);
       }

@@ -8,6 +8,8 @@ import {
   WorkerType,
 } from '@ktrdr/contracts';
 import type { StartOperationResponseDto } from '@ktrdr/contracts';
+import { InMemoryResultsRepository } from '../src/results/results.repository';
+import { ResultsService } from '../src/results/results.service';
 import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
 import { testSettings } from './support/settings';
 
@@ -218,17 +220,18 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
   });
 
   it('results: 400 until completed, then the result', async () => {
-    expect(await statusOf(h.operations.results(opId))).toBe(400);
+    const results = new ResultsService(h.repo, new InMemoryResultsRepository(h.repo));
+    expect(await statusOf(results.results(opId))).toBe(400);
     await h.operations.complete(opId, {
       lease_token: lease,
       status: CompletionStatus.COMPLETED,
       result: { trades: 3 },
     });
-    expect(await h.operations.results(opId)).toMatchObject({
+    expect(await results.results(opId)).toMatchObject({
       success: true,
-      result: { trades: 3 },
+      data: { operation_id: opId, status: 'completed', result: { trades: 3 } },
     });
-    expect(await statusOf(h.operations.results('op_missing'))).toBe(404);
+    expect(await statusOf(results.results('op_missing'))).toBe(404);
   });
 
   it('cancel marks it cancelled, forwards DELETE to the worker, and the heartbeat repeats it', async () => {

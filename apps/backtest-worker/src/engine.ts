@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getDataSettings } from '@ktrdr/config';
+import { getDataSettings, getResultsSettings } from '@ktrdr/config';
 import {
   OperationType,
   WORKER_ROUTES,
@@ -8,7 +8,7 @@ import {
   WorkerType,
 } from '@ktrdr/contracts';
 import { hostCapabilities, WorkerEngine } from '@ktrdr/worker-runtime';
-import type { BacktestJobData } from './job';
+import { prepareBacktestJob, type BacktestJobData } from './job';
 
 export const SERVICE_NAME = 'backtest-worker';
 
@@ -30,9 +30,16 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
   jobModulePath: jobModulePath(),
   unitName: 'bars',
   capabilities: () => Promise.resolve(hostCapabilities()),
-  prepareJob: (): Record<string, unknown> => {
+  prepareJob: (request): Record<string, unknown> => {
     const data = getDataSettings();
-    const job: BacktestJobData = { data_dir: data.dir, models_dir: data.models_dir };
-    return { ...job };
+    const results = getResultsSettings();
+    const job: BacktestJobData = {
+      data_dir: data.dir,
+      models_dir: data.models_dir,
+      max_trades: results.max_trades,
+      max_equity_points: results.max_equity_points,
+      upload_chunk_rows: results.upload_chunk_rows,
+    };
+    return { ...prepareBacktestJob(request, job) };
   },
 };

@@ -9,25 +9,41 @@ import { join } from 'node:path';
 import {
   BACKTEST_DEFAULTS,
   BacktestConfig,
+  BacktestResult,
   BacktestState,
+  downsampleMinMax,
   isBacktestAborted,
   runBacktest,
   StrategyConfig,
 } from '@ktrdr/backtest-engine';
+import { ARTIFACT_COLUMNS } from '@ktrdr/contracts';
 import type { BacktestStrategyDto, BacktestStartRequestDto } from '@ktrdr/contracts';
-import { loadBars, MarketDataAbortedError, type Bars } from '@ktrdr/market-data';
+import {
+  checkBarsAvailable,
+  loadBars,
+  MarketDataAbortedError,
+  type Bars,
+} from '@ktrdr/market-data';
 import { loadModel, predictSignals } from '@ktrdr/training-engine';
-import type { JobContext, JobInput, JobOutcome } from '@ktrdr/worker-runtime';
+import type { JobArtifact, JobContext, JobInput, JobOutcome } from '@ktrdr/worker-runtime';
 
 /** Checkpoint cadence unit for backtests: thousands of bars (KTRDR_CHECKPOINT_EPOCH_INTERVAL). */
 export const BARS_PER_CHECKPOINT_UNIT = 1000;
-/** Trades kept in the operation result (the engine keeps up to 1000; reports stay small). */
-export const MAX_RESULT_TRADES = 100;
-
 export interface BacktestJobData {
   data_dir: string;
   models_dir: string;
+  /** ResultsSettings (KTRDR_RESULTS_*): caps of the stored trade list and equity curve. */
+  max_trades: number;
+  max_equity_points: number;
+  upload_chunk_rows: number;
 }
+
+/** ResultsSettings' defaults, for callers that build job data by hand. */
+export const RESULTS_DEFAULTS = {
+  max_trades: 1_000_000,
+  max_equity_points: 2_000_000,
+  upload_chunk_rows: 10_000,
+} as const;
 
 /** `{models_dir}/{name}.json`, or `{models_dir}/{name}` when the name already has the extension. */
 export function resolveModelPath(modelsDir: string, name: string): string {
@@ -39,6 +55,39 @@ export function resolveModelPath(modelsDir: string, name: string): string {
   throw new Error(
     `Model "${name}" not found: expected ${join(modelsDir, candidates[0])} (models are saved there by the training worker; KTRDR_DATA_MODELS_DIR)`,
   );
+}
+
+/**
+ * Fail fast (on the main thread, before the job thread starts): the data file (or SYNTH-*), its
+ * header, and for a model strategy the model file (loaded and validated: it is small) must exist.
+ * Throws an Error naming what is missing and where it looked; the runtime then reports the
+ * operation failed within milliseconds of the dispatch.
+ */
+export function preflight(p: BacktestStartRequestDto, data: BacktestJobData): void {
+  checkBarsAvailable({
+    symbol: p.symbol,
+    timeframe: p.timeframe,
+    start_date: p.start_date,
+    end_date: p.end_date,
+    dataDir: data.data_dir,
+  });
+  if (p.strategy.type === 'model') {
+    loadModel(resolveModelPath(data.models_dir, p.strategy.model_name ?? ''));
+  }
+}
+
+/** The job data from settings-like values, after the preflight (what prepareJob returns). */
+export function prepareBacktestJob(
+  request: BacktestStartRequestDto,
+  data: BacktestJobData,
+): BacktestJobData {
+  preflight(request, data);
+  return { ...data };
+}
+
+/** What the data came from, without server paths (file name only). */
+export function describeSource(bars: Bars): Record<string, unknown> {
+  return bars.source ? { ...bars.source } : { kind: 'synthetic' };
 }
 
 export function strategyConfig(s: BacktestStrategyDto, modelPath?: string): StrategyConfig {
@@ -53,8 +102,9 @@ export function strategyConfig(s: BacktestStrategyDto, modelPath?: string): Stra
         overbought: s.overbought!,
       };
     case 'model': {
+      // The engine does not read the model; the server path never goes into a result.
       const cfg: StrategyConfig = { type: 'model', model_name: s.model_name };
-      if (modelPath) cfg.model_path = modelPath;
+      void modelPath;
       if (s.threshold !== undefined) cfg.threshold = s.threshold;
       return cfg;
     }
@@ -84,8 +134,11 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
     throw err;
   }
   if (bars.length === 0) {
+    const src = bars.source;
+    const has =
+      src?.kind === 'csv' ? `: ${src.file} has bars from ${src.first_bar} to ${src.last_bar}` : '';
     throw new Error(
-      `No bars for ${p.symbol} ${p.timeframe} between ${p.start_date} and ${p.end_date}`,
+      `No bars for ${p.symbol} ${p.timeframe} between ${p.start_date} and ${p.end_date}${has}`,
     );
   }
   let signals: Int8Array | undefined;
@@ -101,9 +154,9 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
     commission: p.commission ?? BACKTEST_DEFAULTS.commission,
     slippage: p.slippage ?? BACKTEST_DEFAULTS.slippage,
   };
+  if (p.risk_free_rate !== undefined) config.risk_free_rate = p.risk_free_rate;
   const resumeFrom = (input.resume_state ?? undefined) as BacktestState | undefined;
   const startBar = resumeFrom?.bar_index ?? 0;
-  const total = bars.length;
   try {
     const result = runBacktest(bars, config, {
       // The engine only reads `.aborted`; the runtime's flag lives in shared memory.
@@ -123,13 +176,10 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
       resumeFrom,
       signals,
     });
-    const trades = result.trades.slice(0, MAX_RESULT_TRADES);
+    const { result: wire, artifacts } = shapeResult(result, bars.time, data);
     return {
       status: 'completed',
       result: {
-        ...result,
-        trades,
-        trades_truncated: result.trades_truncated || result.trades.length > trades.length,
         symbol: p.symbol,
         timeframe: p.timeframe,
         start_date: p.start_date,
@@ -137,9 +187,11 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
         strategy: { ...config.strategy },
         commission: config.commission,
         slippage: config.slippage,
+        data_source: describeSource(bars),
+        ...wire,
         resumed_from_bar: resumeFrom ? startBar : null,
-        bars_total_loaded: total,
       },
+      artifacts,
     };
   } catch (err) {
     if (isBacktestAborted(err)) {
@@ -147,4 +199,77 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
     }
     throw err;
   }
+}
+
+/**
+ * The completion's result (metrics, benchmark, the downsampled curve, how much of the trade list
+ * and the full curve is stored) and the artifacts uploaded before it: every trade up to
+ * `max_trades` (the first ones), the equity of every bar up to `max_equity_points` (beyond it
+ * reduced by min/max buckets). Nothing is left out without the summary saying how much.
+ */
+export function shapeResult(
+  r: BacktestResult,
+  time: Float64Array,
+  caps: Pick<BacktestJobData, 'max_trades' | 'max_equity_points' | 'upload_chunk_rows'>,
+): { result: Record<string, unknown>; artifacts: JobArtifact[] } {
+  const { trades, equity, equity_points_total: _points, ...metrics } = r;
+  const nTrades = Math.min(trades.length, caps.max_trades);
+  const cols = ARTIFACT_COLUMNS.trades.map(() => new Float64Array(nTrades));
+  const [entry, exit, entryPrice, exitPrice, qty, pnl, ret, held] = cols;
+  for (let i = 0; i < nTrades; i++) {
+    const t = trades[i];
+    entry[i] = Date.parse(t.entry_time);
+    exit[i] = Date.parse(t.exit_time);
+    entryPrice[i] = t.entry_price;
+    exitPrice[i] = t.exit_price;
+    qty[i] = t.quantity;
+    pnl[i] = t.pnl;
+    ret[i] = t.return_pct;
+    held[i] = t.bars_held;
+  }
+  const n = equity.length;
+  let eqTime: Float64Array;
+  let eqValue: Float64Array;
+  if (n <= caps.max_equity_points) {
+    // Copies: a view into the bars would take its whole buffer through the thread boundary.
+    eqTime = time.slice(0, n);
+    eqValue = equity.slice();
+  } else {
+    const idx = downsampleMinMax(equity, caps.max_equity_points);
+    eqTime = Float64Array.from(idx, (i) => time[i]);
+    eqValue = Float64Array.from(idx, (i) => equity[i]);
+  }
+  return {
+    result: {
+      ...metrics,
+      trades_summary: {
+        total: trades.length,
+        stored: nTrades,
+        omitted: trades.length - nTrades,
+        cap: caps.max_trades,
+        selection: 'first',
+      },
+      equity_summary: {
+        total: n,
+        stored: eqValue.length,
+        omitted: n - eqValue.length,
+        cap: caps.max_equity_points,
+        selection: n <= caps.max_equity_points ? 'all' : 'min_max_buckets',
+      },
+    },
+    artifacts: [
+      {
+        kind: 'trades',
+        columns: [...ARTIFACT_COLUMNS.trades],
+        data: cols,
+        chunk_rows: caps.upload_chunk_rows,
+      },
+      {
+        kind: 'equity',
+        columns: [...ARTIFACT_COLUMNS.equity],
+        data: [eqTime, eqValue],
+        chunk_rows: caps.upload_chunk_rows,
+      },
+    ],
+  };
 }

@@ -21,6 +21,10 @@ import {
   until,
 } from '@ktrdr/worker-runtime/testing';
 import { backtestEngine } from '../src/engine';
+import { prepareBacktestJob, RESULTS_DEFAULTS } from '../src/job';
+
+// Each job starts a thread that loads the engines: seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 const PROGRESS = /\/progress$/;
 
@@ -37,7 +41,14 @@ beforeAll(async () => {
   runtime = new WorkerRuntime(
     {
       ...backtestEngine,
-      prepareJob: () => ({ data_dir: tmp.dir, models_dir: join(tmp.dir, 'models') }),
+      prepareJob: (request) =>
+        ({
+          ...prepareBacktestJob(request as never, {
+            data_dir: tmp.dir,
+            models_dir: join(tmp.dir, 'models'),
+            ...RESULTS_DEFAULTS,
+          }),
+        }) as Record<string, unknown>,
     },
     testRuntimeConfig(backend.baseUrl, join(tmp.dir, 'checkpoints'), {
       worker_id: 'backtesting-worker-apptest',
@@ -114,6 +125,27 @@ describe('backtest worker', () => {
     });
     expect(direct.num_trades).toBeGreaterThan(0);
     expect((result.equity_curve as unknown[]).length).toBeLessThanOrEqual(500);
+    // Every trade and bar went up as lease-fenced chunks before the completion.
+    const uploads = backend
+      .matching('POST', /\/operations\/op-bt-1\/artifacts\/(trades|equity)$/)
+      .map((r) => ({ kind: r.path.split('/').pop(), body: r.body as Record<string, unknown> }));
+    const rowsOf = (kind: string) =>
+      uploads.filter((u) => u.kind === kind).flatMap((u) => u.body.rows as number[][]);
+    expect(rowsOf('trades')).toHaveLength(direct.num_trades);
+    expect(rowsOf('trades')[0]).toEqual([
+      Date.parse(direct.trades[0].entry_time),
+      Date.parse(direct.trades[0].exit_time),
+      direct.trades[0].entry_price,
+      direct.trades[0].exit_price,
+      direct.trades[0].quantity,
+      direct.trades[0].pnl,
+      direct.trades[0].return_pct,
+      direct.trades[0].bars_held,
+    ]);
+    expect(rowsOf('equity')).toHaveLength(1440);
+    expect(uploads.every((u) => u.body.lease_token === 'lease-op-bt-1')).toBe(true);
+    expect(result.benchmark).toEqual(direct.benchmark);
+    expect(result.trades_summary).toMatchObject({ total: direct.num_trades, omitted: 0 });
     const progress = backend.matching('POST', PROGRESS).filter((r) => r.path.includes('op-bt-1'));
     const last = progress[progress.length - 1].body as { progress: Record<string, unknown> };
     expect(last.progress).toMatchObject({
@@ -148,8 +180,15 @@ describe('backtest worker', () => {
     expect(result.equity_curve[0].time).toBe('2024-01-11T00:00:00.000Z');
   });
 
-  it('fails an unknown symbol with a clear message', async () => {
-    const report = await run('op-bt-nodata', {
+  /** Runs and measures the time from the dispatch to the completion report. */
+  async function timed(id: string, params: Record<string, unknown>) {
+    const t0 = Date.now();
+    const report = await run(id, params);
+    return { report, ms: Date.now() - t0 };
+  }
+
+  it('fails an unknown symbol within a second, naming the file it looked for', async () => {
+    const { report, ms } = await timed('op-bt-nodata', {
       symbol: 'NOPE',
       timeframe: '1h',
       start_date: '2024-01-01',
@@ -159,6 +198,109 @@ describe('backtest worker', () => {
     expect(report).toMatchObject({ status: 'failed', result: null });
     expect(report.error_message).toBe(
       `No data for symbol NOPE timeframe 1h: expected file ${join(tmp.dir, 'NOPE_1h.csv')} (or use a SYNTH-* symbol)`,
+    );
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('fails a timeframe without a file within a second, naming the files there are', async () => {
+    writeFileSync(
+      join(tmp.dir, 'TFX_1d.csv'),
+      'timestamp,open,high,low,close,volume\n2024-01-01,1,2,1,1,0\n',
+    );
+    const { report, ms } = await timed('op-bt-notf', {
+      symbol: 'TFX',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-02-01',
+      strategy: SMA,
+    });
+    expect(report.status).toBe('failed');
+    expect(report.error_message).toBe(
+      `No data for symbol TFX timeframe 1h: expected file ${join(tmp.dir, 'TFX_1h.csv')}; files for TFX in ${tmp.dir}: TFX_1d.csv (or use a SYNTH-* symbol)`,
+    );
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('fails a file whose header has no usable columns within a second, before reading it', async () => {
+    writeFileSync(join(tmp.dir, 'HDR_1d.csv'), 'when,price\n2024-01-01,1\n');
+    const { report, ms } = await timed('op-bt-header', {
+      symbol: 'HDR',
+      timeframe: '1d',
+      start_date: '2024-01-01',
+      end_date: '2024-02-01',
+      strategy: SMA,
+    });
+    expect(report.status).toBe('failed');
+    expect(report.error_message).toContain(
+      `${join(tmp.dir, 'HDR_1d.csv')}:1: header has no time column`,
+    );
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('fails a missing model within a second, even on a long SYNTH series', async () => {
+    const { report, ms } = await timed('op-bt-nomodel-fast', {
+      symbol: 'SYNTH-LONG',
+      timeframe: '1m',
+      start_date: '2000-01-01',
+      end_date: '2020-01-01', // ~10 M bars: generating them would take seconds
+      strategy: { type: 'model', model_name: 'ghost' },
+    });
+    expect(report.status).toBe('failed');
+    expect(report.error_message).toContain(
+      `Model "ghost" not found: expected ${join(tmp.dir, 'models', 'ghost.json')}`,
+    );
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('backtests a Yahoo Finance export (Date, Adj Close) and says which columns it used', async () => {
+    const rows = ['Date,Open,High,Low,Close,Adj Close,Volume'];
+    let price = 150;
+    for (let i = 0, d = 0; i < 120; d++) {
+      const day = new Date(Date.UTC(2024, 0, 2) + d * 86_400_000);
+      if (day.getUTCDay() === 0 || day.getUTCDay() === 6) continue; // weekdays only
+      const next = price * (1 + 0.015 * Math.sin(i / 4));
+      rows.push(
+        `${day.toISOString().slice(0, 10)},${price},${Math.max(price, next) + 1},${Math.min(price, next) - 1},${next},${next * 0.99},${1e6 + i}`,
+      );
+      price = next;
+      i++;
+    }
+    writeFileSync(join(tmp.dir, 'YHOO_1d.csv'), rows.join('\n') + '\n');
+    const report = await run('op-bt-yahoo', {
+      symbol: 'YHOO',
+      timeframe: '1d',
+      start_date: '2024-01-01',
+      end_date: '2025-01-01',
+      strategy: { type: 'sma_crossover', fast_period: 3, slow_period: 10 },
+    });
+    expect(report.status).toBe('completed');
+    const result = report.result as Record<string, unknown> & {
+      period: { bars: number; bars_per_year: number };
+    };
+    expect(result.data_source).toMatchObject({
+      kind: 'csv',
+      file: 'YHOO_1d.csv',
+      columns: { time: 'Date', close: 'Close', volume: 'Volume' },
+      notes: ['"Adj Close" ignored: "Close" is the close (consistent with open/high/low)'],
+    });
+    expect(result.period.bars).toBe(120);
+    // weekday bars: about 252 per calendar year, not 365
+    expect(result.period.bars_per_year).toBeGreaterThan(245);
+    expect(result.period.bars_per_year).toBeLessThan(265);
+    expect(result.benchmark).toMatchObject({ kind: 'buy_and_hold' });
+  });
+
+  it('says what a file has when the dates select no bars', async () => {
+    const report = await run('op-bt-norange', {
+      symbol: 'YHOO',
+      timeframe: '1d',
+      start_date: '2030-01-01',
+      end_date: '2030-02-01',
+      strategy: SMA,
+    });
+    expect(report.status).toBe('failed');
+    expect(report.error_message).toMatch(
+      /^No bars for YHOO 1d between 2030-01-01 and 2030-02-01: YHOO_1d.csv has bars from 2024-01-02T00:00:00.000Z to /,
     );
   });
 
@@ -202,10 +344,8 @@ describe('backtest worker', () => {
     const result = report.result as Record<string, unknown> & { strategy: Record<string, unknown> };
     expect(result.final_equity).toBe(direct.final_equity);
     expect(result.num_trades).toBe(direct.num_trades);
-    expect(result.strategy).toMatchObject({
-      type: 'model',
-      model_path: join(tmp.dir, 'models', 'demo-mlp.json'),
-    });
+    expect(result.strategy).toEqual({ type: 'model', model_name: 'demo-mlp', threshold: 0.5 });
+    expect(JSON.stringify(result)).not.toContain(tmp.dir); // no server paths in a result
 
     const missing = await run('op-bt-nomodel', {
       ...params,
@@ -237,9 +377,18 @@ describe('backtest worker', () => {
   });
 
   it('takes the data and models dirs from DataSettings', () => {
+    const synth = { symbol: 'SYNTH-X', timeframe: '1h', strategy: SMA } as never;
     const job = withEnv({ KTRDR_DATA_DIR: '/srv/ktrdr-data' }, () =>
-      backtestEngine.prepareJob!({} as never),
+      backtestEngine.prepareJob!(synth),
     );
-    expect(job).toEqual({ data_dir: '/srv/ktrdr-data', models_dir: '/srv/ktrdr-data/models' });
+    expect(job).toEqual({
+      data_dir: '/srv/ktrdr-data',
+      models_dir: '/srv/ktrdr-data/models',
+      ...RESULTS_DEFAULTS,
+    });
+    const capped = withEnv({ KTRDR_RESULTS_MAX_TRADES: '500' }, () =>
+      backtestEngine.prepareJob!(synth),
+    );
+    expect(capped).toMatchObject({ max_trades: 500 });
   });
 });

@@ -1,5 +1,7 @@
 import type { JobContext } from '@ktrdr/worker-runtime';
-import { MAX_RESULT_TRADES, runJob } from '../src/job';
+import { RESULTS_DEFAULTS, runJob } from '../src/job';
+
+jest.setTimeout(120_000);
 
 const ctx: JobContext = {
   signal: { aborted: false },
@@ -10,36 +12,79 @@ const ctx: JobContext = {
 };
 
 describe('backtest job', () => {
-  it('bounds the result so the completion report stays small (many trades)', () => {
-    const out = runJob(
-      {
-        operation_id: 'op-big',
-        attempt: 1,
-        params: {
-          symbol: 'SYNTH-BIG',
-          timeframe: '1m',
-          start_date: '2024-01-01',
-          end_date: '2024-02-01',
-          strategy: { type: 'sma_crossover', fast_period: 2, slow_period: 3 },
-        },
-        resume_state: null,
-        resume_unit: 0,
-        checkpoint: { every_units: 1e9, every_ms: 1e9 },
-        data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
-      },
-      ctx,
-    );
-    expect(out.status).toBe('completed');
+  const bigInput = (data: Record<string, unknown> = {}) => ({
+    operation_id: 'op-big',
+    attempt: 1,
+    params: {
+      symbol: 'SYNTH-BIG',
+      timeframe: '1m',
+      start_date: '2024-01-01',
+      end_date: '2024-02-01',
+      strategy: { type: 'sma_crossover', fast_period: 2, slow_period: 3 },
+    },
+    resume_state: null,
+    resume_unit: 0,
+    checkpoint: { every_units: 1e9, every_ms: 1e9 },
+    data: { data_dir: '/nonexistent', models_dir: '/nonexistent', ...RESULTS_DEFAULTS, ...data },
+  });
+
+  it('keeps the completion report small and hands every trade and bar over as artifacts', () => {
+    const out = runJob(bigInput(), ctx);
     if (out.status !== 'completed') throw new Error('expected a completed backtest');
     const result = out.result as {
       num_trades: number;
-      trades: unknown[];
-      trades_truncated: boolean;
+      trades_summary: Record<string, unknown>;
+      equity_summary: Record<string, unknown>;
+      bars_total: number;
     };
-    expect(result.num_trades).toBeGreaterThan(1000);
-    expect(result.trades).toHaveLength(MAX_RESULT_TRADES);
-    expect(result.trades_truncated).toBe(true);
+    expect(result.num_trades).toBeGreaterThan(5_000);
+    expect(result.trades_summary).toEqual({
+      total: result.num_trades,
+      stored: result.num_trades,
+      omitted: 0,
+      cap: 1_000_000,
+      selection: 'first',
+    });
+    expect(result.equity_summary).toMatchObject({ total: 44_640, stored: 44_640, omitted: 0 });
     expect(JSON.stringify(result).length).toBeLessThan(64 * 1024);
+    expect(result).not.toHaveProperty('trades');
+    const [trades, equity] = out.artifacts!;
+    expect(trades.kind).toBe('trades');
+    expect(trades.columns).toEqual([
+      'entry_time',
+      'exit_time',
+      'entry_price',
+      'exit_price',
+      'quantity',
+      'pnl',
+      'return_pct',
+      'bars_held',
+    ]);
+    expect(trades.data[0]).toHaveLength(result.num_trades);
+    expect(trades.chunk_rows).toBe(10_000);
+    expect(equity.columns).toEqual(['time', 'equity']);
+    expect(equity.data[0]).toHaveLength(44_640);
+    expect(equity.data[0][0]).toBe(Date.UTC(2024, 0, 1));
+  });
+
+  it('applies the caps and says how much was left out', () => {
+    const out = runJob(bigInput({ max_trades: 100, max_equity_points: 1000 }), ctx);
+    if (out.status !== 'completed') throw new Error('expected a completed backtest');
+    const result = out.result as {
+      num_trades: number;
+      trades_summary: { stored: number; omitted: number };
+      equity_summary: Record<string, unknown>;
+    };
+    expect(result.trades_summary).toMatchObject({ stored: 100, omitted: result.num_trades - 100 });
+    expect(result.equity_summary).toEqual({
+      total: 44_640,
+      stored: 1000,
+      omitted: 43_640,
+      cap: 1000,
+      selection: 'min_max_buckets',
+    });
+    expect(out.artifacts![0].data[0]).toHaveLength(100);
+    expect(out.artifacts![1].data[1]).toHaveLength(1000);
   });
 
   it('returns the abort state when the flag is set', () => {
@@ -57,7 +102,7 @@ describe('backtest job', () => {
         resume_state: null,
         resume_unit: 0,
         checkpoint: { every_units: 1e9, every_ms: 1e9 },
-        data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+        data: { data_dir: '/nonexistent', models_dir: '/nonexistent', ...RESULTS_DEFAULTS },
       },
       { ...ctx, signal: { aborted: true } },
     );
@@ -89,7 +134,7 @@ describe('backtest job', () => {
       resume_state: null as unknown,
       resume_unit: 0,
       checkpoint: { every_units: 1e9, every_ms: 1e9 },
-      data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+      data: { data_dir: '/nonexistent', models_dir: '/nonexistent', ...RESULTS_DEFAULTS },
     };
     expect(runJob(input, { ...ctx, signal })).toEqual({ status: 'aborted', unit: 0, state: null });
     expect(looks).toBe(2);

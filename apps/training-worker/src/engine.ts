@@ -10,7 +10,7 @@ import {
 } from '@ktrdr/contracts';
 import { detectCapabilities, DetectCapabilitiesOptions } from '@ktrdr/training-engine';
 import type { WorkerEngine } from '@ktrdr/worker-runtime';
-import type { TrainingJobData } from './job';
+import { prepareTrainingJob, type TrainingJobData } from './job';
 
 export const SERVICE_NAME = 'training-worker';
 
@@ -38,10 +38,10 @@ export function createTrainingEngine(
     capabilities: async (): Promise<WorkerCapabilitiesDto> => ({
       ...(await detectCapabilities(detect)),
     }),
-    prepareJob: (): Record<string, unknown> => {
+    prepareJob: (request): Record<string, unknown> => {
       const data = getDataSettings();
       const job: TrainingJobData = { data_dir: data.dir, models_dir: data.models_dir };
-      return { ...job };
+      return { ...prepareTrainingJob(request, job) };
     },
   };
 }

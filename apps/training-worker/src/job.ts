@@ -5,7 +5,7 @@
  * `ktrdr-mlp` v1, see @ktrdr/training-engine) to the models dir as `{model_name}.json`.
  */
 import type { TrainingStartRequestDto } from '@ktrdr/contracts';
-import { loadBars } from '@ktrdr/market-data';
+import { checkBarsAvailable, loadBars } from '@ktrdr/market-data';
 import {
   resolveTrainingConfig,
   saveModel,
@@ -47,24 +47,26 @@ export function trainingConfig(p: TrainingStartRequestDto): TrainingConfig {
   });
 }
 
-/** Epoch records kept in the operation result (reports stay well below the backend's body limit). */
-export const MAX_RESULT_HISTORY = 200;
-
 /**
- * At most `max` records, evenly spaced, always keeping the first, the best and the last epoch.
+ * Fail fast (main thread, before the job thread starts): the data file (or SYNTH-*) and its header
+ * must exist; throws naming what is missing and where it looked.
  */
-export function boundHistory<T extends { epoch: number }>(
-  history: T[],
-  bestEpoch: number,
-  max = MAX_RESULT_HISTORY,
-): T[] {
-  if (history.length <= max) return history;
-  const keep = new Set<number>([0, history.length - 1]);
-  const best = history.findIndex((h) => h.epoch === bestEpoch);
-  if (best >= 0) keep.add(best);
-  const step = (history.length - 1) / (max - keep.size + 1);
-  for (let x = step; keep.size < max && x < history.length - 1; x += step) keep.add(Math.round(x));
-  return [...keep].sort((a, b) => a - b).map((i) => history[i]);
+export function preflight(p: TrainingStartRequestDto, data: TrainingJobData): void {
+  checkBarsAvailable({
+    symbol: p.symbol,
+    timeframe: p.timeframe,
+    start_date: p.start_date,
+    end_date: p.end_date,
+    dataDir: data.data_dir,
+  });
+}
+
+export function prepareTrainingJob(
+  request: TrainingStartRequestDto,
+  data: TrainingJobData,
+): TrainingJobData {
+  preflight(request, data);
+  return { ...data };
 }
 
 function fmt(x: number | null): string {
@@ -112,17 +114,17 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
     return { status: 'aborted', unit: state?.epoch ?? 0, state };
   }
   const name = modelNameFor(input.operation_id, p.model_name);
-  const modelPath = saveModel(data.models_dir, outcome.model!, `${name}.json`);
+  const model = outcome.model!;
+  model.training.operation_id = input.operation_id;
+  saveModel(data.models_dir, model, `${name}.json`);
   const full = outcome.result!;
-  const history = boundHistory(full.history, full.best_epoch);
   return {
     status: 'completed',
     result: {
+      // Every epoch (at most 10,000 by the request's bounds); the model is named, never located.
       ...full,
-      history,
-      history_truncated: history.length < full.history.length,
-      model_path: modelPath,
       model_name: name,
+      data_source: bars.source ? { ...bars.source } : { kind: 'synthetic' },
       symbol: p.symbol,
       timeframe: p.timeframe,
       start_date: p.start_date,

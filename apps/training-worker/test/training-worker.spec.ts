@@ -20,7 +20,10 @@ import {
   until,
 } from '@ktrdr/worker-runtime/testing';
 import { createTrainingEngine, trainingEngine } from '../src/engine';
-import { trainingConfig } from '../src/job';
+import { prepareTrainingJob, trainingConfig } from '../src/job';
+
+// Each job starts a thread that loads the engines: seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 const H100 = readFileSync(join(__dirname, 'fixtures', 'nvidia-smi-name-memory.csv'), 'utf8');
 
@@ -49,7 +52,15 @@ afterAll(async () => {
 async function harness(engine: WorkerEngine, workerId: string): Promise<Harness> {
   const backend = await new FakeBackend().start();
   const runtime = new WorkerRuntime(
-    { ...engine, prepareJob: () => ({ data_dir: tmp.dir, models_dir: join(tmp.dir, 'models') }) },
+    {
+      ...engine,
+      prepareJob: (request) => ({
+        ...prepareTrainingJob(request as never, {
+          data_dir: tmp.dir,
+          models_dir: join(tmp.dir, 'models'),
+        }),
+      }),
+    },
     testRuntimeConfig(backend.baseUrl, join(tmp.dir, 'checkpoints'), { worker_id: workerId }),
     { logger: recordingLogger(), defaultMetrics: false },
   );
@@ -120,14 +131,25 @@ describe('training worker', () => {
     const result = report.result as Record<string, unknown> & { history: unknown[] };
     const modelPath = join(tmp.dir, 'models', 'unit-mlp.json');
     expect(result).toMatchObject({
-      model_path: modelPath,
       model_name: 'unit-mlp',
       epochs_run: 5,
       bars: 744,
+      data_source: { kind: 'synthetic' },
+    });
+    expect(JSON.stringify(result)).not.toContain(tmp.dir); // no server paths in a result
+    expect(result.history).toHaveLength(5);
+    const validation = result.validation as { samples: number; confusion_matrix: number[][] };
+    expect(validation.samples).toBe((result.samples as { validation: number }).validation);
+    expect(validation.confusion_matrix.flat().reduce((a, b) => a + b, 0)).toBe(validation.samples);
+    expect(result.scaling).toEqual({
+      mean: expect.any(Array),
+      std: expect.any(Array),
     });
     expect(existsSync(modelPath)).toBe(true);
     const model = loadModel(modelPath);
     expect(model.features.names).toEqual(SMALL.features);
+    expect(model.normalisation).toEqual(result.scaling); // the scaling travels with the model
+    expect(model.training.operation_id).toBe('op-tr-1');
     expect(model.layers.map((l) => [l.inputs, l.outputs])).toEqual([
       [3, 4],
       [4, 1],
@@ -259,9 +281,28 @@ describe('training worker', () => {
     expect(String(res.body.message)).toMatch(/^features must only contain: returns_1, /);
   });
 
+  it('fails a symbol without data within a second, naming the file it looked for', async () => {
+    const h = harnesses[0];
+    const t0 = Date.now();
+    const res = await start(h, {
+      task_id: 'op-tr-nodata',
+      lease_token: 'lease-nodata',
+      attempt: 1,
+      ...SMALL,
+      symbol: 'NOPE',
+    });
+    expect(res.status).toBe(200);
+    const report = await completion(h, 'op-tr-nodata');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(report).toMatchObject({ status: 'failed', result: null });
+    expect(report.error_message).toBe(
+      `No data for symbol NOPE timeframe 1h: expected file ${join(tmp.dir, 'NOPE_1h.csv')} (or use a SYNTH-* symbol)`,
+    );
+  });
+
   it('takes the data and models dirs from DataSettings', () => {
     const job = withEnv({ KTRDR_DATA_DIR: '/srv/d', KTRDR_DATA_MODELS_DIR: '/srv/models' }, () =>
-      trainingEngine.prepareJob!({} as never),
+      trainingEngine.prepareJob!(SMALL as never),
     );
     expect(job).toEqual({ data_dir: '/srv/d', models_dir: '/srv/models' });
   });

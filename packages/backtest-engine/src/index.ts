@@ -1,4 +1,5 @@
 export * from './types';
 export * from './validate';
 export * from './strategies';
+export * from './metrics';
 export * from './engine';

@@ -1,3 +1,5 @@
+import type { BacktestMetrics, BenchmarkMetrics, PeriodInfo } from './metrics';
+
 /** Strategy and its parameters (snake_case: the same shape as the wire request). */
 export type StrategyConfig =
   | { type: 'sma_crossover'; fast_period: number; slow_period: number }
@@ -20,6 +22,8 @@ export interface BacktestConfig {
   commission: number;
   /** Slippage as a fraction of price, always against the trade. */
   slippage: number;
+  /** Annual risk-free rate for the Sharpe and Sortino ratios (0.04 = 4 %); default 0. */
+  risk_free_rate?: number;
 }
 
 /** Defaults the API applies when a request omits a field (same values as @ktrdr/contracts). */
@@ -27,6 +31,7 @@ export const BACKTEST_DEFAULTS = {
   initial_capital: 100_000,
   commission: 0.001,
   slippage: 0.0005,
+  risk_free_rate: 0,
 } as const;
 
 /** A closed round trip (long entry then exit). Times are ISO-8601 UTC. */
@@ -41,6 +46,11 @@ export interface Trade {
   pnl: number;
   /** pnl / entry cost (cash spent including commission). */
   return_pct: number;
+  /**
+   * Bars the position was exposed: exit bar − entry bar (filled at opens), or bars − entry bar
+   * for the close-out at the end of the data (held through the last close).
+   */
+  bars_held: number;
 }
 
 export interface EquityPoint {
@@ -48,34 +58,40 @@ export interface EquityPoint {
   equity: number;
 }
 
-export interface BacktestResult {
-  total_return: number;
-  /** Compounded to a year of bars; null when that overflows (very short runs). */
-  annualized_return: number | null;
-  sharpe_ratio: number;
-  /** Largest peak-to-trough fall of the close-marked equity, as a fraction (0.25 = 25 %). */
-  max_drawdown: number;
-  num_trades: number;
-  win_rate: number;
-  /** Gross profit / gross loss; null when there is no losing trade (infinite or undefined). */
-  profit_factor: number | null;
+/** Every metric (flat, see docs/metrics.md) plus the run's context. JSON-safe except `equity`. */
+export interface BacktestResult extends BacktestMetrics {
   final_equity: number;
   initial_capital: number;
+  risk_free_rate: number;
   bars_processed: number;
   bars_total: number;
-  /** At most 500 points, evenly spaced in bars, always including the last bar. */
+  /** The calendar the metrics are measured over. */
+  period: PeriodInfo;
+  /** Buy-and-hold of the same bars (initial × close[i] / close[0]). */
+  benchmark: BenchmarkMetrics;
+  /**
+   * At most MAX_EQUITY_POINTS points of the close-marked equity (min/max buckets: the first and
+   * last bar and every bucket's extremes are kept).
+   */
   equity_curve: EquityPoint[];
-  /** The first 1000 trades; `trades_truncated` says when there were more. */
+  /** Points of the full-resolution curve (= bars). */
+  equity_points_total: number;
+  /** Every closed trade, in order. */
   trades: Trade[];
-  trades_truncated: boolean;
+  /** Close-marked equity of every bar (full resolution; times are the bars' times). */
+  equity: Float64Array;
 }
 
 /**
- * Everything needed to continue a run: plain JSON (numbers, strings, arrays), so it can be
- * written to a checkpoint file and read back. `bar_index` is the next bar to process.
+ * Where a run stands: plain JSON (numbers, strings), so it can be written to a checkpoint file
+ * and read back. `bar_index` is the next bar to process. Trades and the equity curve are not
+ * in it (they would make every checkpoint as large as the result): a resumed run replays the
+ * bars before `bar_index` (the loop is deterministic and fast) and checks that the replay
+ * arrives at exactly this cash, position and trade count.
  */
 export interface BacktestState {
-  version: 1;
+  /** 2; version 1 states (which also carried trades and samples) are still accepted. */
+  version: 1 | 2;
   bar_index: number;
   bars_total: number;
   symbol: string;
@@ -90,20 +106,7 @@ export interface BacktestState {
   /** Epoch ms of the open position's entry, or null when flat. */
   entry_time: number | null;
   entry_cost: number;
-  prev_equity: number;
-  peak_equity: number;
-  max_drawdown: number;
-  /** Welford accumulators of per-bar equity returns. */
-  ret_count: number;
-  ret_mean: number;
-  ret_m2: number;
   num_trades: number;
-  wins: number;
-  gross_profit: number;
-  gross_loss: number;
-  /** Downsampled equity curve so far: [epoch ms, equity]. */
-  equity_samples: [number, number][];
-  trades: Trade[];
   /**
    * Strategy state. Indicators are pure functions of the bars and are recomputed on resume,
    * so only the last signal seen is kept (for diagnostics).

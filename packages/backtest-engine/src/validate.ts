@@ -1,5 +1,8 @@
 import { BacktestConfig } from './types';
 
+/** Bounds of the annual risk-free rate (same as @ktrdr/contracts). */
+export const RISK_FREE_RATE_BOUNDS = { min: -0.1, max: 0.25 } as const;
+
 const STRATEGY_TYPES = ['sma_crossover', 'rsi_mean_reversion', 'model'];
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -91,6 +94,14 @@ export function validateBacktestConfig(config: unknown): string[] {
   }
   num(config, 'commission', 'commission', 0, 0.1);
   num(config, 'slippage', 'slippage', 0, 0.1);
+  num(
+    config,
+    'risk_free_rate',
+    'risk_free_rate',
+    RISK_FREE_RATE_BOUNDS.min,
+    RISK_FREE_RATE_BOUNDS.max,
+    false,
+  );
   return problems;
 }
 

@@ -68,14 +68,20 @@ describe('hand-computed sma_crossover, no costs', () => {
     expect(r.win_rate).toBe(0.5);
     expect(r.profit_factor).toBeCloseTo(40 / ((1040 / 11.5) * 0.5), 10);
     expect(r.bars_processed).toBe(10);
-    // 10 daily bars = 10 / 365.25 years
-    expect(r.annualized_return).toBeCloseTo(Math.pow(final / 1000, 365.25 / 10) - 1, 10);
+    // 10 daily bars span 9 calendar days (first to last bar) = 9 / 365.25 years
+    expect(r.period.calendar_days).toBe(9);
+    expect(r.annualized_return).toBeCloseTo(Math.pow(final / 1000, 365.25 / 9) - 1, 10);
+    // 9 per-bar returns in 9 days: 365.25 bars per year observed
+    expect(r.period.bars_per_year).toBeCloseTo(365.25, 10);
     const equity = [1000, 1000, 1000, 1100, 1050, 1040, 1040, (1040 * 12) / 11.5, final, final];
-    expect(r.sharpe_ratio).toBeCloseTo(sharpeOf(1000, equity, 365.25), 9);
+    expect(r.sharpe_ratio).toBeCloseTo(sharpeOf(equity, 365.25), 9);
+    // trades 1 and 2 held 5-3 = 2 and 9-7 = 2 bars of 10
+    expect(r.exposure).toBeCloseTo(0.4, 12);
+    expect(r.trades.map((t) => t.bars_held)).toEqual([2, 2]);
     expect(r.equity_curve.map((p) => p.equity)).toEqual(equity.map((e) => expect.closeTo(e, 9)));
     expect(r.equity_curve[0].time).toBe(iso(0));
     expect(r.equity_curve[9].time).toBe(iso(9));
-    expect(r.trades_truncated).toBe(false);
+    expect(Array.from(r.equity)).toEqual(equity.map((e) => expect.closeTo(e, 9)));
   });
 });
 
@@ -146,8 +152,9 @@ describe('fill rule edge cases', () => {
     expect(r.final_equity).toBe(1000);
     expect(r.total_return).toBe(0);
     expect(r.max_drawdown).toBe(0);
-    expect(r.sharpe_ratio).toBe(0);
-    expect(r.win_rate).toBe(0);
+    expect(r.sharpe_ratio).toBeNull(); // constant equity: undefined, not 0
+    expect(r.volatility).toBe(0);
+    expect(r.win_rate).toBeNull();
     expect(r.profit_factor).toBeNull();
     expect(r.equity_curve).toHaveLength(3);
   });
@@ -165,7 +172,8 @@ describe('fill rule edge cases', () => {
     expect(r.bars_processed).toBe(0);
     expect(r.final_equity).toBe(1000);
     expect(r.equity_curve).toEqual([]);
-    expect(r.annualized_return).toBe(0);
+    expect(r.annualized_return).toBeNull();
+    expect(r.total_return).toBe(0);
   });
 });
 

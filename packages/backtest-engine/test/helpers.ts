@@ -26,9 +26,9 @@ export function makeBars(
 
 export const iso = (i: number): string => new Date(T0 + i * DAY).toISOString();
 
-/** Annualised Sharpe of close-marked equities (first return against the initial capital). */
-export function sharpeOf(initial: number, equity: number[], barsPerYear: number): number {
-  const r = equity.map((e, i) => e / (i === 0 ? initial : equity[i - 1]) - 1);
+/** Annualised Sharpe (risk-free 0) of close-marked equities: returns between consecutive bars. */
+export function sharpeOf(equity: number[], barsPerYear: number): number {
+  const r = equity.slice(1).map((e, i) => e / equity[i] - 1);
   const mean = r.reduce((a, b) => a + b, 0) / r.length;
   const variance = r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1);
   return (mean / Math.sqrt(variance)) * Math.sqrt(barsPerYear);

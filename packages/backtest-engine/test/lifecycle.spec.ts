@@ -5,7 +5,6 @@ import {
   BacktestState,
   isBacktestAborted,
   MAX_EQUITY_POINTS,
-  MAX_TRADES,
   runBacktest,
 } from '../src';
 
@@ -95,8 +94,8 @@ describe('abort and resume edge cases', () => {
   it('checkpoints are snapshots, not live objects', () => {
     const states: BacktestState[] = [];
     runBacktest(bars, config, { checkpointEvery: 1000, onCheckpoint: (s) => states.push(s) });
-    expect(states[0].equity_samples.length).toBeLessThan(states[3].equity_samples.length);
-    expect(states[0].bar_index).toBe(1000);
+    expect(states.map((s) => s.bar_index)).toEqual([1000, 2000, 3000, 4000]);
+    expect(states[0].num_trades).toBeLessThan(states[3].num_trades);
   });
 
   it('refuses to resume with another config or other data', () => {
@@ -124,8 +123,8 @@ describe('abort and resume edge cases', () => {
   });
 });
 
-describe('bounded outputs', () => {
-  it('downsamples the equity curve to at most 500 points and caps the trades list', () => {
+describe('outputs of a long run', () => {
+  it('keeps every trade and the full equity; the JSON curve is downsampled with extremes kept', () => {
     const big = synthBars('SYNTH-BIG', '1m', 0, { count: 200_000 });
     const r = runBacktest(big, {
       strategy: { type: 'sma_crossover', fast_period: 2, slow_period: 3 },
@@ -133,9 +132,10 @@ describe('bounded outputs', () => {
       commission: 0,
       slippage: 0,
     });
-    expect(r.num_trades).toBeGreaterThan(MAX_TRADES);
-    expect(r.trades).toHaveLength(MAX_TRADES);
-    expect(r.trades_truncated).toBe(true);
+    expect(r.num_trades).toBeGreaterThan(10_000);
+    expect(r.trades).toHaveLength(r.num_trades);
+    expect(r.equity).toHaveLength(200_000);
+    expect(r.equity_points_total).toBe(200_000);
     expect(r.equity_curve.length).toBeLessThanOrEqual(MAX_EQUITY_POINTS);
     expect(r.equity_curve.length).toBeGreaterThan(MAX_EQUITY_POINTS - 10);
     expect(r.equity_curve[0].time).toBe(new Date(big.time[0]).toISOString());
@@ -143,7 +143,25 @@ describe('bounded outputs', () => {
       time: new Date(big.time[big.length - 1]).toISOString(),
       equity: r.final_equity,
     });
+    // The global maximum and minimum of the equity are in the downsampled curve.
+    const values = r.equity_curve.map((p) => p.equity);
+    expect(Math.max(...values)).toBe(r.equity.reduce((a, b) => Math.max(a, b)));
+    expect(Math.min(...values)).toBe(r.equity.reduce((a, b) => Math.min(a, b)));
+    if (r.max_drawdown_trough) {
+      expect(r.equity_curve.map((p) => p.time)).toContain(r.max_drawdown_trough);
+    }
     // JSON-safe: no Infinity/NaN anywhere on the wire
-    expect(JSON.stringify(r)).not.toMatch(/null|NaN|Infinity/);
+    const { equity: _e, ...wire } = r;
+    expect(JSON.stringify(wire)).not.toMatch(/NaN|Infinity/);
+  });
+
+  it('a resumed run checks that its replay reaches the saved state', () => {
+    let state: BacktestState | undefined;
+    const config = configs[0];
+    runBacktest(bars, config, { checkpointEvery: 1000, onCheckpoint: (s) => (state = state ?? s) });
+    const tampered = { ...(state as BacktestState), cash: 1 };
+    expect(() => runBacktest(bars, config, { resumeFrom: tampered })).toThrow(
+      /Cannot resume backtest: replaying bars 0..1000 gives cash/,
+    );
   });
 });

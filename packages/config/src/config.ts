@@ -31,6 +31,7 @@ import {
   DatabaseSettings,
   DataSettings,
   FleetSettings,
+  ResultsSettings,
   LoggingSettings,
   ObservabilitySettings,
   OperationsSettings,
@@ -166,6 +167,7 @@ export const getApiSettings = () => cached(ApiSettings);
 export const getApiClientSettings = () => cached(ApiClientSettings);
 export const getWorkerSettings = () => cached(WorkerSettings);
 export const getDataSettings = () => cached(DataSettings);
+export const getResultsSettings = () => cached(ResultsSettings);
 export const getCheckpointSettings = () => cached(CheckpointSettings);
 export const getOrphanDetectorSettings = () => cached(OrphanDetectorSettings);
 export const getOperationsSettings = () => cached(OperationsSettings);

@@ -20,6 +20,7 @@ export {
   getObservabilitySettings,
   getOperationsSettings,
   getOrphanDetectorSettings,
+  getResultsSettings,
   getRuntimeSettings,
   getSandboxSettings,
   getTestSettings,

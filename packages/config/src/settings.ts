@@ -233,6 +233,37 @@ export const DataSettings = defineSettings({
   },
 });
 
+export const ResultsSettings = defineSettings({
+  name: 'ResultsSettings',
+  prefix: 'KTRDR_RESULTS_',
+  getter: 'getResultsSettings',
+  description:
+    'How much of a backtest result the backtest worker uploads (in chunks, before it completes) for the backend to store and serve. The metrics are always computed over every bar and every trade; the result says how many rows a cap left out.',
+  fields: {
+    max_trades: int({
+      default: 1_000_000,
+      min: 1,
+      max: 100_000_000,
+      description:
+        'Most trades stored per backtest (`GET /api/v1/operations/{id}/results/trades`, `trades.csv`); beyond it the first ones are kept and `trades_summary.omitted` counts the rest.',
+    }),
+    max_equity_points: int({
+      default: 2_000_000,
+      min: 4,
+      max: 100_000_000,
+      description:
+        'Most points of the full-resolution equity curve stored per backtest (`equity.csv`); a longer curve is reduced by min/max buckets (extremes kept) and `equity_summary.omitted` counts what was left out.',
+    }),
+    upload_chunk_rows: int({
+      default: 10_000,
+      min: 100,
+      max: 50_000,
+      description:
+        'Rows per uploaded chunk of the trade list and the equity curve (each chunk is one request to the backend).',
+    }),
+  },
+});
+
 export const CheckpointSettings = defineSettings({
   name: 'CheckpointSettings',
   prefix: 'KTRDR_CHECKPOINT_',
@@ -510,6 +541,7 @@ export const ALL_SETTINGS: readonly AnySettingsClass[] = [
   WorkerSettings,
   FleetSettings,
   DataSettings,
+  ResultsSettings,
   CheckpointSettings,
   OrphanDetectorSettings,
   OperationsSettings,
@@ -546,6 +578,7 @@ export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettings
     WorkerSettings,
     FleetSettings,
     DataSettings,
+    ResultsSettings,
     CheckpointSettings,
     OrphanDetectorSettings,
     OperationsSettings,
@@ -562,6 +595,7 @@ export type ApiClientSettingsValues = SettingsOf<typeof ApiClientSettings>;
 export type WorkerSettingsValues = SettingsOf<typeof WorkerSettings>;
 export type FleetSettingsValues = SettingsOf<typeof FleetSettings>;
 export type DataSettingsValues = SettingsOf<typeof DataSettings>;
+export type ResultsSettingsValues = SettingsOf<typeof ResultsSettings>;
 export type CheckpointSettingsValues = SettingsOf<typeof CheckpointSettings>;
 export type OrphanDetectorSettingsValues = SettingsOf<typeof OrphanDetectorSettings>;
 export type OperationsSettingsValues = SettingsOf<typeof OperationsSettings>;

@@ -53,6 +53,7 @@ export class OperationProgressDto {
     description: 'Engine-specific figures (e.g. per-epoch losses)',
     type: 'object',
     additionalProperties: true,
+    example: { epoch: 3, train_loss: 0.6912, val_loss: 0.6934 },
   })
   @IsOptional()
   @IsObject()

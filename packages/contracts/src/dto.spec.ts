@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import {
+  ArtifactChunkRequestDto,
   BacktestStartRequestDto,
+  MAX_ARTIFACT_CHUNK_ROWS,
   CompleteOperationRequestDto,
   HeartbeatRequestDto,
   ListOperationsQueryDto,
@@ -205,6 +207,45 @@ describe('BacktestStartRequestDto', () => {
         expect.stringMatching(/^initial_capital /),
       ]),
     );
+  });
+});
+
+describe('risk_free_rate', () => {
+  it('is optional and bounded to -0.1 … 0.25', () => {
+    expect(errorsOf(BacktestStartRequestDto, { ...validBacktest, risk_free_rate: 0.04 })).toEqual(
+      [],
+    );
+    expect(errorsOf(BacktestStartRequestDto, { ...validBacktest, risk_free_rate: 0.5 })).toEqual([
+      'risk_free_rate must not be greater than 0.25',
+    ]);
+    expect(errorsOf(BacktestStartRequestDto, { ...validBacktest, risk_free_rate: -1 })).toEqual([
+      'risk_free_rate must not be less than -0.1',
+    ]);
+  });
+});
+
+describe('ArtifactChunkRequestDto', () => {
+  const chunk = {
+    lease_token: 'lease-1',
+    chunk_index: 0,
+    chunk_count: 1,
+    first_row: 0,
+    total_rows: 2,
+    columns: ['time', 'equity'],
+    rows: [
+      [1704067200000, 1000],
+      [1704070800000, 1001],
+    ],
+  };
+  it('accepts a chunk and bounds its rows', () => {
+    expect(errorsOf(ArtifactChunkRequestDto, chunk)).toEqual([]);
+    const big = { ...chunk, rows: new Array(MAX_ARTIFACT_CHUNK_ROWS + 1).fill([1, 2]) };
+    expect(errorsOf(ArtifactChunkRequestDto, big)).toEqual([
+      `rows must contain no more than ${MAX_ARTIFACT_CHUNK_ROWS} elements`,
+    ]);
+    expect(errorsOf(ArtifactChunkRequestDto, { ...chunk, lease_token: undefined })).toEqual([
+      'lease_token is required',
+    ]);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { CheckpointInfoDto, OperationProgressDto } from './common.dto';
 import { CompletionStatus, OperationStatus, OperationType } from './enums';
+import { OperationMetricsDto } from './results.dto';
 import { IsId } from './validation';
 
 /** An operation (a backtest or a training) as the backend stores it. */
@@ -46,11 +47,27 @@ export class OperationDto {
   @ApiProperty({ type: OperationProgressDto })
   progress!: OperationProgressDto;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The start request' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The start request (BacktestStartRequest or TrainingStartRequest)',
+    example: {
+      symbol: 'SYNTH-DEMO',
+      timeframe: '1h',
+      start_date: '2024-01-01',
+      end_date: '2024-07-01',
+      strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+    },
+  })
   params!: Record<string, unknown>;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true })
-  result!: Record<string, unknown> | null;
+  @ApiProperty({
+    type: OperationMetricsDto,
+    nullable: true,
+    description:
+      'Headline metrics once completed (null before); the full result is GET /operations/{id}/results',
+  })
+  metrics!: OperationMetricsDto | null;
 
   @ApiProperty({ type: String, nullable: true })
   error_message!: string | null;
@@ -139,21 +156,6 @@ export class OperationListResponseDto {
   active_count!: number;
 }
 
-/** Response of `GET /operations/{id}/results`. */
-export class OperationResultsResponseDto {
-  @ApiProperty({ example: true })
-  success!: boolean;
-
-  @ApiProperty()
-  operation_id!: string;
-
-  @ApiProperty({ enum: OperationType, enumName: 'OperationType' })
-  operation_type!: OperationType;
-
-  @ApiProperty({ type: 'object', additionalProperties: true })
-  result!: Record<string, unknown>;
-}
-
 /** Response of `POST /backtests/start`, `POST /trainings/start` and `POST /operations/{id}/resume`. */
 export class StartOperationResponseDto {
   @ApiProperty({ example: true })
@@ -232,7 +234,14 @@ export class CompleteOperationRequestDto {
   @IsEnum(CompletionStatus)
   status!: CompletionStatus;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, nullable: true })
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    description:
+      'BacktestResult or TrainingResult (the trade list and full equity curve go up first as artifacts)',
+    example: { total_return: 0.1874, num_trades: 87 },
+  })
   @IsOptional()
   @ValidateIf((_o, v) => v !== null)
   @IsObject()

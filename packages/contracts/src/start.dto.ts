@@ -38,6 +38,10 @@ export const TRAINING_FEATURES = [
 ] as const;
 export type TrainingFeature = (typeof TRAINING_FEATURES)[number];
 
+/** Bounds of a backtest's annual risk-free rate (same as @ktrdr/backtest-engine). */
+export const RISK_FREE_RATE_MIN = -0.1;
+export const RISK_FREE_RATE_MAX = 0.25;
+
 /** Symbols: tickers such as `AAPL`, `EURUSD`, `BRK.B`, or `SYNTH-*` for synthetic data. */
 export const SYMBOL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 /** Names of model files in the models dir (no path separators). */
@@ -196,6 +200,20 @@ export class BacktestStartRequestDto extends MarketDataRequestDto {
   @Min(0)
   @Max(0.1)
   slippage?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Annual risk-free rate for the Sharpe and Sortino ratios (0.04 = 4 %); see docs/metrics.md',
+    default: 0,
+    minimum: RISK_FREE_RATE_MIN,
+    maximum: RISK_FREE_RATE_MAX,
+    example: 0.04,
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(RISK_FREE_RATE_MIN)
+  @Max(RISK_FREE_RATE_MAX)
+  risk_free_rate?: number;
 }
 
 export class ModelArchitectureDto {

@@ -13,7 +13,35 @@ export interface Bars {
   readonly close: Float64Array;
   readonly volume: Float64Array;
   readonly length: number;
+  /** Where the bars came from (set by the loaders; carried by slices). */
+  readonly source?: BarsSource;
 }
+
+/** How a series was obtained: which file and columns, or generated. */
+export type BarsSource =
+  | {
+      kind: 'csv';
+      /** File name only (no directory). */
+      file: string;
+      /** Header names used for each field (volume null when the file has none). */
+      columns: {
+        time: string;
+        open: string;
+        high: string;
+        low: string;
+        close: string;
+        volume: string | null;
+      };
+      /** What the loader decided (ignored columns, defaults, skipped rows). */
+      notes: string[];
+      /** Data rows read and rows skipped as empty (e.g. Yahoo `null` rows). */
+      rows: number;
+      skipped_rows: number;
+      /** First and last bar time of the whole file (before date filtering), ISO. */
+      first_bar: string;
+      last_bar: string;
+    }
+  | { kind: 'synthetic' };
 
 /** Allocates a zero-filled `Bars` of the given length. */
 export function allocBars(symbol: string, timeframe: string, length: number): Bars {
@@ -44,6 +72,7 @@ export function sliceBars(bars: Bars, from: number, to: number): Bars {
     close: bars.close.subarray(a, b),
     volume: bars.volume.subarray(a, b),
     length: b - a,
+    ...(bars.source ? { source: bars.source } : {}),
   };
 }
 

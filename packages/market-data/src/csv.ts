@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { allocBars, Bars, filterBarsByTime } from './bars';
 import { isSynthSymbol, synthBars, type AbortFlag } from './synth';
 import { parseTimeframe } from './timeframe';
@@ -17,19 +17,139 @@ export class MarketDataError extends Error {
   }
 }
 
-const REQUIRED_COLUMNS = ['timestamp', 'open', 'high', 'low', 'close', 'volume'] as const;
-type Column = (typeof REQUIRED_COLUMNS)[number];
+type Field = 'time' | 'date' | 'clock' | 'open' | 'high' | 'low' | 'close' | 'adj_close' | 'volume';
+
+/**
+ * Accepted header spellings (compared trimmed, unquoted, case-insensitive, with `_`, `-` and runs of
+ * spaces read as one space), in order of preference.
+ */
+export const CSV_COLUMN_ALIASES: Readonly<Record<Field, readonly string[]>> = {
+  time: ['timestamp', 'datetime', 'date time', 'time stamp', 'open time', 'gmt time', 'local time'],
+  date: ['date', 'day'],
+  clock: ['time'],
+  open: ['open', 'o'],
+  high: ['high', 'h'],
+  low: ['low', 'l'],
+  close: ['close', 'c', 'last'],
+  adj_close: ['adj close', 'adjclose', 'adjusted close'],
+  volume: ['volume', 'vol', 'v', 'tick volume', 'tickvol'],
+};
 
 const NUMBER_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+function unquote(cell: string): string {
+  const c = cell.trim();
+  return c.length >= 2 && c.startsWith('"') && c.endsWith('"') ? c.slice(1, -1).trim() : c;
+}
+
+function normaliseHeader(name: string): string {
+  return unquote(name)
+    .toLowerCase()
+    .replace(/[_\-\s]+/g, ' ')
+    .trim();
+}
+
 function parseNumber(text: string): number {
-  const s = text.trim();
+  const s = unquote(text);
   return NUMBER_PATTERN.test(s) ? Number(s) : NaN;
+}
+
+/** A Yahoo-style missing row: every price is `null` (or empty). */
+function isEmptyValue(text: string | undefined): boolean {
+  const s = unquote(text ?? '').toLowerCase();
+  return s === '' || s === 'null' || s === 'nan' || s === 'n/a';
+}
+
+interface ColumnPlan {
+  time: number[];
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  info: Extract<NonNullable<Bars['source']>, { kind: 'csv' }>['columns'];
+  notes: string[];
+}
+
+/** Which column feeds each field, or a message naming what is missing. */
+function planColumns(header: string[]): ColumnPlan | string {
+  const names = header.map(normaliseHeader);
+  const find = (field: Field): number => {
+    for (const alias of CSV_COLUMN_ALIASES[field]) {
+      const i = names.indexOf(alias);
+      if (i >= 0) return i;
+    }
+    return -1;
+  };
+  const notes: string[] = [];
+  const got = header.map((h) => unquote(h)).join(',');
+  let time: number[];
+  let timeName: string;
+  const ts = find('time');
+  const date = find('date');
+  const clock = find('clock');
+  if (ts >= 0) {
+    time = [ts];
+    timeName = unquote(header[ts]);
+  } else if (date >= 0 && clock >= 0) {
+    time = [date, clock];
+    timeName = `${unquote(header[date])}+${unquote(header[clock])}`;
+    notes.push(`time = "${unquote(header[date])}" and "${unquote(header[clock])}" joined`);
+  } else if (date >= 0 || clock >= 0) {
+    const k = date >= 0 ? date : clock;
+    time = [k];
+    timeName = unquote(header[k]);
+  } else {
+    return `header has no time column (expected one of timestamp, datetime, date, time), got ${got}`;
+  }
+  const need = (field: 'open' | 'high' | 'low'): number => find(field);
+  const open = need('open');
+  const high = need('high');
+  const low = need('low');
+  let close = find('close');
+  const adj = find('adj_close');
+  const missing: string[] = [];
+  if (open < 0) missing.push('open');
+  if (high < 0) missing.push('high');
+  if (low < 0) missing.push('low');
+  if (close < 0 && adj < 0) missing.push('close');
+  if (missing.length > 0) {
+    return `header is missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} (expected a time column and open, high, low, close; volume optional), got ${got}`;
+  }
+  if (close >= 0 && adj >= 0) {
+    notes.push(
+      `"${unquote(header[adj])}" ignored: "${unquote(header[close])}" is the close (consistent with open/high/low)`,
+    );
+  } else if (close < 0) {
+    close = adj;
+    notes.push(`no close column: "${unquote(header[adj])}" used as the close`);
+  }
+  const volume = find('volume');
+  if (volume < 0) notes.push('no volume column: volume is 0');
+  const name = (i: number): string => unquote(header[i]);
+  return {
+    time,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    info: {
+      time: timeName,
+      open: name(open),
+      high: name(high),
+      low: name(low),
+      close: name(close),
+      volume: volume >= 0 ? name(volume) : null,
+    },
+    notes,
+  };
 }
 
 /**
  * Parses CSV text in the documented format (see README). `source` names the file in errors.
- * Rows are validated (line numbers in errors) and returned sorted by time.
+ * Rows are validated (line numbers in errors) and returned sorted by time; `bars.source` says
+ * which columns were used.
  */
 export function parseBarsCsv(
   text: string,
@@ -60,24 +180,20 @@ export function parseBarsCsv(
   }
   if (header === undefined) {
     throw new MarketDataError(
-      `${source}: file is empty (expected header ${REQUIRED_COLUMNS.join(',')})`,
+      `${source}: file is empty (expected a header such as timestamp,open,high,low,close,volume)`,
       source,
     );
   }
-  const names = header.split(',').map((h) => h.trim().toLowerCase());
-  const index = {} as Record<Column, number>;
-  for (const col of REQUIRED_COLUMNS) {
-    const i = names.indexOf(col);
-    if (i < 0) {
-      fail(
-        lineNo,
-        `header is missing column "${col}" (expected ${REQUIRED_COLUMNS.join(',')}, got ${header.trim()})`,
-      );
+  const headerCells = header.split(',');
+  const plan = planColumns(headerCells);
+  if (typeof plan === 'string') return fail(lineNo, plan);
+  const normalised = headerCells.map(normaliseHeader);
+  for (const idx of [...plan.time, plan.open, plan.high, plan.low, plan.close]) {
+    if (normalised.indexOf(normalised[idx], idx + 1) >= 0) {
+      fail(lineNo, `header has column "${unquote(headerCells[idx])}" twice`);
     }
-    if (names.indexOf(col, i + 1) >= 0) fail(lineNo, `header has column "${col}" twice`);
-    index[col] = i;
   }
-  const nCols = names.length;
+  const nCols = headerCells.length;
 
   // Upper bound on rows for allocation.
   let maxRows = 0;
@@ -85,7 +201,9 @@ export function parseBarsCsv(
   const out = allocBars(symbol, timeframe, maxRows);
   const lines = new Float64Array(maxRows);
   let n = 0;
+  let skipped = 0;
   let sorted = true;
+  const timeText = (cells: string[]): string => plan.time.map((k) => unquote(cells[k])).join('T');
   while (pos < body.length) {
     const nl = body.indexOf('\n', pos);
     const raw = body.slice(pos, nl).replace(/\r$/, '');
@@ -94,36 +212,37 @@ export function parseBarsCsv(
     if (raw.trim() === '') continue;
     const cells = raw.split(',');
     if (cells.length !== nCols) fail(lineNo, `expected ${nCols} fields, got ${cells.length}`);
-    const t = parseTimestamp(cells[index.timestamp]);
+    if ([plan.open, plan.high, plan.low, plan.close].every((k) => isEmptyValue(cells[k]))) {
+      skipped++; // e.g. Yahoo's "null" rows for days without data
+      continue;
+    }
+    const t = parseTimestamp(timeText(cells));
     if (!Number.isFinite(t)) {
       fail(
         lineNo,
-        `invalid timestamp ${JSON.stringify(cells[index.timestamp].trim())} (expected ISO-8601 or integer epoch seconds/milliseconds)`,
+        `invalid timestamp ${JSON.stringify(timeText(cells))} in column "${plan.info.time}" (expected ISO-8601 such as 2024-01-02 or 2024-01-02T14:30:00-05:00, or integer epoch seconds/milliseconds)`,
       );
     }
-    const o = parseNumber(cells[index.open]);
-    const h = parseNumber(cells[index.high]);
-    const l = parseNumber(cells[index.low]);
-    const c = parseNumber(cells[index.close]);
-    const v = parseNumber(cells[index.volume]);
-    const values: [string, number][] = [
-      ['open', o],
-      ['high', h],
-      ['low', l],
-      ['close', c],
+    const o = parseNumber(cells[plan.open]);
+    const h = parseNumber(cells[plan.high]);
+    const l = parseNumber(cells[plan.low]);
+    const c = parseNumber(cells[plan.close]);
+    const v = plan.volume >= 0 ? parseNumber(cells[plan.volume]) : 0;
+    const values: [string, number, number][] = [
+      ['open', o, plan.open],
+      ['high', h, plan.high],
+      ['low', l, plan.low],
+      ['close', c, plan.close],
     ];
-    for (const [name, x] of values) {
+    for (const [name, x, k] of values) {
       if (!Number.isFinite(x) || x <= 0) {
-        fail(
-          lineNo,
-          `${name} must be a positive number, got ${JSON.stringify(cells[index[name as Column]].trim())}`,
-        );
+        fail(lineNo, `${name} must be a positive number, got ${JSON.stringify(unquote(cells[k]))}`);
       }
     }
     if (!Number.isFinite(v) || v < 0) {
       fail(
         lineNo,
-        `volume must be a number >= 0, got ${JSON.stringify(cells[index.volume].trim())}`,
+        `volume must be a number >= 0, got ${JSON.stringify(unquote(cells[plan.volume]))}`,
       );
     }
     if (h < Math.max(o, c, l)) fail(lineNo, `high ${h} is below open/close/low`);
@@ -138,7 +257,12 @@ export function parseBarsCsv(
     lines[n] = lineNo;
     n++;
   }
-  if (n === 0) throw new MarketDataError(`${source}: no data rows after the header`, source);
+  if (n === 0) {
+    throw new MarketDataError(
+      `${source}: no data rows after the header${skipped > 0 ? ` (${skipped} empty rows skipped)` : ''}`,
+      source,
+    );
+  }
 
   let order: Uint32Array | undefined;
   if (!sorted) {
@@ -146,7 +270,21 @@ export function parseBarsCsv(
     for (let i = 0; i < n; i++) order[i] = i;
     order.sort((a, b) => out.time[a] - out.time[b] || a - b);
   }
-  const res = allocBars(symbol, timeframe, n);
+  const notes = [...plan.notes];
+  if (skipped > 0) notes.push(`${skipped} rows without prices skipped`);
+  const res: Bars = {
+    ...allocBars(symbol, timeframe, n),
+    source: {
+      kind: 'csv',
+      file: basename(source),
+      columns: plan.info,
+      notes,
+      rows: n,
+      skipped_rows: skipped,
+      first_bar: '',
+      last_bar: '',
+    },
+  };
   for (let k = 0; k < n; k++) {
     const i = order ? order[k] : k;
     res.time[k] = out.time[i];
@@ -163,6 +301,9 @@ export function parseBarsCsv(
       );
     }
   }
+  const src = res.source as Extract<NonNullable<Bars['source']>, { kind: 'csv' }>;
+  src.first_bar = new Date(res.time[0]).toISOString();
+  src.last_bar = new Date(res.time[n - 1]).toISOString();
   return res;
 }
 
@@ -198,6 +339,82 @@ export interface LoadBarsOptions {
 export const SYNTH_DEFAULT_START = '2024-01-01T00:00:00Z';
 export const SYNTH_DEFAULT_COUNT = 1000;
 
+/** What the data dir has for a symbol (file names), to say what exists when a file is missing. */
+function filesFor(dataDir: string, symbol: string): string[] | null {
+  try {
+    const prefix = `${symbol}_`.toLowerCase();
+    return readdirSync(dataDir)
+      .filter((f) => f.toLowerCase().startsWith(prefix) && f.toLowerCase().endsWith('.csv'))
+      .sort();
+  } catch {
+    return null; // the data dir itself is missing or unreadable
+  }
+}
+
+/** The error for a symbol/timeframe without a file: where it looked and what is there instead. */
+function missingDataError(dataDir: string, symbol: string, timeframe: string): MarketDataError {
+  const path = csvPathFor(dataDir, symbol, timeframe);
+  const files = filesFor(dataDir, symbol);
+  const there =
+    files === null
+      ? `; the data directory ${dataDir} does not exist or cannot be read (KTRDR_DATA_DIR)`
+      : files.length > 0
+        ? `; files for ${symbol} in ${dataDir}: ${files.join(', ')}`
+        : '';
+  return new MarketDataError(
+    `No data for symbol ${symbol} timeframe ${timeframe}: expected file ${path}${there} (or use a SYNTH-* symbol)`,
+    path,
+  );
+}
+
+/**
+ * Checks in milliseconds, without reading the whole file, that `loadBars(opts)` can find its
+ * data: a SYNTH-* symbol, or an existing `{dataDir}/{symbol}_{timeframe}.csv` whose header has the
+ * needed columns; dates are parsed and ordered. Throws the same MarketDataError `loadBars` would.
+ */
+export function checkBarsAvailable(opts: Omit<LoadBarsOptions, 'signal'>): void {
+  const { symbol, timeframe, dataDir } = opts;
+  parseTimeframe(timeframe);
+  const start =
+    opts.start_date === undefined ? undefined : toEpochMs(opts.start_date, 'start_date');
+  const end = opts.end_date === undefined ? undefined : toEpochMs(opts.end_date, 'end_date');
+  if (start !== undefined && end !== undefined && end <= start) {
+    throw new MarketDataError(
+      `end_date (${new Date(end).toISOString()}) must be after start_date (${new Date(start).toISOString()})`,
+    );
+  }
+  if (isSynthSymbol(symbol)) return;
+  const path = csvPathFor(dataDir, symbol, timeframe);
+  if (!existsSync(path)) throw missingDataError(dataDir, symbol, timeframe);
+  let head: string;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(65_536);
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      head = buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new MarketDataError(`Cannot read ${path}: ${(err as Error).message}`, path);
+  }
+  if (head.charCodeAt(0) === 0xfeff) head = head.slice(1);
+  const lines = head.split('\n');
+  let k = 0;
+  while (k < lines.length && lines[k].trim() === '') k++;
+  if (k >= lines.length) {
+    throw new MarketDataError(
+      `${path}: file is empty (expected a header such as timestamp,open,high,low,close,volume)`,
+      path,
+    );
+  }
+  const plan = planColumns(lines[k].replace(/\r$/, '').split(','));
+  if (typeof plan === 'string') {
+    throw new MarketDataError(`${path}:${k + 1}: ${plan}`, path, k + 1);
+  }
+}
+
 /**
  * Bars for a symbol and timeframe with `start_date <= time < end_date`.
  * `SYNTH-*` symbols are always generated (never read from disk); other symbols are read from
@@ -220,16 +437,12 @@ export function loadBars(opts: LoadBarsOptions): Bars {
       (end !== undefined
         ? end - SYNTH_DEFAULT_COUNT * parseTimeframe(timeframe)
         : toEpochMs(SYNTH_DEFAULT_START));
-    return synthBars(symbol, timeframe, from, end ?? { count: SYNTH_DEFAULT_COUNT }, {
+    const bars = synthBars(symbol, timeframe, from, end ?? { count: SYNTH_DEFAULT_COUNT }, {
       signal: opts.signal,
     });
+    return { ...bars, source: { kind: 'synthetic' } };
   }
   const path = csvPathFor(dataDir, symbol, timeframe);
-  if (!existsSync(path)) {
-    throw new MarketDataError(
-      `No data for symbol ${symbol} timeframe ${timeframe}: expected file ${path} (or use a SYNTH-* symbol)`,
-      path,
-    );
-  }
+  if (!existsSync(path)) throw missingDataError(dataDir, symbol, timeframe);
   return filterBarsByTime(loadBarsFromCsv(path, symbol, timeframe), start, end);
 }

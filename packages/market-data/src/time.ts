@@ -1,5 +1,5 @@
 const ISO_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(?: ?(Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?))?$/;
 const INTEGER_PATTERN = /^-?\d+$/;
 
 /** Epoch-ms values below this are taken as epoch seconds (1e11 s is the year 5138). */
@@ -8,7 +8,8 @@ export const EPOCH_SECONDS_LIMIT = 1e11;
 /**
  * Parses an ISO-8601 date or date-time to epoch milliseconds (UTC).
  * Accepted: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`, `YYYY-MM-DDTHH:MM:SS`, `YYYY-MM-DDTHH:MM:SS.fff`
- * (a space may replace `T`), optionally followed by `Z` or an offset `+HH:MM` / `+HHMM`.
+ * (a space may replace `T`), optionally followed (after an optional space) by `Z`, `UTC`, `GMT` or
+ * an offset `+HH:MM` / `+HHMM` / `+HH`.
  * Without an offset the value is UTC (never local time). Returns `NaN` when invalid.
  */
 export function parseIsoTime(text: string): number {
@@ -26,11 +27,11 @@ export function parseIsoTime(text: string): number {
   // Date.UTC rolls over (Feb 30 -> Mar 2); reject such dates.
   const check = new Date(t);
   if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return NaN;
-  if (zone !== undefined && zone !== 'Z') {
+  if (zone !== undefined && !['Z', 'z', 'UTC', 'GMT'].includes(zone)) {
     const sign = zone[0] === '-' ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
     const offH = Number(digits.slice(0, 2));
-    const offM = Number(digits.slice(2, 4));
+    const offM = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
     if (offH > 23 || offM > 59) return NaN;
     t -= sign * (offH * 60 + offM) * 60_000;
   }

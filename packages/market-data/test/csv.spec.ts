@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBars, loadBarsFromCsv, MarketDataError, parseBarsCsv, synthBars } from '../src';
+import {
+  checkBarsAvailable,
+  loadBars,
+  loadBarsFromCsv,
+  MarketDataError,
+  parseBarsCsv,
+  synthBars,
+} from '../src';
 
 const HEADER = 'timestamp,open,high,low,close,volume';
 
@@ -41,8 +48,13 @@ describe('parseBarsCsv', () => {
   const bad: [string, string, RegExp][] = [
     [
       'missing column',
-      'timestamp,open,high,low,close\n',
-      /<csv>:1: header is missing column "volume"/,
+      'timestamp,open,high,volume\n',
+      /<csv>:1: header is missing columns "low", "close" \(expected a time column and open, high, low, close; volume optional\), got timestamp,open,high,volume/,
+    ],
+    [
+      'no time column',
+      'when,open,high,low,close\n',
+      /<csv>:1: header has no time column \(expected one of timestamp, datetime, date, time\)/,
     ],
     ['empty file', '\n\n', /file is empty/],
     ['no rows', `${HEADER}\n`, /no data rows/],
@@ -85,6 +97,87 @@ describe('parseBarsCsv', () => {
   });
 });
 
+describe('common CSV spellings', () => {
+  it('loads a Yahoo Finance export (Date, Adj Close, null rows) and says which columns it used', () => {
+    const csv = [
+      'Date,Open,High,Low,Close,Adj Close,Volume',
+      '2024-01-02,187.149994,188.440002,183.889999,185.639999,184.734970,82488700',
+      '2024-01-03,184.220001,185.880005,183.429993,184.250000,183.351776,58414500',
+      '2024-01-04,null,null,null,null,null,null',
+      '2024-01-05,181.990005,182.759995,180.169998,181.179993,180.296738,62303300',
+    ].join('\n');
+    const b = parseBarsCsv(csv, 'AAPL', '1d', '/data/AAPL_1d.csv');
+    expect(b.length).toBe(3);
+    expect(Array.from(b.time)).toEqual([
+      Date.UTC(2024, 0, 2),
+      Date.UTC(2024, 0, 3),
+      Date.UTC(2024, 0, 5),
+    ]);
+    expect(b.close[0]).toBe(185.639999); // Close, not Adj Close: consistent with High/Low
+    expect(b.source).toEqual({
+      kind: 'csv',
+      file: 'AAPL_1d.csv',
+      columns: {
+        time: 'Date',
+        open: 'Open',
+        high: 'High',
+        low: 'Low',
+        close: 'Close',
+        volume: 'Volume',
+      },
+      notes: [
+        '"Adj Close" ignored: "Close" is the close (consistent with open/high/low)',
+        '1 rows without prices skipped',
+      ],
+      rows: 3,
+      skipped_rows: 1,
+      first_bar: '2024-01-02T00:00:00.000Z',
+      last_bar: '2024-01-05T00:00:00.000Z',
+    });
+  });
+
+  it.each([
+    ['Datetime', '2024-01-02 14:30:00-05:00', Date.UTC(2024, 0, 2, 19, 30)],
+    ['timestamp', '2024-01-02T14:30:00Z', Date.UTC(2024, 0, 2, 14, 30)],
+    ['Date', '2024-01-02', Date.UTC(2024, 0, 2)],
+    ['date_time', '2024-01-02 09:30:00 +0100', Date.UTC(2024, 0, 2, 8, 30)],
+    ['DateTime', '2024-01-02 09:30:00 UTC', Date.UTC(2024, 0, 2, 9, 30)],
+    ['time', '1704205800', Date.UTC(2024, 0, 2, 14, 30)],
+    ['Gmt time', '2024-01-02 14:30:00.000+00', Date.UTC(2024, 0, 2, 14, 30)],
+  ])('reads the time column %j (%s)', (name, value, ms) => {
+    const b = parseBarsCsv(
+      `${name},open,high,low,close,volume\n${value},1,2,1,1.5,10\n`,
+      'X',
+      '1h',
+    );
+    expect(b.time[0]).toBe(ms);
+    expect(b.source).toMatchObject({ columns: { time: name } });
+  });
+
+  it('joins separate Date and Time columns, takes Adj Close without Close, volume optional, quotes', () => {
+    const csv =
+      '"Date","Time","Open","High","Low","Adj Close"\n"2024-01-02","14:30","1","2","0.5","1.5"\n';
+    const b = parseBarsCsv(csv, 'X', '1h');
+    expect(b.time[0]).toBe(Date.UTC(2024, 0, 2, 14, 30));
+    expect(b.close[0]).toBe(1.5);
+    expect(b.volume[0]).toBe(0);
+    expect(b.source).toMatchObject({
+      columns: { time: 'Date+Time', close: 'Adj Close', volume: null },
+      notes: [
+        'time = "Date" and "Time" joined',
+        'no close column: "Adj Close" used as the close',
+        'no volume column: volume is 0',
+      ],
+    });
+  });
+
+  it('names the column of an unreadable time', () => {
+    expect(() => parseBarsCsv('Date,Open,High,Low,Close\n01/02/2024,1,2,1,1\n', 'X', '1d')).toThrow(
+      '<csv>:2: invalid timestamp "01/02/2024" in column "Date"',
+    );
+  });
+});
+
 describe('loadBars', () => {
   let dir: string;
   beforeAll(() => {
@@ -118,6 +211,38 @@ describe('loadBars', () => {
     expect(() => loadBars({ symbol: 'NOPE', timeframe: '1h', dataDir: dir })).toThrow(
       `No data for symbol NOPE timeframe 1h: expected file ${expected} (or use a SYNTH-* symbol)`,
     );
+  });
+
+  it('names the files a symbol does have, and a missing data dir', () => {
+    expect(() => loadBars({ symbol: 'ACME', timeframe: '1h', dataDir: dir })).toThrow(
+      `No data for symbol ACME timeframe 1h: expected file ${join(dir, 'ACME_1h.csv')}; files for ACME in ${dir}: ACME_1d.csv (or use a SYNTH-* symbol)`,
+    );
+    const nowhere = join(dir, 'nowhere');
+    expect(() => checkBarsAvailable({ symbol: 'ACME', timeframe: '1d', dataDir: nowhere })).toThrow(
+      `; the data directory ${nowhere} does not exist or cannot be read (KTRDR_DATA_DIR)`,
+    );
+  });
+
+  it('checkBarsAvailable checks the file and its header without loading it', () => {
+    expect(() =>
+      checkBarsAvailable({ symbol: 'ACME', timeframe: '1d', dataDir: dir }),
+    ).not.toThrow();
+    expect(() =>
+      checkBarsAvailable({ symbol: 'SYNTH-X', timeframe: '1d', dataDir: dir }),
+    ).not.toThrow();
+    writeFileSync(join(dir, 'BAD_1d.csv'), 'when,price\n2024-01-01,1\n');
+    expect(() => checkBarsAvailable({ symbol: 'BAD', timeframe: '1d', dataDir: dir })).toThrow(
+      `${join(dir, 'BAD_1d.csv')}:1: header has no time column`,
+    );
+    expect(() =>
+      checkBarsAvailable({
+        symbol: 'ACME',
+        timeframe: '1d',
+        dataDir: dir,
+        start_date: '2024-02-01',
+        end_date: '2024-01-01',
+      }),
+    ).toThrow(/end_date .* must be after start_date/);
   });
 
   it('rejects end <= start and bad dates', () => {

@@ -105,6 +105,15 @@ async function waitFor<T>(
   }
 }
 
+/** The full result of a completed operation (`GET /operations/{id}/results` → data.result). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- engine results, asserted field by field
+async function fullResult(id: string): Promise<Record<string, any>> {
+  const res = await call('GET', `/operations/${id}/results`);
+  expect(res.status).toBe(200);
+  expect(res.body.success).toBe(true);
+  return res.body.data.result;
+}
+
 async function call(
   method: string,
   path: string,
@@ -126,8 +135,8 @@ interface Operation {
   status: string;
   attempt: number;
   worker_id: string | null;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- engine results, asserted field by field
-  result: Record<string, any> | null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- headline metrics, asserted field by field
+  metrics: Record<string, any> | null;
   error_message: string | null;
   checkpoint: { type: string; unit: number } | null;
   progress: { items_processed?: number };
@@ -262,17 +271,22 @@ describe('system: backend + workers as processes', () => {
     expect(res.body).toMatchObject({ success: true, worker_id: 'backtest-sys-1' });
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
-    expect(op.result).toMatchObject({
-      bars_total: 182 * 24,
+    expect(op.metrics).toMatchObject({
       num_trades: expect.any(Number),
       total_return: expect.any(Number),
       sharpe_ratio: expect.any(Number),
       max_drawdown: expect.any(Number),
+      benchmark_return: expect.any(Number),
     });
-    expect(op.result!.num_trades).toBeGreaterThan(0);
-    const results = await call('GET', `/operations/${op.operation_id}/results`);
-    expect(results.status).toBe(200);
-    expect(results.body.result.final_equity).toBe(op.result!.final_equity);
+    expect(op.metrics!.num_trades).toBeGreaterThan(0);
+    const result = await fullResult(op.operation_id);
+    expect(result.bars_total).toBe(182 * 24);
+    expect(result.final_equity).toBe(op.metrics!.final_equity);
+    // Every trade went up before the completion and is served page by page.
+    const trades = await call('GET', `/operations/${op.operation_id}/results/trades?limit=10000`);
+    expect(trades.status).toBe(200);
+    expect(trades.body.total_count).toBe(result.num_trades);
+    expect(trades.body.data).toHaveLength(result.num_trades);
   });
 
   it('runs a training to completion and saves the model in the models dir', async () => {
@@ -282,7 +296,8 @@ describe('system: backend + workers as processes', () => {
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
     const modelPath = join(root, 'data', 'models', 'sys-model.json');
-    expect(op.result).toMatchObject({ epochs_run: expect.any(Number), model_path: modelPath });
+    expect(op.metrics).toMatchObject({ epochs_run: expect.any(Number), model_name: 'sys-model' });
+    expect(JSON.stringify(await fullResult(op.operation_id))).not.toContain(root);
     expect(existsSync(modelPath)).toBe(true);
     // The backtest worker trades that model.
     const bt = await call('POST', '/backtests/start', {
@@ -295,7 +310,10 @@ describe('system: backend + workers as processes', () => {
     expect(bt.status).toBe(202);
     const btOp = await until(bt.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(btOp.status).toBe('completed');
-    expect(btOp.result!.strategy).toMatchObject({ type: 'model', model_path: modelPath });
+    expect((await fullResult(btOp.operation_id)).strategy).toMatchObject({
+      type: 'model',
+      model_name: 'sys-model',
+    });
   });
 
   it('cancels a running training: the engine stops with a cancellation checkpoint', async () => {
@@ -345,8 +363,8 @@ describe('system: backend + workers as processes', () => {
     expect(after.worker_id).toBe('training-sys-2');
     const done = await until(id, (o) => TERMINAL.includes(o.status), 'finished', 90_000);
     expect(done.status).toBe('completed');
-    expect(done.result).toMatchObject({ epochs_run: 150 });
-    expect(done.result!.resumed_from_epoch).toBeGreaterThanOrEqual(1);
+    expect(done.metrics).toMatchObject({ epochs_run: 150 });
+    expect((await fullResult(id)).resumed_from_epoch).toBeGreaterThanOrEqual(1);
   });
 
   it('continues a training on another worker when its worker is stopped with SIGTERM', async () => {
@@ -373,8 +391,8 @@ describe('system: backend + workers as processes', () => {
     expect(after.worker_id).toBe(other);
     const done = await until(id, (o) => TERMINAL.includes(o.status), 'finished', 90_000);
     expect(done.status).toBe('completed');
-    expect(done.result).toMatchObject({ epochs_run: 150 });
-    expect(done.result!.resumed_from_epoch).toBeGreaterThanOrEqual(1);
+    expect(done.metrics).toMatchObject({ epochs_run: 150 });
+    expect((await fullResult(id)).resumed_from_epoch).toBeGreaterThanOrEqual(1);
     survivingTrainingWorker = other;
   });
 

@@ -8,3 +8,4 @@ export * from './model';
 export * from './train';
 export * from './capabilities';
 export * from './abort';
+export * from './validation';

@@ -9,6 +9,7 @@ import {
   Normalisation,
 } from './features';
 import { mlpLayout, MlpRunner } from './mlp';
+import type { ValidationReport } from './validation';
 
 export const MODEL_FORMAT = 'ktrdr-mlp';
 export const MODEL_VERSION = 1;
@@ -39,6 +40,10 @@ export interface ModelTrainingInfo {
   train_accuracy: number;
   val_accuracy: number | null;
   samples: { train: number; validation: number };
+  /** Validation report of the saved weights (absent in files written before it existed). */
+  validation?: ValidationReport | null;
+  /** The training operation that produced the file (set by the training worker). */
+  operation_id?: string;
 }
 
 /**

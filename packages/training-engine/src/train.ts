@@ -3,6 +3,7 @@ import { TrainingConfig, TrainingConfigError, validateTrainingConfig } from './c
 import { buildDataset } from './features';
 import { AbortLike, EpochMetrics, EpochRecord, fitMlp, FitOptions, TrainingState } from './fit';
 import { layersFromParams, MODEL_FORMAT, MODEL_VERSION, TrainedModel } from './model';
+import { validationReport, ValidationReport } from './validation';
 
 /** Summary of a completed training (snake_case: it is the operation result on the wire). */
 export interface TrainingResult {
@@ -15,11 +16,14 @@ export interface TrainingResult {
   val_loss: number | null;
   train_accuracy: number;
   val_accuracy: number | null;
+  /** Every epoch, in order. */
   history: EpochRecord[];
   feature_names: string[];
+  /** The standardisation (training part only) saved in the model and applied when it trades. */
+  scaling: { mean: number[]; std: number[] };
   samples: { train: number; validation: number };
-  /** Set by the caller once the model has been saved. */
-  model_path?: string;
+  /** The best epoch's weights on the validation part; null without validation data. */
+  validation: ValidationReport | null;
 }
 
 export interface TrainHooks {
@@ -61,6 +65,10 @@ export function resultFromState(
   state: TrainingState,
   featureNames: string[],
   samples: { train: number; validation: number },
+  extra: Pick<TrainingResult, 'scaling' | 'validation'> = {
+    scaling: { mean: [], std: [] },
+    validation: null,
+  },
 ): TrainingResult {
   const bestEpoch = state.best?.epoch ?? state.epoch;
   const best = state.history[bestEpoch - 1];
@@ -74,7 +82,9 @@ export function resultFromState(
     val_accuracy: best.val_accuracy,
     history: state.history.map((h) => ({ ...h })),
     feature_names: [...featureNames],
+    scaling: { mean: [...extra.scaling.mean], std: [...extra.scaling.std] },
     samples: { ...samples },
+    validation: extra.validation,
   };
 }
 
@@ -103,7 +113,9 @@ export function trainModel(
   });
   if (fit.outcome === 'aborted' || !fit.params) return { outcome: 'aborted', state: fit.state };
   const samples = { train: ds.nTrain, validation: ds.nVal };
-  const result = resultFromState(fit.state, ds.names, samples);
+  const validation = validationReport(fit.sizes, fit.params, ds.xVal, ds.yVal, ds.nVal);
+  const scaling = { mean: [...ds.normalisation.mean], std: [...ds.normalisation.std] };
+  const result = resultFromState(fit.state, ds.names, samples, { scaling, validation });
   const iso = (t: number): string | null => (Number.isFinite(t) ? new Date(t).toISOString() : null);
   const model: TrainedModel = {
     format: MODEL_FORMAT,
@@ -131,6 +143,7 @@ export function trainModel(
       train_accuracy: result.train_accuracy,
       val_accuracy: result.val_accuracy,
       samples,
+      validation,
     },
   };
   return { outcome: 'completed', state: fit.state, model, result };

@@ -1,4 +1,5 @@
 import {
+  ArtifactChunkRequestDto,
   BACKEND_ROUTES,
   buildPath,
   CompleteOperationRequestDto,
@@ -61,6 +62,18 @@ export class BackendClient {
     return this.request(
       'POST',
       buildPath(BACKEND_ROUTES.operationComplete, { id: operationId }),
+      body,
+    );
+  }
+
+  uploadArtifact(
+    operationId: string,
+    kind: string,
+    body: ArtifactChunkRequestDto,
+  ): Promise<BackendResponse> {
+    return this.request(
+      'POST',
+      buildPath(BACKEND_ROUTES.operationArtifacts, { id: operationId, kind }),
       body,
     );
   }

@@ -6,6 +6,7 @@ import {
   OperationProgressDto,
 } from '@ktrdr/contracts';
 import type { BackendClient } from './backend-client';
+import { backoffDelay } from './config';
 import type { CheckpointStore } from './checkpoint-store';
 import { JOB_THREAD_SOURCE } from './job-thread';
 import type { RuntimeLogger } from './logger';
@@ -13,6 +14,7 @@ import type { Timers } from './timers';
 import type {
   AbortReason,
   CheckpointMeta,
+  JobArtifact,
   DispatchedRequest,
   JobInput,
   JobOutcome,
@@ -36,6 +38,14 @@ export interface JobEnd {
 
 const DISPATCH_FIELDS = new Set(['task_id', 'lease_token', 'attempt', 'resume_from']);
 
+/** Rows per artifact upload when the job does not say. */
+export const ARTIFACT_DEFAULT_CHUNK_ROWS = 10_000;
+/** Tries of one artifact chunk before the operation fails (backoff 1 s doubling to 30 s between). */
+export const ARTIFACT_UPLOAD_ATTEMPTS = 8;
+const PERMANENT_UPLOAD_REJECTIONS = new Set([400, 401, 403, 404, 413, 422]);
+
+type UploadOutcome = { kind: 'done' } | { kind: 'failed'; message: string } | { kind: 'aborted' };
+
 /**
  * One operation: runs the engine's job module in a worker_thread, forwards throttled progress
  * with the lease token, writes checkpoints, aborts through a shared flag and builds the
@@ -56,6 +66,8 @@ export class RunningJob {
   private pumping: Promise<void> | null = null;
   private lastProgressSent = 0;
   private worker: Worker | null = null;
+  /** Wakes an artifact upload's backoff sleep when the job is aborted. */
+  private readonly abortWake = new AbortController();
   /** Resolves when the job has ended (completion built, not necessarily delivered). */
   readonly finished: Promise<JobEnd>;
   private resolveFinished!: (end: JobEnd) => void;
@@ -80,6 +92,7 @@ export class RunningJob {
     if (this.status !== 'running') return;
     if (this.abortReason === null) this.abortReason = reason;
     Atomics.store(this.abortCell, 0, 1);
+    this.abortWake.abort();
   }
 
   get aborting(): boolean {
@@ -150,10 +163,97 @@ export class RunningJob {
     const o = outcome.outcome;
     if (o.status === 'completed') {
       // Finished even if an abort raced with the end: report it (a stale lease gets a 409).
+      if (o.artifacts && o.artifacts.length > 0) {
+        const up = await this.uploadArtifacts(o.artifacts);
+        if (up.kind === 'failed') {
+          return this.finish(CompletionStatus.FAILED, null, up.message, this.latestCheckpoint);
+        }
+        if (up.kind === 'aborted') {
+          // Cancelled or SIGTERM while uploading: the last periodic checkpoint (if any) becomes
+          // the cancellation / shutdown checkpoint.
+          const stored = await this.store.read(this.operationId).catch(() => null);
+          return this.endAborted(stored?.meta.unit ?? 0, stored?.state ?? null);
+        }
+      }
       await this.store.remove(this.operationId).catch(() => undefined);
       return this.finish(CompletionStatus.COMPLETED, o.result, null, null);
     }
     return this.endAborted(o.unit, o.state);
+  }
+
+  /**
+   * Uploads each artifact in chunks (lease-fenced) before the completion is sent, so the backend
+   * has every row when it marks the operation completed. A chunk is retried with backoff on
+   * network errors and 5xx (at most ARTIFACT_UPLOAD_ATTEMPTS tries); a 4xx rejection fails the
+   * operation with the backend's reason (never a silently shorter result); a 409 (stale lease, or
+   * the operation already finished, e.g. cancelled) stops the uploads and lets the completion
+   * report find out how the backend sees it.
+   */
+  private async uploadArtifacts(artifacts: JobArtifact[]): Promise<UploadOutcome> {
+    for (const a of artifacts) {
+      const total = a.data.length > 0 ? a.data[0].length : 0;
+      if (a.data.length !== a.columns.length || a.data.some((col) => col.length !== total)) {
+        return {
+          kind: 'failed',
+          message: `artifact ${a.kind}: ${a.columns.length} columns but ${a.data.length} arrays of differing lengths`,
+        };
+      }
+      const size = Math.max(1, Math.floor(a.chunk_rows ?? ARTIFACT_DEFAULT_CHUNK_ROWS));
+      const chunks = Math.max(1, Math.ceil(total / size));
+      for (let c = 0; c < chunks; c++) {
+        if (this.abortReason !== null) return { kind: 'aborted' };
+        const from = c * size;
+        const to = Math.min(total, from + size);
+        const rows: number[][] = [];
+        for (let r = from; r < to; r++) {
+          const row = new Array<number>(a.columns.length);
+          for (let k = 0; k < a.columns.length; k++) row[k] = a.data[k][r];
+          rows.push(row);
+        }
+        const body = {
+          lease_token: this.leaseToken,
+          chunk_index: c,
+          chunk_count: chunks,
+          first_row: from,
+          total_rows: total,
+          columns: [...a.columns],
+          rows,
+        };
+        for (let attempt = 0; ; attempt++) {
+          const res = await this.client.uploadArtifact(this.operationId, a.kind, body);
+          if (res.status >= 200 && res.status < 300) break;
+          if (res.status === 409) {
+            this.logger.warn(
+              `upload of ${a.kind} for ${this.operationId} rejected with 409${messageOf(res.body)}; sending the completion without the rest`,
+            );
+            return { kind: 'done' };
+          }
+          const why =
+            res.status === 0
+              ? (res.error ?? 'unreachable')
+              : `HTTP ${res.status}${messageOf(res.body)}`;
+          if (
+            PERMANENT_UPLOAD_REJECTIONS.has(res.status) ||
+            attempt + 1 >= ARTIFACT_UPLOAD_ATTEMPTS
+          ) {
+            return {
+              kind: 'failed',
+              message: `The job finished but its ${a.kind} (${total} rows) could not be stored by the backend: chunk ${c + 1}/${chunks} was refused (${why})`,
+            };
+          }
+          const delay = backoffDelay(attempt, 1_000, 30_000);
+          this.logger.warn(
+            `upload of ${a.kind} chunk ${c + 1}/${chunks} for ${this.operationId} failed (${why}); retrying in ${delay} ms`,
+          );
+          await this.timers.sleep(delay, this.abortWake.signal);
+          if (this.abortReason !== null) return { kind: 'aborted' };
+        }
+      }
+      this.logger.log(
+        `${this.operationId}: uploaded ${total} ${a.kind} rows in ${chunks} chunk(s)`,
+      );
+    }
+    return { kind: 'done' };
   }
 
   private async endAborted(unit: number, state: unknown): Promise<JobEnd> {
@@ -359,4 +459,9 @@ export class RunningJob {
       this.abort('lease_lost');
     }
   }
+}
+
+function messageOf(body: unknown): string {
+  const m = (body as { message?: unknown } | null)?.message;
+  return typeof m === 'string' ? `: ${m}` : '';
 }

@@ -30,8 +30,8 @@ export type Handler = (req: RecordedRequest) => FakeReply | null | undefined;
 
 /**
  * A small fake backend on an ephemeral loopback port. Default replies follow the protocol
- * (register → worker record + stop_operations [], heartbeat → registered:true, progress and
- * complete → acknowledged); tests override routes with `on(method, pathRegex, handler)`.
+ * (register → worker record + stop_operations [], heartbeat → registered:true, progress,
+ * complete and artifact chunks → acknowledged); tests override routes with `on(method, pathRegex, handler)`.
  */
 export class FakeBackend {
   readonly requests: RecordedRequest[] = [];
@@ -172,6 +172,19 @@ export class FakeBackend {
     }
     if (rec.method === 'POST' && /\/operations\/[^/]+\/(progress|complete)$/.test(rec.path)) {
       return { status: 200, body: { acknowledged: true, status: 'running' } };
+    }
+    const artifact = /\/operations\/[^/]+\/artifacts\/([^/]+)$/.exec(rec.path);
+    if (rec.method === 'POST' && artifact) {
+      const b = rec.body as { chunk_index?: number; first_row?: number; rows?: unknown[] } | null;
+      return {
+        status: 200,
+        body: {
+          acknowledged: true,
+          kind: artifact[1],
+          chunk_index: b?.chunk_index ?? 0,
+          rows_stored: (b?.first_row ?? 0) + (b?.rows?.length ?? 0),
+        },
+      };
     }
     return { status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no route' } };
   }

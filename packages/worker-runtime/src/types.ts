@@ -86,9 +86,23 @@ export interface JobContext {
   log(message: string): void;
 }
 
+/**
+ * A large part of a result (e.g. every trade, the full equity curve) that travels separately from
+ * the completion report: column-wise (one array per column, all of one length; typed arrays are
+ * fine), uploaded by the runtime in chunks of `chunk_rows` rows to
+ * `POST /operations/{id}/artifacts/{kind}` with the lease token, before the completion is sent.
+ */
+export interface JobArtifact {
+  kind: string;
+  columns: string[];
+  data: ArrayLike<number>[];
+  /** Rows per upload request (default ARTIFACT_DEFAULT_CHUNK_ROWS). */
+  chunk_rows?: number;
+}
+
 /** What `runJob` returns. Throwing an Error means `failed` with its message. */
 export type JobOutcome =
-  | { status: 'completed'; result: Record<string, unknown> }
+  | { status: 'completed'; result: Record<string, unknown>; artifacts?: JobArtifact[] }
   | { status: 'aborted'; unit: number; state: unknown };
 
 /** Signature of the job module's export. */

@@ -14,6 +14,8 @@ export class FakeStartRequest {
   @IsInt() @Min(1) units!: number;
   @IsInt() unit_ms!: number;
   @IsOptional() @IsInt() fail_at?: number;
+  @IsOptional() @IsInt() artifact_rows?: number;
+  @IsOptional() @IsInt() chunk_rows?: number;
 }
 
 export function fakeEngine(overrides: Partial<WorkerEngine> = {}): WorkerEngine {

@@ -639,6 +639,114 @@ describe('at-least-once completion', () => {
   });
 });
 
+describe('result artifacts', () => {
+  const ARTIFACT = /\/artifacts\/trades$/;
+
+  it('uploads every row in lease-fenced chunks before the completion', async () => {
+    const h = await harness();
+    await post(
+      `${h.url}/backtests/start`,
+      startBody('op-art', { units: 2, unit_ms: 1, artifact_rows: 2501, chunk_rows: 1000 }),
+    );
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
+    expect(done.body).toMatchObject({ status: 'completed' });
+    const chunks = h.backend.matching('POST', ARTIFACT).map(
+      (r) =>
+        r.body as {
+          lease_token: string;
+          chunk_index: number;
+          chunk_count: number;
+          first_row: number;
+          total_rows: number;
+          columns: string[];
+          rows: number[][];
+        },
+    );
+    expect(chunks.map((c) => [c.chunk_index, c.chunk_count, c.first_row, c.rows.length])).toEqual([
+      [0, 3, 0, 1000],
+      [1, 3, 1000, 1000],
+      [2, 3, 2000, 501],
+    ]);
+    expect(chunks.every((c) => c.lease_token === 'lease-op-art' && c.total_rows === 2501)).toBe(
+      true,
+    );
+    expect(chunks[0].columns).toEqual(['i', 'sq']);
+    const rows = chunks.flatMap((c) => c.rows);
+    expect(rows).toHaveLength(2501);
+    rows.forEach((row, k) => expect(row).toEqual([k, k * k]));
+    // every upload happened before the completion
+    const order = h.backend.requests.filter((r) => ARTIFACT.test(r.path) || COMPLETE.test(r.path));
+    expect(COMPLETE.test(order[order.length - 1].path)).toBe(true);
+  });
+
+  it('retries a chunk on 5xx with backoff, then completes', async () => {
+    let fails = 2;
+    const h = await harness({}, (b) =>
+      b.on('POST', ARTIFACT, () =>
+        fails-- > 0 ? { status: 503, body: { message: 'busy' } } : undefined,
+      ),
+    );
+    await post(
+      `${h.url}/backtests/start`,
+      startBody('op-art-retry', { units: 1, unit_ms: 1, artifact_rows: 10 }),
+    );
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
+    expect(done.body).toMatchObject({ status: 'completed' });
+    expect(h.backend.count('POST', ARTIFACT)).toBe(3);
+    expect(h.timers.requested).toEqual(expect.arrayContaining([1000, 2000]));
+  });
+
+  it('fails the operation with the reason when the backend refuses a chunk (never a shorter result)', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', ARTIFACT, () => ({
+        status: 400,
+        body: { message: 'rows.3 must have 2 numbers' },
+      })),
+    );
+    await post(
+      `${h.url}/backtests/start`,
+      startBody('op-art-400', { units: 1, unit_ms: 1, artifact_rows: 10 }),
+    );
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
+    expect(done.body).toMatchObject({ status: 'failed', result: null });
+    expect((done.body as { error_message: string }).error_message).toContain(
+      'trades (10 rows) could not be stored by the backend: chunk 1/1 was refused (HTTP 400: rows.3 must have 2 numbers)',
+    );
+  });
+
+  it('stops uploading on 409 and leaves the verdict to the completion report', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', ARTIFACT, () => ({ status: 409, body: { message: 'stale lease' } })),
+    );
+    await post(
+      `${h.url}/backtests/start`,
+      startBody('op-art-409', { units: 1, unit_ms: 1, artifact_rows: 30, chunk_rows: 10 }),
+    );
+    await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
+    expect(h.backend.count('POST', ARTIFACT)).toBe(1);
+  });
+
+  it('a cancel while a chunk waits for its retry reports cancelled', async () => {
+    let url = '';
+    let cancel: Promise<unknown> | null = null;
+    const h = await harness({}, (b) =>
+      b.on('POST', ARTIFACT, () => {
+        // the first refusal triggers a user cancel, which arrives during the backoff
+        cancel ??= fetch(`${url}/api/v1/operations/op-art-cancel/cancel`, { method: 'DELETE' });
+        return { status: 503, body: { message: 'busy' } };
+      }),
+    );
+    url = h.url;
+    await post(
+      `${h.url}/backtests/start`,
+      startBody('op-art-cancel', { units: 1, unit_ms: 1, artifact_rows: 5 }),
+    );
+    const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
+    expect(done.body).toMatchObject({ status: 'cancelled' });
+    expect(h.backend.count('POST', ARTIFACT)).toBeLessThan(8);
+  });
+});
+
 describe('checkpoints on disk', () => {
   it('removes operation directories older than max_age at start', async () => {
     const tmp = tempDir();

@@ -1,5 +1,6 @@
 import {
   getApiSettings,
+  getDataSettings,
   getDatabaseSettings,
   getOperationsSettings,
   getOrphanDetectorSettings,
@@ -32,6 +33,8 @@ export interface BackendSettings {
     dispatch_interval_seconds: number;
   };
   api: { host: string; port: number; shutdown_notify_timeout: number };
+  /** Models directory scanned by GET /models (KTRDR_DATA_MODELS_DIR); absent: the store only. */
+  models_dir?: string;
 }
 
 export const BACKEND_SETTINGS = Symbol('BACKEND_SETTINGS');
@@ -66,6 +69,7 @@ export function loadBackendSettings(): BackendSettings {
       dispatch_interval_seconds: ops.dispatch_interval_seconds,
     },
     api: { host: api.host, port: api.port, shutdown_notify_timeout: api.shutdown_notify_timeout },
+    models_dir: getDataSettings().models_dir,
   };
 }
 

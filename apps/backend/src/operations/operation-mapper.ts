@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OperationDto, OperationType } from '@ktrdr/contracts';
 import type { OperationRecord } from '../persistence/operations.repository';
+import { headlineMetrics } from '../results/headline';
 
 export function toOperationDto(
   r: OperationRecord,
@@ -18,7 +19,7 @@ export function toOperationDto(
     completed_at: r.completed_at ? r.completed_at.toISOString() : null,
     progress: r.progress,
     params: r.params,
-    result: r.result,
+    metrics: headlineMetrics(r.operation_type, r.result),
     error_message: r.error_message,
     checkpoint: r.checkpoint,
     priority: r.priority,

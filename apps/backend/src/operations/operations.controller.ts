@@ -25,7 +25,6 @@ import {
   ListOperationsQueryDto,
   OperationListResponseDto,
   OperationResponseDto,
-  OperationResultsResponseDto,
   ProgressReportDto,
   ReportAckDto,
   StartOperationResponseDto,
@@ -55,21 +54,15 @@ export class OperationsController {
   }
 
   @Get(BACKEND_ROUTES.operation)
-  @ApiOperation({ summary: 'One operation' })
+  @ApiOperation({
+    summary: 'One operation: status, progress and headline metrics',
+    description: 'The full result is GET /operations/{id}/results (see the results tag).',
+  })
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: OperationResponseDto })
   @ApiErrors(400, 404)
   async get(@Param('id') id: string): Promise<OperationResponseDto> {
     return { success: true, data: await this.operations.getDto(id) };
-  }
-
-  @Get(BACKEND_ROUTES.operationResults)
-  @ApiOperation({ summary: 'Results of a completed operation (400 until it has completed)' })
-  @ApiParam(ID_PARAM)
-  @ApiOkResponse({ type: OperationResultsResponseDto })
-  @ApiErrors(400, 404)
-  results(@Param('id') id: string): Promise<OperationResultsResponseDto> {
-    return this.operations.results(id);
   }
 
   @Delete(BACKEND_ROUTES.operation)

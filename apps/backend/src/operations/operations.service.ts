@@ -18,7 +18,6 @@ import {
   type ListOperationsQueryDto,
   type OperationDto,
   type OperationListResponseDto,
-  type OperationResultsResponseDto,
   type ProgressReportDto,
   type ReportAckDto,
   type StartOperationResponseDto,
@@ -170,23 +169,6 @@ export class OperationsService {
       data: await this.toDtos(page.data),
       total_count: page.total_count,
       active_count: page.active_count,
-    };
-  }
-
-  async results(operationId: string): Promise<OperationResultsResponseDto> {
-    const op = await this.getRecord(operationId);
-    if (op.status !== OperationStatus.COMPLETED) {
-      const why =
-        op.status === OperationStatus.FAILED || op.status === OperationStatus.CANCELLED
-          ? `it is ${op.status}${op.error_message ? `: ${op.error_message}` : ''}`
-          : `it is ${op.status}; results are available once it has completed`;
-      throw new BadRequestException(`Operation ${operationId} has no results: ${why}`);
-    }
-    return {
-      success: true,
-      operation_id: op.operation_id,
-      operation_type: op.operation_type,
-      result: op.result ?? {},
     };
   }
 

@@ -70,6 +70,26 @@ CREATE TABLE sweeps (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'create_operation_artifacts',
+    // Result artifacts a worker uploads in chunks before completing (trades, full equity curve).
+    // `rows` is the chunk's JSON array of rows (text: stored and served as sent, never re-encoded).
+    sql: `
+CREATE TABLE operation_artifacts (
+  operation_id text        NOT NULL REFERENCES operations (operation_id) ON DELETE CASCADE,
+  kind         text        NOT NULL CHECK (kind IN ('trades', 'equity')),
+  chunk_index  integer     NOT NULL CHECK (chunk_index >= 0),
+  lease_token  text        NOT NULL,
+  first_row    bigint      NOT NULL CHECK (first_row >= 0),
+  row_count    integer     NOT NULL CHECK (row_count >= 0),
+  total_rows   bigint      NOT NULL CHECK (total_rows >= 0),
+  rows         text        NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (operation_id, kind, chunk_index)
+);
+`,
+  },
 ];
 
 /** Key of the PostgreSQL advisory lock that serializes migrations of concurrent backends. */

@@ -1,0 +1,157 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  StreamableFile,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import {
+  ARTIFACT_COLUMNS,
+  ARTIFACT_KINDS,
+  ArtifactChunkAckDto,
+  ArtifactChunkRequestDto,
+  BACKEND_ROUTES,
+  ListTradesQueryDto,
+  ModelListResponseDto,
+  OperationResultsResponseDto,
+  TRADES_PAGE_MAX,
+  TradeListResponseDto,
+} from '@ktrdr/contracts';
+import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
+import { RegistrationTokenGuard } from '../common/registration-token.guard';
+import { ModelsService } from './models.service';
+import { ResultsService } from './results.service';
+
+const ID_PARAM = { name: 'id', description: 'operation_id' };
+
+function csvFile(stream: NodeJS.ReadableStream, filename: string): StreamableFile {
+  return new StreamableFile(stream as never, {
+    type: 'text/csv; charset=utf-8',
+    disposition: `attachment; filename="${filename}"`,
+  });
+}
+
+@ApiTags('results')
+@Controller()
+export class ResultsController {
+  constructor(
+    private readonly results: ResultsService,
+    private readonly modelRegistry: ModelsService,
+  ) {}
+
+  @Get(BACKEND_ROUTES.operationResults)
+  @ApiOperation({
+    summary: 'The full result of a completed operation (400 until it has completed)',
+    description:
+      'data.result is a BacktestResult (metrics, buy-and-hold benchmark, calendar, downsampled equity curve, ' +
+      'how many trades and equity points are stored) or a TrainingResult (per-epoch history, best epoch, ' +
+      'validation metrics, features and scaling). Formulas: docs/metrics.md. The trade list and the full ' +
+      'equity curve are at data.links.',
+  })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: OperationResultsResponseDto })
+  @ApiErrors(400, 404)
+  get(@Param('id') id: string): Promise<OperationResultsResponseDto> {
+    return this.results.results(id);
+  }
+
+  @Get(BACKEND_ROUTES.operationResultTrades)
+  @ApiOperation({
+    summary: 'Trades of a completed backtest, paginated (every stored trade, in order)',
+    description: `limit 1–${TRADES_PAGE_MAX} (default 1000), offset; total_count = trades stored.`,
+  })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: TradeListResponseDto })
+  @ApiErrors(400, 404)
+  trades(
+    @Param('id') id: string,
+    @Query() query: ListTradesQueryDto,
+  ): Promise<TradeListResponseDto> {
+    return this.results.trades(id, query);
+  }
+
+  @Get(BACKEND_ROUTES.operationResultTradesCsv)
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'Every stored trade of a completed backtest as CSV' })
+  @ApiParam(ID_PARAM)
+  @ApiProduces('text/csv')
+  @ApiOkResponse({
+    description: 'One header line, then one trade per line (times ISO-8601 UTC)',
+    schema: {
+      type: 'string',
+      example: `${ARTIFACT_COLUMNS.trades.join(',')}\n2024-03-04T15:30:00.000Z,2024-03-06T18:30:00.000Z,172.41,175.02,579.4,1310.5,0.0131,16\n`,
+    },
+  })
+  @ApiErrors(400, 404)
+  async tradesCsv(@Param('id') id: string): Promise<StreamableFile> {
+    const { stream, filename } = await this.results.csv(id, 'trades');
+    return csvFile(stream, filename);
+  }
+
+  @Get(BACKEND_ROUTES.operationResultEquityCsv)
+  @Header('cache-control', 'no-store')
+  @ApiOperation({
+    summary: 'The equity curve of a completed backtest at full resolution (one row per bar) as CSV',
+  })
+  @ApiParam(ID_PARAM)
+  @ApiProduces('text/csv')
+  @ApiOkResponse({
+    description: 'time,equity (close-marked equity of every bar; see equity_summary for a cap)',
+    schema: {
+      type: 'string',
+      example: 'time,equity\n2024-01-01T00:00:00.000Z,100000\n2024-01-01T01:00:00.000Z,100125.5\n',
+    },
+  })
+  @ApiErrors(400, 404)
+  async equityCsv(@Param('id') id: string): Promise<StreamableFile> {
+    const { stream, filename } = await this.results.csv(id, 'equity');
+    return csvFile(stream, filename);
+  }
+
+  @Post(BACKEND_ROUTES.operationArtifacts)
+  @HttpCode(200)
+  @UseGuards(RegistrationTokenGuard)
+  @ApiOperation({
+    summary: 'A chunk of a result artifact from the worker (trades or the full equity curve)',
+    description:
+      'Sent before /complete; fenced by the lease (409 when stale or the operation already finished). ' +
+      'A chunk with the same index replaces the earlier one; chunks of an older lease are dropped.',
+  })
+  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
+  @ApiParam(ID_PARAM)
+  @ApiParam({ name: 'kind', enum: ARTIFACT_KINDS })
+  @ApiOkResponse({ type: ArtifactChunkAckDto })
+  @ApiErrors(400, 401, 404, 409)
+  upload(
+    @Param('id') id: string,
+    @Param('kind') kind: string,
+    @Body() body: ArtifactChunkRequestDto,
+  ): Promise<ArtifactChunkAckDto> {
+    return this.results.putChunk(id, kind, body);
+  }
+
+  @Get(BACKEND_ROUTES.models)
+  @ApiOperation({
+    summary: 'Trained models: their training operation and metrics',
+    description:
+      'From the completed trainings in the operations store and the model files in the models directory ' +
+      '(KTRDR_DATA_MODELS_DIR), newest first. Use model_name as strategy.model_name of a model backtest.',
+  })
+  @ApiOkResponse({ type: ModelListResponseDto })
+  models(): Promise<ModelListResponseDto> {
+    return this.modelRegistry.list();
+  }
+}

@@ -1,0 +1,197 @@
+import type { ArtifactKind } from '@ktrdr/contracts';
+import type { OperationsRepository } from '../persistence/operations.repository';
+import { SqlOperationsRepository } from '../persistence/sql-operations.repository';
+import type { SqlExecutor } from '../persistence/sql-executor';
+
+/** One stored chunk of an artifact (its rows still JSON text). */
+export interface ArtifactChunk {
+  chunk_index: number;
+  first_row: number;
+  row_count: number;
+  total_rows: number;
+  /** JSON array of rows, as uploaded. */
+  rows: string;
+}
+
+export type ChunkMeta = Omit<ArtifactChunk, 'rows'>;
+
+export interface NewArtifactChunk extends ArtifactChunk {
+  operation_id: string;
+  kind: ArtifactKind;
+  lease_token: string;
+}
+
+/**
+ * Where result artifacts live (table `operation_artifacts`, migration 3, on the operations
+ * store's connection; rows go with their operation when it is purged). Chunks are keyed by
+ * operation, kind and chunk index and belong to one lease: a chunk from a newer dispatch replaces
+ * the older dispatch's chunks.
+ */
+export interface ResultsRepository {
+  /**
+   * Stores (or replaces) one chunk for `lease_token`, first deleting chunks of this operation
+   * that other leases uploaded. Returns the rows stored for this operation, kind and lease.
+   */
+  putChunk(chunk: NewArtifactChunk): Promise<number>;
+  /** Chunks (without their rows) in row order. */
+  listChunks(operationId: string, kind: ArtifactKind, leaseToken: string): Promise<ChunkMeta[]>;
+  /** Chunks overlapping rows [from, to), with their rows, in row order. */
+  readChunks(
+    operationId: string,
+    kind: ArtifactKind,
+    leaseToken: string,
+    from: number,
+    to: number,
+  ): Promise<ArtifactChunk[]>;
+}
+
+export const RESULTS_REPOSITORY = Symbol('RESULTS_REPOSITORY');
+
+/** The SQL implementation (PGlite and PostgreSQL: the same statements). */
+export class SqlResultsRepository implements ResultsRepository {
+  constructor(private readonly executor: SqlExecutor) {}
+
+  async putChunk(c: NewArtifactChunk): Promise<number> {
+    return this.executor.transaction(async (tx) => {
+      await tx.query(
+        'DELETE FROM operation_artifacts WHERE operation_id = $1::text AND lease_token <> $2::text',
+        [c.operation_id, c.lease_token],
+      );
+      await tx.query(
+        `INSERT INTO operation_artifacts
+           (operation_id, kind, chunk_index, lease_token, first_row, row_count, total_rows, rows)
+         VALUES ($1::text, $2::text, $3::int, $4::text, $5::bigint, $6::int, $7::bigint, $8::text)
+         ON CONFLICT (operation_id, kind, chunk_index) DO UPDATE
+           SET lease_token = EXCLUDED.lease_token, first_row = EXCLUDED.first_row,
+               row_count = EXCLUDED.row_count, total_rows = EXCLUDED.total_rows,
+               rows = EXCLUDED.rows, created_at = now()`,
+        [
+          c.operation_id,
+          c.kind,
+          c.chunk_index,
+          c.lease_token,
+          c.first_row,
+          c.row_count,
+          c.total_rows,
+          c.rows,
+        ],
+      );
+      const { rows } = await tx.query<{ stored: unknown }>(
+        `SELECT COALESCE(sum(row_count), 0)::bigint AS stored FROM operation_artifacts
+          WHERE operation_id = $1::text AND kind = $2::text AND lease_token = $3::text`,
+        [c.operation_id, c.kind, c.lease_token],
+      );
+      return Number(rows[0]?.stored ?? 0);
+    });
+  }
+
+  async listChunks(
+    operationId: string,
+    kind: ArtifactKind,
+    leaseToken: string,
+  ): Promise<ChunkMeta[]> {
+    const { rows } = await this.executor.query(
+      `SELECT chunk_index, first_row, row_count, total_rows FROM operation_artifacts
+        WHERE operation_id = $1::text AND kind = $2::text AND lease_token = $3::text
+        ORDER BY first_row, chunk_index`,
+      [operationId, kind, leaseToken],
+    );
+    return rows.map((r) => ({
+      chunk_index: Number(r.chunk_index),
+      first_row: Number(r.first_row),
+      row_count: Number(r.row_count),
+      total_rows: Number(r.total_rows),
+    }));
+  }
+
+  async readChunks(
+    operationId: string,
+    kind: ArtifactKind,
+    leaseToken: string,
+    from: number,
+    to: number,
+  ): Promise<ArtifactChunk[]> {
+    const { rows } = await this.executor.query(
+      `SELECT chunk_index, first_row, row_count, total_rows, rows FROM operation_artifacts
+        WHERE operation_id = $1::text AND kind = $2::text AND lease_token = $3::text
+          AND first_row < $5::bigint AND first_row + row_count > $4::bigint
+        ORDER BY first_row, chunk_index`,
+      [operationId, kind, leaseToken, from, to],
+    );
+    return rows.map((r) => ({
+      chunk_index: Number(r.chunk_index),
+      first_row: Number(r.first_row),
+      row_count: Number(r.row_count),
+      total_rows: Number(r.total_rows),
+      rows: String(r.rows),
+    }));
+  }
+}
+
+/**
+ * In memory, for tests and OpenAPI generation with the in-memory operations store. Chunks of an
+ * operation that no longer exists in `operations` are ignored (the SQL table cascades instead).
+ */
+export class InMemoryResultsRepository implements ResultsRepository {
+  private readonly chunks = new Map<string, NewArtifactChunk>();
+
+  constructor(private readonly operations?: OperationsRepository) {}
+
+  private key(id: string, kind: string, index: number): string {
+    return `${id}\u0000${kind}\u0000${index}`;
+  }
+
+  async putChunk(c: NewArtifactChunk): Promise<number> {
+    for (const [k, v] of this.chunks) {
+      if (v.operation_id === c.operation_id && v.lease_token !== c.lease_token) {
+        this.chunks.delete(k);
+      }
+    }
+    this.chunks.set(this.key(c.operation_id, c.kind, c.chunk_index), { ...c });
+    return (await this.select(c.operation_id, c.kind, c.lease_token)).reduce(
+      (a, x) => a + x.row_count,
+      0,
+    );
+  }
+
+  private async select(id: string, kind: string, lease: string): Promise<NewArtifactChunk[]> {
+    if (this.operations && !(await this.operations.get(id))) return [];
+    return [...this.chunks.values()]
+      .filter((c) => c.operation_id === id && c.kind === kind && c.lease_token === lease)
+      .sort((a, b) => a.first_row - b.first_row || a.chunk_index - b.chunk_index);
+  }
+
+  async listChunks(id: string, kind: ArtifactKind, lease: string): Promise<ChunkMeta[]> {
+    return (await this.select(id, kind, lease)).map((c) => ({
+      chunk_index: c.chunk_index,
+      first_row: c.first_row,
+      row_count: c.row_count,
+      total_rows: c.total_rows,
+    }));
+  }
+
+  async readChunks(
+    id: string,
+    kind: ArtifactKind,
+    lease: string,
+    from: number,
+    to: number,
+  ): Promise<ArtifactChunk[]> {
+    return (await this.select(id, kind, lease))
+      .filter((c) => c.first_row < to && c.first_row + c.row_count > from)
+      .map((c) => ({
+        chunk_index: c.chunk_index,
+        first_row: c.first_row,
+        row_count: c.row_count,
+        total_rows: c.total_rows,
+        rows: c.rows,
+      }));
+  }
+}
+
+/** The results store that goes with an operations store: SQL on its connection, else in memory. */
+export function resultsRepositoryFor(operations: OperationsRepository): ResultsRepository {
+  return operations instanceof SqlOperationsRepository
+    ? new SqlResultsRepository(operations.executor)
+    : new InMemoryResultsRepository(operations);
+}

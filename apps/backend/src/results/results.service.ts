@@ -1,0 +1,268 @@
+import { Readable } from 'node:stream';
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
+import {
+  ACTIVE_OPERATION_STATUSES,
+  API_PREFIX,
+  ARTIFACT_COLUMNS,
+  ARTIFACT_KINDS,
+  OperationStatus,
+  OperationType,
+  TRADES_PAGE_DEFAULT,
+  type ArtifactChunkAckDto,
+  type ArtifactChunkRequestDto,
+  type ArtifactKind,
+  type BacktestResultDto,
+  type ListTradesQueryDto,
+  type OperationResultsResponseDto,
+  type TradeDto,
+  type TradeListResponseDto,
+  type TrainingResultDto,
+} from '@ktrdr/contracts';
+import {
+  OPERATIONS_REPOSITORY,
+  type OperationRecord,
+  type OperationsRepository,
+} from '../persistence/operations.repository';
+import {
+  RESULTS_REPOSITORY,
+  type ArtifactChunk,
+  type ResultsRepository,
+} from './results.repository';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Serves results and stores the artifacts (trade list, full equity curve) workers upload. */
+@Injectable()
+export class ResultsService {
+  private readonly logger = new Logger(ResultsService.name);
+
+  constructor(
+    @Inject(OPERATIONS_REPOSITORY) private readonly operations: OperationsRepository,
+    @Inject(RESULTS_REPOSITORY) private readonly store: ResultsRepository,
+  ) {}
+
+  private async getRecord(operationId: string): Promise<OperationRecord> {
+    const op = await this.operations.get(operationId);
+    if (!op) throw new NotFoundException(`Operation ${operationId} not found`);
+    return op;
+  }
+
+  /** One chunk from the worker, fenced by the lease; validated row by row. */
+  async putChunk(
+    operationId: string,
+    kind: string,
+    body: ArtifactChunkRequestDto,
+  ): Promise<ArtifactChunkAckDto> {
+    if (!(ARTIFACT_KINDS as readonly string[]).includes(kind)) {
+      throw new BadRequestException(`kind must be one of: ${ARTIFACT_KINDS.join(', ')}`);
+    }
+    const k = kind as ArtifactKind;
+    const op = await this.getRecord(operationId);
+    if (op.lease_token !== body.lease_token) {
+      throw new ConflictException(
+        `Stale lease for operation ${operationId}: the upload belongs to an older dispatch (current attempt ${op.attempt})`,
+      );
+    }
+    if (!ACTIVE_OPERATION_STATUSES.includes(op.status)) {
+      throw new ConflictException(
+        `Operation ${operationId} is already ${op.status}; artifacts are accepted only while it runs`,
+      );
+    }
+    if (op.operation_type !== OperationType.BACKTESTING) {
+      throw new BadRequestException(
+        `Operation ${operationId} is a ${op.operation_type}; only backtests upload ${k}`,
+      );
+    }
+    const expected = ARTIFACT_COLUMNS[k];
+    if (body.columns.length !== expected.length || body.columns.some((c, i) => c !== expected[i])) {
+      throw new BadRequestException(`columns must be ${expected.join(',')} for ${k}`);
+    }
+    if (body.chunk_index >= body.chunk_count) {
+      throw new BadRequestException('chunk_index must be less than chunk_count');
+    }
+    if (body.first_row + body.rows.length > body.total_rows) {
+      throw new BadRequestException('first_row + rows must not exceed total_rows');
+    }
+    body.rows.forEach((row, i) => {
+      if (
+        !Array.isArray(row) ||
+        row.length !== expected.length ||
+        !row.every((x) => typeof x === 'number' && Number.isFinite(x))
+      ) {
+        throw new BadRequestException(
+          `rows.${i} must be an array of ${expected.length} finite numbers (${expected.join(', ')})`,
+        );
+      }
+    });
+    const rowsStored = await this.store.putChunk({
+      operation_id: operationId,
+      kind: k,
+      lease_token: body.lease_token,
+      chunk_index: body.chunk_index,
+      first_row: body.first_row,
+      row_count: body.rows.length,
+      total_rows: body.total_rows,
+      rows: JSON.stringify(body.rows),
+    });
+    return { acknowledged: true, kind: k, chunk_index: body.chunk_index, rows_stored: rowsStored };
+  }
+
+  private async completed(operationId: string): Promise<OperationRecord> {
+    const op = await this.getRecord(operationId);
+    if (op.status !== OperationStatus.COMPLETED) {
+      const why =
+        op.status === OperationStatus.FAILED || op.status === OperationStatus.CANCELLED
+          ? `it is ${op.status}${op.error_message ? `: ${op.error_message}` : ''}`
+          : `it is ${op.status}; results are available once it has completed`;
+      throw new BadRequestException(`Operation ${operationId} has no results: ${why}`);
+    }
+    return op;
+  }
+
+  private async completedBacktest(operationId: string): Promise<OperationRecord> {
+    const op = await this.completed(operationId);
+    if (op.operation_type !== OperationType.BACKTESTING) {
+      throw new BadRequestException(
+        `Operation ${operationId} is a ${op.operation_type}; only backtests have trades and an equity curve`,
+      );
+    }
+    return op;
+  }
+
+  /** Rows of `kind` stored for the operation's final lease. */
+  private async storedRows(op: OperationRecord, kind: ArtifactKind): Promise<number> {
+    if (!op.lease_token) return 0;
+    const chunks = await this.store.listChunks(op.operation_id, kind, op.lease_token);
+    return chunks.reduce((a, c) => a + c.row_count, 0);
+  }
+
+  /** `GET /operations/{id}/results`: the full result in the `{success, data}` envelope. */
+  async results(operationId: string): Promise<OperationResultsResponseDto> {
+    const op = await this.completed(operationId);
+    const result = { ...(op.result ?? {}) } as Record<string, unknown>;
+    const base = `/${API_PREFIX}/operations/${encodeURIComponent(operationId)}/results`;
+    let links = {};
+    if (op.operation_type === OperationType.BACKTESTING) {
+      links = {
+        trades: `${base}/trades`,
+        trades_csv: `${base}/trades.csv`,
+        equity_csv: `${base}/equity.csv`,
+      };
+      // What is actually stored is the truth: a summary never claims rows that are not there.
+      for (const [field, kind] of [
+        ['trades_summary', 'trades'],
+        ['equity_summary', 'equity'],
+      ] as const) {
+        const summary = result[field] as { total?: number; stored?: number } | undefined;
+        if (!summary || typeof summary.total !== 'number') continue;
+        const stored = await this.storedRows(op, kind);
+        if (stored !== summary.stored) {
+          this.logger.error(
+            `Operation ${operationId}: ${kind} summary says ${summary.stored} stored rows, the store has ${stored}`,
+          );
+          result[field] = { ...summary, stored, omitted: summary.total - stored };
+        }
+      }
+    }
+    return {
+      success: true,
+      data: {
+        operation_id: op.operation_id,
+        operation_type: op.operation_type,
+        status: op.status,
+        completed_at: op.completed_at ? op.completed_at.toISOString() : null,
+        result: result as unknown as BacktestResultDto | TrainingResultDto,
+        links,
+      },
+    };
+  }
+
+  /** Rows [from, to) of an artifact, decoded. */
+  private async rows(
+    op: OperationRecord,
+    kind: ArtifactKind,
+    from: number,
+    to: number,
+  ): Promise<number[][]> {
+    if (!op.lease_token || to <= from) return [];
+    const chunks = await this.store.readChunks(op.operation_id, kind, op.lease_token, from, to);
+    const out: number[][] = [];
+    for (const c of chunks) {
+      const rows = JSON.parse(c.rows) as number[][];
+      const a = Math.max(from, c.first_row) - c.first_row;
+      const b = Math.min(to, c.first_row + c.row_count) - c.first_row;
+      for (let i = a; i < b; i++) out.push(rows[i]);
+    }
+    return out;
+  }
+
+  /** `GET /operations/{id}/results/trades?limit&offset`. */
+  async trades(operationId: string, query: ListTradesQueryDto): Promise<TradeListResponseDto> {
+    const op = await this.completedBacktest(operationId);
+    const limit = query.limit ?? TRADES_PAGE_DEFAULT;
+    const offset = query.offset ?? 0;
+    const total = await this.storedRows(op, 'trades');
+    const rows = await this.rows(op, 'trades', offset, Math.min(total, offset + limit));
+    return { success: true, data: rows.map(toTrade), total_count: total, offset, limit };
+  }
+
+  /** A CSV download of every stored row of `kind`, streamed chunk by chunk. */
+  async csv(
+    operationId: string,
+    kind: ArtifactKind,
+  ): Promise<{ stream: Readable; filename: string }> {
+    const op = await this.completedBacktest(operationId);
+    const lease = op.lease_token;
+    const chunks = lease ? await this.store.listChunks(op.operation_id, kind, lease) : [];
+    const store = this.store;
+    const header = kind === 'trades' ? ARTIFACT_COLUMNS.trades.join(',') : 'time,equity';
+    async function* lines(): AsyncGenerator<string> {
+      yield `${header}\n`;
+      for (const meta of chunks) {
+        if (meta.row_count === 0) continue;
+        const got = await store.readChunks(
+          op.operation_id,
+          kind,
+          lease as string,
+          meta.first_row,
+          meta.first_row + meta.row_count,
+        );
+        const c = got.find((x) => x.chunk_index === meta.chunk_index);
+        if (c) yield csvRows(kind, c);
+      }
+    }
+    return { stream: Readable.from(lines()), filename: `${operationId}_${kind}.csv` };
+  }
+}
+
+function toTrade(r: number[]): TradeDto {
+  return {
+    entry_time: iso(r[0]),
+    exit_time: iso(r[1]),
+    entry_price: r[2],
+    exit_price: r[3],
+    quantity: r[4],
+    pnl: r[5],
+    return_pct: r[6],
+    bars_held: r[7],
+  };
+}
+
+function csvRows(kind: ArtifactKind, c: ArtifactChunk): string {
+  const rows = JSON.parse(c.rows) as number[][];
+  let out = '';
+  for (const r of rows) {
+    out +=
+      kind === 'trades'
+        ? `${iso(r[0])},${iso(r[1])},${r[2]},${r[3]},${r[4]},${r[5]},${r[6]},${r[7]}\n`
+        : `${iso(r[0])},${r[1]}\n`;
+  }
+  return out;
+}

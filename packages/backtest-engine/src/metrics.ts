@@ -1,0 +1,360 @@
+/**
+ * Performance metrics of a backtest, defined once (docs/metrics.md has the formulas).
+ *
+ * Everything is computed from the close-marked equity of every bar, the bar times, the closed
+ * trades and the closes (for the buy-and-hold benchmark). Time is calendar time: the span of the
+ * data is last bar time − first bar time, and per-bar statistics are annualised with the number
+ * of bars actually observed per year (returns / years), so session-hours, weekday-only and daily
+ * series are not inflated as if they traded around the clock.
+ */
+import { MS_PER_YEAR } from '@ktrdr/market-data';
+import type { Trade } from './types';
+
+export const MS_PER_DAY = 86_400_000;
+
+/** The calendar the metrics are measured over. */
+export interface PeriodInfo {
+  /** ISO time of the first and last bar (null without bars). */
+  first_bar: string | null;
+  last_bar: string | null;
+  bars: number;
+  /** (last bar time − first bar time) in days. */
+  calendar_days: number;
+  /** calendar_days / 365.25. */
+  years: number;
+  /** Per-bar returns observed per calendar year: (bars − 1) / years; null when years is 0. */
+  bars_per_year: number | null;
+}
+
+/** Return and risk statistics of one equity series. */
+export interface ReturnStats {
+  total_return: number;
+  /** Compounded over the calendar span; null without a span or when it overflows. */
+  annualized_return: number | null;
+  /** Sample std of per-bar returns × √bars_per_year; null with fewer than 2 returns. */
+  volatility: number | null;
+  /** Mean per-bar excess return / std × √bars_per_year; null when the std is 0 or undefined. */
+  sharpe_ratio: number | null;
+  /** Mean per-bar excess return / downside deviation × √bars_per_year; null when no bar lost. */
+  sortino_ratio: number | null;
+}
+
+export interface DrawdownStats {
+  /** Largest fall from a running peak, as a positive fraction (0.25 = 25 %). */
+  max_drawdown: number;
+  /** Time of the peak the largest drawdown started from (null when there is none). */
+  max_drawdown_start: string | null;
+  /** Time of its lowest point. */
+  max_drawdown_trough: string | null;
+  /** First time equity was back at the peak; null while not recovered (or without drawdown). */
+  max_drawdown_recovery: string | null;
+  /** Peak to recovery (or to the last bar when not recovered), in bars and in calendar days. */
+  max_drawdown_duration_bars: number;
+  max_drawdown_duration_days: number;
+}
+
+export interface TradeStats {
+  num_trades: number;
+  /** Winners (pnl > 0) / trades; null without trades. */
+  win_rate: number | null;
+  /** Gross profit / gross loss; null when there is no losing trade. */
+  profit_factor: number | null;
+  /** Mean pnl of the winners / of the losers (a negative number); null when there are none. */
+  avg_win: number | null;
+  avg_loss: number | null;
+  /** Mean pnl per trade (currency); null without trades. */
+  expectancy: number | null;
+  /** Mean return_pct per trade; null without trades. */
+  avg_trade_return: number | null;
+  /** Mean bars_held; mean (exit_time − entry_time) in days; null without trades. */
+  avg_holding_bars: number | null;
+  avg_holding_days: number | null;
+}
+
+/** Buy-and-hold of the instrument over the same bars: initial × close[i] / close[0], no costs. */
+export interface BenchmarkMetrics extends ReturnStats {
+  kind: 'buy_and_hold';
+  final_equity: number;
+  max_drawdown: number;
+}
+
+export interface BacktestMetrics extends ReturnStats, DrawdownStats, TradeStats {
+  /** annualized_return / max_drawdown; null when either is 0 or undefined. */
+  calmar_ratio: number | null;
+  /** Bars with an open position / bars (Σ bars_held / bars). */
+  exposure: number;
+  /** total_return − benchmark.total_return. */
+  excess_return: number;
+  /** annualized_return − benchmark.annualized_return; null when either is null. */
+  excess_annualized_return: number | null;
+}
+
+export interface MetricsInput {
+  /** Bar open times, epoch ms, increasing. */
+  time: ArrayLike<number>;
+  /** Close-marked equity of every bar (same length as `time`). */
+  equity: ArrayLike<number>;
+  /** Closes, for the buy-and-hold benchmark (same length). */
+  close: ArrayLike<number>;
+  initial_capital: number;
+  trades: readonly Trade[];
+  /** Annual risk-free rate (0.04 = 4 %), default 0. */
+  risk_free_rate?: number;
+}
+
+export interface MetricsOutput {
+  period: PeriodInfo;
+  metrics: BacktestMetrics;
+  benchmark: BenchmarkMetrics;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function periodOf(time: ArrayLike<number>): PeriodInfo {
+  const n = time.length;
+  if (n === 0) {
+    return {
+      first_bar: null,
+      last_bar: null,
+      bars: 0,
+      calendar_days: 0,
+      years: 0,
+      bars_per_year: null,
+    };
+  }
+  const spanMs = time[n - 1] - time[0];
+  const years = spanMs / MS_PER_YEAR;
+  return {
+    first_bar: iso(time[0]),
+    last_bar: iso(time[n - 1]),
+    bars: n,
+    calendar_days: spanMs / MS_PER_DAY,
+    years,
+    bars_per_year: years > 0 ? (n - 1) / years : null,
+  };
+}
+
+/**
+ * Return statistics of `equity` (one value per bar) that started at `initial`. Per-bar returns
+ * are r[i] = equity[i] / equity[i-1] − 1 for i = 1..n−1.
+ */
+export function returnStats(
+  equity: ArrayLike<number>,
+  initial: number,
+  period: PeriodInfo,
+  riskFreeRate = 0,
+): ReturnStats {
+  const n = equity.length;
+  const final = n > 0 ? equity[n - 1] : initial;
+  const total = final / initial - 1;
+  let annualized: number | null = null;
+  if (period.years > 0) {
+    annualized = final <= 0 ? -1 : finiteOrNull(Math.pow(final / initial, 1 / period.years) - 1);
+  }
+  const m = n - 1; // number of per-bar returns
+  const bpy = period.bars_per_year;
+  if (m < 2 || bpy === null) {
+    return {
+      total_return: total,
+      annualized_return: annualized,
+      volatility: null,
+      sharpe_ratio: null,
+      sortino_ratio: null,
+    };
+  }
+  const rfBar = Math.pow(1 + riskFreeRate, 1 / bpy) - 1;
+  let sum = 0;
+  for (let i = 1; i < n; i++) sum += equity[i] / equity[i - 1] - 1;
+  const mean = sum / m;
+  let ss = 0;
+  let down = 0;
+  for (let i = 1; i < n; i++) {
+    const r = equity[i] / equity[i - 1] - 1;
+    ss += (r - mean) * (r - mean);
+    const x = r - rfBar;
+    if (x < 0) down += x * x;
+  }
+  const std = Math.sqrt(ss / (m - 1));
+  const downside = Math.sqrt(down / m);
+  const scale = Math.sqrt(bpy);
+  const excess = mean - rfBar;
+  // A std of rounding noise (a constant series) is no volatility.
+  const flat = std < 1e-12;
+  return {
+    total_return: total,
+    annualized_return: annualized,
+    volatility: flat ? 0 : std * scale,
+    sharpe_ratio: flat ? null : finiteOrNull((excess / std) * scale),
+    sortino_ratio: downside > 0 ? finiteOrNull((excess / downside) * scale) : null,
+  };
+}
+
+/** Largest drawdown of `equity` from a running peak that starts at `initial`, with its dates. */
+export function drawdownOf(
+  time: ArrayLike<number>,
+  equity: ArrayLike<number>,
+  initial: number,
+): DrawdownStats {
+  const n = equity.length;
+  let peak = initial;
+  let peakIdx = 0;
+  let maxDd = 0;
+  let start = -1;
+  let trough = -1;
+  let recovery = -1;
+  let awaiting = false;
+  for (let i = 0; i < n; i++) {
+    const e = equity[i];
+    if (e >= peak) {
+      if (awaiting) {
+        recovery = i;
+        awaiting = false;
+      }
+      peak = e;
+      peakIdx = i;
+    } else {
+      const dd = 1 - e / peak;
+      if (dd > maxDd) {
+        maxDd = dd;
+        start = peakIdx;
+        trough = i;
+        recovery = -1;
+        awaiting = true;
+      }
+    }
+  }
+  if (start < 0) {
+    return {
+      max_drawdown: 0,
+      max_drawdown_start: null,
+      max_drawdown_trough: null,
+      max_drawdown_recovery: null,
+      max_drawdown_duration_bars: 0,
+      max_drawdown_duration_days: 0,
+    };
+  }
+  const end = recovery >= 0 ? recovery : n - 1;
+  return {
+    max_drawdown: maxDd,
+    max_drawdown_start: iso(time[start]),
+    max_drawdown_trough: iso(time[trough]),
+    max_drawdown_recovery: recovery >= 0 ? iso(time[recovery]) : null,
+    max_drawdown_duration_bars: end - start,
+    max_drawdown_duration_days: (time[end] - time[start]) / MS_PER_DAY,
+  };
+}
+
+export function tradeStats(trades: readonly Trade[]): TradeStats {
+  const count = trades.length;
+  let wins = 0;
+  let losses = 0;
+  let grossProfit = 0;
+  let grossLoss = 0;
+  let pnlSum = 0;
+  let retSum = 0;
+  let barsSum = 0;
+  let msSum = 0;
+  for (const t of trades) {
+    pnlSum += t.pnl;
+    retSum += t.return_pct;
+    barsSum += t.bars_held;
+    msSum += Date.parse(t.exit_time) - Date.parse(t.entry_time);
+    if (t.pnl > 0) {
+      wins++;
+      grossProfit += t.pnl;
+    } else if (t.pnl < 0) {
+      losses++;
+      grossLoss -= t.pnl;
+    }
+  }
+  const mean = (sum: number, k: number): number | null => (k > 0 ? sum / k : null);
+  return {
+    num_trades: count,
+    win_rate: mean(wins, count),
+    profit_factor: grossLoss > 0 ? grossProfit / grossLoss : null,
+    avg_win: mean(grossProfit, wins),
+    avg_loss: losses > 0 ? -grossLoss / losses : null,
+    expectancy: mean(pnlSum, count),
+    avg_trade_return: mean(retSum, count),
+    avg_holding_bars: mean(barsSum, count),
+    avg_holding_days: count > 0 ? msSum / count / MS_PER_DAY : null,
+  };
+}
+
+/** The metrics of a run (strategy and buy-and-hold benchmark over the same bars). */
+export function computeMetrics(input: MetricsInput): MetricsOutput {
+  const { time, equity, close, initial_capital: initial, trades } = input;
+  const rf = input.risk_free_rate ?? 0;
+  const n = time.length;
+  if (equity.length !== n || close.length !== n) {
+    throw new Error(
+      `metrics: time, equity and close differ in length (${n}, ${equity.length}, ${close.length})`,
+    );
+  }
+  const period = periodOf(time);
+  const stats = returnStats(equity, initial, period, rf);
+  const dd = drawdownOf(time, equity, initial);
+  const ts = tradeStats(trades);
+  const calmar =
+    stats.annualized_return !== null && dd.max_drawdown > 0
+      ? stats.annualized_return / dd.max_drawdown
+      : null;
+  let barsHeld = 0;
+  for (const t of trades) barsHeld += t.bars_held;
+
+  const bh = new Float64Array(n);
+  for (let i = 0; i < n; i++) bh[i] = (initial * close[i]) / close[0];
+  const bStats = returnStats(bh, initial, period, rf);
+  const benchmark: BenchmarkMetrics = {
+    kind: 'buy_and_hold',
+    ...bStats,
+    final_equity: n > 0 ? bh[n - 1] : initial,
+    max_drawdown: drawdownOf(time, bh, initial).max_drawdown,
+  };
+  const metrics: BacktestMetrics = {
+    ...stats,
+    ...dd,
+    ...ts,
+    calmar_ratio: calmar === null ? null : finiteOrNull(calmar),
+    exposure: n > 0 ? barsHeld / n : 0,
+    excess_return: stats.total_return - bStats.total_return,
+    excess_annualized_return:
+      stats.annualized_return !== null && bStats.annualized_return !== null
+        ? stats.annualized_return - bStats.annualized_return
+        : null,
+  };
+  return { period, metrics, benchmark };
+}
+
+/**
+ * Indices of at most `maxPoints` points of a series that keep its shape: the first and last point
+ * and, in each of ⌊(maxPoints − 2) / 2⌋ equal buckets of the rest, the minimum and the maximum (in
+ * time order). So every peak and trough a chart needs (the largest drawdown's included) survives.
+ * All indices when the series is short enough.
+ */
+export function downsampleMinMax(values: ArrayLike<number>, maxPoints: number): number[] {
+  const n = values.length;
+  if (!Number.isInteger(maxPoints) || maxPoints < 4) {
+    throw new RangeError(`maxPoints must be an integer >= 4, got ${maxPoints}`);
+  }
+  if (n <= maxPoints) return Array.from({ length: n }, (_, i) => i);
+  const buckets = Math.floor((maxPoints - 2) / 2);
+  const inner = n - 2;
+  const out: number[] = [0];
+  for (let b = 0; b < buckets; b++) {
+    const from = 1 + Math.floor((b * inner) / buckets);
+    const to = 1 + Math.floor(((b + 1) * inner) / buckets);
+    if (to <= from) continue;
+    let lo = from;
+    let hi = from;
+    for (let i = from + 1; i < to; i++) {
+      if (values[i] < values[lo]) lo = i;
+      if (values[i] > values[hi]) hi = i;
+    }
+    if (lo === hi) out.push(lo);
+    else out.push(Math.min(lo, hi), Math.max(lo, hi));
+  }
+  out.push(n - 1);
+  return out;
+}
