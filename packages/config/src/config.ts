@@ -23,6 +23,7 @@ import {
   COMPONENT_SETTINGS,
   DatabaseSettings,
   DataSettings,
+  EventsSettings,
   LoggingSettings,
   ObservabilitySettings,
   OperationsSettings,
@@ -150,6 +151,7 @@ export const getDataSettings = () => cached(DataSettings);
 export const getCheckpointSettings = () => cached(CheckpointSettings);
 export const getOrphanDetectorSettings = () => cached(OrphanDetectorSettings);
 export const getOperationsSettings = () => cached(OperationsSettings);
+export const getEventsSettings = () => cached(EventsSettings);
 export const getDatabaseSettings = () => cached(DatabaseSettings);
 export const getLoggingSettings = () => cached(LoggingSettings);
 export const getObservabilitySettings = () => cached(ObservabilitySettings);

@@ -13,6 +13,7 @@ export {
   getCliSettings,
   getDataSettings,
   getDatabaseSettings,
+  getEventsSettings,
   getLoggingSettings,
   getObservabilitySettings,
   getOperationsSettings,

@@ -6,3 +6,4 @@ export * from './operation.dto';
 export * from './worker.dto';
 export * from './start.dto';
 export * from './sweep.dto';
+export * from './event.dto';

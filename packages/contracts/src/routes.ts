@@ -24,6 +24,7 @@ export const BACKEND_ROUTES = {
   health: 'health',
   healthReady: 'health/ready',
   metricsWorkers: 'metrics/workers',
+  events: 'events',
 } as const;
 
 /** Routes every worker serves (absolute paths, no global prefix). */
