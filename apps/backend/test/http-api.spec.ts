@@ -733,6 +733,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'GET /api/v1/health',
           'GET /api/v1/health/ready',
           'GET /api/v1/metrics/workers',
+          'GET /api/v1/events',
           'GET /metrics',
         ].sort(),
       );
@@ -745,9 +746,16 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         'ErrorResponseDto',
         'WorkerSummaryDto',
         'ReportAckDto',
+        'OperationEventDto',
+        'WorkerEventDto',
+        'StreamGapEventDto',
+        'StreamDroppedEventDto',
       ]) {
         expect(doc.components.schemas).toHaveProperty(schema);
       }
+      expect(Object.keys(doc.paths['/api/v1/events'].get.responses['200'].content)).toEqual([
+        'text/event-stream',
+      ]);
     });
 
     it('unknown routes get the envelope', async () => {

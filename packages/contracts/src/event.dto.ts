@@ -83,6 +83,9 @@ export class OperationEventPayloadDto {
   @ApiProperty({ type: String, nullable: true, description: 'Sweep this operation belongs to' })
   sweep_id!: string | null;
 
+  @ApiProperty({ description: 'Queue priority (higher first)', example: 0 })
+  priority!: number;
+
   @ApiProperty({ description: 'ISO-8601 UTC' })
   created_at!: string;
 
@@ -128,7 +131,8 @@ export class WorkerEventPayloadDto {
     enum: WorkerStatus,
     enumName: 'WorkerStatus',
     nullable: true,
-    description: 'Status before the change; null when it registered for the first time',
+    description:
+      'Status before the change as this stream last saw it; null when it (re-)registered or is unknown',
   })
   previous_status!: WorkerStatus | null;
 }

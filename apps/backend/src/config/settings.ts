@@ -1,6 +1,7 @@
 import {
   getApiSettings,
   getDatabaseSettings,
+  getEventsSettings,
   getOperationsSettings,
   getOrphanDetectorSettings,
   getWorkerSettings,
@@ -32,6 +33,13 @@ export interface BackendSettings {
     dispatch_interval_seconds: number;
   };
   api: { host: string; port: number; shutdown_notify_timeout: number };
+  events: {
+    heartbeat_interval: number;
+    replay_buffer_size: number;
+    client_buffer_size: number;
+    client_stall_timeout: number;
+    max_clients: number;
+  };
 }
 
 export const BACKEND_SETTINGS = Symbol('BACKEND_SETTINGS');
@@ -42,6 +50,7 @@ export function loadBackendSettings(): BackendSettings {
   const o = getOrphanDetectorSettings();
   const ops = getOperationsSettings();
   const api = getApiSettings();
+  const ev = getEventsSettings();
   return {
     worker: {
       registration_token: w.registration_token,
@@ -66,6 +75,13 @@ export function loadBackendSettings(): BackendSettings {
       dispatch_interval_seconds: ops.dispatch_interval_seconds,
     },
     api: { host: api.host, port: api.port, shutdown_notify_timeout: api.shutdown_notify_timeout },
+    events: {
+      heartbeat_interval: ev.heartbeat_interval,
+      replay_buffer_size: ev.replay_buffer_size,
+      client_buffer_size: ev.client_buffer_size,
+      client_stall_timeout: ev.client_stall_timeout,
+      max_clients: ev.max_clients,
+    },
   };
 }
 
