@@ -6,4 +6,5 @@ export * from './operation.dto';
 export * from './worker.dto';
 export * from './start.dto';
 export * from './sweep.dto';
+export * from './events';
 export * from './event.dto';
