@@ -110,7 +110,15 @@ export class ApiClient {
     const attempts = 1 + Math.max(0, this.options.retries);
     let lastDetail = '';
     for (let attempt = 1; ; attempt++) {
+      // A ref'd timer (AbortSignal.timeout's is not): the process waits for it, so a connection the
+      // peer drops before answering can never leave the request pending while Node exits.
+      const ac = new AbortController();
+      const timer = setTimeout(
+        () => ac.abort(new DOMException('timed out', 'TimeoutError')),
+        this.options.timeoutMs,
+      );
       let res: Response;
+      let text: string;
       try {
         res = await fetch(url, {
           method,
@@ -118,10 +126,15 @@ export class ApiClient {
             opts.body === undefined ? {} : { 'content-type': 'application/json' },
           ),
           body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: AbortSignal.timeout(this.options.timeoutMs),
+          signal: ac.signal,
         });
+        text = await res.text();
       } catch (err) {
-        const t = describeFetchError(err, this.options.timeoutMs);
+        clearTimeout(timer);
+        const t = describeFetchError(
+          ac.signal.aborted ? ac.signal.reason : err,
+          this.options.timeoutMs,
+        );
         lastDetail = t.detail;
         const retryable = IDEMPOTENT.has(method) || !t.sent;
         if (retryable && attempt < attempts) {
@@ -130,9 +143,16 @@ export class ApiClient {
         }
         throw new UnreachableError(this.baseUrl, lastDetail);
       }
-      const text = await res.text().catch(() => '');
+      clearTimeout(timer);
       if (res.ok) {
-        return (text ? JSON.parse(text) : null) as T;
+        try {
+          return (text ? JSON.parse(text) : null) as T;
+        } catch {
+          throw new CliError(
+            `The backend at ${this.baseUrl} answered ${method} /${path.replace(/^\/+/, '')} with something that is not JSON: is that URL the KTRDR API?`,
+            1,
+          );
+        }
       }
       if (RETRY_STATUS.has(res.status) && attempt < attempts) {
         const after = Number(res.headers.get('retry-after'));

@@ -36,21 +36,29 @@ export function loadEnvironment(): CliEnvironment {
   };
 }
 
+/**
+ * One process-wide Ctrl-C handler: while an operation is followed, its handler decides (detach or
+ * cancel); otherwise, or on a second Ctrl-C, the CLI leaves at once with 130.
+ */
 export function processIo(): Io {
+  const handlers: (() => void)[] = [];
+  let count = 0;
+  process.on('SIGINT', () => {
+    count += 1;
+    const top = handlers[handlers.length - 1];
+    if (!top || count > 1) process.exit(EXIT.INTERRUPTED);
+    top();
+  });
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     now: () => Date.now(),
     onInterrupt: (fn) => {
-      let count = 0;
-      const handler = (): void => {
-        count += 1;
-        // A second Ctrl-C leaves at once.
-        if (count > 1) process.exit(EXIT.INTERRUPTED);
-        fn();
+      handlers.push(fn);
+      return () => {
+        const i = handlers.lastIndexOf(fn);
+        if (i >= 0) handlers.splice(i, 1);
       };
-      process.on('SIGINT', handler);
-      return () => process.off('SIGINT', handler);
     },
   };
 }
@@ -72,6 +80,11 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
+  // Should the event loop ever drain before the command finished, that is not a success.
+  process.exitCode = EXIT.FAILED;
+  process.once('beforeExit', () => {
+    process.stderr.write('Error: ktrdr stopped before the command finished (no answer pending)\n');
+  });
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
