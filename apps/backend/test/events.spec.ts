@@ -14,6 +14,9 @@ import { EventsService } from '../src/events/events.service';
 import { LifecycleEvents } from '../src/operations/lifecycle-events';
 import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import type { OperationRecord } from '../src/persistence/operations.repository';
+import { DispatchService } from '../src/operations/dispatch.service';
+import { FakeWorkers } from './support/fake-worker';
+import { BACKTEST_PARAMS } from './support/harness';
 import { testSettings } from './support/settings';
 import { SseClient } from './support/sse-client';
 
@@ -47,9 +50,7 @@ async function listen(settings: BackendSettings): Promise<Running> {
 }
 
 let seq = 0;
-function record(
-  over: Partial<OperationRecord> = {},
-): OperationRecord {
+function record(over: Partial<OperationRecord> = {}): OperationRecord {
   seq += 1;
   return {
     operation_id: `op_backtesting_20260101_${String(seq).padStart(12, '0')}`,
@@ -199,6 +200,62 @@ describe('GET /api/v1/events', () => {
       worker: { status: 'available', current_operation_id: null },
       previous_status: 'busy',
     });
+  });
+
+  it('carries the lifecycle of a real operation: created, queued, dispatched, running, progress, completed', async () => {
+    const fake = new FakeWorkers();
+    await fake.start();
+    try {
+      const post = (path: string, body: object) =>
+        fetch(`${r.base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      await post('/workers/register', {
+        worker_id: 'life-bw',
+        worker_type: 'backtesting',
+        endpoint_url: fake.url('life-bw'),
+      });
+      const started = await post('/backtests/start', BACKTEST_PARAMS);
+      expect(started.status).toBe(202);
+      const { operation_id: id } = (await started.json()) as { operation_id: string };
+      const c = await connect(`${r.base}/events?operation_id=${id}`, { 'last-event-id': '0' });
+      await r.app.get(DispatchService).settle();
+      const dispatched = fake.requestsTo('life-bw', '/backtests/start')[0]!;
+      const lease = (dispatched.body as { lease_token: string }).lease_token;
+      await post(`/operations/${id}/progress`, {
+        lease_token: lease,
+        progress: { percentage: 40 },
+      });
+      await post(`/operations/${id}/progress`, {
+        lease_token: lease,
+        progress: { percentage: 80 },
+      });
+      await post(`/operations/${id}/complete`, {
+        lease_token: lease,
+        status: 'completed',
+        result: { total_return: 0.1 },
+      });
+      await c.waitFor((x) => x.types().includes('operation.completed'), 'the completion');
+      const types = c.types();
+      // The replay (from id 0) keeps only the latest progress; live ones all arrive.
+      expect(types[0]).toBe('operation.created');
+      expect(types).toEqual(expect.arrayContaining(['operation.queued', 'operation.dispatched']));
+      expect(types[types.length - 1]).toBe('operation.completed');
+      expect(types.indexOf('operation.dispatched')).toBeLessThan(
+        types.indexOf('operation.completed'),
+      );
+      const last = c.frames[c.frames.length - 1]!.data.payload;
+      expect(last).toMatchObject({ operation_id: id, status: 'completed', worker_id: 'life-bw' });
+      const progress = c.frames.filter((f) => f.event === 'operation.progress');
+      expect(progress.length).toBeGreaterThanOrEqual(1);
+      expect(progress[progress.length - 1]!.data.payload.progress.percentage).toBe(80);
+      const ids = c.ids();
+      for (let i = 1; i < ids.length; i++) expect(ids[i]!).toBeGreaterThan(ids[i - 1]!);
+    } finally {
+      await fake.stop();
+    }
   });
 
   it('filters by operation_id, sweep_id and worker_type', async () => {
