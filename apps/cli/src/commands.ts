@@ -77,22 +77,23 @@ async function health(s: Session, route: string): Promise<{ ok: boolean; detail:
 }
 
 export async function statusCommand(s: Session): Promise<number> {
-  const [live, ready, fleet, pending, running] = await Promise.all([
+  const [live, ready, fleet, pending, running, dispatched] = await Promise.all([
     health(s, BACKEND_ROUTES.health),
     health(s, BACKEND_ROUTES.healthReady),
     s.api.get<WorkerSummaryDto>(BACKEND_ROUTES.metricsWorkers),
     s.api.get<OperationListResponseDto>(BACKEND_ROUTES.operations, { status: 'pending', limit: 1 }),
     s.api.get<OperationListResponseDto>(BACKEND_ROUTES.operations, { status: 'running', limit: 1 }),
+    s.api.get<OperationListResponseDto>(BACKEND_ROUTES.operations, {
+      status: 'dispatched',
+      limit: 1,
+    }),
   ]);
+  const runningCount = running.total_count + dispatched.total_count;
   const ok = live.ok && ready.ok;
   const summary = {
     backend: { url: s.api.baseUrl, healthy: live.ok, ready: ready.ok },
     workers: fleet,
-    queue: {
-      pending: pending.total_count,
-      running: running.total_count,
-      active: pending.active_count,
-    },
+    queue: { pending: pending.total_count, running: runningCount, active: pending.active_count },
   };
   if (s.out.json) {
     s.out.printJson(summary);
@@ -115,7 +116,7 @@ export async function statusCommand(s: Session): Promise<number> {
       `${fleet.all.total} registered: ${fleet.all.available} available, ${fleet.all.busy} busy, ${fleet.all.temporarily_unavailable} unavailable`,
     ],
     ...byType.map((line) => ['', line] as [string, string]),
-    ['Queue', `${pending.total_count} pending, ${running.total_count} running`],
+    ['Queue', `${pending.total_count} pending, ${runningCount} running`],
   ]);
   return ok ? EXIT.OK : EXIT.FAILED;
 }
@@ -127,10 +128,7 @@ export interface RunOptions {
   cancelOnInterrupt?: boolean;
 }
 
-type StartResponse = StartOperationResponseDto & {
-  queue_position?: number | null;
-  message?: string;
-};
+type StartResponse = StartOperationResponseDto;
 
 /** Starts an operation, then follows it (or prints its id with --detach). */
 export async function runCommand(

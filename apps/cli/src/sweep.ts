@@ -3,44 +3,29 @@
  * the poll of `GET /sweeps/{id}`), then print the children ranked by a metric.
  */
 import { EventSource } from 'eventsource';
-import { BACKEND_ROUTES, TERMINAL_OPERATION_EVENT_TYPES } from '@ktrdr/contracts/constants';
+import type {
+  CancelSweepResponseDto,
+  SweepDto,
+  SweepResponseDto,
+  SweepStartResponseDto,
+} from '@ktrdr/contracts';
+import {
+  BACKEND_ROUTES,
+  TERMINAL_OPERATION_EVENT_TYPES,
+  buildPath,
+} from '@ktrdr/contracts/constants';
 import type { Session } from './context';
 import { EXIT, UnreachableError } from './errors';
 import { DetachedError } from './follow';
 import { paintStatus } from './output';
-import type { SweepRequest, Json } from './requests';
+import type { SweepRequest } from './requests';
 
-export const SWEEP_ROUTES = {
-  backtest: 'backtests/sweep',
-  train: 'trainings/sweep',
-  sweep: (id: string) => `sweeps/${encodeURIComponent(id)}`,
+const sweepPath = (id: string): string => buildPath(BACKEND_ROUTES.sweep, { id });
+
+export const SWEEP_START_ROUTES = {
+  backtest: BACKEND_ROUTES.backtestsSweep,
+  train: BACKEND_ROUTES.trainingsSweep,
 } as const;
-
-export interface SweepStartResponse {
-  success: boolean;
-  sweep_id: string;
-  operation_type: string;
-  total: number;
-  operation_ids: string[];
-}
-
-export interface SweepChild {
-  operation_id: string;
-  status: string;
-  grid_values: Json;
-  metrics: Json | null;
-  error_message: string | null;
-}
-
-export interface SweepDetail {
-  sweep_id: string;
-  operation_type: string;
-  created_at: string;
-  grid: Record<string, unknown[]>;
-  total: number;
-  counts: Record<string, number>;
-  children: SweepChild[];
-}
 
 /** Default ranking metric: Sharpe for backtests, validation accuracy for trainings. */
 export function defaultSort(operationType: string): { sort: string; order: 'asc' | 'desc' } {
@@ -49,10 +34,8 @@ export function defaultSort(operationType: string): { sort: string; order: 'asc'
     : { sort: 'sharpe_ratio', order: 'desc' };
 }
 
-const FINAL = ['completed', 'failed', 'cancelled'];
-
-function finished(d: SweepDetail): number {
-  return FINAL.reduce((n, k) => n + (d.counts[k] ?? 0), 0);
+function finished(d: SweepDto): number {
+  return d.counts.completed + d.counts.failed + d.counts.cancelled;
 }
 
 export async function getSweep(
@@ -60,8 +43,8 @@ export async function getSweep(
   id: string,
   sort?: string,
   order?: string,
-): Promise<SweepDetail> {
-  const res = await s.api.get<{ success: boolean; data: SweepDetail }>(SWEEP_ROUTES.sweep(id), {
+): Promise<SweepDto> {
+  const res = await s.api.get<SweepResponseDto>(sweepPath(id), {
     sort,
     order,
   });
@@ -82,7 +65,11 @@ export async function sweepRunCommand(
   body: SweepRequest,
   opts: SweepRunOptions,
 ): Promise<number> {
-  const res = await s.api.post<SweepStartResponse>(SWEEP_ROUTES[kind], body);
+  const res = await s.api.post<SweepStartResponseDto>(SWEEP_START_ROUTES[kind], body);
+  const ranking = opts.sort
+    ? { sort: opts.sort, order: opts.order ?? 'desc' }
+    : { ...defaultSort(res.operation_type), ...(opts.order ? { order: opts.order } : {}) };
+  opts = { ...opts, ...ranking };
   if (opts.detach) {
     if (s.out.json) s.out.printJson(res);
     else s.out.line(res.sweep_id);
@@ -102,7 +89,7 @@ export async function followSweep(
   s: Session,
   id: string,
   opts: SweepRunOptions,
-): Promise<SweepDetail> {
+): Promise<SweepDto> {
   const pollMs = opts.pollMs ?? 1000;
   let wake: (() => void) | null = null;
   const es = new EventSource(s.api.url(BACKEND_ROUTES.events, { sweep_id: id }), {
@@ -129,11 +116,11 @@ export async function followSweep(
       }
       if (interrupted === 'cancel') {
         s.out.note(`Interrupted: cancelling the unfinished operations of sweep ${id} ...`);
-        await s.api.delete(SWEEP_ROUTES.sweep(id));
+        await s.api.delete(sweepPath(id));
         interrupted = null;
         opts = { ...opts, cancelOnInterrupt: false };
       }
-      let d: SweepDetail;
+      let d: SweepDto;
       try {
         d = await getSweep(s, id, opts.sort, opts.order);
         outageSince = null;
@@ -145,7 +132,7 @@ export async function followSweep(
         continue;
       }
       const done = finished(d);
-      const line = `sweep ${id}: ${done}/${d.total} finished (${d.counts.completed ?? 0} completed, ${d.counts.failed ?? 0} failed, ${d.counts.cancelled ?? 0} cancelled, ${(d.counts.running ?? 0) + (d.counts.dispatched ?? 0)} running, ${d.counts.pending ?? 0} pending)`;
+      const line = `sweep ${id}: ${done}/${d.total} finished (${d.counts.completed} completed, ${d.counts.failed} failed, ${d.counts.cancelled} cancelled, ${d.counts.running + d.counts.dispatched} running, ${d.counts.pending} pending)`;
       if (line !== lastLine && !(s.out.json && !s.out.stderrIsTTY)) s.out.note(line);
       lastLine = line;
       if (done >= d.total) return d;
@@ -173,15 +160,15 @@ function metricCell(v: unknown): string {
 /** Ranked table of the children (the backend sorts); exit 0 when every child completed. */
 export function sweepReport(
   s: Session,
-  d: SweepDetail,
+  d: SweepDto,
   opts: { sort?: string; order?: string },
 ): number {
-  const allOk = (d.counts.completed ?? 0) === d.total;
+  const allOk = d.counts.completed === d.total;
   if (s.out.json) {
     s.out.printJson(d);
     return allOk ? EXIT.OK : EXIT.FAILED;
   }
-  const sort = opts.sort ?? defaultSort(d.operation_type).sort;
+  const sort = d.sort ?? opts.sort ?? defaultSort(d.operation_type).sort;
   const gridKeys = Object.keys(d.grid ?? {});
   const metricKeys = [
     sort,
@@ -190,7 +177,7 @@ export function sweepReport(
       : ['total_return', 'max_drawdown', 'num_trades']),
   ].filter((k, i, a) => a.indexOf(k) === i);
   s.out.line(
-    `Sweep ${d.sweep_id}: ${d.counts.completed ?? 0}/${d.total} completed, ranked by ${sort} (${opts.order ?? 'desc'})`,
+    `Sweep ${d.sweep_id}: ${d.counts.completed}/${d.total} completed, ranked by ${sort} (${opts.order ?? 'desc'})`,
   );
   s.out.table(
     ['#', 'OPERATION', 'STATUS', ...gridKeys, ...metricKeys],
@@ -213,20 +200,22 @@ export async function sweepShowCommand(
   id: string,
   opts: { sort?: string; order?: 'asc' | 'desc' },
 ): Promise<number> {
-  const d = await getSweep(s, id, opts.sort, opts.order);
+  let d = await getSweep(s, id, opts.sort, opts.order);
+  if (!opts.sort) {
+    opts = { ...opts, sort: defaultSort(d.operation_type).sort };
+    d = await getSweep(s, id, opts.sort, opts.order);
+  }
   const code = sweepReport(s, d, opts);
   // Showing a sweep that is still running is not a failure.
   return finished(d) < d.total && code === EXIT.FAILED ? EXIT.OK : code;
 }
 
 export async function sweepCancelCommand(s: Session, id: string): Promise<number> {
-  const res = await s.api.delete<Json>(SWEEP_ROUTES.sweep(id));
+  const res = await s.api.delete<CancelSweepResponseDto>(sweepPath(id));
   if (s.out.json) s.out.printJson(res);
   else
     s.out.line(
-      typeof res?.message === 'string'
-        ? res.message
-        : `Cancelled the unfinished operations of sweep ${id}`,
+      `Sweep ${id}: cancelled ${res.cancelled} operation(s); ${res.already_finished} had already finished`,
     );
   return EXIT.OK;
 }

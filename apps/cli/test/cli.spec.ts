@@ -326,6 +326,122 @@ describe('ktrdr train run', () => {
   });
 });
 
+describe('the queue and sweeps', () => {
+  /** A year of one-minute bars (~525k): keeps the one backtest worker busy for a few seconds. */
+  const LONG_BACKTEST = BACKTEST.map((a) =>
+    a === '1h' ? '1m' : a === '2024-01-01' ? '2023-01-01' : a === '2024-07-01' ? '2024-01-01' : a,
+  );
+
+  it('shows the queue position while an operation waits, then follows it to completion', async () => {
+    const first = await ktrdr(['backtest', 'run', ...LONG_BACKTEST, '--detach'], env);
+    expect(first.code).toBe(0);
+    const blocker = first.stdout.trim();
+    await waitForStatus(blocker, ['dispatched', 'running', 'completed']);
+    const res = await ktrdr(['backtest', 'run', ...BACKTEST], env);
+    expect(res.code).toBe(0);
+    const id = opId(res.stderr.replace(blocker, ''));
+    // Either the start answer or the follower says it is queued, with its place.
+    expect(res.stderr).toMatch(/queued,? (at )?position 1/);
+    expect(res.stdout).toMatch(new RegExp(`✔ Backtest ${id} completed`));
+    expect((await stack.get(`/operations/${blocker}`)).data.status).toBe('completed');
+  });
+
+  it('ktrdr sweep run: a 3 x 2 grid, every child completed, ranked by Sharpe (exit 0)', async () => {
+    const res = await ktrdr(
+      [
+        'sweep',
+        'run',
+        'backtest',
+        ...BACKTEST.filter(
+          (a, i, all) =>
+            !['--fast', '--slow'].includes(all[i - 1] ?? '') && a !== '--fast' && a !== '--slow',
+        ),
+        '--grid',
+        'fast_period=5,10,20',
+        '--grid',
+        'slow_period=30,50',
+      ],
+      env,
+    );
+    expect(res.code).toBe(0);
+    const sweepId = /sweep_\d{8}_[0-9a-f]{12}/.exec(res.stderr)![0];
+    expect(res.stderr).toMatch(`Queued sweep ${sweepId}: 6 operations`);
+    expect(res.stderr).toMatch(`sweep ${sweepId}: 6/6 finished (6 completed`);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines[0]).toBe(`Sweep ${sweepId}: 6/6 completed, ranked by sharpe_ratio (desc)`);
+    expect(lines[1]).toBe(
+      '#\tOPERATION\tSTATUS\tfast_period\tslow_period\tsharpe_ratio\ttotal_return\tmax_drawdown\tnum_trades',
+    );
+    const rows = lines.slice(2).map((l) => l.split('\t'));
+    expect(rows).toHaveLength(6);
+    const sharpe = rows.map((r) => Number(r[5]));
+    expect([...sharpe].sort((a, b) => b - a)).toEqual(sharpe);
+    expect(rows.map((r) => `${r[3]}/${r[4]}`).sort()).toEqual([
+      '10/30',
+      '10/50',
+      '20/30',
+      '20/50',
+      '5/30',
+      '5/50',
+    ]);
+    // The ranking matches each child's own result.
+    for (const r of rows) {
+      const op = (await stack.get(`/operations/${r[1]}`)).data;
+      expect(op).toMatchObject({ status: 'completed', sweep_id: sweepId });
+      expect(op.params.strategy).toMatchObject({
+        fast_period: Number(r[3]),
+        slow_period: Number(r[4]),
+      });
+      expect(Number(r[5])).toBeCloseTo(op.result.sharpe_ratio, 3);
+    }
+    // --json and ascending order through sweep show.
+    const shown = await ktrdr(['--json', 'sweep', 'show', sweepId, '--order', 'asc'], env);
+    expect(shown.code).toBe(0);
+    const doc = JSON.parse(shown.stdout);
+    expect(doc).toMatchObject({
+      sweep_id: sweepId,
+      total: 6,
+      sort: 'sharpe_ratio',
+      counts: { completed: 6 },
+    });
+    const asc = doc.children.map(
+      (c: { metrics: { sharpe_ratio: number } }) => c.metrics.sharpe_ratio,
+    );
+    expect([...asc].sort((a: number, b: number) => a - b)).toEqual(asc);
+  });
+
+  it('a sweep from a file with a failing child exits 1 and names the failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ktrdr-sweep-'));
+    try {
+      const file = join(dir, 'sweep.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          base: {
+            timeframe: '1h',
+            start_date: '2024-01-01',
+            end_date: '2024-03-01',
+            strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+          },
+          grid: { symbol: ['SYNTH-OK', 'NODATA'] },
+        }),
+      );
+      const res = await ktrdr(['sweep', 'run', '--file', file], env);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toMatch(/1\/2 completed/);
+      expect(res.stderr).toMatch(/op_backtesting_\S+ failed: .*NODATA/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a sweep without a grid is a usage error', async () => {
+    const res = await ktrdr(['sweep', 'run', ...BACKTEST], env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/A sweep needs a grid/);
+  });
+});
+
 describe('colours', () => {
   it('FORCE_COLOR turns colours on without a TTY; NO_COLOR and --no-color turn them off', async () => {
     const forced = await ktrdr(['workers'], { ...env, FORCE_COLOR: '1' });
