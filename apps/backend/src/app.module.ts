@@ -4,6 +4,7 @@ import type { Clock } from './common/clock';
 import type { Timers } from './common/periodic-task';
 import { loadBackendSettings, type BackendSettings } from './config/settings';
 import { CoreModule } from './core.module';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OperationsModule } from './operations/operations.module';
@@ -50,6 +51,7 @@ export class AppModule {
         BacktestsModule,
         TrainingsModule,
         HealthModule,
+        EventsModule,
       ],
       providers: [ShutdownService],
     };

@@ -5,6 +5,7 @@ import {
   getApiSettings,
   getDatabaseSettings,
   getLoggingSettings,
+  getRuntimeSettings,
   loadSettingsOrExit,
 } from '@ktrdr/config';
 import { AppModule } from './app.module';
@@ -44,8 +45,13 @@ async function bootstrap(): Promise<void> {
   configureApp(app);
   await app.listen(settings.api.port, settings.api.host);
   logger.log(
-    `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (API /api/v1, Swagger /api/docs, metrics /metrics)`,
+    `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (API /api/v1, Swagger /api/docs, metrics /metrics, live events /api/v1/events)`,
   );
+  if (getRuntimeSettings().environment === 'development') {
+    logger.log(
+      'First steps (another terminal): npx ktrdr workers · npx ktrdr backtest run --help · npx ktrdr status',
+    );
+  }
 }
 
 bootstrap().catch((err: unknown) => {

@@ -756,6 +756,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'GET /api/v1/metrics/workers',
           'GET /api/v1/metrics/prometheus',
           'GET /health',
+          'GET /api/v1/events',
           'GET /metrics',
         ].sort(),
       );
@@ -773,9 +774,16 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         'OperationResultsResponseDto',
         'TradeListResponseDto',
         'ModelListResponseDto',
+        'OperationEventDto',
+        'WorkerEventDto',
+        'StreamGapEventDto',
+        'StreamDroppedEventDto',
       ]) {
         expect(doc.components.schemas).toHaveProperty(schema);
       }
+      expect(Object.keys(doc.paths['/api/v1/events'].get.responses['200'].content)).toEqual([
+        'text/event-stream',
+      ]);
     });
 
     it('unknown routes get the envelope', async () => {

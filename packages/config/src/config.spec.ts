@@ -11,6 +11,7 @@ import {
   envNameOf,
   findUnknownEnvVars,
   getApiClientSettings,
+  getEventsSettings,
   getCheckpointSettings,
   getCliSettings,
   getDataSettings,
@@ -107,6 +108,34 @@ describe('defaults', () => {
       expect(getCheckpointSettings().dir).toBe('/srv/ktrdr/checkpoints');
       expect(getDatabaseSettings().dir).toBe('/srv/ktrdr/db');
     });
+  });
+
+  it('has the event stream defaults and reads the CLI API key from KTRDR_API_KEY', () => {
+    withEnv({}, () => {
+      expect(getEventsSettings()).toEqual({
+        heartbeat_interval: 15,
+        replay_buffer_size: 1000,
+        client_buffer_size: 500,
+        client_stall_timeout: 30,
+        max_clients: 1000,
+      });
+      expect(getApiClientSettings().api_key).toBeUndefined();
+    });
+    withEnv({ KTRDR_API_KEY: 'k-123' }, () => expect(getApiClientSettings().api_key).toBe('k-123'));
+    const key = describeSettings(ApiClientSettings).find((d) => d.field === 'api_key');
+    expect(key).toMatchObject({ env: 'KTRDR_API_KEY', secret: true });
+  });
+
+  it('validates the CLI component: the API client, data dir and terminal settings', () => {
+    expect(() => validateAll('cli', {})).not.toThrow();
+    expect(() => validateAll('cli', { KTRDR_API_CLIENT_RETRIES: '-1' })).toThrow(
+      /KTRDR_API_CLIENT_RETRIES/,
+    );
+    // The backend's own settings are not the CLI's concern.
+    expect(() => validateAll('cli', { KTRDR_EVENTS_HEARTBEAT_INTERVAL: '0' })).not.toThrow();
+    expect(() => validateAll('backend', { KTRDR_EVENTS_HEARTBEAT_INTERVAL: '0' })).toThrow(
+      /KTRDR_EVENTS_HEARTBEAT_INTERVAL/,
+    );
   });
 
   it('describes the worker port as the canonical default 5003', () => {

@@ -32,6 +32,7 @@ import {
   DataSettings,
   FleetSettings,
   ResultsSettings,
+  EventsSettings,
   LoggingSettings,
   ObservabilitySettings,
   OperationsSettings,
@@ -171,6 +172,7 @@ export const getResultsSettings = () => cached(ResultsSettings);
 export const getCheckpointSettings = () => cached(CheckpointSettings);
 export const getOrphanDetectorSettings = () => cached(OrphanDetectorSettings);
 export const getOperationsSettings = () => cached(OperationsSettings);
+export const getEventsSettings = () => cached(EventsSettings);
 export const getDatabaseSettings = () => cached(DatabaseSettings);
 export const getLoggingSettings = () => cached(LoggingSettings);
 export const getObservabilitySettings = () => cached(ObservabilitySettings);

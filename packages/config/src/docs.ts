@@ -13,7 +13,7 @@ function cell(text: string): string {
 }
 
 function usedBy(clsName: string): string {
-  const users = (['backend', 'worker'] as const).filter((c) =>
+  const users = (['backend', 'worker', 'cli'] as const).filter((c) =>
     COMPONENT_SETTINGS[c].some((cls) => cls.name === clsName),
   );
   return users.length > 0 ? users.join(', ') : 'tools and tests';

@@ -16,6 +16,7 @@ export {
   getFleetConfig,
   getFleetSettings,
   loadFleetConfig,
+  getEventsSettings,
   getLoggingSettings,
   getObservabilitySettings,
   getOperationsSettings,

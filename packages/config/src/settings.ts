@@ -70,7 +70,7 @@ export const ApiClientSettings = defineSettings({
   name: 'ApiClientSettings',
   prefix: 'KTRDR_API_CLIENT_',
   getter: 'getApiClientSettings',
-  description: 'How workers (and tools) reach the backend.',
+  description: 'How workers and the `ktrdr` CLI reach the backend.',
   fields: {
     base_url: url({
       default: 'http://localhost:8000/api/v1',
@@ -87,7 +87,13 @@ export const ApiClientSettings = defineSettings({
       min: 0,
       max: 100,
       description:
-        'Retries of an idempotent request to the backend before giving up on that attempt.',
+        'Retries of an idempotent request to the backend before giving up on that attempt (the `ktrdr` CLI: GETs, and any request the backend never received, with exponential backoff).',
+    }),
+    api_key: str({
+      env: 'KTRDR_API_KEY',
+      secret: true,
+      description:
+        'API key the `ktrdr` CLI sends as `Authorization: Bearer <key>`. Unset: the CLI uses the development key the backend writes to `{data dir}/dev-api-key` when that file exists, else sends none.',
     }),
   },
 });
@@ -379,6 +385,49 @@ export const OperationsSettings = defineSettings({
   },
 });
 
+export const EventsSettings = defineSettings({
+  name: 'EventsSettings',
+  prefix: 'KTRDR_EVENTS_',
+  getter: 'getEventsSettings',
+  description: 'The live event stream `GET /api/v1/events` (Server-Sent Events).',
+  fields: {
+    heartbeat_interval: num({
+      default: 15,
+      gt: 0,
+      max: 3600,
+      description:
+        'Seconds between two heartbeat comments on every open stream (keeps proxies from closing idle streams).',
+    }),
+    replay_buffer_size: int({
+      default: 1000,
+      min: 1,
+      max: 1000000,
+      description:
+        'Most recent events kept for clients that reconnect with `Last-Event-ID`; an older id gets a `stream.gap` event.',
+    }),
+    client_buffer_size: int({
+      default: 500,
+      min: 1,
+      max: 100000,
+      description:
+        'Events queued for one client whose connection does not keep up (progress coalesced per operation); beyond it the client is dropped with a final `stream.dropped` event.',
+    }),
+    client_stall_timeout: num({
+      default: 30,
+      gt: 0,
+      max: 3600,
+      description:
+        'Seconds a client may leave its connection full (not reading) before it is dropped, even below the buffer bound.',
+    }),
+    max_clients: int({
+      default: 1000,
+      min: 1,
+      max: 100000,
+      description: 'Open event streams at most; one more is answered 503 with `Retry-After`.',
+    }),
+  },
+});
+
 export const DatabaseSettings = defineSettings({
   name: 'DatabaseSettings',
   prefix: 'KTRDR_DB_',
@@ -545,6 +594,7 @@ export const ALL_SETTINGS: readonly AnySettingsClass[] = [
   CheckpointSettings,
   OrphanDetectorSettings,
   OperationsSettings,
+  EventsSettings,
   DatabaseSettings,
   LoggingSettings,
   ObservabilitySettings,
@@ -553,7 +603,7 @@ export const ALL_SETTINGS: readonly AnySettingsClass[] = [
   CliSettings,
 ];
 
-export type Component = 'backend' | 'worker' | 'all';
+export type Component = 'backend' | 'worker' | 'cli' | 'all';
 
 /** The classes each component needs (validated together at its start). */
 export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettingsClass[]>> = {
@@ -566,6 +616,7 @@ export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettings
     CheckpointSettings,
     OrphanDetectorSettings,
     OperationsSettings,
+    EventsSettings,
     DatabaseSettings,
     LoggingSettings,
     ObservabilitySettings,
@@ -586,6 +637,7 @@ export const COMPONENT_SETTINGS: Readonly<Record<Component, readonly AnySettings
     LoggingSettings,
     ObservabilitySettings,
   ],
+  cli: [RuntimeSettings, ApiClientSettings, DataSettings, CliSettings],
   all: ALL_SETTINGS,
 };
 
@@ -599,6 +651,7 @@ export type ResultsSettingsValues = SettingsOf<typeof ResultsSettings>;
 export type CheckpointSettingsValues = SettingsOf<typeof CheckpointSettings>;
 export type OrphanDetectorSettingsValues = SettingsOf<typeof OrphanDetectorSettings>;
 export type OperationsSettingsValues = SettingsOf<typeof OperationsSettings>;
+export type EventsSettingsValues = SettingsOf<typeof EventsSettings>;
 export type DatabaseSettingsValues = SettingsOf<typeof DatabaseSettings>;
 export type LoggingSettingsValues = SettingsOf<typeof LoggingSettings>;
 export type ObservabilitySettingsValues = SettingsOf<typeof ObservabilitySettings>;

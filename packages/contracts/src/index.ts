@@ -7,3 +7,5 @@ export * from './worker.dto';
 export * from './start.dto';
 export * from './sweep.dto';
 export * from './results.dto';
+export * from './events';
+export * from './event.dto';

@@ -31,6 +31,7 @@ export const BACKEND_ROUTES = {
   healthReady: 'health/ready',
   metricsWorkers: 'metrics/workers',
   metricsPrometheus: 'metrics/prometheus',
+  events: 'events',
 } as const;
 
 /** Routes every worker serves (absolute paths, no global prefix). */

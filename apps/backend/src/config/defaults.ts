@@ -25,4 +25,11 @@ export const DEFAULT_BACKEND_SETTINGS: BackendSettings = Object.freeze({
     dispatch_interval_seconds: 5,
   },
   api: { host: '0.0.0.0', port: 8000, shutdown_notify_timeout: 2 },
+  events: {
+    heartbeat_interval: 15,
+    replay_buffer_size: 1000,
+    client_buffer_size: 500,
+    client_stall_timeout: 30,
+    max_clients: 1000,
+  },
 });

@@ -2,6 +2,7 @@ import {
   getApiSettings,
   getDataSettings,
   getDatabaseSettings,
+  getEventsSettings,
   getOperationsSettings,
   getOrphanDetectorSettings,
   getWorkerSettings,
@@ -35,6 +36,13 @@ export interface BackendSettings {
   api: { host: string; port: number; shutdown_notify_timeout: number };
   /** Models directory scanned by GET /models (KTRDR_DATA_MODELS_DIR); absent: the store only. */
   models_dir?: string;
+  events: {
+    heartbeat_interval: number;
+    replay_buffer_size: number;
+    client_buffer_size: number;
+    client_stall_timeout: number;
+    max_clients: number;
+  };
 }
 
 export const BACKEND_SETTINGS = Symbol('BACKEND_SETTINGS');
@@ -45,6 +53,7 @@ export function loadBackendSettings(): BackendSettings {
   const o = getOrphanDetectorSettings();
   const ops = getOperationsSettings();
   const api = getApiSettings();
+  const ev = getEventsSettings();
   return {
     worker: {
       registration_token: w.registration_token,
@@ -70,6 +79,13 @@ export function loadBackendSettings(): BackendSettings {
     },
     api: { host: api.host, port: api.port, shutdown_notify_timeout: api.shutdown_notify_timeout },
     models_dir: getDataSettings().models_dir,
+    events: {
+      heartbeat_interval: ev.heartbeat_interval,
+      replay_buffer_size: ev.replay_buffer_size,
+      client_buffer_size: ev.client_buffer_size,
+      client_stall_timeout: ev.client_stall_timeout,
+      max_clients: ev.max_clients,
+    },
   };
 }
 

@@ -11,5 +11,6 @@ export function testSettings(overrides: DeepPartial<BackendSettings> = {}): Back
     orphan: { ...d.orphan, ...overrides.orphan },
     operations: { ...d.operations, ...overrides.operations },
     api: { ...d.api, ...overrides.api },
+    events: { ...d.events, ...overrides.events },
   };
 }

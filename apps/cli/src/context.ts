@@ -1,0 +1,78 @@
+/** What every command needs: settings, the API client, output, time and Ctrl-C. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiClient } from './api';
+import { Output, coloursEnabled, type Stream } from './output';
+
+/** The CLI's settings as read from @ktrdr/config (main.ts) or given by tests. */
+export interface CliEnvironment {
+  /** KTRDR_API_CLIENT_BASE_URL */
+  baseUrl: string;
+  /** KTRDR_API_KEY */
+  apiKey: string | undefined;
+  /** KTRDR_API_CLIENT_TIMEOUT, seconds */
+  timeout: number;
+  /** KTRDR_API_CLIENT_RETRIES */
+  retries: number;
+  /** KTRDR_DATA_DIR (where the backend writes dev-api-key in development) */
+  dataDir: string;
+  noColor: boolean;
+  forceColor: boolean;
+}
+
+export interface Io {
+  stdout: Stream;
+  stderr: Stream;
+  now: () => number;
+  /** Registers a Ctrl-C handler; returns its remover. */
+  onInterrupt: (fn: () => void) => () => void;
+}
+
+export interface GlobalOptions {
+  apiUrl?: string;
+  apiKey?: string;
+  json?: boolean;
+  color?: boolean;
+}
+
+export interface Session {
+  api: ApiClient;
+  out: Output;
+  now: () => number;
+  onInterrupt: Io['onInterrupt'];
+}
+
+/** Name of the file in the data dir where a development backend leaves its generated API key. */
+export const DEV_API_KEY_FILE = 'dev-api-key';
+
+/** --api-key, else KTRDR_API_KEY, else the development key file when it exists. */
+export function resolveApiKey(flag: string | undefined, env: CliEnvironment): string | undefined {
+  if (flag) return flag;
+  if (env.apiKey) return env.apiKey;
+  const file = join(env.dataDir, DEV_API_KEY_FILE);
+  try {
+    if (existsSync(file)) {
+      const key = readFileSync(file, 'utf8').trim();
+      if (key) return key;
+    }
+  } catch {
+    // Unreadable (permissions): go without a key; the backend says 401 if it needs one.
+  }
+  return undefined;
+}
+
+export function createSession(env: CliEnvironment, io: Io, g: GlobalOptions): Session {
+  const colours = coloursEnabled(
+    io.stdout.isTTY === true || io.stderr.isTTY === true,
+    { no_color: env.noColor, force_color: env.forceColor },
+    g.color,
+  );
+  const out = new Output(io.stdout, io.stderr, colours, g.json === true);
+  const api = new ApiClient({
+    baseUrl: g.apiUrl ?? env.baseUrl,
+    apiKey: resolveApiKey(g.apiKey, env),
+    timeoutMs: env.timeout * 1000,
+    retries: env.retries,
+  });
+  return { api, out, now: io.now, onInterrupt: io.onInterrupt };
+}
