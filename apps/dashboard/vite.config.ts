@@ -4,7 +4,8 @@ import { defineConfig } from 'vite';
 // The backend serves dist/ at /ui (same origin as the API, no extra server). `pnpm hot` runs Vite's
 // dev server with hot reload against a backend on :8000 for working on the pages.
 export default defineConfig({
-  base: '/ui/',
+  // Relative asset URLs: index.html is always served at /ui/ (hash routes), also behind a proxy prefix.
+  base: './',
   plugins: [react()],
   build: {
     outDir: 'dist',

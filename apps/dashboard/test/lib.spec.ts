@@ -49,6 +49,8 @@ describe('format', () => {
     expect(formatAgo('2026-01-01T00:00:00.000Z', T0)).toBe('10s ago');
     expect(formatPct(0.1234)).toBe('12.34%');
     expect(formatPct(Number.NaN)).toBe('—');
+    expect(formatPct(-0.000001)).toBe('0.00%');
+    expect(formatPct(-0.01)).toBe('-1.00%');
     expect(formatMetric('total_return', 0.05)).toBe('5.00%');
     expect(formatMetric('max_drawdown', 0.2)).toBe('20.00%');
     expect(formatMetric('num_trades', 12)).toBe('12');

@@ -33,7 +33,9 @@ export function formatTime(iso: string | null | undefined): string {
 
 export function formatPct(fraction: number | null | undefined, digits = 2): string {
   if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
-  return `${(fraction * 100).toFixed(digits)}%`;
+  const text = (fraction * 100).toFixed(digits);
+  // -0.00 % reads like a loss: a value that rounds to zero is 0.
+  return `${/^-0(\.0+)?$/.test(text) ? text.slice(1) : text}%`;
 }
 
 export function formatNumber(n: number | null | undefined, digits = 2): string {
