@@ -57,14 +57,14 @@ export function useOperations(filter: OperationFilter, enabled = true) {
 }
 
 export function useOperation(id: string) {
-  const { pollMs } = useLive();
+  const { detailPollMs } = useLive();
   return useQuery({
     queryKey: keys.operation(id),
     queryFn: ({ signal }) =>
       get<OperationResponseDto>(apiPath('operation', { id }), signal).then((r) => r.data),
     refetchInterval: (q) => {
       const op = q.state.data as OperationDto | undefined;
-      return op && ['completed', 'failed', 'cancelled'].includes(op.status) ? false : pollMs;
+      return op && ['completed', 'failed', 'cancelled'].includes(op.status) ? false : detailPollMs;
     },
     retry,
   });

@@ -9,14 +9,23 @@ export interface LiveState {
   detail: string;
   /** Poll interval for the REST queries: short without the stream, a slow safety net with it. */
   pollMs: number;
+  /** Poll interval of one open, unfinished operation (its progress bar) without the stream. */
+  detailPollMs: number;
 }
 
 /** Without the event stream the pages poll this often. */
 export const POLL_MS = 2000;
+/** Without the stream, the operation shown on its detail page is re-read this often. */
+export const DETAIL_POLL_MS = 500;
 /** With the stream, a slow re-read in case an event was lost. */
 export const SAFETY_POLL_MS = 30_000;
 
-const LiveCtx = createContext<LiveState>({ mode: 'polling', detail: '', pollMs: POLL_MS });
+const LiveCtx = createContext<LiveState>({
+  mode: 'polling',
+  detail: '',
+  pollMs: POLL_MS,
+  detailPollMs: DETAIL_POLL_MS,
+});
 
 export function useLive(): LiveState {
   return useContext(LiveCtx);
@@ -79,7 +88,12 @@ export function LiveProvider({ children }: { children: ReactNode }) {
   }, [qc]);
 
   const value = useMemo(
-    () => ({ mode, detail, pollMs: mode === 'live' ? SAFETY_POLL_MS : POLL_MS }),
+    () => ({
+      mode,
+      detail,
+      pollMs: mode === 'live' ? SAFETY_POLL_MS : POLL_MS,
+      detailPollMs: mode === 'live' ? SAFETY_POLL_MS : DETAIL_POLL_MS,
+    }),
     [mode, detail],
   );
   return <LiveCtx.Provider value={value}>{children}</LiveCtx.Provider>;
