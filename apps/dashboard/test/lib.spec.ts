@@ -28,6 +28,10 @@ function op(over: Partial<OperationDto> = {}): OperationDto {
     result: null,
     error_message: null,
     checkpoint: null,
+    priority: 0,
+    queue_position: null,
+    wait_reason: null,
+    sweep_id: null,
     ...over,
   } as OperationDto;
 }
@@ -114,17 +118,11 @@ describe('operations', () => {
     expect(queueInfo(op())).toEqual({
       position: null,
       waitReason: null,
-      priority: null,
+      priority: 0,
       sweepId: null,
     });
-    const queued = {
-      ...op(),
-      queue_position: 2,
-      wait_reason: '1 ahead',
-      priority: 5,
-      sweep_id: 'sw_1',
-    };
-    expect(queueInfo(queued as OperationDto)).toEqual({
+    const queued = op({ queue_position: 2, wait_reason: '1 ahead', priority: 5, sweep_id: 'sw_1' });
+    expect(queueInfo(queued)).toEqual({
       position: 2,
       waitReason: '1 ahead',
       priority: 5,

@@ -14,10 +14,9 @@ export class ApiError extends Error {
   }
 }
 
-/** Routes the contracts do not name (yet): the event stream, sweeps, paginated trades. */
+/** Routes the contracts do not name (yet): the event stream, paginated trades. */
 export const EXTRA_ROUTES = {
   events: 'events',
-  sweep: 'sweeps/:id',
   operationTrades: 'operations/:id/results/trades',
 } as const;
 

@@ -35,10 +35,7 @@ export function OperationActions({
         const r = await api<CancelOperationResponseDto>('DELETE', apiPath('operation', { id }));
         notify('ok', `${id}: ${r.status}. ${r.message}`);
       } else {
-        const r = await api<StartOperationResponseDto & { message?: string }>(
-          'POST',
-          apiPath('operationResume', { id }),
-        );
+        const r = await api<StartOperationResponseDto>('POST', apiPath('operationResume', { id }));
         notify(
           'ok',
           `${id}: resumed (${r.status}${r.worker_id ? ` on ${r.worker_id}` : ''})${r.message ? `. ${r.message}` : ''}`,

@@ -112,19 +112,18 @@ export function describeParams(op: Pick<OperationDto, 'params'>): string {
 export interface QueueInfo {
   position: number | null;
   waitReason: string | null;
-  priority: number | null;
+  priority: number;
   sweepId: string | null;
 }
 
-/** Queue fields of an operation (absent on a backend without the queue). */
-export function queueInfo(op: OperationDto): QueueInfo {
-  const o = op as unknown as Record<string, unknown>;
-  const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : null);
-  const s = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : null);
+/** Queue fields of an operation: place and reason while pending, priority, sweep. */
+export function queueInfo(
+  op: Pick<OperationDto, 'queue_position' | 'wait_reason' | 'priority' | 'sweep_id'>,
+): QueueInfo {
   return {
-    position: n('queue_position'),
-    waitReason: s('wait_reason'),
-    priority: n('priority'),
-    sweepId: s('sweep_id'),
+    position: op.queue_position ?? null,
+    waitReason: op.wait_reason ?? null,
+    priority: op.priority ?? 0,
+    sweepId: op.sweep_id ?? null,
   };
 }

@@ -1,12 +1,10 @@
 /** Ranking and the two-parameter heatmap of a sweep's children. */
+import type { SweepChildDto } from '../api/types';
 
-export interface SweepChildLike {
-  operation_id: string;
+/** What the ranking and the heatmap read of a child (`SweepChildDto`). */
+export type SweepChildLike = Pick<SweepChildDto, 'operation_id' | 'grid_values' | 'metrics'> & {
   status: string;
-  grid_values: Record<string, unknown>;
-  metrics: Record<string, unknown> | null;
-  error_message?: string | null;
-}
+};
 
 export type Order = 'asc' | 'desc';
 

@@ -74,8 +74,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
             void qc.invalidateQueries({
               queryKey: ['operation', effect.patchOperation.operation_id],
             });
-          if ((effect.patchOperation as { sweep_id?: unknown }).sweep_id)
-            void qc.invalidateQueries({ queryKey: ['sweep'] });
+          if (effect.patchOperation.sweep_id) void qc.invalidateQueries({ queryKey: ['sweep'] });
         }
         // Lifecycle events arrive in bursts (a sweep queues dozens): one refetch per 300 ms.
         if (pending.size > 0) timer ??= setTimeout(flush, 300);

@@ -168,9 +168,7 @@ function StartForm({ kind }: { kind: Kind }) {
   const paths = useMemo(() => flatten(fields).map((f) => f.path), [fields]);
   const [values, setValues] = useState<FormValues>(() => initialValues(fields));
   const [errors, setErrors] = useState<SplitErrors>({ byField: {}, general: [] });
-  const [answer, setAnswer] = useState<
-    (StartOperationResponseDto & { message?: string; queue_position?: number | null }) | null
-  >(null);
+  const [answer, setAnswer] = useState<StartOperationResponseDto | null>(null);
   const [busy, setBusy] = useState(false);
   const qc = useQueryClient();
 
@@ -198,9 +196,7 @@ function StartForm({ kind }: { kind: Kind }) {
     setErrors({ byField: {}, general: [] });
     const body = buildBody(fields, values) as unknown as StartBody;
     try {
-      const r = await api<
-        StartOperationResponseDto & { message?: string; queue_position?: number | null }
-      >('POST', apiPath(spec.route), body);
+      const r = await api<StartOperationResponseDto>('POST', apiPath(spec.route), body);
       setAnswer(r);
       invalidateOperations(qc);
     } catch (err) {

@@ -62,7 +62,7 @@ function Facts({ op, now }: { op: OperationDto; now: number }) {
           </dd>
         </>
       )}
-      {qi.priority !== null && (
+      {qi.priority !== 0 && (
         <>
           <dt>Priority</dt>
           <dd>{qi.priority}</dd>

@@ -57,7 +57,7 @@ export function QueuePanel() {
                   <td>
                     {statusLabel(op.operation_type)} {describeParams(op)}
                   </td>
-                  <td>{qi.priority ?? 0}</td>
+                  <td>{qi.priority}</td>
                   <td>{formatAgo(op.created_at, now).replace(' ago', '')}</td>
                   <td>{qi.waitReason ?? '—'}</td>
                   <td>

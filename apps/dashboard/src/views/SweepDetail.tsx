@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
 import { apiPath, ApiError, get } from '../api/client';
 import { keys } from '../api/queries';
+import type { SweepResponseDto } from '../api/types';
 import { StatusBadge, statusLabel } from '../components/Status';
 import { useLive } from '../live/LiveContext';
 import { formatMetric, formatTime } from '../lib/format';
@@ -16,22 +17,12 @@ import {
 } from '../lib/sweep';
 import { ErrorLine, OpLink } from './common';
 
-interface SweepData {
-  sweep_id: string;
-  operation_type: string;
-  created_at: string;
-  grid: Record<string, unknown[]>;
-  total: number;
-  counts: Record<string, number>;
-  children: SweepChildLike[];
-}
-
 function useSweep(id: string, sort: string, order: Order) {
   const { pollMs } = useLive();
   return useQuery({
     queryKey: keys.sweep(id, sort, order),
     queryFn: ({ signal }) =>
-      get<{ success: boolean; data: SweepData }>(
+      get<SweepResponseDto>(
         apiPath('sweep', { id }, { sort: sort || undefined, order }),
         signal,
       ).then((r) => r.data),
