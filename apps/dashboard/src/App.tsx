@@ -1,11 +1,16 @@
+import { lazy, Suspense } from 'react';
 import { ApiKeyPanel } from './components/ApiKey';
 import { useLive } from './live/LiveContext';
 import { useRoute, type Route } from './lib/route';
 import { Fleet } from './views/Fleet';
 import { NewRun } from './views/NewRun';
-import { OperationDetail } from './views/OperationDetail';
 import { OperationsTable, QueuePanel, RunningPanel } from './views/Operations';
 import { SweepDetail } from './views/SweepDetail';
+
+// The charts (Recharts) load with the operation page only: the overview stays small.
+const OperationDetail = lazy(() =>
+  import('./views/OperationDetail').then((m) => ({ default: m.OperationDetail })),
+);
 
 function LiveIndicator() {
   const { mode, detail } = useLive();
@@ -33,7 +38,11 @@ function Page({ route }: { route: Route }) {
     case 'operations':
       return <OperationsTable />;
     case 'operation':
-      return <OperationDetail key={route.id} id={route.id} />;
+      return (
+        <Suspense fallback={<p className="empty">Loading…</p>}>
+          <OperationDetail key={route.id} id={route.id} />
+        </Suspense>
+      );
     case 'sweep':
       return <SweepDetail key={route.id} id={route.id} />;
     case 'new':

@@ -347,22 +347,23 @@ export function OperationDetail({ id }: { id: string }) {
             </p>
           </div>
         )}
-        <Facts op={op} now={now} />
-      </section>
-
-      <section className="panel" aria-labelledby="params-h">
-        <h2 id="params-h">Parameters</h2>
-        <table className="kv" data-testid="params">
-          <caption className="sr-only">Start request</caption>
-          <tbody>
-            {params.map(([k, v]) => (
-              <tr key={k}>
-                <th scope="row">{k}</th>
-                <td className="mono">{v}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <div className="detail-grid">
+          <Facts op={op} now={now} />
+          <section aria-labelledby="params-h">
+            <h3 id="params-h">Parameters</h3>
+            <table className="kv" data-testid="params">
+              <caption className="sr-only">Start request</caption>
+              <tbody>
+                {params.map(([k, v]) => (
+                  <tr key={k}>
+                    <th scope="row">{k}</th>
+                    <td className="mono">{v}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
+        </div>
       </section>
 
       {completed && op.operation_type === 'backtesting' && result && (

@@ -260,9 +260,9 @@ export function OperationsTable({
                 <td>
                   {statusLabel(op.operation_type)} {describeParams(op)}
                 </td>
-                <td title={formatTime(op.created_at)}>{formatTime(op.created_at)}</td>
+                <td className="nowrap">{formatTime(op.created_at)}</td>
                 <td>{formatDuration(durationMs(op))}</td>
-                <td>
+                <td className="headline">
                   {headlineMetrics(op).map((h) => (
                     <span key={h.label} className="metric">
                       {h.label} <strong>{h.value}</strong>

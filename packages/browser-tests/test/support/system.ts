@@ -22,6 +22,7 @@ function packageDir(pkg: string): string {
 
 export const BACKEND_MAIN = join(packageDir('@ktrdr/backend'), 'dist', 'main.js');
 export const BACKTEST_MAIN = join(packageDir('@ktrdr/backtest-worker'), 'dist', 'main.js');
+export const TRAINING_MAIN = join(packageDir('@ktrdr/training-worker'), 'dist', 'main.js');
 export const DASHBOARD_INDEX = join(packageDir('@ktrdr/dashboard'), 'dist', 'index.html');
 
 export function freePort(): Promise<number> {
@@ -64,6 +65,7 @@ export class System {
     return `${this.origin}/api/v1`;
   }
 
+  /** Backend, then the workers (`training-*` ids run the training worker), each registered. */
   async start(workers: string[]): Promise<void> {
     for (const m of [BACKEND_MAIN, BACKTEST_MAIN, DASHBOARD_INDEX]) {
       if (!existsSync(m))
@@ -90,7 +92,7 @@ export class System {
     await this.waitFor('backend health', async () =>
       (await this.call('GET', '/health')).status === 200 ? true : undefined,
     );
-    for (const id of workers) await this.startBacktestWorker(id);
+    for (const id of workers) await this.startWorker(id);
     for (const id of workers) {
       await this.waitFor(`worker ${id} registered`, async () => {
         const r = await this.call('GET', `/workers/${id}`);
@@ -99,9 +101,9 @@ export class System {
     }
   }
 
-  async startBacktestWorker(id: string): Promise<void> {
+  async startWorker(id: string): Promise<void> {
     const port = await freePort();
-    this.launch(id, BACKTEST_MAIN, {
+    this.launch(id, id.startsWith('training') ? TRAINING_MAIN : BACKTEST_MAIN, {
       KTRDR_WORKER_ID: id,
       KTRDR_WORKER_PORT: String(port),
       KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
