@@ -7,7 +7,7 @@ import request from 'supertest';
 import { AppModule } from '../src/app.module';
 import { configureApp } from '../src/app.setup';
 import { DASHBOARD_CSP, dashboardDistDir, mountDashboard } from '../src/dashboard';
-import { InMemoryOperationsRepository } from '../src/operations/testing/in-memory-operations.repository';
+import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import { testSettings } from './support/settings';
 
 type Server = Parameters<typeof request>[0];
