@@ -282,20 +282,27 @@ describe('dashboard in a real browser', () => {
     });
   });
 
-  it('a sweep ranks its children by a metric and maps it over two grid parameters', async () => {
+  it('a sweep started from the form ranks its children by a metric and maps it over two grid parameters', async () => {
     await withScreenshot(page, 'sweep', async () => {
-      const res = await sys.call('POST', '/backtests/sweep', {
-        base: {
-          symbol: 'SYNTH-SWEEP',
-          timeframe: '1h',
-          start_date: '2024-01-01',
-          end_date: '2024-04-01',
-          strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
-        },
-        grid: { fast_period: [5, 10], slow_period: [20, 40] },
-      });
-      expect(res.status).toBe(202);
-      const sweepId = res.body.sweep_id as string;
+      await gotoUi('/new/backtest');
+      const form = page.locator('[data-testid="form-backtest"]');
+      await form.getByLabel('symbol').fill('SYNTH-SWEEP');
+      await form.getByLabel('start date').fill('2024-01-01');
+      await form.getByLabel('end date').fill('2024-04-01');
+      // A grid the API refuses: its message appears at the grid.
+      await form.getByLabel('grid (JSON)').fill('{"fast_period": []}');
+      await form.getByRole('button', { name: 'Start backtest sweep' }).click();
+      await expectText(
+        form.locator('[data-field="grid"] [data-testid="field-error"]'),
+        'grid.fast_period must be a non-empty array of values',
+      );
+      await form
+        .getByLabel('grid (JSON)')
+        .fill('{"fast_period": [5, 10], "slow_period": [20, 40]}');
+      await form.getByRole('button', { name: 'Start backtest sweep' }).click();
+      const answer = page.locator('[data-testid="start-answer"]');
+      await expectText(answer, /Queued sweep sweep_\S+ — 4 runs/);
+      const sweepId = (await answer.locator('a').textContent())!.trim();
       const done = await sys.waitFor(
         'the sweep finished',
         async () => {
@@ -304,7 +311,7 @@ describe('dashboard in a real browser', () => {
         },
         120_000,
       );
-      await gotoUi(`/sweeps/${sweepId}`);
+      await answer.locator('a').click();
       const detail = page.locator('[data-testid="sweep-detail"]');
       await detail.waitFor();
       await expectText(detail, /4 completed/);

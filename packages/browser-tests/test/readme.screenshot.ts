@@ -1,7 +1,8 @@
 /**
  * The README's screenshots (not part of `npm test`; run `pnpm --filter @ktrdr/browser-tests
  * screenshot` after a build): a small fleet with work in every state, then
- * docs/img/dashboard.png (the overview) and docs/img/operation.png (a finished backtest).
+ * docs/img/dashboard.png (the overview), docs/img/sweep.png (a sweep) and docs/img/operation.png
+ * (a finished backtest).
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -92,6 +93,12 @@ it('takes the README screenshots', async () => {
   );
   await page.waitForTimeout(2500);
   await page.screenshot({ path: join(IMG, 'dashboard.png'), fullPage: true });
+
+  await page.goto(`${sys.origin}/ui/#/sweeps/${sweep.body.sweep_id as string}`);
+  await page.locator('[data-testid="heatmap"] td.heat-cell a').first().waitFor();
+  await page.getByLabel('Rank by').selectOption('sharpe_ratio');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: join(IMG, 'sweep.png'), fullPage: true });
 
   await page.goto(`${sys.origin}/ui/#/operations/${one.body.operation_id as string}`);
   await page.locator('[data-testid="equity-chart"] path.recharts-line-curve').waitFor();

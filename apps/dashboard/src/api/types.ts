@@ -5,6 +5,7 @@
 export type {
   BacktestStartRequestDto,
   CancelOperationResponseDto,
+  CancelSweepResponseDto,
   CheckpointInfoDto,
   ErrorResponseDto,
   OperationDto,
@@ -16,6 +17,7 @@ export type {
   SweepChildDto,
   SweepDto,
   SweepResponseDto,
+  SweepStartResponseDto,
   TrainingStartRequestDto,
   WorkerCapabilitiesDto,
   WorkerDto,

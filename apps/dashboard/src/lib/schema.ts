@@ -213,20 +213,31 @@ export interface SplitErrors {
   general: string[];
 }
 
+/** A sweep child's problems start with `child 3 (fast_period=5, slow_period=30): `. */
+const CHILD_PREFIX = /^child \d+ \([^)]*\): /;
+
 /**
  * One line per problem (the backend joins them with "; "), each put next to the longest field path
- * it starts with; lines naming no known field stay general.
+ * it starts with (`grid.fast_period …` goes to `grid`; a sweep child's `strategy.fast_period …` to
+ * that field); lines naming no known field stay general.
  */
 export function splitFieldErrors(message: string, paths: readonly string[]): SplitErrors {
   const byField: Record<string, string[]> = {};
   const general: string[] = [];
   const sorted = [...paths].sort((a, b) => b.length - a.length);
-  for (const line of message
+  const lines = message
     .split('; ')
     .map((l) => l.trim())
-    .filter(Boolean)) {
+    .filter(Boolean);
+  for (const line of lines) {
+    const bare = line.replace(CHILD_PREFIX, '');
     const path = sorted.find(
-      (p) => line === p || line.startsWith(`${p} `) || line.startsWith(`${p}:`),
+      (p) =>
+        bare === p ||
+        bare.startsWith(`${p} `) ||
+        bare.startsWith(`${p}:`) ||
+        bare.startsWith(`${p}.`) ||
+        bare.startsWith(`${p}[`),
     );
     if (path) (byField[path] ??= []).push(line);
     else general.push(line);

@@ -6,6 +6,7 @@ import { invalidateOperations } from '../api/queries';
 import type {
   BacktestStartRequestDto,
   StartOperationResponseDto,
+  SweepStartResponseDto,
   TrainingStartRequestDto,
 } from '../api/types';
 import {
@@ -27,10 +28,28 @@ type Kind = 'backtest' | 'training';
 
 const KINDS: Record<
   Kind,
-  { schema: string; route: 'backtestsStart' | 'trainingsStart'; title: string }
+  {
+    schema: string;
+    route: 'backtestsStart' | 'trainingsStart';
+    sweepRoute: 'backtestsSweep' | 'trainingsSweep';
+    sweepSchema: string;
+    title: string;
+  }
 > = {
-  backtest: { schema: 'BacktestStartRequestDto', route: 'backtestsStart', title: 'Backtest' },
-  training: { schema: 'TrainingStartRequestDto', route: 'trainingsStart', title: 'Training' },
+  backtest: {
+    schema: 'BacktestStartRequestDto',
+    route: 'backtestsStart',
+    sweepRoute: 'backtestsSweep',
+    sweepSchema: 'BacktestSweepRequestDto',
+    title: 'Backtest',
+  },
+  training: {
+    schema: 'TrainingStartRequestDto',
+    route: 'trainingsStart',
+    sweepRoute: 'trainingsSweep',
+    sweepSchema: 'TrainingSweepRequestDto',
+    title: 'Training',
+  },
 };
 
 /** The request bodies the two forms send (typed by the contracts). */
@@ -165,7 +184,10 @@ function Field({ kind, f, values, errors, set }: FieldProps) {
 function StartForm({ kind }: { kind: Kind }) {
   const spec = KINDS[kind];
   const fields = useMemo(() => formFields(doc, spec.schema), [spec.schema]);
-  const paths = useMemo(() => flatten(fields).map((f) => f.path), [fields]);
+  const paths = useMemo(() => [...flatten(fields).map((f) => f.path), 'grid'], [fields]);
+  const gridHelp = doc.components.schemas[spec.sweepSchema]?.properties?.grid?.description;
+  const [grid, setGrid] = useState('');
+  const [sweepAnswer, setSweepAnswer] = useState<SweepStartResponseDto | null>(null);
   const [values, setValues] = useState<FormValues>(() => initialValues(fields));
   const [errors, setErrors] = useState<SplitErrors>({ byField: {}, general: [] });
   const [answer, setAnswer] = useState<StartOperationResponseDto | null>(null);
@@ -193,11 +215,28 @@ function StartForm({ kind }: { kind: Kind }) {
     e.preventDefault();
     setBusy(true);
     setAnswer(null);
+    setSweepAnswer(null);
     setErrors({ byField: {}, general: [] });
     const body = buildBody(fields, values) as unknown as StartBody;
     try {
-      const r = await api<StartOperationResponseDto>('POST', apiPath(spec.route), body);
-      setAnswer(r);
+      if (grid.trim()) {
+        // A grid makes it a sweep: one run per combination of its values.
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(grid);
+        } catch (err) {
+          setErrors({ byField: { grid: [`grid is not valid JSON: ${String(err)}`] }, general: [] });
+          return;
+        }
+        const r = await api<SweepStartResponseDto>('POST', apiPath(spec.sweepRoute), {
+          base: body,
+          grid: parsed,
+        });
+        setSweepAnswer(r);
+      } else {
+        const r = await api<StartOperationResponseDto>('POST', apiPath(spec.route), body);
+        setAnswer(r);
+      }
       invalidateOperations(qc);
     } catch (err) {
       if (err instanceof ApiError && err.status === 400) {
@@ -232,6 +271,26 @@ function StartForm({ kind }: { kind: Kind }) {
       {fields.map((f) => (
         <Field key={f.path} kind={kind} f={f} values={values} errors={errors.byField} set={set} />
       ))}
+      <fieldset className="group" data-field="grid">
+        <legend>sweep (optional)</legend>
+        <div className={`field${errors.byField.grid ? ' has-error' : ''}`}>
+          <label htmlFor={`f-${kind}-grid`}>grid (JSON)</label>
+          <textarea
+            id={`f-${kind}-grid`}
+            rows={2}
+            value={grid}
+            placeholder='{"fast_period": [5, 10, 20], "slow_period": [30, 60]}'
+            aria-invalid={errors.byField.grid ? true : undefined}
+            aria-describedby={errors.byField.grid ? `f-${kind}-grid-error` : undefined}
+            onChange={(e) => setGrid(e.target.value)}
+          />
+          <span className="help">
+            One run per combination of the values, ranked on the sweep page.{' '}
+            {gridHelp ? `${gridHelp}.` : ''}
+          </span>
+          <FieldErrors id={`f-${kind}-grid-error`} lines={errors.byField.grid} />
+        </div>
+      </fieldset>
       {errors.general.length > 0 && (
         <div className="failure" role="alert" data-testid="form-error">
           {errors.general.map((l) => (
@@ -250,18 +309,33 @@ function StartForm({ kind }: { kind: Kind }) {
       )}
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Starting…' : `Start ${spec.title.toLowerCase()}`}
+          {busy
+            ? 'Starting…'
+            : grid.trim()
+              ? `Start ${spec.title.toLowerCase()} sweep`
+              : `Start ${spec.title.toLowerCase()}`}
         </button>
         <button
           type="button"
           onClick={() => {
             setValues(initialValues(fields));
+            setGrid('');
             setErrors({ byField: {}, general: [] });
           }}
         >
           Reset
         </button>
       </div>
+      {sweepAnswer && (
+        <p className="ok-line" role="status" data-testid="start-answer">
+          <span aria-hidden="true">✓ </span>
+          Queued sweep{' '}
+          <a href={`#/sweeps/${encodeURIComponent(sweepAnswer.sweep_id)}`} className="mono">
+            {sweepAnswer.sweep_id}
+          </a>{' '}
+          — {sweepAnswer.total} runs
+        </p>
+      )}
       {answer && (
         <p className="ok-line" role="status" data-testid="start-answer">
           <span aria-hidden="true">✓ </span>

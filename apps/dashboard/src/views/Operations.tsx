@@ -259,6 +259,14 @@ export function OperationsTable({
                 </td>
                 <td>
                   {statusLabel(op.operation_type)} {describeParams(op)}
+                  {op.sweep_id && (
+                    <div className="sweep-link">
+                      sweep{' '}
+                      <a href={`#/sweeps/${encodeURIComponent(op.sweep_id)}`} className="mono">
+                        {op.sweep_id}
+                      </a>
+                    </div>
+                  )}
                 </td>
                 <td className="nowrap">{formatTime(op.created_at)}</td>
                 <td>{formatDuration(durationMs(op))}</td>

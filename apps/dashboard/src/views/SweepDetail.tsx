@@ -1,8 +1,9 @@
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { apiPath, ApiError, get } from '../api/client';
-import { keys } from '../api/queries';
-import type { SweepResponseDto } from '../api/types';
+import { api, apiPath, ApiError, get } from '../api/client';
+import { invalidateOperations, keys } from '../api/queries';
+import { useNotify } from '../components/Notices';
+import type { CancelSweepResponseDto, SweepResponseDto } from '../api/types';
 import { StatusBadge, statusLabel } from '../components/Status';
 import { useLive } from '../live/LiveContext';
 import { formatMetric, formatTime } from '../lib/format';
@@ -132,6 +133,43 @@ function Heatmap({
   );
 }
 
+/** DELETE /sweeps/{id}: cancels the children that have not finished; the answer is a notice. */
+function CancelSweep({ id }: { id: string }) {
+  const qc = useQueryClient();
+  const notify = useNotify();
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      className="danger"
+      disabled={busy}
+      onClick={() => {
+        setBusy(true);
+        api<CancelSweepResponseDto>('DELETE', apiPath('sweep', { id }))
+          .then((r) =>
+            notify(
+              'ok',
+              `${id}: ${r.cancelled} cancelled, ${r.already_finished} had already finished`,
+            ),
+          )
+          .catch((err: unknown) =>
+            notify(
+              'error',
+              `Cancel sweep ${id} — ${err instanceof Error ? err.message : String(err)}`,
+            ),
+          )
+          .finally(() => {
+            setBusy(false);
+            invalidateOperations(qc);
+            void qc.invalidateQueries({ queryKey: ['sweep', id] });
+          });
+      }}
+    >
+      Cancel unfinished runs
+    </button>
+  );
+}
+
 export function SweepDetail({ id }: { id: string }) {
   const [sort, setSort] = useState('');
   const [order, setOrder] = useState<Order>('desc');
@@ -155,9 +193,12 @@ export function SweepDetail({ id }: { id: string }) {
   return (
     <div className="detail" data-testid="sweep-detail">
       <section className="panel" aria-labelledby="sweep-h">
-        <h2 id="sweep-h" className="mono">
-          {d.sweep_id}
-        </h2>
+        <div className="detail-head">
+          <h2 id="sweep-h" className="mono">
+            {d.sweep_id}
+          </h2>
+          {d.counts.pending + d.counts.dispatched + d.counts.running > 0 && <CancelSweep id={id} />}
+        </div>
         <p>
           {statusLabel(d.operation_type)} sweep of {d.total} runs, created{' '}
           {formatTime(d.created_at)}.{' '}
