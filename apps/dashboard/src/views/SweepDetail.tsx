@@ -110,6 +110,8 @@ function Heatmap({
                     c.intensity !== null
                       ? {
                           background: `color-mix(in srgb, var(--accent) ${Math.round(15 + c.intensity * 75)}%, transparent)`,
+                          // Dark cells get light text (contrast), the value is always printed.
+                          color: c.intensity > 0.55 ? '#fff' : undefined,
                         }
                       : undefined
                   }
