@@ -9,6 +9,7 @@ import { launchBrowser, withScreenshot, type Browser } from './support/browser';
 import { System } from './support/system';
 
 const WORKER = 'bt-browser-1';
+const TRAINER = 'training-browser-1';
 const sys = new System();
 let browser: Browser;
 let page: Page;
@@ -40,7 +41,7 @@ async function hasEventStream(): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  await sys.start([WORKER]);
+  await sys.start([WORKER, TRAINER]);
   browser = await launchBrowser();
   page = browser.page;
   page.setDefaultTimeout(30_000);
@@ -68,6 +69,8 @@ describe('dashboard in a real browser', () => {
       await expectText(card, /no GPU/);
       await expectText(card, /Last sign of life\s*(just now|\d+s ago)/);
       await expectText(page.locator('[data-testid="fleet"]'), /backtesting \(1\)/);
+      await expectText(page.locator('[data-testid="fleet"]'), /training \(1\)/);
+      await page.locator(`[data-testid="fleet"] [data-worker-id="${TRAINER}"]`).waitFor();
       // Live from the event stream when the backend has one, else polling: the page says which.
       const mode = page.locator('[data-testid="live-mode"]');
       const expected = (await hasEventStream()) ? 'live' : 'polling';
@@ -347,6 +350,41 @@ describe('dashboard in a real browser', () => {
       await bestCell.click();
       await page.locator('[data-testid="operation-detail"]').waitFor();
       await page.locator(`a[href="#/sweeps/${sweepId}"]`).waitFor();
+    });
+  });
+
+  it('a training shows its loss and accuracy per epoch', async () => {
+    await withScreenshot(page, 'training', async () => {
+      await gotoUi('/new/training');
+      const form = page.locator('[data-testid="form-training"]');
+      await form.getByLabel('symbol').fill('SYNTH-TRAIN');
+      await form.getByLabel('end date').fill('2024-03-01');
+      await form.getByLabel('epochs').fill('6');
+      await form.getByLabel('hidden layers').fill('8');
+      await form.getByLabel('rsi_14').check();
+      await form.getByLabel('returns_1').check();
+      await form.getByRole('button', { name: 'Start training' }).click();
+      const answer = page.locator('[data-testid="start-answer"]');
+      await answer.waitFor();
+      await answer.locator('a').click();
+      await page
+        .locator('[data-testid="operation-detail"][data-status="completed"]')
+        .waitFor({ timeout: 120_000 });
+      const id = new URL(page.url()).hash.replace('#/operations/', '');
+      const op = await sys.call('GET', `/operations/${id}`);
+      expect(op.body.data.params).toMatchObject({
+        epochs: 6,
+        model: { hidden_layers: [8] },
+        features: ['rsi_14', 'returns_1'],
+      });
+      for (const metric of ['loss', 'accuracy']) {
+        const chart = page.locator(`[data-testid="${metric}-chart"]`);
+        await chart.waitFor();
+        expect(Number(await chart.getAttribute('data-points'))).toBe(6);
+        // Two curves (train and validation), each through the epochs.
+        expect(await chart.locator('path.recharts-line-curve').count()).toBe(2);
+      }
+      await expectText(page.locator('[data-testid="loss-chart"]'), /Loss per epoch: 6 epochs/);
     });
   });
 
