@@ -33,7 +33,10 @@ async function gotoUi(hash = ''): Promise<void> {
 async function hasEventStream(): Promise<boolean> {
   const ac = new AbortController();
   const res = await fetch(`${sys.api}/events`, {
-    headers: { accept: 'text/event-stream' },
+    headers: {
+      accept: 'text/event-stream',
+      ...(sys.apiKey ? { authorization: `Bearer ${sys.apiKey}` } : {}),
+    },
     signal: ac.signal,
   });
   ac.abort();
@@ -45,6 +48,12 @@ beforeAll(async () => {
   browser = await launchBrowser();
   page = browser.page;
   page.setDefaultTimeout(30_000);
+  if (sys.apiKey) {
+    // A backend with API keys: the tab holds the development key, as a user would have typed it
+    // (the API-key test below goes through the prompt itself).
+    await page.goto(ui());
+    await page.evaluate((k) => sessionStorage.setItem('ktrdr.apiKey', k), sys.apiKey);
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -245,42 +254,61 @@ describe('dashboard in a real browser', () => {
 
   it('a 401 asks for the API key, which is then sent as a bearer token from sessionStorage', async () => {
     await withScreenshot(page, 'api-key', async () => {
-      const KEY = 'test-key-123';
+      // Against a backend with API keys its development key; otherwise a stand-in route handler
+      // answers 401 to every API call without this key.
+      const real = sys.apiKey !== null;
+      const KEY = sys.apiKey ?? 'test-key-123';
       const seen: Array<string | undefined> = [];
-      // Stand-in for a backend with API keys: every API call without the key answers 401.
-      await page.route('**/api/v1/**', async (route) => {
-        const auth = route.request().headers().authorization;
-        seen.push(auth);
-        if (auth !== `Bearer ${KEY}`) {
-          await route.fulfill({
-            status: 401,
-            contentType: 'application/json',
-            body: JSON.stringify({
-              statusCode: 401,
-              error: 'Unauthorized',
-              message: 'missing or invalid API key',
-            }),
-          });
-        } else {
-          await route.continue();
-        }
-      });
+      const onRequest = (req: { url(): string; headers(): Record<string, string> }) => {
+        if (req.url().includes('/api/v1/')) seen.push(req.headers().authorization);
+      };
+      page.on('request', onRequest);
+      if (!real) {
+        await page.route('**/api/v1/**', async (route) => {
+          if (route.request().headers().authorization !== `Bearer ${KEY}`) {
+            await route.fulfill({
+              status: 401,
+              contentType: 'application/json',
+              body: JSON.stringify({
+                statusCode: 401,
+                error: 'Unauthorized',
+                message: 'missing or invalid API key',
+              }),
+            });
+          } else {
+            await route.continue();
+          }
+        });
+      }
       try {
         await gotoUi();
+        await page.evaluate(() => sessionStorage.removeItem('ktrdr.apiKey'));
+        await page.reload();
         const form = page.locator('[data-testid="api-key-form"]');
         await form.waitFor();
         await expectText(form, 'This backend needs an API key');
+        // A wrong key is refused: the prompt comes back.
+        await form.getByLabel('API key').fill('not-the-key');
+        await form.getByRole('button', { name: 'Use key' }).click();
+        await sys.waitFor('a call with the wrong key', async () =>
+          seen.includes('Bearer not-the-key') ? true : undefined,
+        );
+        await form.waitFor();
         await form.getByLabel('API key').fill(KEY);
         await form.getByRole('button', { name: 'Use key' }).click();
         await page.locator(`[data-testid="fleet"] [data-worker-id="${WORKER}"]`).waitFor();
         expect(seen).toContain(`Bearer ${KEY}`);
+        expect(await form.count()).toBe(0);
         expect(await page.evaluate(() => sessionStorage.getItem('ktrdr.apiKey'))).toBe(KEY);
         // Nothing else stores it.
         expect(await page.evaluate(() => localStorage.length)).toBe(0);
         expect(await page.evaluate(() => document.cookie)).toBe('');
       } finally {
-        await page.unroute('**/api/v1/**');
-        await page.evaluate(() => sessionStorage.clear());
+        page.off('request', onRequest);
+        if (!real) {
+          await page.unroute('**/api/v1/**');
+          await page.evaluate(() => sessionStorage.clear());
+        }
       }
     });
   });

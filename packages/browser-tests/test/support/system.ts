@@ -56,6 +56,11 @@ export class System {
   private readonly procs: Proc[] = [];
   private env: Record<string, string> = {};
   apiPort = 0;
+  /**
+   * The API key the backend wants (its development key, `{data dir}/dev-api-key`), or null when
+   * the backend asks for none.
+   */
+  apiKey: string | null = null;
 
   get origin(): string {
     return `http://127.0.0.1:${this.apiPort}`;
@@ -92,6 +97,13 @@ export class System {
     await this.waitFor('backend health', async () =>
       (await this.call('GET', '/health')).status === 200 ? true : undefined,
     );
+    if ((await this.call('GET', '/workers')).status === 401) {
+      const file = join(this.root, 'data', 'dev-api-key');
+      if (!existsSync(file)) throw new Error(`the backend wants an API key but ${file} is missing`);
+      this.apiKey = readFileSync(file, 'utf8').trim();
+      const check = await this.call('GET', '/workers');
+      if (check.status !== 200) throw new Error(`the development key is refused: ${check.status}`);
+    }
     for (const id of workers) await this.startWorker(id);
     for (const id of workers) {
       await this.waitFor(`worker ${id} registered`, async () => {
@@ -133,9 +145,12 @@ export class System {
   }
 
   async call(method: string, path: string, body?: unknown): Promise<ApiAnswer> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
     const res = await fetch(`${this.api}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
