@@ -68,7 +68,9 @@ source_hash() {
   {
     printf '%s\n%s\n' "$svc" "$node_image_id"
     sha256sum pnpm-lock.yaml infra/docker/Dockerfile "apps/${svc}/package.json"
-    find "apps/${svc}/dist" packages/*/dist packages/*/package.json -type f 2>/dev/null | LC_ALL=C sort | xargs sha256sum
+    # The backend serves the dashboard's built files (apps/dashboard/dist, a dependency it deploys).
+    find "apps/${svc}/dist" packages/*/dist packages/*/package.json apps/dashboard/dist apps/dashboard/package.json \
+      -type f 2>/dev/null | LC_ALL=C sort | xargs sha256sum
   } | sha256sum | cut -c1-16
 }
 

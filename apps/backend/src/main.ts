@@ -11,6 +11,7 @@ import {
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { loadBackendSettings } from './config/settings';
+import { DASHBOARD_PATH, dashboardDistDir, mountDashboard } from './dashboard';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -43,9 +44,10 @@ async function bootstrap(): Promise<void> {
     app.enableCors({ origin: cors_origins.includes('*') ? true : [...cors_origins] });
   }
   configureApp(app);
+  const dashboard = mountDashboard(app, dashboardDistDir(), new Logger('Dashboard'));
   await app.listen(settings.api.port, settings.api.host);
   logger.log(
-    `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (API /api/v1, Swagger /api/docs, metrics /metrics, live events /api/v1/events)`,
+    `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (${dashboard ? `dashboard ${DASHBOARD_PATH}/, ` : ''}API /api/v1, Swagger /api/docs, metrics /metrics, live events /api/v1/events)`,
   );
   if (getRuntimeSettings().environment === 'development') {
     logger.log(

@@ -1,5 +1,5 @@
 import type { JobContext } from '@ktrdr/worker-runtime';
-import { RESULTS_DEFAULTS, runJob } from '../src/job';
+import { RESULTS_DEFAULTS, runJob, SYNTH_LOAD_SHARE } from '../src/job';
 
 jest.setTimeout(120_000);
 
@@ -147,5 +147,42 @@ describe('backtest job', () => {
         state: from,
       },
     );
+  });
+
+  it('reports progress while a long SYNTH series is generated, then through the bar loop', () => {
+    const seen: Array<{ percentage: number; current_step?: string }> = [];
+    const outcome = runJob(
+      {
+        operation_id: 'op-load-progress',
+        attempt: 1,
+        params: {
+          symbol: 'SYNTH-LOADP',
+          timeframe: '1m',
+          start_date: '2024-01-01',
+          end_date: '2024-03-01',
+          strategy: { type: 'sma_crossover', fast_period: 5, slow_period: 20 },
+        },
+        resume_state: null as unknown,
+        resume_unit: 0,
+        checkpoint: { every_units: 1e9, every_ms: 1e9 },
+        data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+      },
+      { ...ctx, progress: (p) => seen.push(p) },
+    );
+    expect(outcome.status).toBe('completed');
+    const loading = seen.filter((p) => p.current_step?.startsWith('generating bars'));
+    // ~86k bars: a report per 65,536 bars and one at the end.
+    expect(loading.map((p) => p.current_step)).toEqual([
+      'generating bars 65536/86400',
+      'generating bars 86400/86400',
+    ]);
+    expect(loading[0]!.percentage).toBeCloseTo((65536 / 86400) * SYNTH_LOAD_SHARE, 6);
+    expect(loading[1]!.percentage).toBe(SYNTH_LOAD_SHARE);
+    const loop = seen.slice(seen.indexOf(loading[1]!) + 1);
+    expect(loop.length).toBeGreaterThan(10);
+    expect(loop.every((p) => p.percentage >= SYNTH_LOAD_SHARE && p.percentage <= 100)).toBe(true);
+    expect(loop[loop.length - 1]!.percentage).toBe(100);
+    const values = seen.map((p) => p.percentage);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
   });
 });

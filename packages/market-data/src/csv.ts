@@ -333,6 +333,8 @@ export interface LoadBarsOptions {
   dataDir: string;
   /** Checked while a long SYNTH-* series is generated; a set flag throws MarketDataAbortedError. */
   signal?: AbortFlag;
+  /** Progress of a long SYNTH-* generation (bars done, total); CSV files are read in one go. */
+  onProgress?(done: number, total: number): void;
 }
 
 /** Default range for SYNTH-* symbols when a bound is missing. */
@@ -439,6 +441,7 @@ export function loadBars(opts: LoadBarsOptions): Bars {
         : toEpochMs(SYNTH_DEFAULT_START));
     const bars = synthBars(symbol, timeframe, from, end ?? { count: SYNTH_DEFAULT_COUNT }, {
       signal: opts.signal,
+      onProgress: opts.onProgress,
     });
     return { ...bars, source: { kind: 'synthetic' } };
   }

@@ -81,14 +81,21 @@ export interface AbortFlag {
   readonly aborted: boolean;
 }
 
+/** Options of a long load: an abort flag, and progress every {@link ABORT_CHECK_EVERY} bars. */
+export interface LoadProgressOptions {
+  signal?: AbortFlag;
+  /** Bars done so far out of the total, while a series is generated (and once at the end). */
+  onProgress?(done: number, total: number): void;
+}
+
 export function synthBars(
   symbol: string,
   timeframe: string,
   start: TimeLike,
   end: TimeLike | { count: number },
-  options: { signal?: AbortFlag } = {},
+  options: LoadProgressOptions = {},
 ): Bars {
-  const { signal } = options;
+  const { signal, onProgress } = options;
   const tfMs = parseTimeframe(timeframe);
   const startMs = toEpochMs(start, 'start');
   const first = Math.ceil(startMs / tfMs) * tfMs;
@@ -132,8 +139,9 @@ export function synthBars(
   let regime = seed % 3;
   let anchor = x;
   for (let i = 0; i < count; i++) {
-    if (signal && i > 0 && i % ABORT_CHECK_EVERY === 0 && signal.aborted) {
-      throw new MarketDataAbortedError(symbol);
+    if (i > 0 && i % ABORT_CHECK_EVERY === 0) {
+      if (signal?.aborted) throw new MarketDataAbortedError(symbol);
+      onProgress?.(i, count);
     }
     if (rand() < 1 / 250) {
       regime = Math.floor(rand() * 3);
@@ -168,5 +176,6 @@ export function synthBars(
       baseVolume * Math.exp(0.3 * gauss()) * (1 + (0.5 * Math.abs(r)) / sigma),
     );
   }
+  onProgress?.(count, count);
   return bars;
 }

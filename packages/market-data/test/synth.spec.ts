@@ -3,6 +3,7 @@ import {
   createRng,
   hashString,
   isSynthSymbol,
+  loadBars,
   MarketDataAbortedError,
   synthBars,
 } from '../src';
@@ -114,5 +115,40 @@ describe('synthBars abort flag', () => {
     const plain = synthBars(...args);
     const watched = synthBars(...args, { signal: { aborted: false } });
     expect(Array.from(watched.close)).toEqual(Array.from(plain.close));
+  });
+
+  it('reports progress at each look and once at the end, with the same bars', () => {
+    const calls: Array<[number, number]> = [];
+    const watched = synthBars(
+      'SYNTH-AB',
+      '1m',
+      '2024-01-01T00:00:00Z',
+      { count: 3 * ABORT_CHECK_EVERY + 5 },
+      {
+        onProgress: (done, total) => calls.push([done, total]),
+      },
+    );
+    const total = 3 * ABORT_CHECK_EVERY + 5;
+    expect(calls).toEqual([
+      [ABORT_CHECK_EVERY, total],
+      [2 * ABORT_CHECK_EVERY, total],
+      [3 * ABORT_CHECK_EVERY, total],
+      [total, total],
+    ]);
+    const plain = synthBars('SYNTH-AB', '1m', '2024-01-01T00:00:00Z', { count: total });
+    expect(Array.from(watched.close)).toEqual(Array.from(plain.close));
+  });
+
+  it('loadBars passes the progress callback to a SYNTH series', () => {
+    const calls: number[] = [];
+    loadBars({
+      symbol: 'SYNTH-LP',
+      timeframe: '1m',
+      start_date: '2024-01-01',
+      end_date: '2024-03-01',
+      dataDir: '/nonexistent',
+      onProgress: (done) => calls.push(done),
+    });
+    expect(calls).toEqual([ABORT_CHECK_EVERY, 86_400]);
   });
 });

@@ -1,0 +1,21 @@
+import { ApiError } from '../api/client';
+
+export function ErrorLine({ error, what }: { error: unknown; what: string }) {
+  const text =
+    error instanceof ApiError
+      ? `${error.status ? `${error.status}: ` : ''}${error.message}`
+      : String(error);
+  return (
+    <p className="error-line" role="alert">
+      <span aria-hidden="true">✗ </span>Could not load {what}: {text}
+    </p>
+  );
+}
+
+export function OpLink({ id }: { id: string }) {
+  return (
+    <a href={`#/operations/${encodeURIComponent(id)}`} className="mono">
+      {id}
+    </a>
+  );
+}
