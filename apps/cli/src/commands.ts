@@ -159,7 +159,7 @@ async function afterStart(s: Session, res: StartResponse, opts: RunOptions): Pro
 
 export async function followCommand(s: Session, id: string, opts: RunOptions): Promise<number> {
   const final = await follow(s, id, { cancelOnInterrupt: opts.cancelOnInterrupt === true });
-  return report(s, final);
+  return report(s, final, await completedResult(s, final));
 }
 
 function label(op: OperationView): string {
@@ -172,8 +172,16 @@ function took(op: OperationView): string {
 }
 
 /** The final report of a followed operation; exit 0 when it completed, 1 otherwise. */
-function report(s: Session, op: OperationView): number {
-  const result = op.result ?? {};
+/** The full result of a completed operation (GET /operations/{id}/results); {} otherwise. */
+async function completedResult(s: Session, op: OperationView): Promise<Json> {
+  if (op.status !== 'completed') return {};
+  const res = await s.api.get<OperationResultsResponseDto>(
+    opPath(BACKEND_ROUTES.operationResults, op.operation_id),
+  );
+  return res.data.result as unknown as Json;
+}
+
+function report(s: Session, op: OperationView, result: Json): number {
   if (s.out.json) {
     s.out.printJson({
       operation: op,
@@ -274,9 +282,9 @@ export async function opsShowCommand(s: Session, id: string): Promise<number> {
     ]);
   rows.push(['Params', JSON.stringify(op.params)]);
   s.out.pairs(rows);
-  if (op.status === 'completed' && op.result) {
+  if (op.status === 'completed') {
     s.out.line();
-    s.out.pairs(summaryRows(op, op.result));
+    s.out.pairs(summaryRows(op, await completedResult(s, op)));
   }
   return EXIT.OK;
 }
@@ -302,7 +310,7 @@ export async function opsResultsCommand(s: Session, id: string): Promise<number>
     return EXIT.OK;
   }
   const op = await getOperation(s.api, id);
-  s.out.pairs(summaryRows(op, res.result));
+  s.out.pairs(summaryRows(op, res.data.result as unknown as Json));
   return EXIT.OK;
 }
 
@@ -344,8 +352,9 @@ export async function opsTradesCommand(
     const res = await s.api.get<OperationResultsResponseDto>(
       opPath(BACKEND_ROUTES.operationResults, id),
     );
-    const all = Array.isArray(res.result.trades) ? (res.result.trades as Json[]) : [];
-    truncated = res.result.trades_truncated === true;
+    const result = res.data.result as unknown as Json;
+    const all = Array.isArray(result.trades) ? (result.trades as Json[]) : [];
+    truncated = result.trades_truncated === true;
     total = all.length;
     trades = all.slice(offset, offset + limit);
   }

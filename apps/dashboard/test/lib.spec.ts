@@ -97,7 +97,7 @@ describe('operations', () => {
   it('headline metrics by type', () => {
     const bt = op({
       status: 'completed' as OperationDto['status'],
-      result: { total_return: 0.1, sharpe_ratio: 1.5, max_drawdown: 0.05, num_trades: 7 },
+      metrics: { total_return: 0.1, sharpe_ratio: 1.5, max_drawdown: 0.05, num_trades: 7 },
     });
     expect(headlineMetrics(bt)).toEqual([
       { label: 'return', value: '10.00%' },
@@ -107,7 +107,7 @@ describe('operations', () => {
     ]);
     const tr = op({
       operation_type: 'training' as OperationDto['operation_type'],
-      result: { val_accuracy: 0.55, train_accuracy: 0.6, val_loss: null, epochs_run: 5 },
+      metrics: { val_accuracy: 0.55, train_accuracy: 0.6, val_loss: null, epochs_run: 5 },
     });
     expect(headlineMetrics(tr).map((h) => h.label)).toEqual(['val acc', 'train acc', 'epochs']);
     expect(headlineMetrics(op())).toEqual([]);

@@ -74,8 +74,8 @@ function num(r: Record<string, unknown>, key: string): number | null {
 }
 
 /** The few figures a finished operation is judged by (backtest: return, Sharpe, drawdown, trades). */
-export function headlineMetrics(op: Pick<OperationDto, 'operation_type' | 'result'>): Headline[] {
-  const r = op.result;
+export function headlineMetrics(op: Pick<OperationDto, 'operation_type' | 'metrics'>): Headline[] {
+  const r = op.metrics as Record<string, unknown> | null;
   if (!r) return [];
   const keys =
     op.operation_type === 'backtesting'

@@ -54,8 +54,8 @@ export function effectOf(e: LiveEvent): CacheEffect {
 }
 
 function mergeOp(op: OperationDto, patch: Partial<OperationDto>): OperationDto {
-  // The event carries no params or result: keep the cached ones.
-  return { ...op, ...patch, params: op.params, result: patch.result ?? op.result };
+  // The event carries no params or metrics: keep the cached ones.
+  return { ...op, ...patch, params: op.params, metrics: patch.metrics ?? op.metrics };
 }
 
 /** Applies the in-place part of an effect to the cache; returns what still needs a refetch. */

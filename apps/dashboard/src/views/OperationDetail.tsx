@@ -152,11 +152,7 @@ function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult 
   return (
     <section aria-labelledby="trades-h" data-testid="trades">
       <h3 id="trades-h">
-        Trades{' '}
-        <span className="count">
-          ({formatNumber(total, 0)}
-          {result.trades_truncated ? ', list truncated by the worker' : ''})
-        </span>
+        Trades <span className="count">({formatNumber(total, 0)})</span>
       </h3>
       {q.error && <ErrorLine error={q.error} what="trades" />}
       {total === 0 ? (
@@ -299,9 +295,9 @@ export function OperationDetail({ id }: { id: string }) {
   const now = useNow();
   const liveEpochs = useLiveEpochs(op);
   const completed = op?.status === 'completed';
-  // The operation carries its result; /results is the fallback for a backend that leaves it out.
-  const results = useResults(id, completed && !op?.result);
-  const result = (op?.result ?? results.data?.result ?? null) as Record<string, unknown> | null;
+  // The operation carries headline metrics only; the full result comes from /results.
+  const results = useResults(id, completed);
+  const result = (results.data?.data.result ?? null) as Record<string, unknown> | null;
 
   if (q.error) {
     return (
