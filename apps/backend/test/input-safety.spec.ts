@@ -12,6 +12,7 @@ import {
 import { PGLITE_MEMORY_DIR } from '../src/persistence/pglite-executor';
 import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
 import { ShutdownState } from '../src/common/shutdown-state';
+import { DispatchService } from '../src/operations/dispatch.service';
 import { WorkerRegistry } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
 import { TEST_AUTH_HEADERS, TEST_WORKER_TOKEN } from './support/settings';
@@ -134,6 +135,7 @@ describe('input safety (PGlite in memory)', () => {
       });
     expect(start.status).toBeLessThan(300);
     const id = start.body.operation_id as string;
+    await t.app.get(DispatchService).settle();
     const dispatched = fake.requests.filter((r) => r.path === '/backtests/start').at(-1)!.body as {
       lease_token: string;
     };
