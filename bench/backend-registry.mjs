@@ -12,6 +12,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { createHash } from 'node:crypto';
+// The backend refuses requests without credentials: the bench configures its own (never used elsewhere).
+const BENCH_TOKEN = 'bench-registration-token-0123456789abcdef';
+const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
+const AUTH = { authorization: `Bearer ${BENCH_KEY}`, 'x-ktrdr-worker-token': BENCH_TOKEN };
+const withAuth = (s) => ({
+  ...s,
+  worker: { ...s.worker, registration_token: BENCH_TOKEN },
+  auth: {
+    ...s.auth,
+    keys: [
+      {
+        name: 'bench',
+        role: 'operate',
+        sha256: createHash('sha256').update(BENCH_KEY).digest('hex'),
+      },
+    ],
+  },
+});
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const backendDir = path.join(root, 'apps/backend');
 // Resolve Nest and friends from the backend package (they are its dependencies, not the root's).
@@ -78,7 +98,7 @@ async function main() {
   };
   const nestApp = await nest.NestFactory.create(
     app.AppModule.forRoot({
-      settings,
+      settings: withAuth(settings),
       repository: new store.PgliteOperationsRepository({ dir: 'memory://' }),
       backgroundTasks: false,
     }),
@@ -98,7 +118,7 @@ async function main() {
           const i = next++;
           const res = await fetch(`${base}/api/v1/workers/register`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...AUTH },
             body: JSON.stringify({
               worker_id: `bench-${i}`,
               worker_type: i % 4 === 0 ? 'training' : 'backtesting',
@@ -132,7 +152,7 @@ async function main() {
       let bytes = 0;
       for (let i = 0; i < REQUESTS; i++) {
         t0 = performance.now();
-        const res = await fetch(url);
+        const res = await fetch(url, { headers: AUTH });
         const body = await res.arrayBuffer();
         lat.push(performance.now() - t0);
         bytes = body.byteLength;

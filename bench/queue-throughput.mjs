@@ -39,6 +39,26 @@ const { PostgresOperationsRepository } = require(
   path.join(backendDir, 'dist/persistence/postgres-operations.repository.js'),
 );
 
+const { createHash } = require('node:crypto');
+// The backend refuses requests without credentials: the bench configures its own (never used elsewhere).
+const BENCH_TOKEN = 'bench-registration-token-0123456789abcdef';
+const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
+const AUTH = { authorization: `Bearer ${BENCH_KEY}`, 'x-ktrdr-worker-token': BENCH_TOKEN };
+const withAuth = (s) => ({
+  ...s,
+  worker: { ...s.worker, registration_token: BENCH_TOKEN },
+  auth: {
+    ...s.auth,
+    keys: [
+      {
+        name: 'bench',
+        role: 'operate',
+        sha256: createHash('sha256').update(BENCH_KEY).digest('hex'),
+      },
+    ],
+  },
+});
+
 const BACKTEST = {
   symbol: 'SYNTH-BENCH',
   timeframe: '1h',
@@ -62,7 +82,7 @@ async function main() {
       if (task_id === 'anchor') return;
       void fetch(`${base}/api/v1/operations/${task_id}/complete`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...AUTH },
         body: JSON.stringify({ lease_token, status: 'completed', result: { total_return: 0 } }),
       }).then((r) => r.arrayBuffer());
     });
@@ -91,7 +111,7 @@ async function main() {
     operations: { ...DEFAULT_BACKEND_SETTINGS.operations, max_queued: OPS + 10 },
   };
   const app = await nest.NestFactory.create(
-    AppModule.forRoot({ settings, repository, backgroundTasks: false }),
+    AppModule.forRoot({ settings: withAuth(settings), repository, backgroundTasks: false }),
     { logger: ['error'] },
   );
   configureApp(app);
@@ -107,7 +127,7 @@ async function main() {
           next += 1;
           const r = await fetch(`${base}/api/v1/backtests/start`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...AUTH },
             body: JSON.stringify(BACKTEST),
           });
           if (r.status !== 202) throw new Error(`start: HTTP ${r.status} ${await r.text()}`);
@@ -122,7 +142,7 @@ async function main() {
     for (let i = 0; i < WORKERS; i++) {
       const r = await fetch(`${base}/api/v1/workers/register`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...AUTH },
         body: JSON.stringify({
           worker_id: `noop-${i}`,
           worker_type: 'backtesting',
@@ -135,7 +155,9 @@ async function main() {
     const deadline = Date.now() + TIME_LIMIT_MS;
     let completed = 0;
     while (Date.now() < deadline) {
-      const r = await fetch(`${base}/api/v1/operations?status=completed&limit=1`);
+      const r = await fetch(`${base}/api/v1/operations?status=completed&limit=1`, {
+        headers: AUTH,
+      });
       completed = (await r.json()).total_count;
       if (completed >= OPS) break;
       await new Promise((res) => setTimeout(res, 20));
@@ -148,7 +170,7 @@ async function main() {
     const waits = [];
     for (let offset = 0; offset < OPS; offset += 1000) {
       const page = await (
-        await fetch(`${base}/api/v1/operations?limit=1000&offset=${offset}`)
+        await fetch(`${base}/api/v1/operations?limit=1000&offset=${offset}`, { headers: AUTH })
       ).json();
       for (const op of page.data) waits.push(Date.parse(op.started_at) - Date.parse(op.created_at));
     }

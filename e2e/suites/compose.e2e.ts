@@ -13,6 +13,7 @@ import path from 'node:path';
 import { childProcessEnv, getTestSettings } from '@ktrdr/config';
 import { BACKEND_ROUTES, OperationStatus, WorkerStatus, WorkerType } from '@ktrdr/contracts';
 import { BackendClient, http } from '../src/harness/api';
+import { E2E_API_KEY_SHA256 } from '../src/harness/credentials';
 import { COMPOSE_PROJECT_PREFIX } from '../src/harness/docker-cli';
 import { SHORT_BACKTEST } from '../src/harness/fixtures';
 import { logDir, REPO_ROOT } from '../src/harness/paths';
@@ -79,6 +80,8 @@ describeIf(`compose stack (${compose?.join(' ') ?? 'no compose'})`, () => {
       freePort(),
     ]);
     Object.assign(overrides, {
+      // The backend gets the e2e key's digest; the workers share the token generated in the volume.
+      KTRDR_API_OPERATE_KEY_SHA256: E2E_API_KEY_SHA256,
       KTRDR_API_PORT: String(apiPort),
       KTRDR_DB_PORT: String(dbPort),
       KTRDR_PROMETHEUS_PORT: String(promPort),

@@ -10,8 +10,10 @@ import {
   WorkerStatus,
   WorkerType,
   WORKER_ROUTES,
+  signRequest,
 } from '@ktrdr/contracts';
 import { http } from '../src/harness/api';
+import { E2E_WORKER_TOKEN } from '../src/harness/credentials';
 import { MEDIUM_BACKTEST, overlappingRuns } from '../src/harness/fixtures';
 import { Stack } from '../src/harness/stack';
 
@@ -72,15 +74,22 @@ it('a busy worker refuses a second start with 503', async () => {
   const busy = workers.find((w) => w.worker_id === op.worker_id)!;
   const alias = new URL(busy.endpoint_url).hostname;
   const worker = stack.service(alias);
+  // Signed as the backend signs it: the worker refuses unsigned dispatches with 401.
+  const dispatch = JSON.stringify({
+    ...MEDIUM_BACKTEST,
+    task_id: 'op_backtesting_e2e_second',
+    lease_token: 'lease-e2e-second',
+    attempt: 1,
+  });
   const second = await http<{ message?: string }>(
     'POST',
     `${worker.hostUrl}${WORKER_ROUTES.backtestStart}`,
-    {
-      ...MEDIUM_BACKTEST,
-      task_id: 'op_backtesting_e2e_second',
-      lease_token: 'lease-e2e-second',
-      attempt: 1,
-    },
+    JSON.parse(dispatch),
+    signRequest(E2E_WORKER_TOKEN, {
+      method: 'POST',
+      path: WORKER_ROUTES.backtestStart,
+      body: dispatch,
+    }),
   );
   const still = await stack.api.operation(response.operation_id);
   if (still.status === OperationStatus.RUNNING) {

@@ -2,7 +2,10 @@ import { RequestMethod, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { API_PREFIX, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import { ACCESS_EXTENSION, defaultRoleFor, type AccessLevel } from './auth/access.decorators';
 import { REGISTRATION_TOKEN_SCHEME } from './common/api-errors.decorator';
+import { JSON_CONTENT_TYPE, jsonOnlyWrites } from './common/json-only.middleware';
+import { ShutdownState } from './common/shutdown-state';
 import { WireExceptionFilter } from './common/wire-exception.filter';
 import { WireValidationPipe } from './common/wire-validation.pipe';
 import { MetricsService } from './metrics/metrics.service';
@@ -18,7 +21,13 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Worker registry, health monitoring, operations (backtests and trainings), dispatch with leases, ' +
         'metrics. Errors use one envelope: `{ statusCode, error, message }`, where `message` names the ' +
-        'offending field or resource. Prometheus metrics are served at `/metrics` (no prefix).',
+        'offending field or resource. Prometheus metrics are served at `/metrics` (no prefix).\n\n' +
+        'Authentication: user routes need an API key, `Authorization: Bearer <key>` (scheme `api-key`); ' +
+        'each operation names the role it needs in `x-ktrdr-access`: `read` (GET and HEAD) or `operate` ' +
+        '(writes). Worker routes take the registration token instead (`x-ktrdr-worker-token`). `/metrics` ' +
+        'and the health routes are public unless KTRDR_API_PUBLIC_METRICS / KTRDR_API_PUBLIC_HEALTH is ' +
+        'false. 401: no or unknown key; 403: the key’s role is not enough; 415: the body is not JSON. ' +
+        'See docs/security.md.',
     )
     .setVersion(backendVersion())
     .addApiKey(
@@ -31,13 +40,61 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       },
       REGISTRATION_TOKEN_SCHEME,
     )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description:
+          'API key: `Authorization: Bearer <key>`. Roles: `read` (GET/HEAD routes) and `operate` (also writes). Development: the key is in `{data dir}/dev-api-key`.',
+      },
+      API_KEY_SCHEME,
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) =>
       `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
   });
   documentRootHealth(document);
+  annotateAccess(document);
   return document;
+}
+
+/** Name of the OpenAPI security scheme of user API keys. */
+export const API_KEY_SCHEME = 'api-key';
+
+const ERROR_SCHEMA = { $ref: '#/components/schemas/ErrorResponseDto' };
+
+/**
+ * Every operation states who may call it (`x-ktrdr-access`, the level the global AccessGuard applies)
+ * and its security requirement; key-protected ones document 401 and 403.
+ */
+export function annotateAccess(document: OpenAPIObject): void {
+  for (const item of Object.values(document.paths)) {
+    for (const method of ['get', 'head', 'post', 'put', 'patch', 'delete'] as const) {
+      const op = item[method] as (Record<string, unknown> & { responses?: object }) | undefined;
+      if (!op) continue;
+      const level = (op[ACCESS_EXTENSION] as AccessLevel | undefined) ?? defaultRoleFor(method);
+      op[ACCESS_EXTENSION] = level;
+      const responses = (op.responses ?? {}) as Record<string, unknown>;
+      if (level === 'worker') {
+        op.security = [{ [REGISTRATION_TOKEN_SCHEME]: [] }];
+      } else if (level === 'public-metrics' || level === 'public-health') {
+        op.security = [{}, { [API_KEY_SCHEME]: [] }];
+      } else {
+        op.security = [{ [API_KEY_SCHEME]: [] }];
+        responses['401'] ??= {
+          description: 'No API key, or not a configured key',
+          content: { 'application/json': { schema: ERROR_SCHEMA } },
+        };
+        if (level === 'operate')
+          responses['403'] ??= {
+            description: 'The API key has the read role; this route needs operate',
+            content: { 'application/json': { schema: ERROR_SCHEMA } },
+          };
+      }
+      op.responses = responses;
+    }
+  }
 }
 
 /** `/api/v1` for every route except the Prometheus endpoint `GET /metrics`. */
@@ -84,8 +141,20 @@ export const JSON_BODY_LIMIT = '16mb';
 
 /** Global prefix, validation, the error envelope, HTTP metrics and Swagger: shared by main and tests. */
 export function configureApp(app: INestApplication): OpenAPIObject {
+  const shutdown = app.get(ShutdownState);
+  // While shutting down, every answer asks the client to close its connection.
+  app.use((_req: unknown, res: { setHeader(n: string, v: string): void }, next: () => void) => {
+    if (shutdown.isShuttingDown) res.setHeader('connection', 'close');
+    next();
+  });
+  // JSON only on writes (415 otherwise), before any body parser.
+  app.use(jsonOnlyWrites());
   // Registered before init, so Nest skips its default 100 kB JSON parser.
-  (app as NestExpressApplication).useBodyParser('json', { limit: JSON_BODY_LIMIT });
+  (app as NestExpressApplication).useBodyParser('json', {
+    limit: JSON_BODY_LIMIT,
+    type: (req: { headers: Record<string, string | string[] | undefined> }) =>
+      JSON_CONTENT_TYPE.test(String(req.headers['content-type'] ?? '')),
+  });
   applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
   app.useGlobalFilters(new WireExceptionFilter());

@@ -1,4 +1,7 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiKeyStore } from './auth/api-keys';
+import { API_KEY_STORE, AccessGuard } from './auth/access.guard';
 import { CLOCK, systemClock, type Clock } from './common/clock';
 import { TIMERS, realTimers, type Timers } from './common/periodic-task';
 import { ShutdownState } from './common/shutdown-state';
@@ -13,7 +16,7 @@ export interface CoreOptions {
   backgroundTasks?: boolean;
 }
 
-/** Settings, time, shutdown state and lifecycle events, available everywhere. */
+/** Settings, time, shutdown state, lifecycle events and the global access guard, available everywhere. */
 @Global()
 @Module({})
 export class CoreModule {
@@ -25,11 +28,13 @@ export class CoreModule {
       { provide: BACKGROUND_TASKS, useValue: options.backgroundTasks ?? true },
       ShutdownState,
       LifecycleEvents,
+      { provide: API_KEY_STORE, useValue: new ApiKeyStore(options.settings.auth.keys) },
     ];
     return {
       module: CoreModule,
       global: true,
-      providers,
+      // The access check of every route (API keys, registration token, public routes).
+      providers: [...providers, { provide: APP_GUARD, useClass: AccessGuard }],
       exports: providers.map((p) => ('provide' in p ? p.provide : p)),
     };
   }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
@@ -10,8 +11,9 @@ import {
 } from '@ktrdr/config';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
-import { loadBackendSettings } from './config/settings';
+import { loadBackendSettingsWithReport, type SecretsReport } from './config/settings';
 import { DASHBOARD_PATH, dashboardDistDir, mountDashboard } from './dashboard';
+import { ShutdownService } from './shutdown.service';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -22,13 +24,30 @@ function createLogger(): ConsoleLogger {
   return new ConsoleLogger({ logLevels, json, colors: json ? false : undefined });
 }
 
+/** Where the development secrets are (never the secrets themselves). */
+function logSecrets(logger: Logger, secrets: SecretsReport, port: number): void {
+  if (secrets.dev_key_file) {
+    logger.warn(
+      `No API key is configured: ${secrets.dev_key_created ? 'generated' : 'using'} the development operate key in ${secrets.dev_key_file} (owner-only). ` +
+        `Use it: curl -H "Authorization: Bearer $(cat ${secrets.dev_key_file})" http://localhost:${port}/api/v1/operations ` +
+        '(the ktrdr CLI reads that file; Swagger UI: Authorize with the key). Production needs configured keys: see docs/security.md.',
+    );
+  }
+  if (secrets.token_source === 'generated') {
+    logger.warn(
+      `KTRDR_WORKER_REGISTRATION_TOKEN is not set: backend and workers share the development token in ${secrets.token_file ?? 'the data directory'} ` +
+        '(workers on other hosts need KTRDR_WORKER_REGISTRATION_TOKEN).',
+    );
+  }
+}
+
 async function bootstrap(): Promise<void> {
   // Deprecated names, unknown KTRDR_* variables, validation: exit 1 on invalid configuration.
   loadSettingsOrExit('backend', 'backend');
-  const settings = loadBackendSettings();
   const appLogger = createLogger();
   Logger.overrideLogger(appLogger);
   const logger = new Logger('Bootstrap');
+  const { settings, secrets } = loadBackendSettingsWithReport();
   const db = getDatabaseSettings();
   logger.log(
     db.driver === 'postgres'
@@ -38,7 +57,6 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create(AppModule.forRoot({ settings }), {
     logger: appLogger,
   });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const { cors_origins } = getApiSettings();
   if (cors_origins.length > 0) {
     app.enableCors({ origin: cors_origins.includes('*') ? true : [...cors_origins] });
@@ -47,13 +65,44 @@ async function bootstrap(): Promise<void> {
   const dashboard = mountDashboard(app, dashboardDistDir(), new Logger('Dashboard'));
   await app.listen(settings.api.port, settings.api.host);
   logger.log(
-    `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (${dashboard ? `dashboard ${DASHBOARD_PATH}/, ` : ''}API /api/v1, Swagger /api/docs, metrics /metrics, live events /api/v1/events)`,
+    `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (${dashboard ? `dashboard ${DASHBOARD_PATH}/, ` : ''}API /api/v1, Swagger /api/docs, metrics /metrics, live events /api/v1/events; ${settings.auth.keys.length} API key(s))`,
   );
   if (getRuntimeSettings().environment === 'development') {
     logger.log(
       'First steps (another terminal): npx ktrdr workers · npx ktrdr backtest run --help · npx ktrdr status',
     );
   }
+  logSecrets(logger, secrets, settings.api.port);
+
+  // SIGTERM/SIGINT: stop accepting, 503 on worker routes, notify workers, close idle then all
+  // connections, close the store, and exit 0 within the deadline whatever clients do.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    const deadlineMs = settings.api.shutdown_deadline * 1000;
+    const deadlineAt = Date.now() + deadlineMs;
+    logger.log(`${signal} received: shutting down (deadline ${settings.api.shutdown_deadline} s)`);
+    const hardStop = setTimeout(() => {
+      logger.warn('Shutdown deadline reached: exiting now');
+      process.exit(0);
+    }, deadlineMs);
+    hardStop.unref();
+    void (async () => {
+      try {
+        await app
+          .get(ShutdownService)
+          .drain(app.getHttpServer() as Server, deadlineAt - Math.min(1_000, deadlineMs * 0.2));
+        await app.close();
+        logger.log('Shutdown complete');
+      } catch (err) {
+        logger.error(`Shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 bootstrap().catch((err: unknown) => {

@@ -133,7 +133,7 @@ describe('health monitor', () => {
 
 describe('WorkerClient against a real HTTP fake worker', () => {
   const fake = new FakeWorkers();
-  const client = new WorkerClient();
+  const client = new WorkerClient(testSettings());
   beforeAll(() => fake.start());
   afterAll(() => fake.stop());
 
@@ -165,7 +165,7 @@ describe('WorkerClient against a real HTTP fake worker', () => {
     });
     expect(await client.probeHealth(fake.url('busy'), 1000)).toEqual({
       ok: true,
-      report: { worker_status: 'busy', current_operation: 'op1' },
+      report: { worker_status: 'busy', current_operation: 'op1', worker_id: 'busy' },
     });
   });
 

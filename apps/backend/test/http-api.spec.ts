@@ -18,7 +18,7 @@ import { ShutdownService } from '../src/shutdown.service';
 import { FakeWorkers } from './support/fake-worker';
 import { testSettings } from './support/settings';
 import { BACKTEST_PARAMS, TRAINING_PARAMS } from './support/harness';
-import { createTestApp, type TestApp } from './support/test-app';
+import { authed, createTestApp, type TestApp } from './support/test-app';
 
 type Server = Parameters<typeof request>[0];
 
@@ -70,11 +70,11 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
   const settle = () => t.app.get(DispatchService).settle();
 
   const registerFake = (name: string, type = 'backtesting', extra: object = {}) =>
-    request(http)
+    authed(http)
       .post('/api/v1/workers/register')
       .send({ worker_id: name, worker_type: type, endpoint_url: fake.url(name), ...extra });
 
-  const startBacktest = () => request(http).post('/api/v1/backtests/start').send(BACKTEST_PARAMS);
+  const startBacktest = () => authed(http).post('/api/v1/backtests/start').send(BACKTEST_PARAMS);
 
   describe('workers', () => {
     it('POST /workers/register upserts and returns the record with stop_operations', async () => {
@@ -100,16 +100,16 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
     });
 
     it('accepts cpu_training as an alias of training and drops a duplicate endpoint', async () => {
-      await request(http)
+      await authed(http)
         .post('/api/v1/workers/register')
         .send({ worker_id: 'old-id', worker_type: 'training', endpoint_url: fake.url('tw') })
         .expect(200);
-      const res = await request(http)
+      const res = await authed(http)
         .post('/api/v1/workers/register')
         .send({ worker_id: 'new-id', worker_type: 'cpu_training', endpoint_url: fake.url('tw') });
       expect(res.status).toBe(200);
       expect(res.body.worker_type).toBe('training');
-      const list = await request(http).get('/api/v1/workers').expect(200);
+      const list = await authed(http).get('/api/v1/workers').expect(200);
       expect(list.body.workers.map((w: { worker_id: string }) => w.worker_id)).toEqual(['new-id']);
     });
 
@@ -150,46 +150,46 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         /completed_operations\.0\.lease_token/,
       ],
     ])('POST /workers/register rejects %j with 400 naming the field', async (body, message) => {
-      const res = await request(http).post('/api/v1/workers/register').send(body);
+      const res = await authed(http).post('/api/v1/workers/register').send(body);
       expect(res.status).toBe(400);
       expectEnvelope(res.body, 400, message);
     });
 
     it('rejects malformed JSON and non-object bodies with 400', async () => {
-      const bad = await request(http)
+      const bad = await authed(http)
         .post('/api/v1/workers/register')
         .set('content-type', 'application/json')
         .send('{"worker_id": ');
       expect(bad.status).toBe(400);
       expectEnvelope(bad.body, 400, /^body is not valid JSON: /);
-      const arr = await request(http).post('/api/v1/workers/register').send([1, 2]);
+      const arr = await authed(http).post('/api/v1/workers/register').send([1, 2]);
       expectEnvelope(arr.body, 400, /body must be a JSON object/);
-      const none = await request(http).post('/api/v1/workers/register');
+      const none = await authed(http).post('/api/v1/workers/register');
       expect(none.status).toBe(400);
     });
 
     it('GET /workers filters by worker_type and status; bad filters are 400', async () => {
       await registerFake('b1');
       await registerFake('t1', 'training');
-      const res = await request(http).get('/api/v1/workers?worker_type=training').expect(200);
+      const res = await authed(http).get('/api/v1/workers?worker_type=training').expect(200);
       expect(res.body).toEqual({
         total: 1,
         workers: [expect.objectContaining({ worker_id: 't1' })],
       });
-      const avail = await request(http).get('/api/v1/workers?status=available').expect(200);
+      const avail = await authed(http).get('/api/v1/workers?status=available').expect(200);
       expect(avail.body.total).toBe(2);
       expectEnvelope(
-        (await request(http).get('/api/v1/workers?status=sleeping').expect(400)).body,
+        (await authed(http).get('/api/v1/workers?status=sleeping').expect(400)).body,
         400,
         /^status must be one of/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/workers?worker_type=x').expect(400)).body,
+        (await authed(http).get('/api/v1/workers?worker_type=x').expect(400)).body,
         400,
         /^worker_type must be one of/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/workers?colour=red').expect(400)).body,
+        (await authed(http).get('/api/v1/workers?colour=red').expect(400)).body,
         400,
         /^colour: unknown field/,
       );
@@ -197,37 +197,37 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
 
     it('GET /workers/{id}: the record, 404 with a clear message, 400 for a malformed id', async () => {
       await registerFake('b1');
-      expect((await request(http).get('/api/v1/workers/b1').expect(200)).body.worker_id).toBe('b1');
+      expect((await authed(http).get('/api/v1/workers/b1').expect(200)).body.worker_id).toBe('b1');
       expectEnvelope(
-        (await request(http).get('/api/v1/workers/nope').expect(404)).body,
+        (await authed(http).get('/api/v1/workers/nope').expect(404)).body,
         404,
         /Worker nope is not registered/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/workers/%20bad').expect(400)).body,
+        (await authed(http).get('/api/v1/workers/%20bad').expect(400)).body,
         400,
         /^id must be/,
       );
     });
 
     it('POST /workers/{id}/heartbeat: registered flag, cancel list, validation', async () => {
-      const unknown = await request(http)
+      const unknown = await authed(http)
         .post('/api/v1/workers/ghost/heartbeat')
         .send({ status: 'available' })
         .expect(200);
       expect(unknown.body).toEqual({ registered: false, cancel_operations: [] });
       await registerFake('b1');
-      const ok = await request(http)
+      const ok = await authed(http)
         .post('/api/v1/workers/b1/heartbeat')
         .send({ status: 'busy', current_operation_id: 'op_unknown', progress: { percentage: 5 } })
         .expect(200);
       expect(ok.body).toEqual({ registered: true, cancel_operations: ['op_unknown'] });
-      const bad = await request(http)
+      const bad = await authed(http)
         .post('/api/v1/workers/b1/heartbeat')
         .send({ status: 'sleeping' })
         .expect(400);
       expectEnvelope(bad.body, 400, /^status must be one of the following values: available, busy/);
-      const badProgress = await request(http)
+      const badProgress = await authed(http)
         .post('/api/v1/workers/b1/heartbeat')
         .send({ status: 'busy', progress: { percentage: 140 } })
         .expect(400);
@@ -237,7 +237,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
     it('GET /metrics/workers summarises by status and type', async () => {
       await registerFake('b1');
       await registerFake('t1', 'training');
-      const res = await request(http).get('/api/v1/metrics/workers').expect(200);
+      const res = await authed(http).get('/api/v1/metrics/workers').expect(200);
       expect(res.body.all).toEqual({ total: 2, available: 2, busy: 0, temporarily_unavailable: 0 });
       expect(res.body.by_type.training).toEqual({
         total: 1,
@@ -257,14 +257,14 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         /^Queued: next in line; no backtesting worker registered yet — start one with/,
       );
       const id = res.body.operation_id as string;
-      const queue = await request(http).get('/api/v1/operations?status=pending').expect(200);
+      const queue = await authed(http).get('/api/v1/operations?status=pending').expect(200);
       expect(queue.body.data).toEqual([
         expect.objectContaining({ operation_id: id, queue_position: 1, priority: 0 }),
       ]);
       expect(queue.body.data[0].wait_reason).toMatch(/no backtesting worker registered yet/);
       await registerFake('b0');
       await settle();
-      const one = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+      const one = await authed(http).get(`/api/v1/operations/${id}`).expect(200);
       expect(one.body.data).toMatchObject({
         status: 'running',
         worker_id: 'b0',
@@ -273,17 +273,17 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
     });
 
     it('POST /backtests/start: priority out of bounds is a 400 and queues nothing', async () => {
-      const res = await request(http)
+      const res = await authed(http)
         .post('/api/v1/backtests/start')
         .send({ ...BACKTEST_PARAMS, priority: 1000 })
         .expect(400);
       expectEnvelope(res.body, 400, /^priority must not be greater than 100/);
-      const queue = await request(http).get('/api/v1/operations?status=pending').expect(200);
+      const queue = await authed(http).get('/api/v1/operations?status=pending').expect(200);
       expect(queue.body.data).toEqual([]);
     });
 
     it('sweeps: a 3 × 2 grid queues 6 children, GET ranks them by a metric, DELETE cancels the rest', async () => {
-      const res = await request(http)
+      const res = await authed(http)
         .post('/api/v1/backtests/sweep')
         .send({ base: BACKTEST_PARAMS, grid: { fast_period: [5, 10, 20], slow_period: [30, 50] } })
         .expect(202);
@@ -296,7 +296,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       for (let i = 0; i < 6; i++) {
         const running = (await t.repository.findByStatus([OperationStatus.RUNNING]))[0]!;
         const index = ids.indexOf(running.operation_id);
-        await request(http)
+        await authed(http)
           .post(`/api/v1/operations/${running.operation_id}/complete`)
           .send({
             lease_token: running.lease_token,
@@ -306,7 +306,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           .expect(200);
         await settle();
       }
-      const ranked = await request(http)
+      const ranked = await authed(http)
         .get(`/api/v1/sweeps/${sweepId}?sort=sharpe_ratio`)
         .expect(200);
       expect(ranked.body.data).toMatchObject({ sweep_id: sweepId, total: 6, sort: 'sharpe_ratio' });
@@ -320,19 +320,19 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         fast_period: 20,
         slow_period: 50,
       });
-      const asc = await request(http).get(`/api/v1/sweeps/${sweepId}?sort=sharpe_ratio&order=asc`);
+      const asc = await authed(http).get(`/api/v1/sweeps/${sweepId}?sort=sharpe_ratio&order=asc`);
       expect(asc.body.data.children[0].metrics.sharpe_ratio).toBe(-1);
-      const again = await request(http).delete(`/api/v1/sweeps/${sweepId}`).expect(200);
+      const again = await authed(http).delete(`/api/v1/sweeps/${sweepId}`).expect(200);
       expect(again.body).toMatchObject({ cancelled: 0, already_finished: 6 });
       expectEnvelope(
-        (await request(http).get('/api/v1/sweeps/sweep_nope').expect(404)).body,
+        (await authed(http).get('/api/v1/sweeps/sweep_nope').expect(404)).body,
         404,
         /Sweep sweep_nope not found/,
       );
     });
 
     it('sweeps: an invalid child or a grid over the bound is a 400 naming it, and nothing is queued', async () => {
-      const bad = await request(http)
+      const bad = await authed(http)
         .post('/api/v1/backtests/sweep')
         .send({ base: BACKTEST_PARAMS, grid: { fast_period: [10, 40], slow_period: [30] } })
         .expect(400);
@@ -341,7 +341,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         400,
         /^child 2 \(fast_period=40, slow_period=30\): strategy\.fast_period must be less than slow_period/,
       );
-      const big = await request(http)
+      const big = await authed(http)
         .post('/api/v1/backtests/sweep')
         .send({
           base: BACKTEST_PARAMS,
@@ -356,13 +356,13 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         400,
         /at most 1000 are allowed per sweep \(KTRDR_OPS_MAX_SWEEP_CHILDREN\)/,
       );
-      const queue = await request(http).get('/api/v1/operations?status=pending').expect(200);
+      const queue = await authed(http).get('/api/v1/operations?status=pending').expect(200);
       expect(queue.body.data).toEqual([]);
-      const pending = await request(http)
+      const pending = await authed(http)
         .post('/api/v1/trainings/sweep')
         .send({ base: TRAINING_PARAMS, grid: { epochs: [2, 3] } })
         .expect(202);
-      const del = await request(http).delete(`/api/v1/sweeps/${pending.body.sweep_id}`).expect(200);
+      const del = await authed(http).delete(`/api/v1/sweeps/${pending.body.sweep_id}`).expect(200);
       expect(del.body).toMatchObject({ cancelled: 2, already_finished: 0 });
     });
 
@@ -382,7 +382,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       [{ ...BACKTEST_PARAMS, leverage: 10 }, /^leverage: unknown field/],
     ])('POST /backtests/start rejects %j with 400 naming the field', async (body, message) => {
       await registerFake('b1');
-      const res = await request(http).post('/api/v1/backtests/start').send(body).expect(400);
+      const res = await authed(http).post('/api/v1/backtests/start').send(body).expect(400);
       expectEnvelope(res.body, 400, message);
       expect(fake.requests).toHaveLength(0);
     });
@@ -393,7 +393,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       [{ ...TRAINING_PARAMS, learning_rate: 5 }, /^learning_rate must not be greater than 1/],
       [{ ...TRAINING_PARAMS, epochs: 1.5 }, /^epochs must be an integer/],
     ])('POST /trainings/start rejects %j with 400 naming the field', async (body, message) => {
-      const res = await request(http).post('/api/v1/trainings/start').send(body).expect(400);
+      const res = await authed(http).post('/api/v1/trainings/start').send(body).expect(400);
       expectEnvelope(res.body, 400, message);
     });
 
@@ -414,14 +414,14 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       });
       const lease = body.lease_token as string;
 
-      const one = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+      const one = await authed(http).get(`/api/v1/operations/${id}`).expect(200);
       expect(one.body).toMatchObject({
         success: true,
         data: { operation_id: id, status: 'running', worker_id: 'b1', attempt: 1 },
       });
       expect(one.body.data).not.toHaveProperty('lease_token');
       expectEnvelope(
-        (await request(http).get(`/api/v1/operations/${id}/results`).expect(400)).body,
+        (await authed(http).get(`/api/v1/operations/${id}/results`).expect(400)).body,
         400,
         /results are available once it has completed/,
       );
@@ -431,7 +431,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         created_at: '2026-11-22T10:00:00.000Z',
         unit: 10,
       };
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${id}/progress`)
         .send({
           lease_token: lease,
@@ -441,7 +441,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         .expect(200, { acknowledged: true, status: 'running' });
       expectEnvelope(
         (
-          await request(http)
+          await authed(http)
             .post(`/api/v1/operations/${id}/progress`)
             .send({ lease_token: 'stale', progress: { percentage: 60 } })
             .expect(409)
@@ -451,7 +451,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       );
       expectEnvelope(
         (
-          await request(http)
+          await authed(http)
             .post(`/api/v1/operations/${id}/progress`)
             .send({ lease_token: lease, progress: { percent: 1 } })
             .expect(400)
@@ -467,21 +467,21 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         result: { total_return: 0.12, trades: 4, equity_curve },
       };
       expect(JSON.stringify(complete).length).toBeGreaterThan(150_000);
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${id}/complete`)
         .send(complete)
         .expect(200, { acknowledged: true, status: 'completed' });
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${id}/complete`)
         .send(complete)
         .expect(200, { acknowledged: true, status: 'completed' });
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${id}/complete`)
         .send({ ...complete, lease_token: 'stale' })
         .expect(409);
       expectEnvelope(
         (
-          await request(http)
+          await authed(http)
             .post(`/api/v1/operations/${id}/complete`)
             .send({ ...complete, status: 'done' })
             .expect(400)
@@ -489,7 +489,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         400,
         /^status must be one of the following values: completed, failed, cancelled/,
       );
-      const results = await request(http).get(`/api/v1/operations/${id}/results`).expect(200);
+      const results = await authed(http).get(`/api/v1/operations/${id}/results`).expect(200);
       expect(results.body).toEqual({
         success: true,
         data: {
@@ -514,14 +514,14 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         progress: { percentage: 1, message: 'x'.repeat(17 * 1024 * 1024) },
       };
       expectEnvelope(
-        (await request(http).post(`/api/v1/operations/${id}/progress`).send(oversized).expect(413))
+        (await authed(http).post(`/api/v1/operations/${id}/progress`).send(oversized).expect(413))
           .body,
         413,
         /too large/,
       );
       expect(registry.get('b1')!.status).toBe('available');
       expectEnvelope(
-        (await request(http).delete(`/api/v1/operations/${id}`).expect(400)).body,
+        (await authed(http).delete(`/api/v1/operations/${id}`).expect(400)).body,
         400,
         /already completed/,
       );
@@ -531,12 +531,12 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       await registerFake('cpu1', 'training', { capabilities: { gpu: false } });
       await registerFake('gpu1', 'gpu_host', { capabilities: { gpu: true } });
       fake.set('gpu1', { startStatus: 503 });
-      const res = await request(http)
+      const res = await authed(http)
         .post('/api/v1/trainings/start')
         .send(TRAINING_PARAMS)
         .expect(202);
       await settle();
-      const op = await request(http).get(`/api/v1/operations/${res.body.operation_id}`);
+      const op = await authed(http).get(`/api/v1/operations/${res.body.operation_id}`);
       expect(op.body.data.worker_id).toBe('cpu1');
       expect(fake.requestsTo('gpu1', '/training/start')).toHaveLength(1);
       expect(fake.requestsTo('cpu1', '/training/start')).toHaveLength(1);
@@ -547,7 +547,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       await registerFake('b2');
       const id = (await startBacktest().expect(202)).body.operation_id as string;
       await settle();
-      const res = await request(http).delete(`/api/v1/operations/${id}`).expect(200);
+      const res = await authed(http).delete(`/api/v1/operations/${id}`).expect(200);
       // The forward runs in the background: wait for it to arrive.
       for (
         let i = 0;
@@ -560,13 +560,13 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       expect(fake.requestsTo('b2', `/api/v1/operations/${id}/cancel`)).toEqual([
         expect.objectContaining({ method: 'DELETE' }),
       ]);
-      const hb = await request(http)
+      const hb = await authed(http)
         .post('/api/v1/workers/b2/heartbeat')
         .send({ status: 'busy', current_operation_id: id })
         .expect(200);
       expect(hb.body).toEqual({ registered: true, cancel_operations: [id] });
       expectEnvelope(
-        (await request(http).delete('/api/v1/operations/op_nope').expect(404)).body,
+        (await authed(http).delete('/api/v1/operations/op_nope').expect(404)).body,
         404,
         /Operation op_nope not found/,
       );
@@ -579,11 +579,11 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       const lease = (fake.requestsTo('b3', '/backtests/start')[0]!.body as { lease_token: string })
         .lease_token;
       expectEnvelope(
-        (await request(http).post(`/api/v1/operations/${id}/resume`).expect(409)).body,
+        (await authed(http).post(`/api/v1/operations/${id}/resume`).expect(409)).body,
         409,
         /only failed or cancelled/,
       );
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${id}/complete`)
         .send({ lease_token: lease, status: 'failed', error_message: 'engine crashed' })
         .expect(200);
@@ -594,7 +594,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           unit: 7,
         },
       });
-      const res = await request(http).post(`/api/v1/operations/${id}/resume`).expect(202);
+      const res = await authed(http).post(`/api/v1/operations/${id}/resume`).expect(202);
       expect(res.body).toMatchObject({ success: true, operation_id: id });
       expect(res.body.message).toMatch(/^Resumed from its failure checkpoint at 7/);
       await settle();
@@ -602,7 +602,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       expect(second).toMatchObject({ attempt: 2, resume_from: { type: 'failure', unit: 7 } });
       expect(second.lease_token).not.toBe(lease);
       expectEnvelope(
-        (await request(http).post('/api/v1/operations/op_nope/resume').expect(404)).body,
+        (await authed(http).post('/api/v1/operations/op_nope/resume').expect(404)).body,
         404,
         /not found/,
       );
@@ -614,49 +614,49 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       await startBacktest().expect(202);
       await startBacktest().expect(202);
       await settle();
-      const res = await request(http)
+      const res = await authed(http)
         .get('/api/v1/operations?operation_type=backtesting&status=running&limit=1&offset=0')
         .expect(200);
       expect(res.body.success).toBe(true);
       expect(res.body.data).toHaveLength(1);
       expect(res.body.total_count).toBeGreaterThanOrEqual(2);
       expect(res.body.active_count).toBeGreaterThanOrEqual(2);
-      const page2 = await request(http)
+      const page2 = await authed(http)
         .get('/api/v1/operations?operation_type=backtesting&status=running&limit=1&offset=1')
         .expect(200);
       expect(page2.body.data[0].operation_id).not.toBe(res.body.data[0].operation_id);
       expectEnvelope(
-        (await request(http).get('/api/v1/operations?limit=0').expect(400)).body,
+        (await authed(http).get('/api/v1/operations?limit=0').expect(400)).body,
         400,
         /^limit must not be less than 1/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/operations?limit=1001').expect(400)).body,
+        (await authed(http).get('/api/v1/operations?limit=1001').expect(400)).body,
         400,
         /^limit must not be greater than 1000/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/operations?limit=abc').expect(400)).body,
+        (await authed(http).get('/api/v1/operations?limit=abc').expect(400)).body,
         400,
         /(^|; )limit must be an integer number/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/operations?offset=-1').expect(400)).body,
+        (await authed(http).get('/api/v1/operations?offset=-1').expect(400)).body,
         400,
         /^offset must not be less than 0/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/operations?status=done').expect(400)).body,
+        (await authed(http).get('/api/v1/operations?status=done').expect(400)).body,
         400,
         /^status must be one of/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/operations?operation_type=x').expect(400)).body,
+        (await authed(http).get('/api/v1/operations?operation_type=x').expect(400)).body,
         400,
         /^operation_type must be one of/,
       );
       expectEnvelope(
-        (await request(http).get('/api/v1/operations/op_missing').expect(404)).body,
+        (await authed(http).get('/api/v1/operations/op_missing').expect(404)).body,
         404,
         /Operation op_missing not found/,
       );
@@ -665,17 +665,17 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
 
   describe('operability', () => {
     it('GET /health is liveness with the orphan detector status; /health/ready pings the store', async () => {
-      const live = await request(http).get('/api/v1/health').expect(200);
+      const live = await authed(http).get('/api/v1/health').expect(200);
       expect(live.body.status).toBe('ok');
       expect(live.body.info.orphan_detector).toMatchObject({ status: 'up', timeout_seconds: 60 });
-      const ready = await request(http).get('/api/v1/health/ready').expect(200);
+      const ready = await authed(http).get('/api/v1/health/ready').expect(200);
       expect(ready.body.info.store.status).toBe('up');
     });
 
     it('GET /metrics exposes the KTRDR metrics and route templates', async () => {
       await registerFake('m1');
-      await request(http).get('/api/v1/workers/m1').expect(200);
-      const res = await request(http).get('/metrics').expect(200);
+      await authed(http).get('/api/v1/workers/m1').expect(200);
+      const res = await authed(http).get('/metrics').expect(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
       for (const name of [
         'ktrdr_workers_registered{worker_type="backtesting"} 1',
@@ -702,7 +702,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       await registerFake('m2');
       await startBacktest().expect(202);
       await settle();
-      const res = await request(http).get('/metrics').expect(200);
+      const res = await authed(http).get('/metrics').expect(200);
       const check = spawnSync('promtool', ['check', 'metrics'], {
         input: res.text,
         encoding: 'utf8',
@@ -714,9 +714,9 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
     });
 
     it('serves Swagger UI and the OpenAPI document with every endpoint and the package version', async () => {
-      const ui = await request(http).get('/api/docs/').expect(200);
+      const ui = await authed(http).get('/api/docs/').expect(200);
       expect(ui.text).toMatch(/swagger-ui/i);
-      const doc = (await request(http).get('/api/docs-json').expect(200)).body;
+      const doc = (await authed(http).get('/api/docs-json').expect(200)).body;
       const version = (
         JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
           version: string;
@@ -788,7 +788,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
 
     it('unknown routes get the envelope', async () => {
       expectEnvelope(
-        (await request(http).get('/api/v1/nothing').expect(404)).body,
+        (await authed(http).get('/api/v1/nothing').expect(404)).body,
         404,
         /Cannot GET/,
       );
@@ -823,63 +823,63 @@ describe('HTTP API: registration token, readiness failure, shutdown', () => {
 
   it('requires the token on register, heartbeat, progress and complete (401 otherwise)', async () => {
     expectEnvelope(
-      (await request(http).post('/api/v1/workers/register').send(body()).expect(401)).body,
+      (await authed(http).post('/api/v1/workers/register').send(body()).expect(401)).body,
       401,
       new RegExp(REGISTRATION_TOKEN_HEADER),
     );
-    await request(http)
+    await authed(http)
       .post('/api/v1/workers/register')
       .set(REGISTRATION_TOKEN_HEADER, 'wrong')
       .send(body())
       .expect(401);
-    await request(http)
+    await authed(http)
       .post('/api/v1/workers/register')
       .set(REGISTRATION_TOKEN_HEADER, 's3cret-token-longer')
       .send(body())
       .expect(401);
-    await request(http)
+    await authed(http)
       .post('/api/v1/workers/register')
       .set(REGISTRATION_TOKEN_HEADER, 's3cret-token')
       .send(body())
       .expect(200);
-    await request(http)
+    await authed(http)
       .post('/api/v1/workers/w1/heartbeat')
       .send({ status: 'available' })
       .expect(401);
-    await request(http)
+    await authed(http)
       .post('/api/v1/workers/w1/heartbeat')
       .set(REGISTRATION_TOKEN_HEADER, 's3cret-token')
       .send({ status: 'available' })
       .expect(200);
-    await request(http)
+    await authed(http)
       .post('/api/v1/operations/op1/progress')
       .send({ lease_token: 'x', progress: { percentage: 1 } })
       .expect(401);
-    await request(http)
+    await authed(http)
       .post('/api/v1/operations/op1/complete')
       .send({ lease_token: 'x', status: 'completed' })
       .expect(401);
-    await request(http)
+    await authed(http)
       .post('/api/v1/operations/op1/complete')
       .set(REGISTRATION_TOKEN_HEADER, 's3cret-token')
       .send({ lease_token: 'x', status: 'completed' })
       .expect(404);
     // Read endpoints stay open.
-    await request(http).get('/api/v1/workers').expect(200);
+    await authed(http).get('/api/v1/workers').expect(200);
   });
 
   it('readiness is 503 with the envelope when the store does not answer', async () => {
     repo.failPing = new Error('connection refused');
-    const res = await request(http).get('/api/v1/health/ready').expect(503);
+    const res = await authed(http).get('/api/v1/health/ready').expect(503);
     expectEnvelope(res.body, 503, /store is down: connection refused/);
     repo.failPing = null;
-    await request(http).get('/api/v1/health/ready').expect(200);
+    await authed(http).get('/api/v1/health/ready').expect(200);
   });
 
   it('while shutting down: registrations get 503 with Retry-After: 5 and workers are notified', async () => {
     await t.app.get(ShutdownService).notifyWorkers();
     expect(fake.requestsTo('w1', '/backend-shutdown')).toHaveLength(1);
-    const res = await request(http)
+    const res = await authed(http)
       .post('/api/v1/workers/register')
       .set(REGISTRATION_TOKEN_HEADER, 's3cret-token')
       .send(body())

@@ -3,7 +3,7 @@ import type { Timers } from '../src/common/periodic-task';
 import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import { FakeWorkers } from './support/fake-worker';
 import { testSettings } from './support/settings';
-import { createTestApp } from './support/test-app';
+import { authed, createTestApp } from './support/test-app';
 
 /** Timers that only record: callbacks run when the test says so. */
 class RecordingTimers implements Timers {
@@ -43,7 +43,7 @@ describe('application lifecycle', () => {
     const t = await createTestApp({ timers, settings, backgroundTasks: true });
     // Retention runs at once; the others (the dispatcher's safety pass at 5 s) after their interval.
     expect(timers.delays()).toEqual([0, 5_000, 10_000, 15_000]);
-    const live = await request(t.app.getHttpServer() as Server)
+    const live = await authed(t.app.getHttpServer() as Server)
       .get('/api/v1/health')
       .expect(200);
     expect(live.body.info.orphan_detector).toMatchObject({
@@ -70,7 +70,7 @@ describe('application lifecycle', () => {
       const t = await createTestApp({ repository });
       const http = t.app.getHttpServer() as Server;
       for (const name of ['a', 'b']) {
-        await request(http)
+        await authed(http)
           .post('/api/v1/workers/register')
           .send({ worker_id: name, worker_type: 'backtesting', endpoint_url: fake.url(name) })
           .expect(200);

@@ -60,7 +60,7 @@ export function resolveModelPath(modelsDir: string, name: string): string {
     if (existsSync(path)) return path;
   }
   throw new Error(
-    `Model "${name}" not found: expected ${join(modelsDir, candidates[0])} (models are saved there by the training worker; KTRDR_DATA_MODELS_DIR)`,
+    `Model "${name}" not found: expected ${candidates[0]} in the models directory (models are saved there by the training worker; KTRDR_DATA_MODELS_DIR)`,
   );
 }
 

@@ -19,6 +19,7 @@ import {
   tempDir,
   testRuntimeConfig,
   until,
+  signedFetch,
 } from '@ktrdr/worker-runtime/testing';
 import { backtestEngine } from '../src/engine';
 import { prepareBacktestJob, RESULTS_DEFAULTS } from '../src/job';
@@ -72,11 +73,7 @@ afterAll(async () => {
 async function start(
   body: Record<string, unknown>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${url}/backtests/start`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const res = await signedFetch(`${url}/backtests/start`, { body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -197,7 +194,8 @@ describe('backtest worker', () => {
     });
     expect(report).toMatchObject({ status: 'failed', result: null });
     expect(report.error_message).toBe(
-      `No data for symbol NOPE timeframe 1h: expected file ${join(tmp.dir, 'NOPE_1h.csv')} (or use a SYNTH-* symbol)`,
+      // The server path is shortened to the file name (no server paths in API answers).
+      'No data for symbol NOPE timeframe 1h: expected file NOPE_1h.csv (or use a SYNTH-* symbol)',
     );
     expect(ms).toBeLessThan(1000);
   });
@@ -353,7 +351,7 @@ describe('backtest worker', () => {
     });
     expect(missing.status).toBe('failed');
     expect(missing.error_message).toContain(
-      `Model "absent" not found: expected ${join(tmp.dir, 'models', 'absent.json')}`,
+      'Model "absent" not found: expected absent.json in the models directory',
     );
   });
 

@@ -1,5 +1,6 @@
 /** The sandbox commands. Each takes a Context (paths, output, process runner, clocks) and throws
  * KinfraError for expected failures (printed as "Error: …", exit code 1). */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ComposeCommand, composeCommandLine, detectCompose, runCompose } from './compose';
@@ -21,6 +22,7 @@ import {
   GRAFANA_DASHBOARDS_DIR,
   renderSlotFiles,
   slotRenderInput,
+  type SlotRenderInput,
 } from './render';
 import {
   PORT_LABELS,
@@ -131,6 +133,30 @@ function writeSlotFiles(
   return written;
 }
 
+/** The KTRDR_API_KEY of a slot's .env.sandbox, if it has one. */
+export function readSlotApiKey(dir: string): string | undefined {
+  try {
+    const m = /^KTRDR_API_KEY=(\S+)$/m.exec(fs.readFileSync(path.join(dir, ENV_FILE), 'utf8'));
+    return m ? m[1] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The slot's render input with its API key (kept when the slot has one, else a new one). */
+function slotInputWithKey(slot: number, dir: string): SlotRenderInput {
+  return {
+    ...slotRenderInput(slot),
+    api_key: readSlotApiKey(dir) ?? randomBytes(32).toString('base64url'),
+  };
+}
+
+/** .env.sandbox holds the slot's API key: owner-only. */
+function protectEnvFile(dir: string): void {
+  const file = path.join(dir, ENV_FILE);
+  if (fs.existsSync(file)) fs.chmodSync(file, 0o600);
+}
+
 /** Creates slot-N by filling a private temp directory and renaming it into place. */
 function createSlotDirectory(sandboxesDir: string, slot: number): boolean {
   const dir = slotDirectory(sandboxesDir, slot);
@@ -139,7 +165,8 @@ function createSlotDirectory(sandboxesDir: string, slot: number): boolean {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
   try {
-    writeSlotFiles(tmp, renderSlotFiles(slotRenderInput(slot)), false);
+    writeSlotFiles(tmp, renderSlotFiles(slotInputWithKey(slot, tmp)), false);
+    protectEnvFile(tmp);
     fs.renameSync(tmp, dir);
     return true;
   } catch (err) {
@@ -169,7 +196,8 @@ export async function provision(
     if (fs.existsSync(dir)) {
       const restored = opts.dryRun
         ? []
-        : writeSlotFiles(dir, renderSlotFiles(slotRenderInput(slot)), true);
+        : writeSlotFiles(dir, renderSlotFiles(slotInputWithKey(slot, dir)), true);
+      if (!opts.dryRun) protectEnvFile(dir);
       results.push({ ...base, action: 'skipped', restored_files: restored });
     } else if (opts.dryRun) {
       results.push({ ...base, action: 'would_create' });
@@ -687,6 +715,8 @@ export async function up(
     expected,
     opts.timeoutSeconds * 1000,
     ctx.http,
+    undefined,
+    readSlotApiKey(dir),
   );
   if (!waited.ok) {
     await setStatus(ctx, slot, 'failed');
@@ -778,7 +808,11 @@ export async function status(
       : [];
   const probe: StackProbe =
     containers.length > 0
-      ? await probeStack(entry.ports.api, ctx.http)
+      ? await probeStack(
+          entry.ports.api,
+          ctx.http,
+          readSlotApiKey(slotDirectory(ctx.sandboxesDir, slot)),
+        )
       : { backend_healthy: false, workers_registered: undefined, error: 'no containers' };
   const expected = totalWorkers(entry.workers);
   const outcome: StatusOutcome = {

@@ -3,6 +3,7 @@
  * prometheus.yml, the Grafana datasource and .env.sandbox. YAML is built as objects and written with the
  * yaml library; the template is parsed, never concatenated as text.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -65,6 +66,11 @@ export interface SlotRenderInput {
   slot: number;
   profile: ProfileName;
   ports: SlotPorts;
+  /**
+   * The slot's operate API key: written to .env.sandbox as KTRDR_API_KEY (the CLI and kinfra use it) and
+   * given to the slot's backend as its SHA-256 only. Absent: the backend generates a development key.
+   */
+  api_key?: string;
 }
 
 export function slotRenderInput(slot: number): SlotRenderInput {
@@ -130,6 +136,8 @@ export function renderComposeObject(
     container_api_port: String(container.api),
     container_db_port: String(container.db),
     container_worker_port: String(container.worker),
+    // Empty without a key: the backend then generates a development key in its data volume.
+    api_key_digest: input.api_key ? createHash('sha256').update(input.api_key).digest('hex') : '',
   };
   const services: Record<string, unknown> = {};
   const templateServices = template.services as Record<string, unknown>;
@@ -268,6 +276,7 @@ export function envEntries(input: SlotRenderInput): [string, string][] {
     ['BACKTEST_WORKERS', String(counts.backtest)],
     ['TRAINING_WORKERS', String(counts.training)],
     ['KTRDR_API_CLIENT_BASE_URL', `http://127.0.0.1:${input.ports.api}/api/v1`],
+    ...(input.api_key ? ([['KTRDR_API_KEY', input.api_key]] as [string, string][]) : []),
   ];
 }
 

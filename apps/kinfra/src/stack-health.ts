@@ -42,7 +42,12 @@ function describe(err: unknown): string {
   return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
 }
 
-export async function probeStack(apiPort: number, http: HttpDeps): Promise<StackProbe> {
+/** `apiKey`: the slot's API key (GET /workers needs a read key; /health is public). */
+export async function probeStack(
+  apiPort: number,
+  http: HttpDeps,
+  apiKey?: string,
+): Promise<StackProbe> {
   const base = apiBaseUrl(apiPort);
   try {
     const health = await http.fetch(`${base}/health`, {
@@ -65,6 +70,7 @@ export async function probeStack(apiPort: number, http: HttpDeps): Promise<Stack
   try {
     const res = await http.fetch(`${base}/workers`, {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}),
     });
     if (!res.ok) {
       return {
@@ -112,12 +118,13 @@ export async function waitForStack(
   timeoutMs: number,
   http: HttpDeps,
   intervalMs = 1_000,
+  apiKey?: string,
   onProgress?: (probe: StackProbe) => void,
 ): Promise<WaitResult> {
   const started = http.now();
   let probe: StackProbe = { backend_healthy: false, workers_registered: undefined };
   for (;;) {
-    probe = await probeStack(apiPort, http);
+    probe = await probeStack(apiPort, http, apiKey);
     onProgress?.(probe);
     const waited = http.now() - started;
     if (probe.backend_healthy && (probe.workers_registered ?? 0) >= expectedWorkers) {

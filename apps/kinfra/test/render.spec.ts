@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { withEnv } from '@ktrdr/config';
 import { parse } from 'yaml';
 import {
@@ -173,5 +174,17 @@ describe('.env.sandbox', () => {
         'grafana/provisioning/datasources/prometheus.yml',
       ]),
     );
+  });
+});
+
+describe('the slot API key', () => {
+  it('goes to .env.sandbox as KTRDR_API_KEY and to the backend as its SHA-256 only', () => {
+    const input = { ...slotRenderInput(2), api_key: 'k'.repeat(43) };
+    expect(envEntries(input)).toContainEqual(['KTRDR_API_KEY', 'k'.repeat(43)]);
+    const compose = renderCompose(input);
+    expect(compose).not.toContain('k'.repeat(43));
+    expect(compose).toContain(createHash('sha256').update('k'.repeat(43)).digest('hex'));
+    // Without a key the backend generates a development one (empty counts as unset).
+    expect(envEntries(slotRenderInput(2)).map(([k]) => k)).not.toContain('KTRDR_API_KEY');
   });
 });

@@ -51,3 +51,25 @@ describe('waiting for a slot stack', () => {
     });
   });
 });
+
+describe('the slot API key', () => {
+  it('is sent on GET /workers (a read route) and not on /health (public)', async () => {
+    const seen: { url: string; auth?: string }[] = [];
+    const http = {
+      now: () => 0,
+      sleep: async () => undefined,
+      fetch: async (url: string, init?: { headers?: Record<string, string> }) => {
+        seen.push({ url, auth: init?.headers?.authorization });
+        return { ok: true, status: 200, json: async () => ({ total: 3 }) };
+      },
+    };
+    expect(await probeStack(8003, http, 'slot-key')).toEqual({
+      backend_healthy: true,
+      workers_registered: 3,
+    });
+    expect(seen).toEqual([
+      { url: 'http://127.0.0.1:8003/api/v1/health', auth: undefined },
+      { url: 'http://127.0.0.1:8003/api/v1/workers', auth: 'Bearer slot-key' },
+    ]);
+  });
+});

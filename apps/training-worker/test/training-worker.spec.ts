@@ -18,6 +18,7 @@ import {
   tempDir,
   testRuntimeConfig,
   until,
+  signedFetch,
 } from '@ktrdr/worker-runtime/testing';
 import { createTrainingEngine, trainingEngine } from '../src/engine';
 import { prepareTrainingJob, trainingConfig } from '../src/job';
@@ -83,11 +84,7 @@ async function start(
   h: Harness,
   body: Record<string, unknown>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${h.url}/training/start`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const res = await signedFetch(`${h.url}/training/start`, { body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -200,7 +197,9 @@ describe('training worker', () => {
     };
     await start(h, { task_id: 'op-tr-2', lease_token: 'lease-2a', attempt: 1, ...params });
     await h.backend.waitFor((r) => r.path === '/api/v1/operations/op-tr-2/progress');
-    const del = await fetch(`${h.url}/api/v1/operations/op-tr-2/cancel`, { method: 'DELETE' });
+    const del = await signedFetch(`${h.url}/api/v1/operations/op-tr-2/cancel`, {
+      method: 'DELETE',
+    });
     expect(del.status).toBe(200);
     const cancelled = await completion(h, 'op-tr-2');
     expect(cancelled.status).toBe('cancelled');

@@ -8,6 +8,7 @@ import {
   type OperationDto,
   type WorkerDto,
 } from '@ktrdr/contracts';
+import { E2E_API_KEY } from './credentials';
 import { waitFor } from './wait';
 
 export interface HttpResult<T = unknown> {
@@ -56,7 +57,15 @@ export interface StartResponse {
 
 /** The backend's REST API, addressed with the contracts' route constants. */
 export class BackendClient {
-  constructor(private baseUrl: string) {}
+  /** Every request carries `Authorization: Bearer <apiKey>` (the e2e operate key by default). */
+  constructor(
+    private baseUrl: string,
+    private readonly apiKey: string = E2E_API_KEY,
+  ) {}
+
+  private auth(headers: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.apiKey}`, ...headers };
+  }
 
   /** Host-side base URL, e.g. http://localhost:32771 (changes when the container restarts). */
   setBaseUrl(baseUrl: string): void {
@@ -72,7 +81,7 @@ export class BackendClient {
     params: Record<string, string> = {},
     query = '',
   ): Promise<HttpResult<T>> {
-    return http<T>('GET', this.url(route, params) + query);
+    return http<T>('GET', this.url(route, params) + query, undefined, this.auth());
   }
 
   post<T = unknown>(
@@ -81,11 +90,11 @@ export class BackendClient {
     params: Record<string, string> = {},
     headers: Record<string, string> = {},
   ): Promise<HttpResult<T>> {
-    return http<T>('POST', this.url(route, params), body, headers);
+    return http<T>('POST', this.url(route, params), body, this.auth(headers));
   }
 
   delete<T = unknown>(route: string, params: Record<string, string> = {}): Promise<HttpResult<T>> {
-    return http<T>('DELETE', this.url(route, params));
+    return http<T>('DELETE', this.url(route, params), undefined, this.auth());
   }
 
   async workers(query = ''): Promise<WorkerList> {

@@ -12,6 +12,7 @@ import {
 } from 'testcontainers';
 import { API_PREFIX, BACKEND_ROUTES } from '@ktrdr/contracts';
 import { BackendClient } from './api';
+import { E2E_API_KEY_SHA256, E2E_WORKER_TOKEN } from './credentials';
 import { docker, E2E_LABEL } from './docker-cli';
 import { IMAGES, logDir } from './paths';
 import { SERVICE_PORTS } from './ports';
@@ -47,6 +48,9 @@ export const E2E_BACKEND_ENV: Readonly<Record<string, string>> = Object.freeze({
   KTRDR_ORPHAN_TIMEOUT_SECONDS: '6',
   KTRDR_ORPHAN_CHECK_INTERVAL_SECONDS: '1',
   KTRDR_API_SHUTDOWN_NOTIFY_TIMEOUT: '1',
+  // Containers share no data directory: the credentials are configured explicitly.
+  KTRDR_WORKER_REGISTRATION_TOKEN: E2E_WORKER_TOKEN,
+  KTRDR_API_OPERATE_KEY_SHA256: E2E_API_KEY_SHA256,
 });
 
 export const E2E_WORKER_ENV: Readonly<Record<string, string>> = Object.freeze({
@@ -57,6 +61,7 @@ export const E2E_WORKER_ENV: Readonly<Record<string, string>> = Object.freeze({
   KTRDR_WORKER_SHUTDOWN_GRACE_SECONDS: '5',
   KTRDR_WORKER_PROGRESS_INTERVAL_MS: '200',
   KTRDR_CHECKPOINT_DIR: '/data/checkpoints',
+  KTRDR_WORKER_REGISTRATION_TOKEN: E2E_WORKER_TOKEN,
 });
 
 export interface WorkerOptions {

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   ALL_SETTINGS,
   ApiClientSettings,
@@ -29,6 +32,11 @@ import {
   warnInsecureDefaults,
   warnUnknownEnvVars,
   withEnv,
+  readOrCreateSecretFile,
+  redactUrlCredentials,
+  resolveRegistrationToken,
+  devApiKeyPath,
+  devWorkerTokenPath,
   type AnyField,
   type AnySettingsClass,
 } from './index';
@@ -57,6 +65,11 @@ function sampleValue(f: AnyField): { raw: string; expected: unknown } {
       return { raw: String(c).toUpperCase(), expected: c };
     }
     case 'list':
+      if (f.itemPattern) {
+        const a = 'a'.repeat(64);
+        const b = 'B'.repeat(64);
+        return { raw: ` ${a}, ${b} ,, `, expected: [a, b] };
+      }
       return { raw: ' a, b ,,c ', expected: ['a', 'b', 'c'] };
     case 'url': {
       const scheme = (f.protocols ?? ['http'])[0];
@@ -392,11 +405,52 @@ describe('insecure defaults', () => {
     } catch (e) {
       errors = (e as ConfigurationError).details.errors;
     }
-    expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/^KTRDR_WORKER_REGISTRATION_TOKEN: must be set explicitly/);
-    expect(errors[1]).toMatch(
+    expect(errors).toHaveLength(3);
+    expect(errors[0]).toMatch(/^KTRDR_API_KEYS_FILE: must be set explicitly.*no API key/);
+    expect(errors[1]).toMatch(/^KTRDR_WORKER_REGISTRATION_TOKEN: must be set explicitly/);
+    expect(errors[2]).toMatch(
       /^KTRDR_DB_PASSWORD: must be set explicitly when KTRDR_ENV=production/,
     );
+  });
+
+  it('production refuses a registration token shorter than 32 characters, without echoing it', () => {
+    const short = 'short-token-31-characters-long!';
+    expect(short).toHaveLength(31);
+    let errors: readonly string[] = [];
+    try {
+      validateAll('worker', { KTRDR_ENV: 'production', KTRDR_WORKER_REGISTRATION_TOKEN: short });
+    } catch (e) {
+      errors = (e as ConfigurationError).details.errors;
+    }
+    expect(errors).toEqual([
+      'KTRDR_WORKER_REGISTRATION_TOKEN: must be at least 32 characters when KTRDR_ENV=production (got 31, value hidden)',
+    ]);
+    expect(() =>
+      validateAll('worker', {
+        KTRDR_ENV: 'production',
+        KTRDR_WORKER_REGISTRATION_TOKEN: `${short}x`,
+      }),
+    ).not.toThrow();
+    // Outside production a short token is accepted.
+    expect(() => validateAll('worker', { KTRDR_WORKER_REGISTRATION_TOKEN: 't' })).not.toThrow();
+  });
+
+  it('production accepts API keys given as digests, in settings or a keys file', () => {
+    const token = 't'.repeat(32);
+    expect(() =>
+      validateAll('backend', {
+        KTRDR_ENV: 'production',
+        KTRDR_WORKER_REGISTRATION_TOKEN: token,
+        KTRDR_API_READ_KEY_SHA256: 'f'.repeat(64),
+      }),
+    ).not.toThrow();
+    expect(() =>
+      validateAll('backend', {
+        KTRDR_ENV: 'production',
+        KTRDR_WORKER_REGISTRATION_TOKEN: token,
+        KTRDR_API_KEYS_FILE: '/etc/ktrdr/keys.json',
+      }),
+    ).not.toThrow();
   });
 
   it('production accepts explicitly set values; the embedded driver has no password to protect', () => {
@@ -405,20 +459,26 @@ describe('insecure defaults', () => {
         KTRDR_ENV: 'production',
         KTRDR_DB_DRIVER: 'postgres',
         KTRDR_DB_PASSWORD: 'x',
-        KTRDR_WORKER_REGISTRATION_TOKEN: 't',
+        KTRDR_WORKER_REGISTRATION_TOKEN: 't'.repeat(32),
+        KTRDR_API_OPERATE_KEY_SHA256: '0'.repeat(64),
       }),
     ).not.toThrow();
     expect(() =>
-      validateAll('backend', { KTRDR_ENV: 'production', KTRDR_WORKER_REGISTRATION_TOKEN: 't' }),
+      validateAll('backend', {
+        KTRDR_ENV: 'production',
+        KTRDR_WORKER_REGISTRATION_TOKEN: 't'.repeat(32),
+        KTRDR_API_OPERATE_KEY_SHA256: '0'.repeat(64),
+      }),
     ).not.toThrow();
   });
 
   it('other environments warn, unless acknowledged', () => {
     expect(warnInsecureDefaults('backend', { KTRDR_DB_DRIVER: 'postgres' }).sort()).toEqual([
+      'KTRDR_API_KEYS_FILE',
       'KTRDR_DB_PASSWORD',
       'KTRDR_WORKER_REGISTRATION_TOKEN',
     ]);
-    expect(warnings).toHaveLength(2);
+    expect(warnings).toHaveLength(3);
     expect(
       warnInsecureDefaults('backend', {
         KTRDR_DB_DRIVER: 'postgres',
@@ -555,5 +615,135 @@ describe('parseDotenv', () => {
     expect(
       parseDotenv('# c\nexport A=1\nB = "two words"\nC=\'x#y\'\nD=v # trailing\n\nnot a line\n'),
     ).toEqual({ A: '1', B: 'two words', C: 'x#y', D: 'v' });
+  });
+});
+
+describe('bounds of intervals and timeouts', () => {
+  /** setTimeout fires at once for delays above 2^31-1 ms (and warns): no setting may reach it. */
+  const TIMER_LIMIT_MS = 2 ** 31 - 1;
+  const TIMED = /interval|timeout|threshold|grace|ttl|deadline|window|_seconds$|_ms$|_days$/;
+
+  const timed = ALL_SETTINGS.flatMap((cls) =>
+    fieldsOf(cls)
+      .filter(
+        ([name, f]) =>
+          TIMED.test(name) &&
+          name !== 'epoch_interval' && // a count of units, not a time
+          (f.kind === 'number' || f.kind === 'integer'),
+      )
+      .map(([name, f]) => [envNameOf(cls, name), name, f] as const),
+  );
+
+  it('finds the timed settings', () => {
+    expect(timed.length).toBeGreaterThanOrEqual(18);
+  });
+
+  it.each(timed)(
+    '%s has a lower bound and an upper bound below the timer limit',
+    (env, name, f) => {
+      const unitMs = name.endsWith('_ms') ? 1 : name.endsWith('_days') ? 86_400_000 : 1000;
+      expect(f.max).toBeDefined();
+      // Ages in days are compared with timestamps, never given to a timer; they still have bounds.
+      if (!name.endsWith('_days')) expect(f.max! * unitMs).toBeLessThan(TIMER_LIMIT_MS);
+      const lower = f.min ?? f.gt;
+      expect(lower).toBeDefined();
+      // A zero lower bound only for throttles and caches where 0 means "off", never for a loop period.
+      if (lower === 0) expect(name).toMatch(/progress_interval_ms|cache_ttl/);
+      // The values of the attack report are refused: a timer overflow and a busy loop.
+      if (unitMs === 1000) {
+        expect(() => validateAll('all', { [env]: '3000000' })).toThrow(env);
+        if (lower !== 0) expect(() => validateAll('all', { [env]: '0.000001' })).toThrow(env);
+      }
+    },
+  );
+});
+
+describe('credentials inside URLs', () => {
+  it('are never echoed in configuration errors', () => {
+    for (const raw of [
+      'http://admin:hunter2@backend:bad-port/api/v1',
+      'ftp://admin:hunter2@backend/api/v1',
+      'http://admin:hunter2@',
+    ]) {
+      try {
+        validateAll('worker', { KTRDR_API_CLIENT_BASE_URL: raw });
+        throw new Error(`expected ${raw} to be refused`);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigurationError);
+        expect((e as Error).message).toContain('KTRDR_API_CLIENT_BASE_URL');
+        expect((e as Error).message).not.toContain('hunter2');
+        expect((e as Error).message).toContain('***@');
+      }
+    }
+  });
+
+  it('redactUrlCredentials hides user and password of every URL in a text', () => {
+    expect(redactUrlCredentials('a http://u:p@h:1/x and postgres://only-user@db/k')).toBe(
+      'a http://***@h:1/x and postgres://***@db/k',
+    );
+    expect(redactUrlCredentials('http://host/path?q=a@b')).toBe('http://host/path?q=a@b');
+  });
+});
+
+describe('API key digests', () => {
+  it('must be 64 hex characters each; the value is never echoed', () => {
+    try {
+      validateAll('backend', { KTRDR_API_OPERATE_KEY_SHA256: `${'a'.repeat(64)},my-plain-key` });
+      throw new Error('expected a ConfigurationError');
+    } catch (e) {
+      const errors = (e as ConfigurationError).details.errors;
+      expect(errors).toEqual([
+        'KTRDR_API_OPERATE_KEY_SHA256: must be a comma-separated list of SHA-256 hex digests (64 hex characters) (value hidden)',
+      ]);
+    }
+  });
+});
+
+describe('development secrets', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ktrdr-devsecret-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('creates an owner-only file once and reads the same secret afterwards', () => {
+    const file = path.join(dir, 'sub', 'dev-worker-token');
+    const first = readOrCreateSecretFile(file);
+    expect(first.created).toBe(true);
+    expect(first.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(file, 'utf8')).toBe(`${first.value}\n`);
+    const second = readOrCreateSecretFile(file);
+    expect(second).toEqual({ value: first.value, file, created: false });
+    // No temporary files are left behind.
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['dev-worker-token']);
+  });
+
+  it('tightens a file readable by others and refuses one without a usable secret', () => {
+    const file = path.join(dir, 'dev-api-key');
+    fs.writeFileSync(file, `${'k'.repeat(40)}\n`, { mode: 0o644 });
+    fs.chmodSync(file, 0o644);
+    expect(readOrCreateSecretFile(file).value).toBe('k'.repeat(40));
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    fs.writeFileSync(file, 'short\n');
+    expect(() => readOrCreateSecretFile(file)).toThrow(/does not hold a usable secret/);
+  });
+
+  it('resolveRegistrationToken: the configured token, else the shared development file, never in production', () => {
+    withEnv({ KTRDR_DATA_DIR: dir, KTRDR_WORKER_REGISTRATION_TOKEN: 'configured' }, () => {
+      expect(resolveRegistrationToken()).toEqual({ token: 'configured', source: 'configured' });
+    });
+    const a = withEnv({ KTRDR_DATA_DIR: dir }, () => resolveRegistrationToken());
+    const b = withEnv({ KTRDR_DATA_DIR: dir, KTRDR_ENV: 'test' }, () => resolveRegistrationToken());
+    expect(a.source).toBe('generated');
+    expect(a.file).toBe(devWorkerTokenPath(dir));
+    expect(b.token).toBe(a.token);
+    expect(
+      withEnv({ KTRDR_DATA_DIR: dir, KTRDR_ENV: 'production' }, () => resolveRegistrationToken()),
+    ).toEqual({
+      token: undefined,
+      source: 'none',
+    });
+    expect(devApiKeyPath(dir)).toBe(path.join(dir, 'dev-api-key'));
   });
 });

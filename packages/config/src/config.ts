@@ -365,6 +365,27 @@ function insecureDefaults(
   return out;
 }
 
+/** Set values shorter than their `productionMinLength` (secrets: the value is never shown). */
+function tooShortForProduction(
+  classes: readonly AnySettingsClass[],
+  sources: EnvSources,
+): string[] {
+  const out: string[] = [];
+  for (const cls of classes) {
+    const r = load(cls, sources);
+    for (const [name, f] of Object.entries(cls.fields)) {
+      const min = f.productionMinLength;
+      const v = r.values[name];
+      if (min === undefined || typeof v !== 'string') continue;
+      if (v.length < min)
+        out.push(
+          `${envNameOf(cls, name)}: must be at least ${min} characters when KTRDR_ENV=production (got ${v.length}${f.secret ? ', value hidden' : ''})`,
+        );
+    }
+  }
+  return out;
+}
+
 function collectErrors(component: Component, sources: EnvSources): string[] {
   const errors: string[] = [];
   for (const cls of COMPONENT_SETTINGS[component]) errors.push(...load(cls, sources).errors);
@@ -372,9 +393,11 @@ function collectErrors(component: Component, sources: EnvSources): string[] {
   if (COMPONENT_SETTINGS[component].includes(FleetSettings))
     errors.push(...(sources.file?.errors ?? []));
   const runtime = load(RuntimeSettings, sources).values;
-  if (runtime.environment === 'production')
+  if (runtime.environment === 'production') {
     for (const f of insecureDefaults(COMPONENT_SETTINGS[component], sources))
       errors.push(`${f.variable}: must be set explicitly when KTRDR_ENV=production (${f.reason})`);
+    errors.push(...tooShortForProduction(COMPONENT_SETTINGS[component], sources));
+  }
   return errors;
 }
 
@@ -458,8 +481,15 @@ function showDefault(v: unknown): string | undefined {
 export function describeSettings(cls: SettingsClass): FieldDescription[] {
   return Object.entries(cls.fields).map(([name, f]) => {
     const hasBounds = f.min !== undefined || f.max !== undefined || f.gt !== undefined;
-    const constraints =
-      f.kind === 'enum' || f.kind === 'url' || hasBounds ? constraintText(f) : undefined;
+    const base =
+      f.kind === 'enum' || f.kind === 'url' || hasBounds || f.itemPattern
+        ? constraintText(f)
+        : undefined;
+    const prod =
+      f.productionMinLength !== undefined
+        ? `at least ${f.productionMinLength} characters when KTRDR_ENV=production`
+        : undefined;
+    const constraints = base && prod ? `${base}; ${prod}` : (base ?? prod);
     return {
       field: name,
       env: envNameOf(cls, name),

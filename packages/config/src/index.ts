@@ -62,4 +62,6 @@ export {
   type ProxmoxDeployment,
   type ProxmoxWorkerGroup,
 } from './fleet';
+export { redactUrlCredentials } from './loader';
+export * from './dev-secrets';
 export { renderConfigurationMarkdown, renderEnvExample } from './docs';

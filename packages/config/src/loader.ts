@@ -42,9 +42,18 @@ function present(map: EnvMap, name: string): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v;
 }
 
+/**
+ * Hides the credentials of every URL in a text (`postgres://user:secret@db` → `postgres://***@db`), so
+ * configuration errors and logs never echo a password embedded in a URL-valued setting.
+ */
+export function redactUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi, '$1***@');
+}
+
 function describeValue(raw: string, f: AnyField): string {
   if (f.secret) return 'value hidden';
-  const shown = raw.length > 60 ? `${raw.slice(0, 57)}...` : raw;
+  const safe = redactUrlCredentials(raw);
+  const shown = safe.length > 60 ? `${safe.slice(0, 57)}...` : safe;
   return `got ${JSON.stringify(shown)}`;
 }
 
@@ -61,7 +70,10 @@ export function constraintText(f: AnyField): string {
     if (f.kind === 'boolean') return 'true or false (also 1/0, yes/no, on/off)';
     if (f.kind === 'url')
       return `an absolute ${(f.protocols ?? ['http', 'https']).join(' or ')} URL with a host`;
-    if (f.kind === 'list') return 'a comma-separated list';
+    if (f.kind === 'list')
+      return f.itemPatternText
+        ? `a comma-separated list of ${f.itemPatternText}`
+        : 'a comma-separated list';
     if (f.kind === 'path') return 'a filesystem path';
     return 'a string';
   }
@@ -130,16 +142,14 @@ export function parseRaw(
         Object.entries(f.aliases ?? {}).find(([a]) => a.toLowerCase() === l)?.[1];
       return hit === undefined ? fail() : { ok: true, value: hit };
     }
-    case 'list':
-      return {
-        ok: true,
-        value: Object.freeze(
-          s
-            .split(',')
-            .map((x) => x.trim())
-            .filter((x) => x !== ''),
-        ),
-      };
+    case 'list': {
+      const items = s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
+      if (f.itemPattern && !items.every((x) => f.itemPattern!.test(x))) return fail();
+      return { ok: true, value: Object.freeze(items) };
+    }
     case 'url': {
       let u: URL;
       try {

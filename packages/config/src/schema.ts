@@ -48,6 +48,12 @@ export interface Field<V> {
   readonly insecureReason?: string;
   /** Full environment variable name when it is not `prefix + FIELD_NAME`. */
   readonly env?: string;
+  /** Under KTRDR_ENV=production a set value must have at least this many characters (string). */
+  readonly productionMinLength?: number;
+  /** Every item must match (list), e.g. a hex digest. */
+  readonly itemPattern?: RegExp;
+  /** What `itemPattern` means, for messages and docs (e.g. "64 hex characters"). */
+  readonly itemPatternText?: string;
   /** Phantom: carries the value type for inference; never set at runtime. */
   readonly __type?: V;
 }
@@ -62,6 +68,12 @@ interface CommonOptions {
   insecureDefault?: boolean | ((settings: Readonly<Record<string, unknown>>) => boolean);
   insecureReason?: string;
   env?: string;
+  productionMinLength?: number;
+}
+
+interface ListOptions extends CommonOptions {
+  itemPattern?: RegExp;
+  itemPatternText?: string;
 }
 
 interface NumberOptions extends CommonOptions {
@@ -124,11 +136,11 @@ export function bool(options: CommonOptions & { default?: DefaultValue<boolean> 
 
 /** A comma-separated list of strings (items trimmed, empty items dropped). */
 export function list(
-  options: WithDefault<CommonOptions, readonly string[]>,
+  options: WithDefault<ListOptions, readonly string[]>,
 ): Field<readonly string[]>;
-export function list(options: CommonOptions): Field<readonly string[] | undefined>;
+export function list(options: ListOptions): Field<readonly string[] | undefined>;
 export function list(
-  options: CommonOptions & { default?: DefaultValue<readonly string[]> },
+  options: ListOptions & { default?: DefaultValue<readonly string[]> },
 ): AnyField {
   return field('list', options);
 }

@@ -29,7 +29,7 @@ export const RuntimeSettings = defineSettings({
       default: 'development',
       aliases: { dev: 'development', prod: 'production' },
       description:
-        'Deployment environment. `production` refuses insecure defaults (database password, missing registration token) unless they are set explicitly. It also picks the fleet environment file: `config/workers.dev.yaml` (development) or `config/workers.prod.yaml` (production); `test` reads none.',
+        'Deployment environment. `production` refuses insecure defaults (database password, missing registration token, no API key) unless they are set explicitly, and secrets shorter than 32 characters; `development` and `test` generate the missing API key and registration token in the data directory (see docs/security.md). It also picks the fleet environment file: `config/workers.dev.yaml` (development) or `config/workers.prod.yaml` (production); `test` reads none.',
     }),
     acknowledge_insecure_defaults: bool({
       default: false,
@@ -59,9 +59,50 @@ export const ApiSettings = defineSettings({
     }),
     shutdown_notify_timeout: num({
       default: 2,
-      gt: 0,
+      min: 0.05,
+      max: 60,
       description:
         'Seconds the backend waits for each worker when it sends `POST /backend-shutdown` on SIGTERM.',
+    }),
+    shutdown_deadline: num({
+      default: 10,
+      min: 1,
+      max: 300,
+      description:
+        'Seconds from SIGTERM/SIGINT to the backend’s exit (code 0), whatever clients and workers do: it stops accepting, answers 503 on the worker routes, notifies the workers, closes idle then all connections and the store within it.',
+    }),
+    keys_file: path({
+      description:
+        'JSON file with the API keys, for several keys: `[{"name": "ci", "role": "read", "sha256": "<hex SHA-256 of the key>"}]` (roles `read`, `operate`). Keys are sent as `Authorization: Bearer <key>`; only their digests are configured. Generate one with `node apps/backend/dist/keygen.js --name NAME --role ROLE`.',
+      insecureDefault: (s) =>
+        !(s.operate_key_sha256 as readonly string[] | undefined)?.length &&
+        !(s.read_key_sha256 as readonly string[] | undefined)?.length,
+      insecureReason:
+        'no API key is configured, so the backend would be open to anyone who reaches it (outside production it generates a development key in {data dir}/dev-api-key instead)',
+    }),
+    operate_key_sha256: list({
+      secret: true,
+      itemPattern: /^[0-9a-fA-F]{64}$/,
+      itemPatternText: 'SHA-256 hex digests (64 hex characters)',
+      description:
+        'SHA-256 digests (hex, comma-separated) of API keys with the `operate` role: everything `read` allows, plus start, cancel, resume, sweeps and drain.',
+    }),
+    read_key_sha256: list({
+      secret: true,
+      itemPattern: /^[0-9a-fA-F]{64}$/,
+      itemPatternText: 'SHA-256 hex digests (64 hex characters)',
+      description:
+        'SHA-256 digests (hex, comma-separated) of API keys with the `read` role: list and get workers and operations, results, metrics, events.',
+    }),
+    public_metrics: bool({
+      default: true,
+      description:
+        'Serve the Prometheus exposition `GET /metrics` without an API key (false: it needs a `read` key).',
+    }),
+    public_health: bool({
+      default: true,
+      description:
+        'Serve `GET /api/v1/health` and `/api/v1/health/ready` without an API key (false: they need a `read` key; container health checks then fail).',
     }),
   },
 });
@@ -79,7 +120,8 @@ export const ApiClientSettings = defineSettings({
     }),
     timeout: num({
       default: 10,
-      gt: 0,
+      min: 0.1,
+      max: 600,
       description: 'Seconds before a request to the backend is abandoned.',
     }),
     retries: int({
@@ -88,6 +130,12 @@ export const ApiClientSettings = defineSettings({
       max: 100,
       description:
         'Retries of an idempotent request to the backend before giving up on that attempt (the `ktrdr` CLI: GETs, and any request the backend never received, with exponential backoff).',
+    }),
+    api_key: str({
+      env: 'KTRDR_API_KEY',
+      secret: true,
+      description:
+        'API key the `ktrdr` CLI sends as `Authorization: Bearer <key>`. Unset: the CLI uses the development key the backend writes to `{data dir}/dev-api-key` when that file exists, else sends none.',
     }),
     api_key: str({
       env: 'KTRDR_API_KEY',
@@ -125,27 +173,44 @@ export const WorkerSettings = defineSettings({
       description:
         'URL the worker advertises to the backend (the backend calls it for health checks and dispatch).',
     }),
+    host: str({
+      default: '0.0.0.0',
+      description:
+        'Interface the worker HTTP server listens on. `0.0.0.0` (all) suits containers; `127.0.0.1` keeps a worker that shares a host with its backend off the network.',
+    }),
     heartbeat_interval: num({
       default: 5,
-      gt: 0,
+      min: 0.1,
+      max: 3600,
       description: 'Seconds between worker heartbeats.',
     }),
     registration_token: str({
       secret: true,
       insecureDefault: true,
-      insecureReason: 'without it any process that reaches the backend can register as a worker',
+      productionMinLength: 32,
+      insecureReason:
+        'the backend and its workers need a shared secret to authenticate each other (outside production both use one generated in {data dir}/dev-worker-token)',
       description:
-        'Shared secret for registration, heartbeats and reports (header `x-ktrdr-worker-token`). Unset: no token required.',
+        'Shared secret of the backend and its workers, in both directions: workers send it on registration, heartbeats and reports (header `x-ktrdr-worker-token`); the backend signs every call to a worker with it (HMAC-SHA256, headers `x-ktrdr-signature*`). Unset outside production: both read (or create) `{data dir}/dev-worker-token`.',
+    }),
+    signature_window: num({
+      default: 30,
+      min: 1,
+      max: 3600,
+      description:
+        'Seconds a signed call from the backend stays valid at a worker (allowed clock difference; a signature is accepted once within it).',
     }),
     health_check_interval: num({
       default: 10,
-      gt: 0,
+      min: 0.1,
+      max: 86400,
       deprecated: ['WORKER_HEALTH_CHECK_INTERVAL'],
       description: 'Seconds between the backend’s health checks of each worker.',
     }),
     health_check_timeout: num({
       default: 5,
-      gt: 0,
+      min: 0.1,
+      max: 600,
       deprecated: ['WORKER_HEALTH_CHECK_TIMEOUT'],
       description: 'Seconds before one health check of a worker counts as failed.',
     }),
@@ -157,7 +222,8 @@ export const WorkerSettings = defineSettings({
     }),
     removal_threshold: num({
       default: 300,
-      gt: 0,
+      min: 1,
+      max: 604800,
       deprecated: ['WORKER_REMOVAL_THRESHOLD'],
       description: 'Seconds after its last good check at which an unresponsive worker is removed.',
     }),
@@ -170,18 +236,21 @@ export const WorkerSettings = defineSettings({
     }),
     dispatch_timeout: num({
       default: 10,
-      gt: 0,
+      min: 0.1,
+      max: 600,
       description: 'Seconds the backend waits for a worker to accept a dispatched operation.',
     }),
     shutdown_grace_seconds: num({
       default: 20,
-      gt: 0,
+      min: 1,
+      max: 3600,
       description:
         'Seconds a worker has on SIGTERM to abort its operation, save a checkpoint and report it.',
     }),
     progress_interval_ms: int({
       default: 500,
       min: 0,
+      max: 3600000,
       description: 'Minimum milliseconds between two progress reports of a worker.',
     }),
     release: str({
@@ -279,13 +348,15 @@ export const CheckpointSettings = defineSettings({
     epoch_interval: int({
       default: 10,
       min: 1,
+      max: 1000000,
       deprecated: ['CHECKPOINT_EPOCH_INTERVAL'],
       description:
         'Write a periodic checkpoint every this many units (epochs, or thousands of bars).',
     }),
     time_interval_seconds: num({
       default: 300,
-      gt: 0,
+      min: 0.1,
+      max: 86400,
       deprecated: ['CHECKPOINT_TIME_INTERVAL_SECONDS'],
       description: 'Write a periodic checkpoint at least this often, in seconds.',
     }),
@@ -298,7 +369,8 @@ export const CheckpointSettings = defineSettings({
     }),
     max_age_days: num({
       default: 30,
-      gt: 0,
+      min: 0.001,
+      max: 3650,
       deprecated: ['CHECKPOINT_MAX_AGE_DAYS'],
       description: 'Checkpoints older than this many days are deleted.',
     }),
@@ -313,14 +385,16 @@ export const OrphanDetectorSettings = defineSettings({
   fields: {
     timeout_seconds: num({
       default: 60,
-      gt: 0,
+      min: 0.1,
+      max: 86400,
       deprecated: ['ORPHAN_TIMEOUT_SECONDS'],
       description:
         'Seconds an operation may stay `running` on a worker that no longer claims it before it is re-dispatched or failed.',
     }),
     check_interval_seconds: num({
       default: 15,
-      gt: 0,
+      min: 0.1,
+      max: 86400,
       deprecated: ['ORPHAN_CHECK_INTERVAL_SECONDS'],
       description: 'Seconds between two orphan checks.',
     }),
@@ -336,6 +410,7 @@ export const OperationsSettings = defineSettings({
     cache_ttl: num({
       default: 1.0,
       min: 0,
+      max: 3600,
       deprecated: ['OPERATIONS_CACHE_TTL'],
       description:
         'Seconds an operation read may be served from the in-process cache (0 disables it).',
@@ -347,12 +422,14 @@ export const OperationsSettings = defineSettings({
     }),
     cleanup_interval_seconds: num({
       default: 3600,
-      gt: 0,
+      min: 1,
+      max: 604800,
       description: 'Seconds between two purges of old finished operations.',
     }),
     retention_days: num({
       default: 7,
-      gt: 0,
+      min: 0.001,
+      max: 3650,
       description: 'Finished operations older than this many days are purged.',
     }),
     max_attempts: int({

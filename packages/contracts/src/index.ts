@@ -1,6 +1,7 @@
 export * from './enums';
 export * from './routes';
 export * from './validation';
+export * from './signing';
 export * from './common.dto';
 export * from './operation.dto';
 export * from './worker.dto';

@@ -4,6 +4,9 @@ export const API_PREFIX = 'api/v1';
 /** Header that carries the worker registration token when one is configured. */
 export const REGISTRATION_TOKEN_HEADER = 'x-ktrdr-worker-token';
 
+/** Scheme of user API keys: `Authorization: Bearer <key>`. */
+export const API_KEY_HEADER = 'authorization';
+
 /** Backend routes, relative to {@link API_PREFIX}. `:id` is a path parameter. */
 export const BACKEND_ROUTES = {
   workers: 'workers',

@@ -98,7 +98,7 @@ export function IsAfterField(property: string, options?: ValidationOptions): Pro
 export function formatValidationErrors(errors: ValidationError[], parent = ''): string[] {
   const lines: string[] = [];
   for (const error of errors) {
-    const path = parent ? `${parent}.${error.property}` : error.property;
+    const path = joinPath(parent, error.property);
     const messages = Object.values(error.constraints ?? {});
     const unknown = messages.some((m) => /^property .* should not exist$/.test(m));
     if (unknown) {
@@ -110,7 +110,7 @@ export function formatValidationErrors(errors: ValidationError[], parent = ''): 
       for (const message of messages) {
         // class-validator messages start with the bare property name; put the full path first.
         lines.push(
-          message.startsWith(error.property)
+          message.startsWith(error.property) && error.property !== ''
             ? `${path} ${message.slice(error.property.length).trimStart()}`
             : `${path}: ${message}`,
         );
@@ -130,6 +130,114 @@ export const WIRE_VALIDATION_OPTIONS = {
   forbidUnknownValues: true,
 } as const;
 
+/** Nesting deeper than this is refused before any transformation (class-transformer recurses). */
+export const MAX_WIRE_DEPTH = 64;
+
+/** Keys refused anywhere in a payload: they crash or pollute object transformation. */
+export const FORBIDDEN_WIRE_KEYS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);
+
+/** NUL, or a UTF-16 surrogate without its pair: PostgreSQL text and jsonb cannot store them. */
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when `s` holds a NUL character or an unpaired surrogate. */
+export function hasUnstorableCharacters(s: string): boolean {
+  return UNSTORABLE.test(s);
+}
+
+/** Replaces NUL characters and unpaired surrogates with U+FFFD (for text that must be stored). */
+export function toStorableText(s: string): string {
+  return UNSTORABLE.test(s) ? s.replace(new RegExp(UNSTORABLE.source, 'g'), '\uFFFD') : s;
+}
+
+/** Keys shown as is in a dotted path; any other key is shown quoted, `["a b"]`. */
+const PLAIN_KEY = /^[A-Za-z_$][\w$-]*$|^\d+$/;
+
+/** Appends a key to a dotted path: `a.b`, `a.0`, `a["x y"]`, `["x y"]` at the root. */
+export function joinPath(parent: string, key: string): string {
+  if (PLAIN_KEY.test(key)) return parent === '' ? key : `${parent}.${key}`;
+  return `${parent}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * What every 400 message starts with: the dotted path of the field it is about (or `body`, `query`,
+ * `id`), then `: ` or a verb (`must`, `is`, `has`, `should`, `cannot`).
+ */
+export const PATH_MESSAGE_PATTERN =
+  /^(?:[A-Za-z_$][\w$-]*|\d+|\["(?:[^"\\]|\\.)*"\])(?:\.[\w$-]+|\["(?:[^"\\]|\\.)*"\])*(?::\s| must\b| is\b| has\b| should\b| cannot\b)/;
+
+interface Node {
+  value: unknown;
+  parent: Node | null;
+  key: string;
+  depth: number;
+}
+
+function pathOf(node: Node, root: string): string {
+  const parts: string[] = [];
+  for (let n: Node | null = node; n && n.parent; n = n.parent) parts.push(n.key);
+  parts.reverse();
+  let out = '';
+  for (const k of parts) out = joinPath(out, k);
+  return out === '' ? root : out;
+}
+
+/**
+ * Checks a parsed JSON payload before any transformation, iteratively (no recursion, so any nesting
+ * is safe): nesting at most `maxDepth` levels, no `__proto__`/`constructor`/`prototype` key, no string
+ * or key with a NUL character or an unpaired surrogate. Returns one message naming the dotted path of
+ * the first problem (`root` for the payload itself), or null.
+ */
+export function findUnsafeInput(
+  payload: unknown,
+  root = 'body',
+  maxDepth: number = MAX_WIRE_DEPTH,
+): string | null {
+  const stack: Node[] = [{ value: payload, parent: null, key: '', depth: 0 }];
+  while (stack.length > 0) {
+    const node = stack.pop() as Node;
+    const v = node.value;
+    if (typeof v === 'string') {
+      if (UNSTORABLE.test(v)) {
+        return `${pathOf(node, root)} must not contain NUL characters or unpaired UTF-16 surrogates`;
+      }
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (node.depth >= maxDepth) {
+      return `${pathOf(node, root)} is nested too deeply (at most ${maxDepth} levels of objects and arrays)`;
+    }
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        stack.push({ value: v[i], parent: node, key: String(i), depth: node.depth + 1 });
+      }
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      if (FORBIDDEN_WIRE_KEYS.has(key)) {
+        const at = pathOf({ value: null, parent: node, key, depth: node.depth + 1 }, root);
+        return `${at}: the key "${key}" is not allowed`;
+      }
+      if (UNSTORABLE.test(key)) {
+        return `${pathOf(node, root)} has a key with NUL characters or unpaired UTF-16 surrogates (${JSON.stringify(key)})`;
+      }
+      stack.push({
+        value: (v as Record<string, unknown>)[key],
+        parent: node,
+        key,
+        depth: node.depth + 1,
+      });
+    }
+  }
+  return null;
+}
+
 export type ValidationOutcome<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
 /** Validates a plain payload against a DTO class; returns the typed instance or one line per problem. */
@@ -140,6 +248,8 @@ export function validatePayload<T extends object>(
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
     return { ok: false, errors: ['body must be a JSON object'] };
   }
+  const unsafe = findUnsafeInput(payload);
+  if (unsafe) return { ok: false, errors: [unsafe] };
   const instance = plainToInstance(cls, payload, { enableImplicitConversion: false });
   const errors = validateSync(instance, WIRE_VALIDATION_OPTIONS);
   if (errors.length > 0) return { ok: false, errors: formatValidationErrors(errors) };

@@ -15,6 +15,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  statSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,8 @@ let root: string;
 let apiPort: number;
 let api: string;
 let commonEnv: Record<string, string>;
+/** The development API key the backend generated in the shared data directory. */
+let apiKey = '';
 
 function launch(name: string, main: string, env: Record<string, string>): Proc {
   const logFile = join(root, 'logs', `${name}.log`);
@@ -121,9 +124,10 @@ async function call(
   // The body is whatever JSON the backend answered; tests read fields they assert on.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 ): Promise<{ status: number; body: any }> {
+  const auth = { authorization: `Bearer ${apiKey}` };
   const res = await fetch(`${api}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -216,6 +220,12 @@ beforeAll(async () => {
   await waitFor('backend health', async () =>
     (await call('GET', '/health')).status === 200 ? true : undefined,
   );
+  // No key or token is configured: the backend generated both in the shared data directory (owner-only),
+  // and the workers started below pick the token up from there, as under `npm run dev`.
+  const keyFile = join(root, 'data', 'dev-api-key');
+  expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+  apiKey = readFileSync(keyFile, 'utf8').trim();
+  expect((await call('GET', '/workers')).status).toBe(200);
   await startWorker('backtest', 'backtest-sys-1');
   await startWorker('training', 'training-sys-1');
   await registered('backtest-sys-1');

@@ -8,7 +8,7 @@ import {
   Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { getLoggingSettings, loadSettingsOrExit } from '@ktrdr/config';
+import { getLoggingSettings, loadSettingsOrExit, redactUrlCredentials } from '@ktrdr/config';
 import { WORKER_RUNTIME } from './http/controllers';
 import { ErrorEnvelopeFilter } from './http/exception.filter';
 import { jsonBodyParser } from './http/json-body';
@@ -28,7 +28,7 @@ export interface BootstrapWorkerOptions {
   serviceName: string;
   /** The app module (it imports WorkerRuntimeModule.forRoot(...)). */
   module: Type<unknown> | DynamicModule;
-  /** Listen address; all interfaces by default (containers). */
+  /** Listen address; default KTRDR_WORKER_HOST (0.0.0.0, all interfaces, for containers). */
   host?: string;
   /** Install SIGTERM/SIGINT handlers that shut down gracefully and exit 0. Default true. */
   handleSignals?: boolean;
@@ -97,7 +97,7 @@ export async function bootstrapWorker(
   );
   const log = nestLogger(options.serviceName);
   try {
-    await app.listen(runtime.config.port, options.host ?? '0.0.0.0');
+    await app.listen(runtime.config.port, options.host ?? runtime.config.host);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     log.error(
@@ -108,7 +108,7 @@ export async function bootstrapWorker(
   }
   runtime.listening(runtime.config.port);
   log.log(
-    `worker ${runtime.workerId} (type ${runtime.engine.workerType}) listening on port ${runtime.config.port}, advertised as ${runtime.config.endpoint_url}, backend ${runtime.client.baseUrl}`,
+    `worker ${runtime.workerId} (type ${runtime.engine.workerType}) listening on ${options.host ?? runtime.config.host}:${runtime.config.port}, advertised as ${runtime.config.endpoint_url}, backend ${redactUrlCredentials(runtime.client.baseUrl)}`,
   );
   runtime.start();
 

@@ -1,4 +1,4 @@
-import type { CompletedOperationDto } from '@ktrdr/contracts';
+import { toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
 import type { RuntimeLogger } from './logger';
@@ -7,6 +7,8 @@ import type { Timers } from './timers';
 export interface OutboxOptions {
   backoffInitialMs: number;
   backoffMaxMs: number;
+  /** Tries of a report answered with a 5xx other than 502–504 (default {@link MAX_SERVER_ERRORS}). */
+  maxServerErrors?: number;
 }
 
 /**
@@ -16,6 +18,11 @@ export interface OutboxOptions {
  * (stale lease: a newer attempt owns the operation), with exponential backoff between tries. They
  * stay in memory meanwhile and are also carried by every registration (`completed_operations`);
  * a successful registration acknowledges the ones it carried.
+ *
+ * A report the backend refuses (4xx other than 408/425/429), or fails to store `maxServerErrors` times
+ * (5xx other than 502–504), is replaced once by a `failed` report saying so, so the operation ends with
+ * its true reason instead of a retry loop and a later "worker lost". An unreachable or restarting
+ * backend (no answer, 502–504) is retried without a bound (rule 5: at least once).
  */
 export class CompletionOutbox {
   private readonly pending = new Map<string, CompletedOperationDto>();
@@ -28,7 +35,11 @@ export class CompletionOutbox {
     private readonly logger: RuntimeLogger,
     private readonly options: OutboxOptions,
     private readonly onAcknowledged: (c: CompletedOperationDto, status: number) => void = () => {},
-  ) {}
+  ) {
+    this.maxServerErrors = options.maxServerErrors ?? MAX_SERVER_ERRORS;
+  }
+
+  private readonly maxServerErrors: number;
 
   /** Queues a completion and starts delivering it in the background. */
   add(completion: CompletedOperationDto): Promise<void> {
@@ -87,6 +98,7 @@ export class CompletionOutbox {
   private async deliver(original: CompletedOperationDto): Promise<void> {
     let completion = original;
     const operation_id = original.operation_id;
+    let serverErrors = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.pending.get(operation_id) !== completion) return; // acknowledged or replaced
       const { operation_id: _id, ...body } = completion;
@@ -103,31 +115,35 @@ export class CompletionOutbox {
         }
         return;
       }
-      if (PERMANENT_REJECTIONS.has(res.status)) {
-        // Retrying the same body cannot succeed: report the rejection itself once, then give up.
-        const reason = `HTTP ${res.status}${messageOf(res.body)}`;
-        if (completion === original && original.status !== 'failed') {
+      const refused = res.status >= 400 && res.status < 500 && !TRANSIENT_4XX.has(res.status);
+      const broken = res.status >= 500 && !TRANSIENT_5XX.has(res.status);
+      if (broken) serverErrors += 1;
+      if (refused || (broken && serverErrors >= this.maxServerErrors)) {
+        // Retrying the same body cannot succeed: report once, as failed, why the backend refused it.
+        const reason = refused
+          ? `the backend rejected its report (HTTP ${res.status}${messageOf(res.body)})`
+          : `the backend could not store its report (HTTP ${res.status}${messageOf(res.body)}, ${serverErrors} tries)`;
+        if (completion === original) {
           this.logger.error(
-            `the backend rejected the completion of ${operation_id} (${reason}); reporting it as failed instead`,
+            `completion of ${operation_id}: ${reason}; reporting it as failed with that reason instead`,
           );
           completion = {
             operation_id,
             lease_token: original.lease_token,
             status: 'failed' as CompletedOperationDto['status'],
             result: null,
-            error_message:
-              `The worker finished with status ${original.status} but the backend rejected its report (${reason})`.slice(
-                0,
-                4000,
-              ),
+            error_message: toStorableText(
+              `The worker finished with status ${original.status} but ${reason}`,
+            ).slice(0, 4000),
             ...(original.checkpoint ? { checkpoint: original.checkpoint } : {}),
           };
           this.pending.set(operation_id, completion);
           attempt = -1;
+          serverErrors = 0;
           continue;
         }
         this.logger.error(
-          `the backend rejected the completion of ${operation_id} (${reason}); dropped`,
+          `completion of ${operation_id}: ${reason} also for the failure report; dropped`,
         );
         if (this.pending.get(operation_id) === completion) this.pending.delete(operation_id);
         return;
@@ -143,8 +159,18 @@ export class CompletionOutbox {
   }
 }
 
-/** Answers that retrying the same report cannot change (validation, size). */
-const PERMANENT_REJECTIONS = new Set([400, 413, 422]);
+/**
+ * 4xx answers that may pass on a retry (timeout, too early, rate limit); any other 4xx is final.
+ */
+const TRANSIENT_4XX = new Set([408, 425, 429]);
+/**
+ * 5xx answers of a backend that is down or going away (a proxy, a restart, a shutdown): retried without
+ * a bound, like an unreachable backend. Any other 5xx is retried `maxServerErrors` times.
+ */
+const TRANSIENT_5XX = new Set([502, 503, 504]);
+
+/** Default bound of retries of a report the backend fails to store (5xx other than 502–504). */
+export const MAX_SERVER_ERRORS = 5;
 
 function messageOf(body: unknown): string {
   const m = (body as { message?: unknown } | null)?.message;

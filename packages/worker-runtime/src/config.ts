@@ -1,12 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { getApiClientSettings, getCheckpointSettings, getWorkerSettings } from '@ktrdr/config';
+import {
+  getApiClientSettings,
+  getCheckpointSettings,
+  getWorkerSettings,
+  resolveRegistrationToken,
+} from '@ktrdr/config';
 
 /** Everything the runtime needs from configuration, resolved once at start-up. */
 export interface RuntimeConfig {
   worker_id: string;
   /** Port the HTTP server listens on (KTRDR_WORKER_PORT). */
   port: number;
+  /** Interface the HTTP server listens on (KTRDR_WORKER_HOST). */
+  host: string;
   /** KTRDR_WORKER_PUBLIC_BASE_URL, when set. */
   public_base_url: string | undefined;
   /** URL advertised to the backend: public_base_url, else http://{hostname}:{port}. */
@@ -17,7 +24,14 @@ export interface RuntimeConfig {
   release: string | undefined;
   /** Timeout of one request to the backend, ms. */
   request_timeout_ms: number;
+  /**
+   * The shared secret with the backend (KTRDR_WORKER_REGISTRATION_TOKEN, or the development token of
+   * the data directory): sent on every call to the backend, and the key of the signatures the worker
+   * requires on dispatch, cancel and shutdown notices. Unset: the worker refuses every such call.
+   */
   registration_token: string | undefined;
+  /** How long a signed call from the backend stays valid, ms (KTRDR_WORKER_SIGNATURE_WINDOW). */
+  signature_window_ms: number;
   heartbeat_interval_ms: number;
   progress_interval_ms: number;
   shutdown_grace_ms: number;
@@ -67,15 +81,21 @@ export function resolveRuntimeConfig(
   const c = getCheckpointSettings();
   const api = getApiClientSettings();
   const port = overrides.port ?? w.port;
+  const token =
+    'registration_token' in overrides
+      ? overrides.registration_token
+      : resolveRegistrationToken().token;
   const base: RuntimeConfig = {
     worker_id: w.worker_id ?? generateWorkerId(workerType),
     port,
+    host: w.host,
     public_base_url: w.public_base_url,
     endpoint_url: advertisedEndpoint(w.public_base_url, port),
     backend_url: api.base_url.replace(/\/+$/, ''),
     release: w.release?.trim() || undefined,
     request_timeout_ms: api.timeout * 1000,
-    registration_token: w.registration_token,
+    registration_token: token,
+    signature_window_ms: w.signature_window * 1000,
     heartbeat_interval_ms: w.heartbeat_interval * 1000,
     progress_interval_ms: w.progress_interval_ms,
     shutdown_grace_ms: w.shutdown_grace_seconds * 1000,

@@ -14,5 +14,6 @@ export * from './runtime';
 export * from './http/controllers';
 export * from './http/exception.filter';
 export * from './http/json-body';
+export * from './http/signed-call.guard';
 export * from './module';
 export * from './bootstrap';

@@ -15,6 +15,8 @@ export interface RegistrationHooks {
   heartbeatBody(): HeartbeatRequestDto;
   /** A registration carrying these completions was accepted. */
   completionsAcknowledged(operationIds: string[]): void;
+  /** A registration carrying these completions was refused with 4xx (leave them out next time). */
+  completionsRefused?(operationIds: string[]): void;
   /** `stop_operations` of a registration response. */
   stopOperations(operationIds: string[]): void;
   /** `cancel_operations` of a heartbeat response. */
@@ -163,6 +165,16 @@ export class RegistrationManager {
       return true;
     }
     this.hooks.registrationAttempt?.(false);
+    const carried = (body.completed_operations ?? []).map((c) => c.operation_id);
+    if (
+      carried.length > 0 &&
+      res.status >= 400 &&
+      res.status < 500 &&
+      ![401, 408, 409, 429].includes(res.status)
+    ) {
+      // One of them may be what the backend refuses: never let it block the registration.
+      this.hooks.completionsRefused?.(carried);
+    }
     const why = describe(res);
     if (why !== this.lastFailureLog) {
       this.lastFailureLog = why;

@@ -1,5 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import {
+  SignatureVerifier,
+  toStorableText,
   CompletedOperationDto,
   HeartbeatRequestDto,
   RegisterWorkerRequestDto,
@@ -9,6 +11,8 @@ import {
   WorkerOperationStatusDto,
   WorkerStartResponseDto,
   WorkerStatus,
+  type VerifyInput,
+  type VerifyOutcome,
 } from '@ktrdr/contracts';
 import { BackendClient } from './backend-client';
 import { CheckpointStore } from './checkpoint-store';
@@ -40,6 +44,17 @@ interface FinishedRecord {
 
 const RECENT_LIMIT = 100;
 
+/**
+ * Error texts of engines name files (`Cannot read /data/x.csv`): API answers must not show server
+ * paths, so every absolute path is shortened to its last part (`x.csv`). URLs are left alone.
+ */
+export function withoutServerPaths(text: string): string {
+  return text.replace(
+    /(^|[\s"'(=[])((?:\/[^\s"'()[\]/,;]+){2,}|\/[^\s"'()[\]/,;]+\/?(?=[\s"'),;]|$))/g,
+    (_m, pre: string, path: string) => `${pre}${path.replace(/\/+$/, '').split('/').pop() ?? ''}`,
+  );
+}
+
 /** Host capabilities every worker can report (training workers add GPU detection). */
 export function hostCapabilities(): WorkerCapabilitiesDto {
   return {
@@ -70,6 +85,9 @@ export class WorkerRuntime {
   private cleanupStop = new AbortController();
   private shutdownPromise: Promise<void> | null = null;
   private started = false;
+  private readonly verifier: SignatureVerifier | null;
+  /** Completions the backend refused inside a registration: sent only through /complete. */
+  private readonly notInRegistration = new Set<string>();
   /** Every job end (tests observe it). */
   readonly jobEnds: JobEnd[] = [];
 
@@ -83,6 +101,11 @@ export class WorkerRuntime {
     this.config = { ...config, checkpoint: { ...config.checkpoint } };
     this.timers = deps.timers ?? realTimers;
     this.logger = deps.logger ?? nestLogger(engine.serviceName);
+    this.verifier = config.registration_token
+      ? new SignatureVerifier(config.registration_token, config.signature_window_ms, () =>
+          Date.now(),
+        )
+      : null;
     this.client = new BackendClient({
       baseUrl: config.backend_url,
       timeoutMs: config.request_timeout_ms,
@@ -115,12 +138,33 @@ export class WorkerRuntime {
         registrationBody: () => this.registrationBody(),
         heartbeatBody: () => this.heartbeatBody(),
         completionsAcknowledged: (ids) => this.outbox.acknowledge(ids),
+        completionsRefused: (ids) => {
+          for (const id of ids) this.notInRegistration.add(id);
+          this.logger.warn(
+            `the backend refused a registration carrying ${ids.length} completion(s); registering without them (they are still delivered through /complete)`,
+          );
+        },
         stopOperations: (ids) => this.abortMatching(ids, 'stop'),
         cancelOperations: (ids) => this.abortMatching(ids, 'cancellation'),
         registeredChanged: (r) => this.metrics.setRegistered(r),
         registrationAttempt: (ok) => this.metrics.registrationAttempt(ok ? 'success' : 'failure'),
       },
     );
+  }
+
+  /**
+   * Checks the signature of a call from the backend (dispatch, cancel, shutdown notice). Without a
+   * registration token every call is refused: the worker is never open.
+   */
+  verifyCall(input: VerifyInput): VerifyOutcome {
+    if (!this.verifier) {
+      return {
+        ok: false,
+        reason:
+          'this worker has no registration token (KTRDR_WORKER_REGISTRATION_TOKEN), so it accepts no calls',
+      };
+    }
+    return this.verifier.verify(input);
   }
 
   get workerId(): string {
@@ -183,7 +227,10 @@ export class WorkerRuntime {
       },
       current_operation_id: this.currentOperationId,
     };
-    const completed = this.outbox.list().slice(0, 100);
+    const completed = this.outbox
+      .list()
+      .filter((c) => !this.notInRegistration.has(c.operation_id))
+      .slice(0, 100);
     if (completed.length > 0) body.completed_operations = completed;
     return body;
   }
@@ -265,7 +312,14 @@ export class WorkerRuntime {
     this.logger.log(
       `operation ${job.operationId} ${end.status} after ${end.durationSeconds.toFixed(1)} s${detail}`,
     );
-    if (end.completion) void this.outbox.add(end.completion);
+    if (end.completion) {
+      const c = end.completion;
+      // Free text from the engine is made storable (no NUL, no unpaired surrogate) before it is sent.
+      if (typeof c.error_message === 'string') {
+        c.error_message = withoutServerPaths(toStorableText(c.error_message));
+      }
+      void this.outbox.add(c);
+    }
   }
 
   private remember(rec: FinishedRecord): void {

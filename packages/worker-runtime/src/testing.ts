@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { signRequest } from '@ktrdr/contracts';
 import type { RuntimeConfig } from './config';
 import type { RuntimeLogger } from './logger';
 import type { Timers } from './timers';
@@ -233,6 +234,37 @@ export function tempDir(prefix = 'ktrdr-wr-'): { dir: string; cleanup: () => voi
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Registration token of testRuntimeConfig() (tests only). */
+export const TEST_REGISTRATION_TOKEN = 'test-registration-token-0123456789abcdef';
+
+/**
+ * fetch() to a worker as its backend does it: JSON body, signed with the registration token. `path` is
+ * taken from the URL. Pass `token: null` for an unsigned call.
+ */
+export function signedFetch(
+  url: string,
+  init: {
+    method?: string;
+    body?: unknown;
+    token?: string | null;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<Response> {
+  const method = init.method ?? (init.body === undefined ? 'GET' : 'POST');
+  const text =
+    init.body === undefined
+      ? undefined
+      : typeof init.body === 'string'
+        ? init.body
+        : JSON.stringify(init.body);
+  const token = init.token === undefined ? TEST_REGISTRATION_TOKEN : init.token;
+  const headers: Record<string, string> = { ...init.headers };
+  if (text !== undefined) headers['content-type'] ??= 'application/json';
+  if (token)
+    Object.assign(headers, signRequest(token, { method, path: new URL(url).pathname, body: text }));
+  return fetch(url, { method, headers, body: text });
+}
+
 export type TestConfigOverrides = Omit<Partial<RuntimeConfig>, 'checkpoint'> & {
   checkpoint?: Partial<RuntimeConfig['checkpoint']>;
 };
@@ -246,12 +278,14 @@ export function testRuntimeConfig(
   return {
     worker_id: 'backtesting-worker-test0001',
     port: 0,
+    host: '127.0.0.1',
     public_base_url: undefined,
     endpoint_url: 'http://127.0.0.1:1',
     backend_url: backendUrl,
     release: undefined,
     request_timeout_ms: 2_000,
-    registration_token: undefined,
+    registration_token: TEST_REGISTRATION_TOKEN,
+    signature_window_ms: 30_000,
     heartbeat_interval_ms: 5_000,
     progress_interval_ms: 0,
     shutdown_grace_ms: 20_000,

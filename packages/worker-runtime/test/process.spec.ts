@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
-import { FakeBackend, tempDir } from './helpers';
+import { FakeBackend, TEST_REGISTRATION_TOKEN, signedFetch, tempDir } from './helpers';
 
 // These tests run the BUILT runtime (dist) in a child process: `pnpm test` builds it first.
 const MAIN = join(__dirname, 'fixtures', 'worker-main.js');
@@ -30,7 +30,12 @@ interface Child {
 
 function startWorker(env: Record<string, string | undefined>): Child {
   const proc = spawn(process.execPath, [MAIN], {
-    env: childProcessEnv({ KTRDR_LOG_LEVEL: 'log', NODE_ENV: undefined, ...env }),
+    env: childProcessEnv({
+      KTRDR_LOG_LEVEL: 'log',
+      NODE_ENV: undefined,
+      KTRDR_WORKER_REGISTRATION_TOKEN: TEST_REGISTRATION_TOKEN,
+      ...env,
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];
@@ -167,21 +172,19 @@ describe('worker process', () => {
       const startLines = w.stdout
         .join('')
         .split('\n')
-        .filter((l) => l.includes('fake-worker-sigterm') && l.includes('listening on port'));
+        .filter((l) => l.includes('fake-worker-sigterm') && l.includes('listening on 127.0.0.1:'));
       expect(startLines).toHaveLength(1);
       expect(startLines[0]).toContain(`type backtesting`);
-      expect(startLines[0]).toContain(`port ${port}`);
+      expect(startLines[0]).toContain(`127.0.0.1:${port}`);
 
-      const res = await fetch(`http://127.0.0.1:${port}/backtests/start`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
+      const res = await signedFetch(`http://127.0.0.1:${port}/backtests/start`, {
+        body: {
           task_id: 'op-term',
           lease_token: 'lease-t',
           attempt: 1,
           units: 100000,
           unit_ms: 2,
-        }),
+        },
       });
       expect(res.status).toBe(200);
       await backend.waitFor((r) => r.path.endsWith('/operations/op-term/progress'));
@@ -227,16 +230,14 @@ describe('worker process', () => {
       });
       children.push(w.proc);
       await backend.waitFor((r) => r.path.endsWith('/workers/register'), 15_000);
-      const res = await fetch(`http://127.0.0.1:${port}/backtests/start`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
+      const res = await signedFetch(`http://127.0.0.1:${port}/backtests/start`, {
+        body: {
           task_id: 'op-grace',
           lease_token: 'lease-g',
           attempt: 1,
           units: 100000,
           unit_ms: 2,
-        }),
+        },
       });
       expect(res.status).toBe(200);
       await backend.waitFor((r) => r.path.endsWith('/operations/op-grace/progress'));

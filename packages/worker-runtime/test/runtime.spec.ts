@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import { REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import { REGISTRATION_TOKEN_HEADER, signRequest } from '@ktrdr/contracts';
+import { MAX_SERVER_ERRORS } from '../src/completion-outbox';
 import { createWorkerApp } from '../src/bootstrap';
 import { WorkerRuntimeModule } from '../src/module';
 import { WorkerRuntime } from '../src/runtime';
@@ -13,6 +14,8 @@ import {
   fakeEngine,
   recordingLogger,
   scaledTimers,
+  signedFetch,
+  TEST_REGISTRATION_TOKEN,
   tempDir,
   testRuntimeConfig,
   TestConfigOverrides,
@@ -84,11 +87,7 @@ async function post(
   url: string,
   body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+  const res = await signedFetch(url, { method: 'POST', body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -96,7 +95,7 @@ async function get(
   url: string,
   method = 'GET',
 ): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
-  const res = await fetch(url, { method });
+  const res = method === 'GET' ? await fetch(url) : await signedFetch(url, { method });
   const text = await res.text();
   let body: Record<string, unknown> = {};
   try {
@@ -173,10 +172,13 @@ describe('registration', () => {
     );
   });
 
-  it('sends no token header without a token', async () => {
-    const h = await harness();
+  it('without a token: sends no token header and refuses every call from a backend', async () => {
+    const h = await harness({ registration_token: undefined });
     const reg = await h.backend.waitFor((r) => REGISTER.test(r.path));
     expect(reg.headers[REGISTRATION_TOKEN_HEADER]).toBeUndefined();
+    const res = await post(`${h.url}/backtests/start`, startBody('op-open'));
+    expect(res.status).toBe(401);
+    expect(res.body.message).toMatch(/no registration token/);
   });
 
   it('sends heartbeats every interval with status and current operation', async () => {
@@ -822,5 +824,175 @@ describe('rejected completion', () => {
       result: null,
       error_message: expect.stringContaining('HTTP 413: request entity too large'),
     });
+  });
+});
+
+describe('signed calls from the backend', () => {
+  const unsigned = (url: string, method: string, body?: unknown) =>
+    signedFetch(url, { method, body, token: null });
+
+  it('refuses an unsigned dispatch, cancel and shutdown notice with 401; nothing runs or stops', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    const start = await unsigned(`${h.url}/backtests/start`, 'POST', startBody('op-rogue'));
+    expect(start.status).toBe(401);
+    expect(((await start.json()) as { message: string }).message).toMatch(/^unsigned request/);
+    expect(h.runtime.currentOperationId).toBeNull();
+    // A real dispatch runs; an unsigned cancel does not stop it.
+    expect(
+      (await post(`${h.url}/backtests/start`, startBody('op-real', { units: 400, unit_ms: 5 })))
+        .status,
+    ).toBe(200);
+    const cancel = await unsigned(`${h.url}/api/v1/operations/op-real/cancel`, 'DELETE');
+    expect(cancel.status).toBe(401);
+    expect(h.runtime.currentJob?.aborting).toBe(false);
+    const shutdown = await unsigned(`${h.url}/backend-shutdown`, 'POST', {});
+    expect(shutdown.status).toBe(401);
+    expect(h.runtime.registered).toBe(true);
+    // The signed cancel works.
+    expect((await get(`${h.url}/api/v1/operations/op-real/cancel`, 'DELETE')).status).toBe(200);
+    await until(() => h.runtime.jobEnds.length === 1);
+    expect(h.runtime.jobEnds[0]!.status).toBe('cancelled');
+  });
+
+  it('refuses a wrong key, an altered body, another path, a replay and an expired signature', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    const url = `${h.url}/backtests/start`;
+    const body = JSON.stringify(startBody('op-sig'));
+    const wrongKey = await signedFetch(url, { body, token: 'another-token-0123456789abcdef0123' });
+    expect(wrongKey.status).toBe(401);
+    const headers = signRequest(TEST_REGISTRATION_TOKEN, {
+      method: 'POST',
+      path: '/backtests/start',
+      body,
+    });
+    const send = (b: string, path = '/backtests/start', extra: Record<string, string> = {}) =>
+      fetch(`${h.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers, ...extra },
+        body: b,
+      });
+    expect((await send(body.replace('op-sig', 'op-evil'))).status).toBe(401);
+    expect((await send('{}', '/backend-shutdown')).status).toBe(401);
+    expect((await send(body)).status).toBe(200);
+    const replay = await send(body);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { message: string }).message).toMatch(/replayed/);
+    const old = signRequest(TEST_REGISTRATION_TOKEN, {
+      method: 'POST',
+      path: '/backend-shutdown',
+      now: Date.now() - 31_000,
+    });
+    const expired = await fetch(`${h.url}/backend-shutdown`, { method: 'POST', headers: old });
+    expect(expired.status).toBe(401);
+    // Reads stay open: health, readiness, operation status, metrics.
+    expect((await fetch(`${h.url}/health`)).status).toBe(200);
+    expect((await fetch(`${h.url}/api/v1/operations/op-sig`)).status).toBe(200);
+  });
+
+  it('answers 415 to a write that is not JSON, and 400 naming the path to unsafe JSON', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    const form = await signedFetch(`${h.url}/backtests/start`, {
+      body: 'task_id=op-f&lease_token=l&attempt=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(415);
+    expect(await form.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
+    const deep = `{"task_id":"op-d","lease_token":"l","attempt":1,"units":1,"unit_ms":1,"resume_from":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+    const res = await post(`${h.url}/backtests/start`, deep);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/^resume_from(\.0)+ is nested too deeply/);
+    const ctor = await post(`${h.url}/backtests/start`, { ...startBody('op-c'), constructor: {} });
+    expect(ctor.status).toBe(400);
+    expect(ctor.body.message).toBe('constructor: the key "constructor" is not allowed');
+    const nul = await post(
+      `${h.url}/backtests/start`,
+      startBody('op-n', { lease_token: 'a\u0000' }),
+    );
+    expect(nul.status).toBe(400);
+    expect(nul.body.message).toMatch(/^lease_token must not contain NUL/);
+    expect(h.runtime.currentOperationId).toBeNull();
+  });
+});
+
+describe('reports the backend refuses or cannot store', () => {
+  it('a 400 is reported once as failed with that reason', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', COMPLETE, (r) =>
+        (r.body as { status: string }).status === 'completed'
+          ? {
+              status: 400,
+              body: { statusCode: 400, message: 'result.x must not contain NUL characters' },
+            }
+          : undefined,
+      ),
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-400', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.outbox.size === 0 && h.backend.count('POST', COMPLETE) === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    const sent = h.backend.matching('POST', COMPLETE).map((r) => r.body as Record<string, unknown>);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({
+      status: 'failed',
+      result: null,
+      error_message:
+        'The worker finished with status completed but the backend rejected its report (HTTP 400: result.x must not contain NUL characters)',
+    });
+  });
+
+  it('a 500 is retried a bounded number of times, then reported as failed with the true reason', async () => {
+    const h = await harness({}, (b) =>
+      b.on('POST', COMPLETE, (r) =>
+        (r.body as { status: string }).status === 'completed'
+          ? { status: 500, body: { statusCode: 500, message: 'Internal server error' } }
+          : undefined,
+      ),
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-500', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.jobEnds.length === 1);
+    await until(() => h.runtime.outbox.size === 0, 10_000, 'outbox drained');
+    const sent = h.backend.matching('POST', COMPLETE).map((r) => r.body as Record<string, unknown>);
+    expect(sent.filter((b) => b.status === 'completed')).toHaveLength(MAX_SERVER_ERRORS);
+    expect(sent.at(-1)).toMatchObject({
+      status: 'failed',
+      error_message: `The worker finished with status completed but the backend could not store its report (HTTP 500: Internal server error, ${MAX_SERVER_ERRORS} tries)`,
+    });
+  });
+
+  it('a backend that is restarting (503) is retried without that bound, and the result arrives', async () => {
+    let unavailable = MAX_SERVER_ERRORS + 3;
+    const h = await harness({}, (b) =>
+      b.on('POST', COMPLETE, () =>
+        unavailable-- > 0 ? { status: 503, body: { message: 'shutting down' } } : undefined,
+      ),
+    );
+    await post(`${h.url}/backtests/start`, startBody('op-503', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.jobEnds.length === 1);
+    await until(() => h.runtime.outbox.size === 0, 10_000, 'delivered');
+    const sent = h.backend.matching('POST', COMPLETE).map((r) => r.body as Record<string, unknown>);
+    expect(sent).toHaveLength(MAX_SERVER_ERRORS + 4);
+    expect(sent.every((b) => b.status === 'completed')).toBe(true);
+  });
+
+  it('a registration refused with 400 because of a carried completion is retried without it', async () => {
+    const h = await harness({ heartbeat_interval_ms: 20_000 }, (b) =>
+      b
+        .on('POST', COMPLETE, () => ({ status: 503, body: { message: 'busy' } }))
+        .on('POST', REGISTER, (r) =>
+          Array.isArray((r.body as { completed_operations?: unknown }).completed_operations)
+            ? { status: 400, body: { message: 'completed_operations.0.result.x must not ...' } }
+            : undefined,
+        ),
+    );
+    await until(() => h.runtime.registered);
+    await post(`${h.url}/backtests/start`, startBody('op-rr', { units: 2, unit_ms: 1 }));
+    await until(() => h.runtime.outbox.size === 1);
+    h.runtime.registration.reregister('heartbeat_unregistered');
+    await until(() => h.runtime.registered, 10_000, 're-registered');
+    const regs = h.backend.matching('POST', REGISTER).map((r) => r.body as Record<string, unknown>);
+    expect(regs.at(-2)!.completed_operations).toBeDefined();
+    expect(regs.at(-1)!.completed_operations).toBeUndefined();
   });
 });

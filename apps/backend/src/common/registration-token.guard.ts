@@ -17,8 +17,11 @@ export function tokensMatch(given: string, expected: string): boolean {
 }
 
 /**
- * When a registration token is configured, worker calls (register, heartbeat, progress, complete)
- * must carry it in the `x-ktrdr-worker-token` header; 401 otherwise.
+ * Worker calls (register, heartbeat, progress, complete) must carry the registration token in the
+ * `x-ktrdr-worker-token` header; 401 otherwise, and always when no token is configured (the default is
+ * never open: outside production the backend uses the development token). The global AccessGuard does
+ * the same check for routes marked @WorkerProtocolRoute(); a route that still uses this guard is
+ * treated as a worker route by it too.
  */
 @Injectable()
 export class RegistrationTokenGuard implements CanActivate {
@@ -26,13 +29,12 @@ export class RegistrationTokenGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const expected = this.settings.worker.registration_token;
-    if (!expected) return true;
     const req = context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>();
     const raw = req.headers[REGISTRATION_TOKEN_HEADER];
     const given = typeof raw === 'string' ? raw : '';
-    if (!given || !tokensMatch(given, expected)) {
+    if (!expected || !given || !tokensMatch(given, expected)) {
       throw new UnauthorizedException(
-        `${REGISTRATION_TOKEN_HEADER} header is missing or wrong (a registration token is configured on this backend)`,
+        `${REGISTRATION_TOKEN_HEADER} header is missing or wrong: worker routes need the registration token`,
       );
     }
     return true;

@@ -16,7 +16,12 @@ interface WireResponse {
   json(body: unknown): void;
 }
 
-const JSON_SYNTAX = /in JSON at position|Unexpected (token|end of JSON)|is not valid JSON/;
+const JSON_SYNTAX =
+  /in JSON at position|after JSON|Unexpected (token|end of JSON|non-whitespace)|is not valid JSON/;
+const BAD_PARAM = /^Failed to decode param/;
+
+/** Express's message for a path that is not valid percent-encoding, said about the path. */
+export const BAD_PATH_MESSAGE = 'path: not valid percent-encoded UTF-8';
 
 export interface ErrorEnvelope {
   statusCode: number;
@@ -51,8 +56,9 @@ export function toEnvelope(exception: unknown): { envelope: ErrorEnvelope; retry
     const statusCode = exception.getStatus();
     let message = messageOf(exception.getResponse(), exception.message);
     // Nest maps body-parser's SyntaxError to a bare 400 with JSON.parse's text: say what it is about.
-    if (statusCode === 400 && JSON_SYNTAX.test(message))
+    if (statusCode === 400 && JSON_SYNTAX.test(message) && !message.startsWith('body '))
       message = `body is not valid JSON: ${message}`;
+    if (statusCode === 400 && BAD_PARAM.test(message)) message = BAD_PATH_MESSAGE;
     return {
       envelope: { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message },
       retryAfter:
@@ -77,7 +83,9 @@ export function toEnvelope(exception: unknown): { envelope: ErrorEnvelope; retry
         : e.type === 'entity.too.large'
           ? 'body is too large'
           : typeof e.message === 'string'
-            ? e.message
+            ? BAD_PARAM.test(e.message)
+              ? BAD_PATH_MESSAGE
+              : e.message
             : 'Bad request';
     return { envelope: { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message } };
   }
@@ -105,6 +113,9 @@ export class WireExceptionFilter implements ExceptionFilter {
     }
     if (res.headersSent) return;
     if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
+    const extra = (exception as { responseHeaders?: Record<string, string> } | null)
+      ?.responseHeaders;
+    if (extra) for (const [name, value] of Object.entries(extra)) res.setHeader(name, value);
     res.status(envelope.statusCode).json(envelope);
   }
 }

@@ -6,7 +6,12 @@ import {
 } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
-import { ID_PATTERN, WIRE_VALIDATION_OPTIONS, formatValidationErrors } from '@ktrdr/contracts';
+import {
+  ID_PATTERN,
+  WIRE_VALIDATION_OPTIONS,
+  findUnsafeInput,
+  formatValidationErrors,
+} from '@ktrdr/contracts';
 
 const PRIMITIVES = new Set<unknown>([String, Boolean, Number, Array, Object]);
 
@@ -21,8 +26,13 @@ export class WireValidationPipe implements PipeTransform {
     const cls = metadata.metatype;
     if (metadata.type === 'param') return validateParam(value, metadata.data);
     if (metadata.type !== 'body' && metadata.type !== 'query') return value;
-    if (!cls || PRIMITIVES.has(cls)) return value;
     const what = metadata.type === 'body' ? 'body' : 'query';
+    // Before any transformation: depth, forbidden keys, unstorable characters (400 naming the path).
+    if (value !== null && typeof value === 'object') {
+      const unsafe = findUnsafeInput(value, what);
+      if (unsafe) throw new BadRequestException(unsafe);
+    }
+    if (!cls || PRIMITIVES.has(cls)) return value;
     if (value === undefined && metadata.type === 'body') {
       throw new BadRequestException('body must be a JSON object (content-type: application/json)');
     }

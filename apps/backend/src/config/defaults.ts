@@ -24,7 +24,8 @@ export const DEFAULT_BACKEND_SETTINGS: BackendSettings = Object.freeze({
     max_sweep_children: 1000,
     dispatch_interval_seconds: 5,
   },
-  api: { host: '0.0.0.0', port: 8000, shutdown_notify_timeout: 2 },
+  api: { host: '0.0.0.0', port: 8000, shutdown_notify_timeout: 2, shutdown_deadline: 10 },
+  auth: { keys: [], public_metrics: true, public_health: true },
   events: {
     heartbeat_interval: 15,
     replay_buffer_size: 1000,

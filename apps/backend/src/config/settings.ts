@@ -5,8 +5,11 @@ import {
   getEventsSettings,
   getOperationsSettings,
   getOrphanDetectorSettings,
+  getRuntimeSettings,
   getWorkerSettings,
+  resolveRegistrationToken,
 } from '@ktrdr/config';
+import { loadApiKeys, type ApiKeyEntry } from '../auth/api-keys';
 
 /**
  * The settings the backend uses, gathered once from @ktrdr/config (the only reader of the environment).
@@ -15,6 +18,7 @@ import {
  */
 export interface BackendSettings {
   worker: {
+    /** The resolved token: configured, or the development one (undefined: worker routes refuse all). */
     registration_token: string | undefined;
     health_check_interval: number;
     health_check_timeout: number;
@@ -33,7 +37,19 @@ export interface BackendSettings {
     max_sweep_children: number;
     dispatch_interval_seconds: number;
   };
-  api: { host: string; port: number; shutdown_notify_timeout: number };
+  api: {
+    host: string;
+    port: number;
+    shutdown_notify_timeout: number;
+    /** Seconds from SIGTERM to exit. */
+    shutdown_deadline: number;
+  };
+  auth: {
+    /** API keys (digests only). Empty: every route that needs a key answers 401. */
+    keys: readonly ApiKeyEntry[];
+    public_metrics: boolean;
+    public_health: boolean;
+  };
   /** Models directory scanned by GET /models (KTRDR_DATA_MODELS_DIR); absent: the store only. */
   models_dir?: string;
   events: {
@@ -47,16 +63,35 @@ export interface BackendSettings {
 
 export const BACKEND_SETTINGS = Symbol('BACKEND_SETTINGS');
 
-/** Reads the current settings from @ktrdr/config. */
-export function loadBackendSettings(): BackendSettings {
+/** Where generated development secrets came from (for the start-up log; never the secrets). */
+export interface SecretsReport {
+  dev_key_file: string | null;
+  dev_key_created: boolean;
+  token_source: 'configured' | 'generated' | 'none';
+  token_file?: string;
+}
+
+/** Reads the current settings from @ktrdr/config; generates development secrets when needed. */
+export function loadBackendSettingsWithReport(): {
+  settings: BackendSettings;
+  secrets: SecretsReport;
+} {
   const w = getWorkerSettings();
   const o = getOrphanDetectorSettings();
   const ops = getOperationsSettings();
   const api = getApiSettings();
   const ev = getEventsSettings();
-  return {
+  const token = resolveRegistrationToken();
+  const keys = loadApiKeys({
+    keys_file: api.keys_file,
+    operate_key_sha256: api.operate_key_sha256,
+    read_key_sha256: api.read_key_sha256,
+    environment: getRuntimeSettings().environment,
+    data_dir: getDataSettings().dir,
+  });
+  const settings: BackendSettings = {
     worker: {
-      registration_token: w.registration_token,
+      registration_token: token.token,
       health_check_interval: w.health_check_interval,
       health_check_timeout: w.health_check_timeout,
       health_check_failures: w.health_check_failures,
@@ -77,7 +112,17 @@ export function loadBackendSettings(): BackendSettings {
       max_sweep_children: ops.max_sweep_children,
       dispatch_interval_seconds: ops.dispatch_interval_seconds,
     },
-    api: { host: api.host, port: api.port, shutdown_notify_timeout: api.shutdown_notify_timeout },
+    api: {
+      host: api.host,
+      port: api.port,
+      shutdown_notify_timeout: api.shutdown_notify_timeout,
+      shutdown_deadline: api.shutdown_deadline,
+    },
+    auth: {
+      keys: keys.keys,
+      public_metrics: api.public_metrics,
+      public_health: api.public_health,
+    },
     models_dir: getDataSettings().models_dir,
     events: {
       heartbeat_interval: ev.heartbeat_interval,
@@ -87,6 +132,20 @@ export function loadBackendSettings(): BackendSettings {
       max_clients: ev.max_clients,
     },
   };
+  return {
+    settings,
+    secrets: {
+      dev_key_file: keys.dev_key_file,
+      dev_key_created: keys.dev_key_created,
+      token_source: token.source,
+      ...(token.file ? { token_file: token.file } : {}),
+    },
+  };
+}
+
+/** Reads the current settings from @ktrdr/config. */
+export function loadBackendSettings(): BackendSettings {
+  return loadBackendSettingsWithReport().settings;
 }
 
 /** Where the operations store lives (for logs and for the store factory). */

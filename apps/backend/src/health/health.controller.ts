@@ -12,6 +12,7 @@ import {
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import { BACKEND_ROUTES, ErrorResponseDto } from '@ktrdr/contracts';
+import { PublicRoute } from '../auth/access.decorators';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { OrphanDetectorService } from '../operations/orphan-detector.service';
 import {
@@ -32,6 +33,7 @@ const HEALTH_SCHEMA = {
 };
 
 @ApiTags('health')
+@PublicRoute('health')
 @Controller()
 export class HealthController {
   constructor(

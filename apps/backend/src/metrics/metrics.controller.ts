@@ -1,11 +1,13 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { BACKEND_ROUTES, WorkerSummaryDto } from '@ktrdr/contracts';
+import { PublicRoute } from '../auth/access.decorators';
 import { WorkerRegistry } from '../workers/worker-registry';
 import { MetricsService } from './metrics.service';
 
 /** `GET /metrics` (root, excluded from the /api/v1 prefix): Prometheus exposition. */
 @ApiTags('metrics')
+@PublicRoute('metrics')
 @Controller()
 export class PrometheusController {
   constructor(private readonly metrics: MetricsService) {}

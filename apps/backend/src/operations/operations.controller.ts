@@ -8,11 +8,9 @@ import {
   Param,
   Post,
   Query,
-  UseGuards,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
-  ApiSecurity,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -29,8 +27,8 @@ import {
   ReportAckDto,
   StartOperationResponseDto,
 } from '@ktrdr/contracts';
-import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
-import { RegistrationTokenGuard } from '../common/registration-token.guard';
+import { WorkerProtocolRoute } from '../auth/access.decorators';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { OperationsService } from './operations.service';
 
 const ID_PARAM = { name: 'id', description: 'operation_id' };
@@ -97,9 +95,8 @@ export class OperationsController {
 
   @Post(BACKEND_ROUTES.operationProgress)
   @HttpCode(200)
-  @UseGuards(RegistrationTokenGuard)
+  @WorkerProtocolRoute()
   @ApiOperation({ summary: 'Progress report from the worker (409 for a stale lease)' })
-  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: ReportAckDto })
   @ApiErrors(400, 401, 404, 409)
@@ -109,12 +106,11 @@ export class OperationsController {
 
   @Post(BACKEND_ROUTES.operationComplete)
   @HttpCode(200)
-  @UseGuards(RegistrationTokenGuard)
+  @WorkerProtocolRoute()
   @ApiOperation({
     summary: 'Completion report from the worker',
     description: 'Idempotent (a repeat is acknowledged); 409 for a stale lease.',
   })
-  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam(ID_PARAM)
   @ApiOkResponse({ type: ReportAckDto })
   @ApiErrors(400, 401, 404, 409)

@@ -4,6 +4,7 @@ import {
   OperationType,
   TERMINAL_OPERATION_STATUSES,
 } from '@ktrdr/contracts';
+import { toStorableText } from '@ktrdr/contracts';
 import type { CheckpointInfoDto, OperationProgressDto } from '@ktrdr/contracts';
 import { applyMigrations, MIGRATIONS } from './migrations';
 import type { Migration, MigrationOutcome } from './migrations';
@@ -628,7 +629,8 @@ function encode(field: string, kind: ColumnKind, value: unknown): unknown {
       if (typeof value !== 'string') {
         throw new InvalidOperationInputError(`${field} must be a string or null`);
       }
-      return value;
+      // PostgreSQL text cannot hold NUL (nor, via JSON, unpaired surrogates): store U+FFFD instead.
+      return toStorableText(value);
     case 'int':
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
         throw new InvalidOperationInputError(`${field} must be a non-negative integer`);
@@ -659,10 +661,25 @@ function json(field: string, value: unknown): string {
     throw new InvalidOperationInputError(`${field} must be a JSON object`);
   }
   try {
-    return JSON.stringify(value);
+    const text = JSON.stringify(value);
+    // jsonb refuses \u0000 and unpaired surrogate escapes: store U+FFFD in their place (keys too).
+    return /\\u(?:0000|d[89a-f])/i.test(text) ? JSON.stringify(storable(value)) : text;
   } catch (err) {
     throw new InvalidOperationInputError(`${field} cannot be stored as JSON: ${errorMessage(err)}`);
   }
+}
+
+/** A copy of a JSON value with every string (and key) made storable. */
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return toStorableText(value);
+  if (Array.isArray(value)) return value.map(storable);
+  if (value && typeof value === 'object') {
+    // No prototype: a `__proto__` key stays a plain key.
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(value)) out[toStorableText(k)] = storable(v);
+    return out;
+  }
+  return value;
 }
 
 function requireText(field: string, value: unknown): void {

@@ -1,5 +1,12 @@
-import { Injectable } from '@nestjs/common';
-import { WORKER_ROUTES, WorkerActivity, buildPath } from '@ktrdr/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  WORKER_ROUTES,
+  WorkerActivity,
+  buildPath,
+  signRequest,
+  toStorableText,
+} from '@ktrdr/contracts';
+import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import type { HealthOutcome } from './worker-registry';
 
 /** Result of asking a worker to start an operation. */
@@ -32,17 +39,35 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
+/** The start of a worker's answer, safe to store and show (no NUL, no unpaired surrogate). */
 async function readText(res: Response): Promise<string> {
   try {
-    return (await res.text()).slice(0, 300);
+    return toStorableText((await res.text()).slice(0, 300));
   } catch {
     return '';
   }
 }
 
-/** HTTP calls from the backend to workers. Every call has a timeout (AbortSignal.timeout). */
+/** The path part of an endpoint URL (a worker behind a path prefix signs its own routes only). */
+function routeOf(route: string): string {
+  return route.split('?')[0] as string;
+}
+
+/**
+ * HTTP calls from the backend to workers. Every call has a timeout (AbortSignal.timeout); every write
+ * (dispatch, cancel, shutdown notice) is signed with the registration token (HMAC, see
+ * @ktrdr/contracts signing), so a worker refuses calls that do not come from its backend.
+ */
 @Injectable()
 export class WorkerClient {
+  constructor(@Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings) {}
+
+  private signed(method: string, route: string, body?: string): Record<string, string> {
+    const token = this.settings.worker.registration_token;
+    if (!token) return {};
+    return signRequest(token, { method, path: routeOf(route), body });
+  }
+
   async startOperation(
     endpointUrl: string,
     route: string,
@@ -50,23 +75,24 @@ export class WorkerClient {
     timeoutMs: number,
   ): Promise<StartOutcome> {
     let res: Response;
+    const text = JSON.stringify(body);
     try {
       res = await fetch(endpointUrl + route, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json', ...this.signed('POST', route, text) },
+        body: text,
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       return { ok: false, kind: 'unreachable', detail: describeError(err) };
     }
-    const text = await readText(res);
+    const answer = await readText(res);
     if (res.ok) return { ok: true };
-    if (res.status === 503) return { ok: false, kind: 'busy', detail: `503 ${text}`.trim() };
+    if (res.status === 503) return { ok: false, kind: 'busy', detail: `503 ${answer}`.trim() };
     if (res.status === 400 || res.status === 422) {
-      return { ok: false, kind: 'invalid', detail: `${res.status} ${text}`.trim() };
+      return { ok: false, kind: 'invalid', detail: `${res.status} ${answer}`.trim() };
     }
-    return { ok: false, kind: 'rejected', detail: `${res.status} ${text}`.trim() };
+    return { ok: false, kind: 'rejected', detail: `${res.status} ${answer}`.trim() };
   }
 
   /** GET /health; a 200 with healthy:false counts as a failure. */
@@ -91,6 +117,7 @@ export class WorkerClient {
         report: {
           worker_status: b.worker_status === 'busy' ? WorkerActivity.BUSY : WorkerActivity.IDLE,
           current_operation: typeof b.current_operation === 'string' ? b.current_operation : null,
+          ...(typeof b.worker_id === 'string' ? { worker_id: b.worker_id } : {}),
         },
       };
     } catch (err) {
@@ -105,10 +132,12 @@ export class WorkerClient {
     timeoutMs: number,
   ): Promise<{ ok: boolean; detail: string }> {
     try {
-      const res = await fetch(
-        endpointUrl + buildPath(WORKER_ROUTES.operationCancel, { id: operationId }),
-        { method: 'DELETE', signal: AbortSignal.timeout(timeoutMs) },
-      );
+      const route = buildPath(WORKER_ROUTES.operationCancel, { id: operationId });
+      const res = await fetch(endpointUrl + route, {
+        method: 'DELETE',
+        headers: this.signed('DELETE', route),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       const text = await readText(res);
       return { ok: res.ok, detail: `${res.status} ${text}`.trim() };
     } catch (err) {
@@ -121,6 +150,7 @@ export class WorkerClient {
     try {
       const res = await fetch(endpointUrl + WORKER_ROUTES.backendShutdown, {
         method: 'POST',
+        headers: this.signed('POST', WORKER_ROUTES.backendShutdown),
         signal: AbortSignal.timeout(timeoutMs),
       });
       await readText(res);

@@ -13,7 +13,11 @@ import {
   type OperationsRepository,
 } from '../persistence/operations.repository';
 import { OperationsService } from '../operations/operations.service';
-import { WorkerRegistry, toWorkerDto } from './worker-registry';
+import { WorkerClient } from './worker-client';
+import { WorkerRegistry, normalizeEndpoint, toWorkerDto } from './worker-registry';
+
+/** Longest wait for the old endpoint of a worker_id that registers from a new one. */
+const TAKEOVER_PROBE_MS = 2_000;
 
 /** Registration and heartbeats: the worker side of the protocol (design §4, rules 4 and 5). */
 @Injectable()
@@ -25,7 +29,30 @@ export class WorkerProtocolService {
     private readonly operations: OperationsService,
     @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
+    private readonly client: WorkerClient,
   ) {}
+
+  /**
+   * A worker_id registered at another endpoint may move only when it is no longer alive there: the old
+   * endpoint is asked for its health, and if it still answers as that worker, the registration is
+   * refused with 409 (a second process with the same id, or an attempt to take over its dispatches).
+   */
+  private async refuseTakeover(dto: RegisterWorkerRequestDto): Promise<void> {
+    const existing = this.registry.get(dto.worker_id);
+    if (!existing) return;
+    const from = normalizeEndpoint(existing.endpoint_url);
+    if (from === normalizeEndpoint(dto.endpoint_url)) return;
+    const timeout = Math.min(this.settings.worker.health_check_timeout * 1000, TAKEOVER_PROBE_MS);
+    const probe = await this.client.probeHealth(from, timeout);
+    if (probe.ok && probe.report.worker_id === dto.worker_id) {
+      this.logger.warn(
+        `Refused registration of ${dto.worker_id} from ${dto.endpoint_url}: it is alive at ${from}`,
+      );
+      throw new ConflictException(
+        `worker_id: ${dto.worker_id} is registered and alive at ${from}; a worker_id moves to another endpoint only once the old one stops answering`,
+      );
+    }
+  }
 
   /** Whether `workerId` may keep running `operationId` (it is dispatched or running on it). */
   private async ownsOperation(workerId: string, operationId: string): Promise<boolean> {
@@ -34,6 +61,7 @@ export class WorkerProtocolService {
   }
 
   async register(dto: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
+    await this.refuseTakeover(dto);
     // Apply unacknowledged completions first, exactly as POST /operations/{id}/complete would.
     for (const done of dto.completed_operations ?? []) {
       const { operation_id, ...report } = done;

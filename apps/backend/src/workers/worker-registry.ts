@@ -57,7 +57,12 @@ export interface WorkerFilter {
 export type StatusCounts = Record<WorkerStatus, number> & { total: number };
 
 export type HealthOutcome =
-  | { ok: true; report: Pick<WorkerHealthResponseDto, 'worker_status' | 'current_operation'> }
+  | {
+      ok: true;
+      report: Pick<WorkerHealthResponseDto, 'worker_status' | 'current_operation'> & {
+        worker_id?: string;
+      };
+    }
   | { ok: false; reason: string };
 
 export type HealthTransition = 'recovered' | 'unavailable' | 'failure' | 'ok' | 'gone';

@@ -9,9 +9,8 @@ import {
   Param,
   Post,
   Query,
-  UseGuards,
 } from '@nestjs/common';
-import { ApiSecurity, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import {
   BACKEND_ROUTES,
   HeartbeatRequestDto,
@@ -22,9 +21,9 @@ import {
   WorkerDto,
   WorkerListResponseDto,
 } from '@ktrdr/contracts';
-import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
+import { WorkerProtocolRoute } from '../auth/access.decorators';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { RetryLaterException } from '../common/errors';
-import { RegistrationTokenGuard } from '../common/registration-token.guard';
 import { ShutdownState } from '../common/shutdown-state';
 import { WorkerProtocolService } from './worker-protocol.service';
 import { WorkerRegistry, toWorkerDto } from './worker-registry';
@@ -42,17 +41,17 @@ export class WorkersController {
 
   @Post(BACKEND_ROUTES.workerRegister)
   @HttpCode(200)
-  @UseGuards(RegistrationTokenGuard)
+  @WorkerProtocolRoute()
   @ApiOperation({
     summary: 'Register (or re-register) a worker',
     description:
       'Idempotent upsert by worker_id; another record with the same endpoint_url is dropped. ' +
       'completed_operations are applied like POST /operations/{id}/complete. The response lists ' +
-      'stop_operations the worker must abort. 503 with Retry-After while the backend shuts down.',
+      'stop_operations the worker must abort. 409 when the worker_id is alive at another endpoint. ' +
+      '503 with Retry-After while the backend shuts down.',
   })
-  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiOkResponse({ type: RegisterWorkerResponseDto })
-  @ApiErrors(400, 401, 503)
+  @ApiErrors(400, 401, 409, 503)
   async register(@Body() body: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
     if (this.shutdown.isShuttingDown) {
       throw new RetryLaterException('Backend is shutting down; register again shortly', 5);
@@ -103,14 +102,13 @@ export class WorkersController {
 
   @Post(BACKEND_ROUTES.workerHeartbeat)
   @HttpCode(200)
-  @UseGuards(RegistrationTokenGuard)
+  @WorkerProtocolRoute()
   @ApiOperation({
     summary: 'Worker heartbeat',
     description:
       'Counts as a sign of life. registered:false tells the worker to register again; ' +
       'cancel_operations lists operations it must cancel.',
   })
-  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam({ name: 'id', description: 'worker_id' })
   @ApiOkResponse({ type: HeartbeatResponseDto })
   @ApiErrors(400, 401)

@@ -6,6 +6,9 @@ export interface RecordedRequest {
   method: string;
   path: string;
   body: unknown;
+  /** Raw body text as received (for signature checks). */
+  raw: string;
+  headers: IncomingMessage['headers'];
 }
 
 export interface FakeWorkerBehaviour {
@@ -73,7 +76,14 @@ export class FakeWorkers {
     } catch {
       body = raw;
     }
-    this.requests.push({ worker: name, method: req.method ?? 'GET', path, body });
+    this.requests.push({
+      worker: name,
+      method: req.method ?? 'GET',
+      path,
+      body,
+      raw,
+      headers: req.headers,
+    });
     const b = this.behaviour.get(name) ?? {};
     const json = (status: number, payload: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));

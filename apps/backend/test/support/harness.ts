@@ -133,7 +133,7 @@ export function createHarness(
     noTimers,
     false,
   );
-  const protocol = new WorkerProtocolService(registry, operations, repo, settings);
+  const protocol = new WorkerProtocolService(registry, operations, repo, settings, wc);
   const monitor = new HealthMonitorService(registry, wc, settings, clock, noTimers, false);
   const retention = new RetentionService(repo, settings, clock, noTimers, false);
   return {

@@ -1,10 +1,11 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
 import { AppModule, type AppOptions } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
 import { InMemoryOperationsRepository } from './in-memory-operations.repository';
 import type { OperationsRepository } from '../../src/persistence/operations.repository';
-import { testSettings } from './settings';
+import { TEST_AUTH_HEADERS, testSettings } from './settings';
 
 export interface TestApp {
   app: INestApplication;
@@ -29,4 +30,11 @@ export async function createTestApp(options: AppOptions = {}): Promise<TestApp> 
   configureApp(app);
   await app.init();
   return { app, repository, close: () => app.close() };
+}
+
+type Server = Parameters<typeof request>[0];
+
+/** A supertest agent that sends the test operate key and the worker token on every request. */
+export function authed(server: Server): ReturnType<typeof request.agent> {
+  return request.agent(server).set(TEST_AUTH_HEADERS);
 }

@@ -12,6 +12,7 @@ import {
   Res,
   ServiceUnavailableException,
   Type,
+  UseGuards,
 } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
@@ -26,8 +27,10 @@ import {
 import { WorkerBusyError, WorkerShuttingDownError } from '../errors';
 import type { WorkerRuntime } from '../runtime';
 import type { DispatchedRequest } from '../types';
+import { SignedCallGuard } from './signed-call.guard';
+import { WORKER_RUNTIME } from './tokens';
 
-export const WORKER_RUNTIME = Symbol('WORKER_RUNTIME');
+export { WORKER_RUNTIME };
 
 @ApiTags('worker')
 @Controller()
@@ -78,6 +81,7 @@ export class WorkerOperationsController {
   }
 
   @Delete(WORKER_ROUTES.operationCancel)
+  @UseGuards(SignedCallGuard)
   @ApiOperation({
     summary: 'Cancel the running operation (cancellation checkpoint, then cancelled)',
   })
@@ -110,6 +114,7 @@ export class WorkerOperationsController {
 
   @Post(WORKER_ROUTES.backendShutdown)
   @HttpCode(200)
+  @UseGuards(SignedCallGuard)
   @ApiOperation({ summary: 'The backend is shutting down: re-register every 2 s until it is back' })
   backendShutdown(): { acknowledged: boolean } {
     this.runtime.backendShutdown();
@@ -144,6 +149,7 @@ export function createStartController(route: string, dto: new () => DispatchedRe
 
     @Post(route)
     @HttpCode(200)
+    @UseGuards(SignedCallGuard)
     @ApiOperation({ summary: 'Start an operation (backend → worker); 503 when busy' })
     start(@Body() body: unknown): WorkerStartResponseDto {
       const parsed = validatePayload(dto, body);

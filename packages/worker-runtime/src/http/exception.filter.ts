@@ -9,6 +9,7 @@ const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -31,7 +32,17 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
         message = Array.isArray(m) ? m.join('; ') : typeof m === 'string' ? m : exception.message;
       }
     } else {
-      this.logger?.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
+      // Errors of the router or a body parser carry their 4xx status.
+      const e = exception as { status?: unknown; message?: unknown } | null;
+      if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+        statusCode = e.status;
+        message = typeof e.message === 'string' ? e.message : 'Bad request';
+      } else {
+        this.logger?.error(`unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
+      }
+    }
+    if (statusCode === 400 && /^Failed to decode param/.test(message)) {
+      message = 'path: not valid percent-encoded UTF-8';
     }
     const error = REASONS[statusCode] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Error');
     if (res.headersSent) return;

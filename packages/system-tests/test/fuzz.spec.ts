@@ -1,0 +1,491 @@
+/**
+ * Property-based fuzzing (fast-check) of every write endpoint of the BUILT backend (enumerated from its
+ * own OpenAPI document, so endpoints added later are fuzzed too) and of a real backtest worker: at least
+ * 10,000 generated bad requests — random JSON, mutations of valid bodies (wrong types, unknown and
+ * forbidden keys, NUL characters, unpaired surrogates, nesting up to 100,000 levels), invalid JSON,
+ * other content types, odd path ids, missing or wrong credentials and signatures. Properties: no 5xx
+ * ever; every 400 names a field or a path; afterwards both services still answer and a real backtest
+ * completes.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { PATH_MESSAGE_PATTERN, REGISTRATION_TOKEN_HEADER, signRequest } from '@ktrdr/contracts';
+import {
+  BACKEND_MAIN,
+  BACKTEST_MAIN,
+  freePort,
+  launch,
+  requireBuilt,
+  sha256,
+  stopAll,
+  tail,
+  waitFor,
+  type Proc,
+} from './support/processes';
+
+const TOKEN = 'fuzz-registration-token-0123456789abcdef';
+const KEY = 'fuzz-operate-key-0123456789abcdef0123456789';
+const SEED = 20261122;
+const BACKEND_REQUESTS = 7_000;
+const WORKER_REQUESTS = 3_200;
+const CONCURRENCY = 8;
+/** A 400 starts with the field or path it is about: `strategy.fast_period must…`, `body is…`. */
+const NAMES_A_PATH = PATH_MESSAGE_PATTERN;
+
+interface Spec {
+  target: 'backend' | 'worker';
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+  what: string;
+}
+
+interface Outcome {
+  spec: Spec;
+  status: number;
+  message: string;
+  retryAfter: string | null;
+}
+
+const procs: Proc[] = [];
+let root: string;
+let backendUrl: string;
+let workerUrl: string;
+
+const logs = (): string => procs.map((p) => `----- ${p.name}\n${tail(p)}`).join('\n');
+
+beforeAll(async () => {
+  requireBuilt(BACKEND_MAIN, BACKTEST_MAIN);
+  root = mkdtempSync(join(tmpdir(), 'ktrdr-fuzz-'));
+  mkdirSync(join(root, 'logs'));
+  const [apiPort, workerPort] = [await freePort(), await freePort()];
+  backendUrl = `http://127.0.0.1:${apiPort}`;
+  workerUrl = `http://127.0.0.1:${workerPort}`;
+  const common = {
+    KTRDR_ENV: 'test',
+    KTRDR_LOG_LEVEL: 'warn',
+    KTRDR_DATA_DIR: join(root, 'data'),
+    KTRDR_WORKER_REGISTRATION_TOKEN: TOKEN,
+  };
+  procs.push(
+    launch(
+      'backend',
+      BACKEND_MAIN,
+      {
+        ...common,
+        KTRDR_DB_DIR: 'memory://',
+        KTRDR_API_HOST: '127.0.0.1',
+        KTRDR_API_PORT: String(apiPort),
+        KTRDR_API_OPERATE_KEY_SHA256: sha256(KEY),
+        KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '1',
+        KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '0.5',
+      },
+      join(root, 'logs'),
+    ),
+  );
+  procs.push(
+    launch(
+      'backtest-worker',
+      BACKTEST_MAIN,
+      {
+        ...common,
+        KTRDR_WORKER_ID: 'fuzz-backtest-1',
+        KTRDR_WORKER_HOST: '127.0.0.1',
+        KTRDR_WORKER_PORT: String(workerPort),
+        KTRDR_WORKER_PUBLIC_BASE_URL: workerUrl,
+        KTRDR_API_CLIENT_BASE_URL: `${backendUrl}/api/v1`,
+        KTRDR_WORKER_HEARTBEAT_INTERVAL: '1',
+      },
+      join(root, 'logs'),
+    ),
+  );
+  await waitFor(
+    'the worker registered',
+    async () => {
+      const res = await fetch(`${backendUrl}/api/v1/workers/fuzz-backtest-1`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      return res.status === 200 ? true : undefined;
+    },
+    120_000,
+    logs,
+  );
+}, 180_000);
+
+afterAll(async () => {
+  await stopAll(procs);
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+// ── generators ──────────────────────────────────────────────────────────────────────────────────
+
+const BACKTEST = {
+  symbol: 'SYNTH-FUZZ',
+  timeframe: '1h',
+  start_date: '2024-01-01',
+  end_date: '2024-01-10',
+  strategy: { type: 'sma_crossover', fast_period: 5, slow_period: 20 },
+};
+const TRAINING = {
+  symbol: 'SYNTH-FUZZ',
+  timeframe: '1h',
+  start_date: '2024-01-01',
+  end_date: '2024-02-01',
+  features: ['returns_1', 'rsi_14'],
+  model: { hidden_layers: [4] },
+  epochs: 2,
+};
+
+/** A plausible valid body per endpoint (the fuzzer breaks it); `{}` for endpoints it does not know. */
+function baseBody(method: string, path: string): Record<string, unknown> {
+  if (path.endsWith('/backtests/start')) return { ...BACKTEST };
+  if (path.endsWith('/trainings/start') || path.endsWith('/training/start')) return { ...TRAINING };
+  if (path.endsWith('/sweep'))
+    return { base: { ...BACKTEST }, grid: { 'strategy.fast_period': [5, 6] } };
+  if (path.endsWith('/workers/register'))
+    // A training worker at an unreachable endpoint: a registration that happens to be valid never
+    // receives the backtest checked at the end.
+    return { worker_id: 'fuzz-junk', worker_type: 'training', endpoint_url: 'http://127.0.0.1:9' };
+  if (path.endsWith('/heartbeat')) return { status: 'available', current_operation_id: null };
+  if (path.endsWith('/progress'))
+    return { lease_token: 'lease-x', progress: { percentage: 10, message: 'm' } };
+  if (path.endsWith('/complete'))
+    return { lease_token: 'lease-x', status: 'completed', result: { a: [1, { b: 'c' }] } };
+  if (method === 'POST' && path.startsWith('/backtests'))
+    return { task_id: 'op-f', lease_token: 'l', attempt: 1, ...BACKTEST };
+  return {};
+}
+
+const deep = (depth: number, open: string, close: string, inner: string) =>
+  open.repeat(depth) + inner + close.repeat(depth);
+
+const nasty = fc.oneof(
+  fc.constantFrom('a\u0000b', '\ud800', 'x\udfff', '\u0000', '\ud83d', 'ok\ud800\u0000'),
+  fc.string({ maxLength: 20 }).map((s) => `${s}\u0000${s}`),
+);
+const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  nasty,
+  fc.constantFrom(-1, 0, 1e308, -1e308, 2 ** 53 + 1, 1.5, '', ' ', 'NaN', true, null, [], {}),
+  fc.string({ maxLength: 300 }),
+  fc.integer({ min: 65, max: 400 }).map((d) => JSON.parse(deep(d, '{"k":', '}', '1')) as unknown),
+);
+const badKey = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'k\u0000', 'k\ud800', ''),
+  fc.string({ maxLength: 12 }),
+);
+
+/** Sets a value at a random depth of a copy of `body`. */
+function mutate(
+  body: Record<string, unknown>,
+  key: string,
+  value: unknown,
+  depthPick: number,
+): string {
+  const copy = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+  let target: Record<string, unknown> = copy;
+  const objects = Object.entries(copy).filter(
+    ([, v]) => v && typeof v === 'object' && !Array.isArray(v),
+  );
+  if (objects.length > 0 && depthPick % 2 === 1) {
+    target = objects[depthPick % objects.length]![1] as Record<string, unknown>;
+  }
+  const keys = Object.keys(target);
+  const name = depthPick % 3 === 0 && keys.length > 0 ? keys[depthPick % keys.length]! : key;
+  // The value replaces the field (no duplicate key for JSON.parse to override).
+  delete target[name];
+  // JSON text so that `__proto__` stays an own key.
+  const text = JSON.stringify(target);
+  const entry = `${JSON.stringify(name)}:${JSON.stringify(value) ?? 'null'}`;
+  const replaced = text === '{}' ? `{${entry}}` : `{${entry},${text.slice(1)}`;
+  if (target === copy) return replaced;
+  const marker = '"__FUZZ_TARGET__"';
+  const outer = JSON.stringify(copy, (_k, v) => (v === target ? '__FUZZ_TARGET__' : v));
+  return outer.replace(marker, replaced);
+}
+
+function bodyArb(
+  method: string,
+  path: string,
+): fc.Arbitrary<{ body?: string; what: string; type?: string }> {
+  const base = baseBody(method, path);
+  return fc.oneof(
+    {
+      weight: 5,
+      arbitrary: fc
+        .tuple(badKey, weirdValue, fc.nat())
+        .map(([k, v, d]) => ({ body: mutate(base, k, v, d), what: `mutation ${k}` })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .jsonValue({ maxDepth: 4 })
+        .map((v) => ({ body: JSON.stringify(v), what: 'random JSON' })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.string({ maxLength: 80 }).map((s) => ({ body: s, what: 'random text' })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom('{', '{"a":', '[1,]', '{"a":1}}', 'nul', '"\\u0000"', '"\\ud800"', '\u0000')
+        .map((b) => ({ body: b, what: 'invalid JSON' })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.integer({ min: 70, max: 20_000 }), fc.boolean()).map(([d, arr]) => ({
+        body: `{"x":${arr ? deep(d, '[', ']', '1') : deep(d, '{"a":', '}', '1')}}`,
+        what: `nesting ${d}`,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom(
+          'application/x-www-form-urlencoded',
+          'text/plain',
+          'multipart/form-data; boundary=x',
+          'application/xml',
+          'application/json; charset=latin1',
+        )
+        .map((type) => ({
+          body: 'worker_id=evil&worker_type=backtesting',
+          what: `content-type ${type}`,
+          type,
+        })),
+    },
+    { weight: 1, arbitrary: fc.constant({ body: undefined, what: 'no body' }) },
+  );
+}
+
+const idArb = fc.oneof(
+  { weight: 4, arbitrary: fc.stringMatching(/^op_[a-z]{3,10}_[0-9a-f]{6}$/) },
+  { weight: 2, arbitrary: fc.string({ maxLength: 40 }).map((s) => encodeURIComponent(s) || 'x') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '%00',
+      '%ZZ',
+      '..',
+      '%2e%2e',
+      'a'.repeat(300),
+      '%ED%A0%80',
+      '-x',
+      'op%0A1',
+    ),
+  },
+);
+
+interface Endpoint {
+  target: 'backend' | 'worker';
+  method: string;
+  template: string;
+  credentials: 'key' | 'token' | 'signature';
+}
+
+function specArb(e: Endpoint): fc.Arbitrary<Spec> {
+  return fc
+    .tuple(bodyArb(e.method, e.template), idArb, fc.integer({ min: 0, max: 19 }))
+    .map(([b, id, auth]) => {
+      const path = e.template.replace(/\{[^}]+\}|:id/g, id);
+      const headers: Record<string, string> = {};
+      if (b.body !== undefined) headers['content-type'] = b.type ?? 'application/json';
+      let what = b.what;
+      // Mostly the right credentials (so validation is reached); sometimes none or wrong ones.
+      if (auth === 0) what += ', no credentials';
+      else if (e.credentials === 'key')
+        headers.authorization = auth === 1 ? 'Bearer wrong-key' : `Bearer ${KEY}`;
+      else if (e.credentials === 'token')
+        headers[REGISTRATION_TOKEN_HEADER] = auth === 1 ? 'wrong' : TOKEN;
+      else
+        Object.assign(
+          headers,
+          signRequest(auth === 1 ? 'wrong-token-0123456789abcdef0123' : TOKEN, {
+            method: e.method,
+            path: path.split('?')[0]!,
+            body: b.body,
+          }),
+        );
+      return { target: e.target, method: e.method, path, headers, body: b.body, what };
+    });
+}
+
+async function send(spec: Spec): Promise<Outcome> {
+  const base = spec.target === 'backend' ? backendUrl : workerUrl;
+  const res = await fetch(base + spec.path, {
+    method: spec.method,
+    headers: spec.headers,
+    body: spec.body,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  let message = '';
+  try {
+    message = String((JSON.parse(text) as { message?: unknown }).message ?? '');
+  } catch {
+    message = text.slice(0, 200);
+  }
+  return { spec, status: res.status, message, retryAfter: res.headers.get('retry-after') };
+}
+
+async function runAll(specs: Spec[]): Promise<Outcome[]> {
+  const out: Outcome[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < specs.length) {
+        const spec = specs[next++]!;
+        out.push(await send(spec));
+      }
+    }),
+  );
+  return out;
+}
+
+function summarize(outcomes: Outcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) counts[o.status] = (counts[o.status] ?? 0) + 1;
+  return counts;
+}
+
+function check(outcomes: Outcome[]): void {
+  // A 503 with Retry-After is the documented "no worker free / shutting down" answer to a request
+  // that happened to be valid, not a failure; any other 5xx is.
+  const server = outcomes.filter((o) => o.status >= 500 && !(o.status === 503 && o.retryAfter));
+  const unnamed = outcomes.filter((o) => o.status === 400 && !NAMES_A_PATH.test(o.message));
+  const show = (list: Outcome[]) =>
+    list.slice(0, 5).map((o) => ({
+      request: `${o.spec.method} ${o.spec.path.slice(0, 80)} (${o.spec.what})`,
+      body: o.spec.body?.slice(0, 200),
+      status: o.status,
+      message: o.message.slice(0, 200),
+    }));
+  expect({ server_errors: server.length, first: show(server) }).toEqual({
+    server_errors: 0,
+    first: [],
+  });
+  expect({ unnamed_400: unnamed.length, first: show(unnamed) }).toEqual({
+    unnamed_400: 0,
+    first: [],
+  });
+}
+
+describe('fuzzing every write endpoint', () => {
+  it(`backend: ${BACKEND_REQUESTS} generated bad requests, no 5xx, every 400 names a field or path`, async () => {
+    const doc = (await (await fetch(`${backendUrl}/api/docs-json`)).json()) as {
+      paths: Record<string, Record<string, { 'x-ktrdr-access'?: string }>>;
+    };
+    const endpoints: Endpoint[] = [];
+    for (const [path, item] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(item))
+        if (['post', 'put', 'patch', 'delete'].includes(method))
+          endpoints.push({
+            target: 'backend',
+            method: method.toUpperCase(),
+            template: path,
+            credentials: op['x-ktrdr-access'] === 'worker' ? 'token' : 'key',
+          });
+    expect(endpoints.length).toBeGreaterThanOrEqual(8);
+    const perEndpoint = Math.ceil(BACKEND_REQUESTS / endpoints.length);
+    const specs = endpoints.flatMap((e, i) =>
+      fc.sample(specArb(e), { numRuns: perEndpoint, seed: SEED + i }),
+    );
+    expect(specs.length).toBeGreaterThanOrEqual(BACKEND_REQUESTS);
+    const outcomes = await runAll(specs);
+    console.log(
+      `backend fuzz (seed ${SEED}): ${outcomes.length} requests over ${endpoints.length} write endpoints: ${JSON.stringify(summarize(outcomes))}`,
+    );
+    check(outcomes);
+    expect(outcomes.filter((o) => o.status === 400).length).toBeGreaterThan(outcomes.length / 3);
+  }, 600_000);
+
+  it(`worker: ${WORKER_REQUESTS} generated bad requests, no 5xx, every 400 names a field or path`, async () => {
+    const endpoints: Endpoint[] = [
+      { target: 'worker', method: 'POST', template: '/backtests/start', credentials: 'signature' },
+      {
+        target: 'worker',
+        method: 'DELETE',
+        template: '/api/v1/operations/:id/cancel',
+        credentials: 'signature',
+      },
+      { target: 'worker', method: 'POST', template: '/backend-shutdown', credentials: 'signature' },
+    ];
+    const counts = [2_400, 500, 300];
+    const specs = endpoints.flatMap((e, i) =>
+      fc.sample(specArb(e), { numRuns: counts[i]!, seed: SEED + 100 + i }),
+    );
+    expect(specs.length).toBeGreaterThanOrEqual(WORKER_REQUESTS);
+    const outcomes = await runAll(specs);
+    console.log(
+      `worker fuzz (seed ${SEED}): ${outcomes.length} requests: ${JSON.stringify(summarize(outcomes))}`,
+    );
+    check(outcomes);
+    // Unsigned or wrongly signed calls never got through (a body that cannot even be parsed is refused
+    // by the parser first: 400/413/415).
+    const wrongKey = signRequest('wrong-token-0123456789abcdef0123', { method: 'GET', path: '/' });
+    for (const o of outcomes) {
+      const unsigned = !o.spec.headers['x-ktrdr-signature'];
+      const forged =
+        o.spec.headers['x-ktrdr-signature'] !== undefined &&
+        o.spec.headers['x-ktrdr-signature'].length !== wrongKey['x-ktrdr-signature']!.length;
+      if (unsigned || forged) expect([o.spec.what, o.status < 300]).toEqual([o.spec.what, false]);
+    }
+    expect(outcomes.filter((o) => o.status === 401).length).toBeGreaterThan(100);
+  }, 600_000);
+
+  it('afterwards both answer, and a real backtest completes', async () => {
+    const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+    expect((await fetch(`${backendUrl}/api/v1/health`)).status).toBe(200);
+    expect((await fetch(`${workerUrl}/health`)).status).toBe(200);
+    // Cancel whatever the fuzzing happened to start.
+    for (const status of ['pending', 'dispatched', 'running']) {
+      const list = (await (
+        await fetch(`${backendUrl}/api/v1/operations?status=${status}&limit=1000`, {
+          headers: auth,
+        })
+      ).json()) as { data?: { operation_id: string }[] };
+      for (const op of list.data ?? [])
+        await fetch(`${backendUrl}/api/v1/operations/${op.operation_id}`, {
+          method: 'DELETE',
+          headers: auth,
+        });
+    }
+    await waitFor(
+      'the backtest worker available',
+      async () => {
+        const res = await fetch(`${backendUrl}/api/v1/workers/fuzz-backtest-1`, { headers: auth });
+        const w = (await res.json()) as { status?: string };
+        return w.status === 'available' ? true : undefined;
+      },
+      60_000,
+      logs,
+    );
+    const start = await fetch(`${backendUrl}/api/v1/backtests/start`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ ...BACKTEST, end_date: '2024-03-01' }),
+    });
+    expect(start.status).toBeLessThan(300);
+    const { operation_id } = (await start.json()) as { operation_id: string };
+    const done = await waitFor(
+      `backtest ${operation_id} finished`,
+      async () => {
+        const res = await fetch(`${backendUrl}/api/v1/operations/${operation_id}`, {
+          headers: auth,
+        });
+        const op = (
+          (await res.json()) as { data: { status: string; result: { bars_total?: number } | null } }
+        ).data;
+        return ['completed', 'failed', 'cancelled'].includes(op.status) ? op : undefined;
+      },
+      120_000,
+      logs,
+    );
+    expect(done.status).toBe('completed');
+    expect(done.result?.bars_total).toBe(60 * 24);
+  }, 300_000);
+});
