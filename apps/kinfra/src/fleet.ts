@@ -341,7 +341,9 @@ export async function fleetWait(
           Date.parse(w.registered_at) > Date.parse(opts.registeredAfter);
         const release =
           opts.release === undefined || opts.release === '' || w.metadata?.release === opts.release;
-        if (w.status === 'available' && !w.draining && fresh && release) done = w;
+        // Available, or already busy with new work (a queue hands it an operation at once).
+        const up = w.status === 'available' || w.status === 'busy';
+        if (up && !w.draining && fresh && release) done = w;
       }
     } else if (r.status === 404) {
       last = 'not registered';
@@ -362,7 +364,7 @@ export async function fleetWait(
       const want =
         opts.for === 'idle'
           ? 'idle'
-          : `registered${opts.registeredAfter ? ` after ${opts.registeredAfter}` : ''}, available${opts.release ? ` and running release ${opts.release}` : ''}`;
+          : `registered${opts.registeredAfter ? ` after ${opts.registeredAfter}` : ''}, available or busy${opts.release ? ` and running release ${opts.release}` : ''}`;
       throw new KinfraError(
         `worker ${workerId} was not ${want} within ${opts.timeoutSeconds}s (last seen: ${last})`,
       );

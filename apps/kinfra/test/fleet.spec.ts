@@ -234,6 +234,42 @@ describe('kinfra fleet', () => {
       expect(r.out).toContain('Worker bt-1 is idle');
     });
 
+    it('wait --for ready accepts a new registration that is already busy, never an unavailable one', async () => {
+      const http = fakeBackend((_c, n) => ({
+        status: 200,
+        body:
+          n < 2
+            ? worker({
+                status: 'temporarily_unavailable',
+                draining: false,
+                registered_at: '2026-01-01T00:01:00.000Z',
+              })
+            : worker({
+                status: 'busy',
+                current_operation_id: 'op-9',
+                draining: false,
+                registered_at: '2026-01-01T00:01:00.000Z',
+              }),
+      }));
+      const r = await run(
+        [
+          'fleet',
+          'wait',
+          'bt-1',
+          '--for',
+          'ready',
+          '--backend',
+          'http://b/api/v1',
+          '--registered-after',
+          '2026-01-01T00:00:00.000Z',
+        ],
+        http,
+      );
+      expect(r.code).toBe(0);
+      expect(http.calls).toHaveLength(2);
+      expect(r.out).toContain('running op-9');
+    });
+
     it('wait --for ready needs a newer registration, available, not draining, the release', async () => {
       const states = [
         worker({ status: 'available', current_operation_id: null }), // still the old registration
