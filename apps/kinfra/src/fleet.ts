@@ -8,6 +8,7 @@ import {
   ConfigurationError,
   FLEET_WORKER_TYPES,
   formatIpv4,
+  getApiClientSettings,
   getWorkerSettings,
   loadFleetConfig,
   parseCidr,
@@ -232,6 +233,12 @@ interface WorkerView {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
+/** `Authorization: Bearer <KTRDR_API_KEY>` when an API key is configured (backends that require one). */
+function authHeaders(): Record<string, string> {
+  const key = getApiClientSettings().api_key;
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
 function describeError(err: unknown): string {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
@@ -249,6 +256,7 @@ async function getWorker(
 ): Promise<{ status: number; worker?: WorkerView; error?: string }> {
   try {
     const res = await ctx.http.fetch(`${backend}/workers/${encodeURIComponent(id)}`, {
+      headers: authHeaders(),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (res.status !== 200) return { status: res.status };
@@ -280,6 +288,7 @@ export async function fleetDrain(
   try {
     res = await ctx.http.fetch(url, {
       method: 'POST',
+      headers: authHeaders(),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
