@@ -39,6 +39,8 @@ Usage: deploy-to-workers.sh [options]
   --ready-timeout S     wait for a restarted worker to register (default 300)
   --dry-run             print every command, change nothing
   -h, --help            this help
+
+Environment: KTRDR_API_KEY, an operate API key of the backend (drain is an operate call; the waits read).
 EOF
 }
 

@@ -22,6 +22,7 @@
  * removed at the end, whatever happens, and leftovers of earlier runs (dead owner pid) at the start.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
@@ -32,7 +33,10 @@ import { DEPLOY, fixtureRepo, has, tempDir } from './helpers';
 const PREFIX = 'ktmh';
 const NET = '10.213.77';
 const API_PORT = 8000;
-const TOKEN = 'multihost-registration-token';
+/** Production refuses a registration token under 32 characters and a backend without API keys. */
+const TOKEN = `multihost-${randomBytes(24).toString('hex')}`;
+const API_KEY = randomBytes(32).toString('base64url');
+const API_KEY_SHA256 = createHash('sha256').update(API_KEY).digest('hex');
 const HOSTS = ['h1', 'h2', 'h3'] as const;
 type Host = (typeof HOSTS)[number];
 const ADDR: Record<string, string> = {
@@ -186,6 +190,7 @@ function api(method: string, p: string, body?: unknown): Promise<{ status: numbe
         path: `/api/v1${p}`,
         headers: {
           host: ADDR.be,
+          authorization: `Bearer ${API_KEY}`,
           ...(data
             ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }
             : {}),
@@ -316,6 +321,7 @@ function allWorkerLogs(): string[] {
 async function completedTotal(): Promise<number> {
   const text = await new Promise<string>((resolve, reject) => {
     const req = request(
+      // Public like GET /metrics (KTRDR_API_PUBLIC_METRICS): no key needed.
       { socketPath, path: '/api/v1/metrics/prometheus', headers: { host: ADDR.be } },
       (res) => {
         let body = '';
@@ -446,10 +452,11 @@ function inHost(
   name: string,
   cmd: string[],
   timeoutMs = 120_000,
+  env: Record<string, string> = baseEnv,
 ): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = spawn('ip', ['netns', 'exec', name, ...cmd], {
-      env: baseEnv,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -524,6 +531,8 @@ function deployToWorkers(
       ...extra,
     ],
     240_000,
+    // The operator's key: drain is an operate call (kinfra sends KTRDR_API_KEY as a bearer token).
+    { ...baseEnv, KTRDR_API_KEY: API_KEY },
   ).then((r) => ({ ...r, ms: Date.now() - t0 }));
 }
 
@@ -577,6 +586,7 @@ function deployToWorkers(
           KTRDR_DB_DIR: 'memory://',
           KTRDR_DATA_DIR: path.join(root, 'backend-data'),
           KTRDR_WORKER_REGISTRATION_TOKEN: TOKEN,
+          KTRDR_API_OPERATE_KEY_SHA256: API_KEY_SHA256,
           KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '0.5',
           KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '1',
           KTRDR_WORKER_HEALTH_CHECK_FAILURES: '2',
