@@ -39,6 +39,8 @@ Usage: deploy-to-workers.sh [options]
   --ready-timeout S     wait for a restarted worker to register (default 300)
   --dry-run             print every command, change nothing
   -h, --help            this help
+
+Environment: KTRDR_API_KEY, an operate API key of the backend (drain is an operate call; the waits read).
 EOF
 }
 
@@ -142,6 +144,9 @@ log "resolving $ref at $source_url"
 sha="$(resolve_ref "$source_url" "$ref")"
 log "deploying $sha to ${#hosts[@]} host(s), $batch at a time (backend $backend, transport $transport)"
 
+# step MESSAGE: a log line with the seconds since the rollout began.
+step() { log "+${SECONDS}s $*"; }
+
 # ── per host ────────────────────────────────────────────────────────────────────────────────────────
 fill() {
   local s="$1" host="$2" type="${3:-}"
@@ -182,6 +187,7 @@ restart_and_wait() {
     t="$(cut -d' ' -f2 <<<"$entry")"
     case " ${types[*]:-} " in *" $t "*) ;; *) types+=("$t") ;; esac
   done
+  step "── $host: restarting ${types[*]}"
   for t in "${types[@]}"; do
     remote "$host" "$(fill "$restart_tpl" "$host" "$t")" || return 1
   done
@@ -194,14 +200,14 @@ restart_and_wait() {
   done
 }
 
-deploy_host() {
-  local host="$1" app entry w before deployed registered=() cmd
-  app="$(fill "$app_dir_tpl" "$host")"
-  log "── $host: draining"
+# drain_host HOST: drains the host's workers and waits until they are idle. Sets REGISTERED to their
+# registration times (backend clock) from the drain answers, so that a new registration is recognised.
+drain_host() {
+  local host="$1" entry w at
+  REGISTERED=()
   for entry in "${inventory[@]}"; do
     [ "${entry%% *}" = "$host" ] || continue
     w="${entry##* }"
-    local at
     if [ "$DRY_RUN" = 1 ]; then
       run_capture at '<registered_at>' "${KINFRA_ARGV[@]}" fleet drain "$w" --backend "$backend" --missing-ok --print registered_at
     else
@@ -210,37 +216,46 @@ deploy_host() {
         return 1
       }
     fi
-    registered+=("$at")
+    REGISTERED+=("$at")
   done
   for entry in "${inventory[@]}"; do
     [ "${entry%% *}" = "$host" ] || continue
     kf fleet wait "${entry##* }" --for idle --backend "$backend" --timeout "$drain_timeout" || return 1
   done
+}
+
+deploy_host() {
+  local host="$1" app before deployed cmd
+  app="$(fill "$app_dir_tpl" "$host")"
+  step "── $host: draining"
+  drain_host "$host" || return 1
 
   remote_capture before '<current release>' "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --print-current)" || {
     log "$host: cannot reach the host"
     return 1
   }
-  log "── $host: updating ${before:-<nothing deployed>} -> $sha"
+  step "── $host: updating ${before:-<nothing deployed>} -> $sha"
   cmd="$(quote "$app/bin/update-code.sh" --app-dir "$app" --source "$source_url" --ref "$sha" "${update_args[@]}")"
   if remote_capture deployed "$sha" "$host" "$cmd" && [ "$deployed" = "$sha" ] &&
-    restart_and_wait "$host" "$sha" "$app" "${registered[@]}"; then
-    log "── $host: done, running $sha"
+    restart_and_wait "$host" "$sha" "$app" "${REGISTERED[@]}"; then
+    step "── $host: done, running $sha"
     return 0
   fi
-  log "── $host: update to $sha failed${deployed:+ (update-code.sh printed \"$deployed\")}"
+  step "── $host: update to $sha failed${deployed:+ (update-code.sh printed \"$deployed\")}"
   if [ -z "$before" ]; then
-    log "── $host: nothing was deployed before: nothing to roll back to"
+    step "── $host: nothing was deployed before: nothing to roll back to"
+    return 2
+  fi
+  # The new workers may have registered and taken work: drain them again before the restart.
+  step "── $host: rolling back to $before (draining again)"
+  if drain_host "$host" &&
+    remote "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --activate "$before")" >/dev/null &&
+    restart_and_wait "$host" "$before" "$app" "${REGISTERED[@]}"; then
+    step "── $host: rolled back to $before"
     return 1
   fi
-  log "── $host: rolling back to $before"
-  if remote "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --activate "$before")" >/dev/null &&
-    restart_and_wait "$host" "$before" "$app"; then
-    log "── $host: rolled back to $before"
-  else
-    log "── $host: ROLLBACK FAILED: the host needs attention"
-  fi
-  return 1
+  step "── $host: ROLLBACK FAILED: the host needs attention"
+  return 2
 }
 
 # ── the rollout ─────────────────────────────────────────────────────────────────────────────────────
@@ -248,9 +263,20 @@ updated=()
 for ((i = 0; i < ${#hosts[@]}; i += batch)); do
   group=("${hosts[@]:i:batch}")
   failed=()
+  broken=()
+  # record HOST STATUS: 0 updated, 1 failed and rolled back, 2 failed and the rollback failed too.
+  record() {
+    case "$2" in
+      0) updated+=("$1") ;;
+      1) failed+=("$1") ;;
+      *) broken+=("$1") ;;
+    esac
+  }
   if [ "$DRY_RUN" = 1 ] || [ "${#group[@]}" -eq 1 ]; then
     for h in "${group[@]}"; do
-      if deploy_host "$h"; then updated+=("$h"); else failed+=("$h"); fi
+      status=0
+      deploy_host "$h" || status=$?
+      record "$h" "$status"
     done
   else
     pids=()
@@ -259,12 +285,17 @@ for ((i = 0; i < ${#hosts[@]}; i += batch)); do
       pids+=($!)
     done
     for j in "${!pids[@]}"; do
-      if wait "${pids[$j]}"; then updated+=("${group[$j]}"); else failed+=("${group[$j]}"); fi
+      status=0
+      wait "${pids[$j]}" || status=$?
+      record "${group[$j]}" "$status"
     done
   fi
-  if [ "${#failed[@]}" -gt 0 ]; then
-    untouched=$((${#hosts[@]} - ${#updated[@]} - ${#failed[@]}))
-    die "rollout of $sha stopped: ${failed[*]} failed (rolled back); ${#updated[@]} host(s) updated${updated[*]:+ (${updated[*]})}, $untouched not touched"
+  if [ "${#failed[@]}" -gt 0 ] || [ "${#broken[@]}" -gt 0 ]; then
+    untouched=$((${#hosts[@]} - ${#updated[@]} - ${#failed[@]} - ${#broken[@]}))
+    what=''
+    [ "${#failed[@]}" -eq 0 ] || what="${failed[*]} failed (rolled back)"
+    [ "${#broken[@]}" -eq 0 ] || what="${what:+$what; }${broken[*]} failed and COULD NOT BE ROLLED BACK"
+    die "rollout of $sha stopped: $what; ${#updated[@]} host(s) updated${updated[*]:+ (${updated[*]})}, $untouched not touched"
   fi
 done
 

@@ -24,7 +24,9 @@ Usage: provision-worker.sh [options] ID TYPE IP
   --file FILE            fleet file instead of the environment's
   --source URL           git repository the host deploys from (default $DEPLOY_SOURCE)
   --ref REF              release to pin (branch, tag or commit; resolved to a commit; default main)
-  --token-file FILE      file holding KTRDR_WORKER_REGISTRATION_TOKEN (required: production refuses none)
+  --token-file FILE      file holding KTRDR_WORKER_REGISTRATION_TOKEN (required: production refuses none,
+                         and one shorter than 32 characters)
+Environment: KTRDR_API_KEY (a read key) for the registration wait when the backend requires API keys.
   --timeout SECONDS      how long to wait for the worker to register (default 900: the first start
                          fetches, installs and builds the release)
   --no-wait              do not wait for the registration
@@ -88,6 +90,8 @@ is_uint "$timeout" || usage_error "--timeout must be a number of seconds, got '$
 [ -r "$token_file" ] || die "cannot read the token file $token_file"
 token="$(tr -d '[:space:]' <"$token_file")"
 [ -n "$token" ] || die "the token file $token_file is empty"
+# The workers run with KTRDR_ENV=production, which refuses a token shorter than 32 characters.
+[ "${#token}" -ge 32 ] || die "the registration token in $token_file is shorter than 32 characters (KTRDR_ENV=production refuses it; make one with: openssl rand -base64 32)"
 
 # The plan line of this container, or (a container outside the plan) the first line of its type.
 plan="$(plan_rows "$env_name" "$fleet_file")"

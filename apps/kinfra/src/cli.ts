@@ -258,7 +258,7 @@ export function buildProgram(ctx: Context): Command {
     fleet
       .command('wait')
       .description(
-        'Wait until a worker is idle (no operation) or ready (registered, available, not draining)',
+        'Wait until a worker is idle (no operation) or ready (registered, available or busy, not draining)',
       )
       .argument('<worker_id>', 'the worker to watch'),
   )

@@ -8,6 +8,7 @@ import {
   ConfigurationError,
   FLEET_WORKER_TYPES,
   formatIpv4,
+  getApiClientSettings,
   getWorkerSettings,
   loadFleetConfig,
   parseCidr,
@@ -232,6 +233,12 @@ interface WorkerView {
 
 const REQUEST_TIMEOUT_MS = 5_000;
 
+/** `Authorization: Bearer <KTRDR_API_KEY>` when an API key is configured (backends that require one). */
+function authHeaders(): Record<string, string> {
+  const key = getApiClientSettings().api_key;
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
 function describeError(err: unknown): string {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
@@ -249,6 +256,7 @@ async function getWorker(
 ): Promise<{ status: number; worker?: WorkerView; error?: string }> {
   try {
     const res = await ctx.http.fetch(`${backend}/workers/${encodeURIComponent(id)}`, {
+      headers: authHeaders(),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     if (res.status !== 200) return { status: res.status };
@@ -280,6 +288,7 @@ export async function fleetDrain(
   try {
     res = await ctx.http.fetch(url, {
       method: 'POST',
+      headers: authHeaders(),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
@@ -341,7 +350,9 @@ export async function fleetWait(
           Date.parse(w.registered_at) > Date.parse(opts.registeredAfter);
         const release =
           opts.release === undefined || opts.release === '' || w.metadata?.release === opts.release;
-        if (w.status === 'available' && !w.draining && fresh && release) done = w;
+        // Available, or already busy with new work (a queue hands it an operation at once).
+        const up = w.status === 'available' || w.status === 'busy';
+        if (up && !w.draining && fresh && release) done = w;
       }
     } else if (r.status === 404) {
       last = 'not registered';
@@ -362,7 +373,7 @@ export async function fleetWait(
       const want =
         opts.for === 'idle'
           ? 'idle'
-          : `registered${opts.registeredAfter ? ` after ${opts.registeredAfter}` : ''}, available${opts.release ? ` and running release ${opts.release}` : ''}`;
+          : `registered${opts.registeredAfter ? ` after ${opts.registeredAfter}` : ''}, available or busy${opts.release ? ` and running release ${opts.release}` : ''}`;
       throw new KinfraError(
         `worker ${workerId} was not ${want} within ${opts.timeoutSeconds}s (last seen: ${last})`,
       );

@@ -28,6 +28,7 @@ deployment:
 interface Call {
   url: string;
   method: string;
+  headers?: Record<string, string>;
 }
 
 /** A fake backend: answers from a script of worker records; time advances through sleep. */
@@ -45,7 +46,8 @@ function fakeBackend(
       now += ms;
     },
     fetch: async (url, init) => {
-      const call = { url, method: init?.method ?? 'GET' };
+      const call: Call = { url, method: init?.method ?? 'GET' };
+      if (init?.headers && Object.keys(init.headers).length > 0) call.headers = init.headers;
       calls.push(call);
       const r = answer(call, calls.length);
       return {
@@ -205,6 +207,16 @@ describe('kinfra fleet', () => {
       expect(r.err).toContain('Draining bt-1: status busy, running op-1, draining');
     });
 
+    it('sends KTRDR_API_KEY as a bearer token when one is configured', async () => {
+      const http = fakeBackend(() => ({ status: 200, body: worker() }));
+      const ctx = makeContext(path.join(root, 'sandboxes'), root, { http });
+      const code = await withEnv({ KTRDR_API_KEY: 'k-123' }, () =>
+        runCli(['fleet', 'drain', 'bt-1', '--backend', 'http://b/api/v1'], ctx),
+      );
+      expect(code).toBe(0);
+      expect(http.calls[0]!.headers).toEqual({ authorization: 'Bearer k-123' });
+    });
+
     it('drain: 404 is an error unless --missing-ok; the backend URL defaults to the fleet file', async () => {
       const http = fakeBackend(() => ({
         status: 404,
@@ -232,6 +244,42 @@ describe('kinfra fleet', () => {
       expect(r.code).toBe(0);
       expect(http.calls).toHaveLength(3);
       expect(r.out).toContain('Worker bt-1 is idle');
+    });
+
+    it('wait --for ready accepts a new registration that is already busy, never an unavailable one', async () => {
+      const http = fakeBackend((_c, n) => ({
+        status: 200,
+        body:
+          n < 2
+            ? worker({
+                status: 'temporarily_unavailable',
+                draining: false,
+                registered_at: '2026-01-01T00:01:00.000Z',
+              })
+            : worker({
+                status: 'busy',
+                current_operation_id: 'op-9',
+                draining: false,
+                registered_at: '2026-01-01T00:01:00.000Z',
+              }),
+      }));
+      const r = await run(
+        [
+          'fleet',
+          'wait',
+          'bt-1',
+          '--for',
+          'ready',
+          '--backend',
+          'http://b/api/v1',
+          '--registered-after',
+          '2026-01-01T00:00:00.000Z',
+        ],
+        http,
+      );
+      expect(r.code).toBe(0);
+      expect(http.calls).toHaveLength(2);
+      expect(r.out).toContain('running op-9');
     });
 
     it('wait --for ready needs a newer registration, available, not draining, the release', async () => {

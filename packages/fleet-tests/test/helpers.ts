@@ -185,7 +185,7 @@ deployment:
 /** A git repository with a zero-dependency pnpm project whose build:workers writes dist/. */
 export function fixtureRepo(dir: string): {
   path: string;
-  commit: (label: string, build?: string) => string;
+  commit: (label: string, build?: string, files?: Record<string, string>) => string;
 } {
   const repo = path.join(dir, 'source');
   fs.mkdirSync(repo, { recursive: true });
@@ -227,8 +227,11 @@ export function fixtureRepo(dir: string): {
     commit(
       label: string,
       build = `require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/label.txt',${JSON.stringify(label)});`,
+      files: Record<string, string> = {},
     ) {
       fs.writeFileSync(path.join(repo, 'build.js'), build);
+      for (const [name, content] of Object.entries(files))
+        fs.writeFileSync(path.join(repo, name), content);
       fs.writeFileSync(path.join(repo, 'LABEL'), label);
       git('add', '-A');
       git('commit', '-q', '-m', label);

@@ -56,7 +56,7 @@ beforeEach(() => {
   fs.mkdirSync(path.join(state, 'lxc'), { recursive: true });
   fleet = fleetFile(root, backend.url);
   tokenFile = path.join(root, 'token');
-  fs.writeFileSync(tokenFile, 'sekret-registration-token\n');
+  fs.writeFileSync(tokenFile, 'sekret-registration-token-0123456789abcdef\n');
   backend.workers.clear();
   backend.requests.length = 0;
 });
@@ -96,7 +96,12 @@ describe('static checks', () => {
   itIf(has('shellcheck'))('pass shellcheck (following the sourced library)', () => {
     const r = spawnSync(
       'shellcheck',
-      ['-x', ...SCRIPTS, ...fs.readdirSync(FAKE_BIN).map((f) => path.join(FAKE_BIN, f))],
+      [
+        '-x',
+        ...SCRIPTS,
+        ...fs.readdirSync(FAKE_BIN).map((f) => path.join(FAKE_BIN, f)),
+        path.join(__dirname, 'fixtures', 'host-bin', 'systemctl'),
+      ],
       {
         cwd: REPO,
         encoding: 'utf8',
@@ -398,7 +403,9 @@ describe('provision-worker.sh', () => {
       'utf8',
     );
     expect(workerEnv).toContain('KTRDR_ENV=production\n');
-    expect(workerEnv).toContain('KTRDR_WORKER_REGISTRATION_TOKEN=sekret-registration-token\n');
+    expect(workerEnv).toContain(
+      'KTRDR_WORKER_REGISTRATION_TOKEN=sekret-registration-token-0123456789abcdef\n',
+    );
     expect(workerEnv).toContain('KTRDR_WORKER_PUBLIC_BASE_URL=http://10.77.0.121:5003\n');
     expect(fs.readFileSync(path.join(state, 'fs', '401', 'opt/ktrdr/release.pin'), 'utf8')).toBe(
       `source=${src()}\ncommit=${'a'.repeat(40)}\n`,
@@ -429,6 +436,8 @@ describe('provision-worker.sh', () => {
   });
 
   it('clear errors: arguments, the plan disagreeing, a missing token, the worker never registering', async () => {
+    const shortToken = path.join(root, 'short-token');
+    fs.writeFileSync(shortToken, 'too-short\n');
     const cases: [string[], number, string][] = [
       [args('301', 'backtesting'), 2, 'expected ID TYPE IP, got 2 argument(s)'],
       [args('301', 'gpu', '10.77.0.101'), 2, "TYPE must be backtesting or training, got 'gpu'"],
@@ -452,6 +461,21 @@ describe('provision-worker.sh', () => {
         ['--file', fleet, '--source', src(), '301', 'backtesting', '10.77.0.101'],
         2,
         '--token-file is required',
+      ],
+      [
+        [
+          '--file',
+          fleet,
+          '--source',
+          src(),
+          '--token-file',
+          shortToken,
+          '301',
+          'backtesting',
+          '10.77.0.101',
+        ],
+        1,
+        'is shorter than 32 characters (KTRDR_ENV=production refuses it',
       ],
     ];
     for (const [a, code, message] of cases) {

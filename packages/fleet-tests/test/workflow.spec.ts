@@ -69,6 +69,7 @@ describe('deploy-workers workflow', () => {
         run: false,
       });
     const deploy = job.steps.find((s) => s.name === 'rolling deploy')!;
+    expect(deploy.env).toEqual({ KTRDR_API_KEY: '${{ secrets.DEPLOY_API_KEY }}' });
     expect(deploy.run).toContain('bash deploy/deploy-to-workers.sh');
     expect(deploy.run).toContain('--env prod');
     expect(deploy.run).toContain('StrictHostKeyChecking=yes');
