@@ -63,5 +63,5 @@ describe('OpenAPI document', () => {
     const results = JSON.stringify(schemas.OperationResultsDto);
     expect(results).toContain('#/components/schemas/BacktestResultDto');
     expect(results).toContain('#/components/schemas/TrainingResultDto');
-  });
+  }, 60_000);
 });

@@ -350,6 +350,31 @@ describe('results on PGlite in memory: the full-size trade list', () => {
       .expect(400);
   });
 
+  it('still serves the inline trades of a result completed before trades became artifacts', async () => {
+    const old = await runningBacktest(repo);
+    const inline = [
+      {
+        entry_time: iso(T0),
+        exit_time: iso(T0 + HOUR),
+        entry_price: 10,
+        exit_price: 11,
+        quantity: 2,
+        pnl: 2,
+        return_pct: 0.1,
+      },
+    ];
+    await request(http)
+      .post(`/api/v1/operations/${old.id}/complete`)
+      .send({ lease_token: old.lease, status: 'completed', result: { trades: inline } })
+      .expect(200);
+    const page = await request(http).get(`/api/v1/operations/${old.id}/results/trades`).expect(200);
+    expect(page.body).toMatchObject({ total_count: 1, data: [{ ...inline[0], bars_held: 0 }] });
+    const csv = await request(http)
+      .get(`/api/v1/operations/${old.id}/results/trades.csv`)
+      .expect(200);
+    expect(String(csv.text).trimEnd().split('\n')).toHaveLength(2);
+  });
+
   it('deletes the artifacts with their operation (retention purge)', async () => {
     const gone = await repo.purgeFinishedBefore(new Date(Date.now() + 60_000));
     expect(gone).toBeGreaterThan(0);

@@ -138,8 +138,9 @@ export class ResultsService {
 
   /** Rows of `kind` stored for the operation's final lease. */
   private async storedRows(op: OperationRecord, kind: ArtifactKind): Promise<number> {
-    if (!op.lease_token) return 0;
+    if (!op.lease_token) return legacyTrades(op, kind)?.length ?? 0;
     const chunks = await this.store.listChunks(op.operation_id, kind, op.lease_token);
+    if (chunks.length === 0) return legacyTrades(op, kind)?.length ?? 0;
     return chunks.reduce((a, c) => a + c.row_count, 0);
   }
 
@@ -191,8 +192,11 @@ export class ResultsService {
     from: number,
     to: number,
   ): Promise<number[][]> {
-    if (!op.lease_token || to <= from) return [];
-    const chunks = await this.store.readChunks(op.operation_id, kind, op.lease_token, from, to);
+    if (to <= from) return [];
+    const chunks = op.lease_token
+      ? await this.store.readChunks(op.operation_id, kind, op.lease_token, from, to)
+      : [];
+    if (chunks.length === 0) return (legacyTrades(op, kind) ?? []).slice(from, to);
     const out: number[][] = [];
     for (const c of chunks) {
       const rows = JSON.parse(c.rows) as number[][];
@@ -223,8 +227,18 @@ export class ResultsService {
     const chunks = lease ? await this.store.listChunks(op.operation_id, kind, lease) : [];
     const store = this.store;
     const header = kind === 'trades' ? ARTIFACT_COLUMNS.trades.join(',') : 'time,equity';
+    const legacy = chunks.length === 0 ? legacyTrades(op, kind) : null;
     async function* lines(): AsyncGenerator<string> {
       yield `${header}\n`;
+      if (legacy) {
+        yield csvRows(kind, {
+          chunk_index: 0,
+          first_row: 0,
+          row_count: legacy.length,
+          total_rows: legacy.length,
+          rows: JSON.stringify(legacy),
+        });
+      }
       for (const meta of chunks) {
         if (meta.row_count === 0) continue;
         const got = await store.readChunks(
@@ -240,6 +254,25 @@ export class ResultsService {
     }
     return { stream: Readable.from(lines()), filename: `${operationId}_${kind}.csv` };
   }
+}
+
+/**
+ * Trades of a result completed before trades became artifacts (they were inline in the result,
+ * at most the first 100): served as they are so old operations still answer.
+ */
+function legacyTrades(op: OperationRecord, kind: ArtifactKind): number[][] | null {
+  const trades = op.result?.trades;
+  if (kind !== 'trades' || !Array.isArray(trades)) return null;
+  return (trades as Record<string, unknown>[]).map((t) => [
+    Date.parse(String(t.entry_time)),
+    Date.parse(String(t.exit_time)),
+    Number(t.entry_price),
+    Number(t.exit_price),
+    Number(t.quantity),
+    Number(t.pnl),
+    Number(t.return_pct),
+    typeof t.bars_held === 'number' ? t.bars_held : 0,
+  ]);
 }
 
 function toTrade(r: number[]): TradeDto {
