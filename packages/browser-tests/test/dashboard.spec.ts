@@ -151,7 +151,8 @@ describe('dashboard in a real browser', () => {
         symbol: 'SYNTH-BROWSER',
         strategy: { fast_period: 12 },
       });
-      const curve = op.body.data.result.equity_curve as unknown[];
+      const results = await sys.call('GET', `/operations/${id}/results`);
+      const curve = results.body.data.result.equity_curve as unknown[];
       expect(curve.length).toBeGreaterThan(10);
 
       const chart = page.locator('[data-testid="equity-chart"]');
