@@ -165,7 +165,7 @@ describe('backtest job', () => {
         resume_state: null as unknown,
         resume_unit: 0,
         checkpoint: { every_units: 1e9, every_ms: 1e9 },
-        data: { data_dir: '/nonexistent', models_dir: '/nonexistent' },
+        data: { data_dir: '/nonexistent', models_dir: '/nonexistent', ...RESULTS_DEFAULTS },
       },
       { ...ctx, progress: (p) => seen.push(p) },
     );

@@ -153,7 +153,7 @@ describe('kinfra fleet', () => {
       expect(r.code).toBe(1);
       expect(r.err).toContain('Error: the fleet environment file is invalid:');
       expect(r.err).toContain(
-        `health_check.interval (${file}, line 2): must be a number greater than 0 (got 0)`,
+        `health_check.interval (${file}, line 2): must be a number between 0.1 and 86400 (got 0)`,
       );
       const e = await run(['fleet', 'plan', '--env', 'staging']);
       expect(e.code).toBe(1);

@@ -294,8 +294,9 @@ describe('training worker', () => {
     const report = await completion(h, 'op-tr-nodata');
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(report).toMatchObject({ status: 'failed', result: null });
+    // The file name only: no server paths in answers (issue 15).
     expect(report.error_message).toBe(
-      `No data for symbol NOPE timeframe 1h: expected file ${join(tmp.dir, 'NOPE_1h.csv')} (or use a SYNTH-* symbol)`,
+      'No data for symbol NOPE timeframe 1h: expected file NOPE_1h.csv (or use a SYNTH-* symbol)',
     );
   });
 

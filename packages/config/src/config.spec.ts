@@ -333,7 +333,7 @@ describe('constraints and errors', () => {
     }
     expect(errors.map((l) => l.split(':')[0]).sort()).toEqual(Object.keys(env).sort());
     expect(() => validateAll('worker', { KTRDR_OPS_CACHE_TTL: '-1' })).toThrow(
-      /KTRDR_OPS_CACHE_TTL: must be a number >= 0 \(got "-1"\)/,
+      /KTRDR_OPS_CACHE_TTL: must be a number between 0 and 3600 \(got "-1"\)/,
     );
   });
 

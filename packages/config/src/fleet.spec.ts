@@ -210,7 +210,7 @@ describe('variables override the file', () => {
     }
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err!.details.errors).toEqual([
-      `health_check.timeout (${file}, line 4): must be a number greater than 0 (got -3)`,
+      `health_check.timeout (${file}, line 4): must be a number between 0.1 and 600 (got -3)`,
     ]);
     expect(() => validateAll('worker', { KTRDR_FLEET_FILE: file })).toThrow(
       /health_check\.timeout/,
@@ -238,7 +238,7 @@ describe('validation of invalid files', () => {
         `backend_url (${file}, line 1): must be an absolute http or https URL with a host (got "ftp://x")`,
         `deployment.proxmox.workers.backtesting.cores (${file}, line 18): must be an integer between 1 and 512 (got 0)`,
         `health_check.failure_treshold (${file}, line 5): unknown key (did you mean health_check.failure_threshold?)`,
-        `health_check.interval (${file}, line 3): must be a number greater than 0 (got "fast")`,
+        `health_check.interval (${file}, line 3): must be a number between 0.1 and 86400 (got "fast")`,
       ].sort(),
     );
   });

@@ -464,7 +464,7 @@ export const EventsSettings = defineSettings({
   fields: {
     heartbeat_interval: num({
       default: 15,
-      gt: 0,
+      min: 0.1,
       max: 3600,
       description:
         'Seconds between two heartbeat comments on every open stream (keeps proxies from closing idle streams).',
@@ -485,7 +485,7 @@ export const EventsSettings = defineSettings({
     }),
     client_stall_timeout: num({
       default: 30,
-      gt: 0,
+      min: 0.1,
       max: 3600,
       description:
         'Seconds a client may leave its connection full (not reading) before it is dropped, even below the buffer bound.',

@@ -120,7 +120,7 @@ describe('worker process', () => {
       const { code } = await w.exited;
       expect(code).toBe(1);
       expect(w.stderr.join('')).toContain(
-        `health_check.timeout (${file}, line 3): must be a number greater than 0 (got -5)`,
+        `health_check.timeout (${file}, line 3): must be a number between 0.1 and 600 (got -5)`,
       );
     } finally {
       tmp.cleanup();

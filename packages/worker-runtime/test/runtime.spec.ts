@@ -734,7 +734,9 @@ describe('result artifacts', () => {
     const h = await harness({}, (b) =>
       b.on('POST', ARTIFACT, () => {
         // the first refusal triggers a user cancel, which arrives during the backoff
-        cancel ??= fetch(`${url}/api/v1/operations/op-art-cancel/cancel`, { method: 'DELETE' });
+        cancel ??= signedFetch(`${url}/api/v1/operations/op-art-cancel/cancel`, {
+          method: 'DELETE',
+        });
         return { status: 503, body: { message: 'busy' } };
       }),
     );
