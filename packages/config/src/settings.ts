@@ -137,12 +137,6 @@ export const ApiClientSettings = defineSettings({
       description:
         'API key the `ktrdr` CLI sends as `Authorization: Bearer <key>`. Unset: the CLI uses the development key the backend writes to `{data dir}/dev-api-key` when that file exists, else sends none.',
     }),
-    api_key: str({
-      env: 'KTRDR_API_KEY',
-      secret: true,
-      description:
-        'API key the `ktrdr` CLI sends as `Authorization: Bearer <key>`. Unset: the CLI uses the development key the backend writes to `{data dir}/dev-api-key` when that file exists, else sends none.',
-    }),
   },
 });
 
