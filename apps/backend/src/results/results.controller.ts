@@ -8,14 +8,12 @@ import {
   Post,
   Query,
   StreamableFile,
-  UseGuards,
 } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
   ApiProduces,
-  ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import {
@@ -30,8 +28,8 @@ import {
   TRADES_PAGE_MAX,
   TradeListResponseDto,
 } from '@ktrdr/contracts';
-import { ApiErrors, REGISTRATION_TOKEN_SCHEME } from '../common/api-errors.decorator';
-import { RegistrationTokenGuard } from '../common/registration-token.guard';
+import { WorkerProtocolRoute } from '../auth/access.decorators';
+import { ApiErrors } from '../common/api-errors.decorator';
 import { ModelsService } from './models.service';
 import { ResultsService } from './results.service';
 
@@ -123,14 +121,13 @@ export class ResultsController {
 
   @Post(BACKEND_ROUTES.operationArtifacts)
   @HttpCode(200)
-  @UseGuards(RegistrationTokenGuard)
+  @WorkerProtocolRoute()
   @ApiOperation({
     summary: 'A chunk of a result artifact from the worker (trades or the full equity curve)',
     description:
       'Sent before /complete; fenced by the lease (409 when stale or the operation already finished). ' +
       'A chunk with the same index replaces the earlier one; chunks of an older lease are dropped.',
   })
-  @ApiSecurity(REGISTRATION_TOKEN_SCHEME)
   @ApiParam(ID_PARAM)
   @ApiParam({ name: 'kind', enum: ARTIFACT_KINDS })
   @ApiOkResponse({ type: ArtifactChunkAckDto })
