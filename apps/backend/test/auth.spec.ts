@@ -186,10 +186,7 @@ describe('access control of every route', () => {
       for (const r of routes) {
         const res = await send(port, r, CREDENTIALS[cred]);
         const want = expected(r.access, cred);
-        const got =
-          res.status === 401 || res.status === 403
-            ? res.status
-            : 'pass';
+        const got = res.status === 401 || res.status === 403 ? res.status : 'pass';
         seen.push(`${r.method.toUpperCase()} ${r.path} [${r.access}] → ${res.status}`);
         expect({ route: `${r.method} ${r.path}`, status: got }).toEqual({
           route: `${r.method} ${r.path}`,

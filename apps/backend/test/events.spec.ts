@@ -17,7 +17,7 @@ import type { OperationRecord } from '../src/persistence/operations.repository';
 import { DispatchService } from '../src/operations/dispatch.service';
 import { FakeWorkers } from './support/fake-worker';
 import { BACKTEST_PARAMS } from './support/harness';
-import { testSettings } from './support/settings';
+import { TEST_AUTH_HEADERS, testSettings } from './support/settings';
 import { SseClient } from './support/sse-client';
 
 interface Running {
@@ -79,7 +79,7 @@ function record(over: Partial<OperationRecord> = {}): OperationRecord {
 
 const clients: SseClient[] = [];
 async function connect(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
-  const c = new SseClient(url, headers);
+  const c = new SseClient(url, { ...TEST_AUTH_HEADERS, ...headers });
   clients.push(c);
   return c.open();
 }
@@ -113,7 +113,7 @@ describe('GET /api/v1/events', () => {
     // A real worker registration through the API emits worker.registered.
     const reg = await fetch(`${r.base}/workers/register`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...TEST_AUTH_HEADERS },
       body: JSON.stringify({
         worker_id: 'ev-worker',
         worker_type: 'backtesting',
@@ -158,7 +158,7 @@ describe('GET /api/v1/events', () => {
     const post = (path: string, body: object) =>
       fetch(`${r.base}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...TEST_AUTH_HEADERS },
         body: JSON.stringify(body),
       });
     await post('/workers/register', {
@@ -209,7 +209,7 @@ describe('GET /api/v1/events', () => {
       const post = (path: string, body: object) =>
         fetch(`${r.base}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...TEST_AUTH_HEADERS },
           body: JSON.stringify(body),
         });
       await post('/workers/register', {
@@ -492,7 +492,7 @@ describe('GET /api/v1/events with a client that stops reading', () => {
       }),
     );
     try {
-      const c = new SseClient(`${stalled.base}/events`);
+      const c = new SseClient(`${stalled.base}/events`, { ...TEST_AUTH_HEADERS });
       clients.push(c);
       await c.open();
       const [client] = stalled.events.openClients();

@@ -3,6 +3,7 @@
  * the Prometheus exposition under /api/v1, and liveness at the root (/health).
  */
 import request from 'supertest';
+import { authed } from './support/test-app';
 import { WorkerRegistry } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
 import { BACKTEST_PARAMS } from './support/harness';
@@ -34,21 +35,21 @@ describe('fleet endpoints', () => {
   });
 
   const register = (name: string, type = 'backtesting', extra: object = {}) =>
-    request(http)
+    authed(http)
       .post('/api/v1/workers/register')
       .send({ worker_id: name, worker_type: type, endpoint_url: fake.url(name), ...extra })
       .expect(200);
 
   /** Starts a backtest; the immediate dispatch (200) and the queue (202) both count as accepted. */
   const start = async (): Promise<{ status: number; id?: string }> => {
-    const res = await request(http).post('/api/v1/backtests/start').send(BACKTEST_PARAMS);
+    const res = await authed(http).post('/api/v1/backtests/start').send(BACKTEST_PARAMS);
     return { status: res.status, id: res.body?.operation_id as string | undefined };
   };
 
   /** The worker an operation was dispatched to, once it has one (bounded wait). */
   const dispatchedTo = async (id: string): Promise<string | null> => {
     for (let i = 0; i < 50; i++) {
-      const res = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+      const res = await authed(http).get(`/api/v1/operations/${id}`).expect(200);
       const w = res.body.data.worker_id as string | null;
       if (w) return w;
       await new Promise((r) => setTimeout(r, 20));
@@ -60,12 +61,12 @@ describe('fleet endpoints', () => {
     it('marks the worker draining (visible in the list) and selection skips it', async () => {
       await register('b1');
       await register('b2');
-      const drained = await request(http).post('/api/v1/workers/b1/drain').expect(200);
+      const drained = await authed(http).post('/api/v1/workers/b1/drain').expect(200);
       expect(drained.body).toMatchObject({ worker_id: 'b1', status: 'available', draining: true });
       // Idempotent.
-      await request(http).post('/api/v1/workers/b1/drain').expect(200);
+      await authed(http).post('/api/v1/workers/b1/drain').expect(200);
 
-      const list = await request(http).get('/api/v1/workers').expect(200);
+      const list = await authed(http).get('/api/v1/workers').expect(200);
       const byId = Object.fromEntries(
         (list.body.workers as { worker_id: string; draining: boolean }[]).map((w) => [
           w.worker_id,
@@ -73,13 +74,13 @@ describe('fleet endpoints', () => {
         ]),
       );
       expect(byId).toEqual({ b1: true, b2: false });
-      expect((await request(http).get('/api/v1/workers/b1').expect(200)).body.draining).toBe(true);
+      expect((await authed(http).get('/api/v1/workers/b1').expect(200)).body.draining).toBe(true);
 
       for (let i = 0; i < 2; i++) {
         const s = await start();
         expect([200, 202]).toContain(s.status);
         expect(await dispatchedTo(s.id!)).toBe('b2');
-        await request(http).delete(`/api/v1/operations/${s.id}`);
+        await authed(http).delete(`/api/v1/operations/${s.id}`);
         registry.release('b2', s.id!);
       }
       expect(fake.requestsTo('b1', '/backtests/start')).toHaveLength(0);
@@ -93,25 +94,25 @@ describe('fleet endpoints', () => {
       const lease = (fake.requestsTo('b1', '/backtests/start')[0]!.body as { lease_token: string })
         .lease_token;
 
-      const drained = await request(http).post('/api/v1/workers/b1/drain').expect(200);
+      const drained = await authed(http).post('/api/v1/workers/b1/drain').expect(200);
       expect(drained.body).toMatchObject({
         status: 'busy',
         current_operation_id: first.id,
         draining: true,
       });
       // The running operation reports and completes as usual.
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${first.id}/progress`)
         .send({ lease_token: lease, progress: { percentage: 50 } })
         .expect(200);
-      await request(http)
+      await authed(http)
         .post(`/api/v1/operations/${first.id}/complete`)
         .send({ lease_token: lease, status: 'completed', result: { total_return: 0.1 } })
         .expect(200);
-      const done = await request(http).get(`/api/v1/operations/${first.id}`).expect(200);
+      const done = await authed(http).get(`/api/v1/operations/${first.id}`).expect(200);
       expect(done.body.data.status).toBe('completed');
       // Free but draining: a new backtest is not sent to it (503 without a queue, pending with one).
-      const w = await request(http).get('/api/v1/workers/b1').expect(200);
+      const w = await authed(http).get('/api/v1/workers/b1').expect(200);
       expect(w.body).toMatchObject({ status: 'available', draining: true });
       const second = await start();
       expect([202, 503]).toContain(second.status);
@@ -127,13 +128,13 @@ describe('fleet endpoints', () => {
     });
 
     it('404 for an unknown worker, 400 for a malformed id', async () => {
-      const res = await request(http).post('/api/v1/workers/nobody/drain').expect(404);
+      const res = await authed(http).post('/api/v1/workers/nobody/drain').expect(404);
       expect(res.body).toEqual({
         statusCode: 404,
         error: 'Not Found',
         message: 'Worker nobody is not registered',
       });
-      await request(http)
+      await authed(http)
         .post(`/api/v1/workers/${'x'.repeat(300)}/drain`)
         .expect((r) => {
           expect([400, 404]).toContain(r.status);
@@ -145,9 +146,9 @@ describe('fleet endpoints', () => {
     await register('b1');
     await register('b2', 'backtesting', { current_operation_id: null });
     await register('t1', 'training');
-    await request(http).post('/api/v1/workers/b2/drain').expect(200);
+    await authed(http).post('/api/v1/workers/b2/drain').expect(200);
     registry.get('t1')!.health_check_failures = 2;
-    const res = await request(http).get('/api/v1/metrics/workers').expect(200);
+    const res = await authed(http).get('/api/v1/metrics/workers').expect(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body).toMatchObject({
       total_workers: 3,
@@ -182,9 +183,9 @@ describe('fleet endpoints', () => {
 
   it('GET /api/v1/metrics/prometheus serves the same exposition as /metrics', async () => {
     await register('b1');
-    await request(http).post('/api/v1/workers/b1/drain').expect(200);
-    const root = await request(http).get('/metrics').expect(200);
-    const prefixed = await request(http).get('/api/v1/metrics/prometheus').expect(200);
+    await authed(http).post('/api/v1/workers/b1/drain').expect(200);
+    const root = await authed(http).get('/metrics').expect(200);
+    const prefixed = await authed(http).get('/api/v1/metrics/prometheus').expect(200);
     expect(prefixed.headers['content-type']).toBe(root.headers['content-type']);
     expect(prefixed.headers['content-type']).toMatch(/^text\/plain/);
     const families = (text: string) =>
@@ -195,24 +196,24 @@ describe('fleet endpoints', () => {
     expect(families(prefixed.text)).toEqual(families(root.text));
     expect(prefixed.text).toContain('ktrdr_workers_draining{worker_type="backtesting"} 1');
     // Nothing else moved out of the prefix.
-    await request(http).get('/prometheus').expect(404);
+    await authed(http).get('/prometheus').expect(404);
   });
 
   it('GET /health at the root answers like /api/v1/health', async () => {
-    const prefixed = await request(http).get('/api/v1/health').expect(200);
-    const root = await request(http).get('/health').expect(200);
+    const prefixed = await authed(http).get('/api/v1/health').expect(200);
+    const root = await authed(http).get('/health').expect(200);
     expect(root.headers['content-type']).toMatch(/application\/json/);
     expect(root.body.status).toBe('ok');
     expect(Object.keys(root.body).sort()).toEqual(Object.keys(prefixed.body).sort());
     expect(Object.keys(root.body.info).sort()).toEqual(Object.keys(prefixed.body.info).sort());
-    await request(http).get('/health?verbose=1').expect(200);
+    await authed(http).get('/health?verbose=1').expect(200);
     // Only GET /health is aliased.
-    await request(http).get('/healthz').expect(404);
-    await request(http).post('/health').expect(404);
+    await authed(http).get('/healthz').expect(404);
+    await authed(http).post('/health').expect(404);
   });
 
   it('documents the new endpoints in the OpenAPI document', async () => {
-    const doc = (await request(http).get('/api/docs-json').expect(200)).body as {
+    const doc = (await authed(http).get('/api/docs-json').expect(200)).body as {
       paths: Record<string, Record<string, unknown>>;
       components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
     };

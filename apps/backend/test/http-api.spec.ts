@@ -506,7 +506,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         },
       });
       // The status endpoint carries headline metrics only, in the same envelope.
-      const status = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+      const status = await authed(http).get(`/api/v1/operations/${id}`).expect(200);
       expect(status.body.data.metrics).toEqual({ total_return: 0.12 });
       expect(status.body.data).not.toHaveProperty('result');
       const oversized = {

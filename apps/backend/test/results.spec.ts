@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { authed } from './support/test-app';
 import { ARTIFACT_COLUMNS, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
@@ -75,7 +76,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     const chunks = N / CHUNK;
     for (let c = 0; c < chunks; c++) {
       const rows = Array.from({ length: CHUNK }, (_, i) => tradeRow(c * CHUNK + i));
-      const res = await request(http)
+      const res = await authed(http)
         .post(`/api/v1/operations/${id}/artifacts/trades`)
         .send({
           lease_token: op.lease,
@@ -94,7 +95,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
         rows_stored: (c + 1) * CHUNK,
       });
     }
-    await request(http)
+    await authed(http)
       .post(`/api/v1/operations/${id}/artifacts/equity`)
       .send({
         lease_token: op.lease,
@@ -110,7 +111,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
         ],
       })
       .expect(200);
-    await request(http)
+    await authed(http)
       .post(`/api/v1/operations/${id}/complete`)
       .send({
         lease_token: op.lease,
@@ -129,7 +130,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     // Page by page (the largest page, 10,000): every trade exactly once, in order.
     let seen = 0;
     for (let offset = 0; offset < N; offset += 10_000) {
-      const page = await request(http)
+      const page = await authed(http)
         .get(`/api/v1/operations/${id}/results/trades?limit=10000&offset=${offset}`)
         .expect(200);
       expect(page.body).toMatchObject({ success: true, total_count: N, offset, limit: 10_000 });
@@ -144,7 +145,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     }
     expect(seen).toBe(N);
     // A page across a chunk boundary, and past the end.
-    const across = await request(http)
+    const across = await authed(http)
       .get(`/api/v1/operations/${id}/results/trades?limit=7&offset=9997`)
       .expect(200);
     expect((across.body.data as { entry_time: string }[]).map((x) => x.entry_time)).toEqual(
@@ -160,13 +161,13 @@ describe('results on PGlite in memory: the full-size trade list', () => {
       return_pct: 9997 / 1e6,
       bars_held: 1,
     });
-    const end = await request(http)
+    const end = await authed(http)
       .get(`/api/v1/operations/${id}/results/trades?limit=1000&offset=${N - 3}`)
       .expect(200);
     expect(end.body.data).toHaveLength(3);
 
     // The CSV: a header and 100,000 lines, none missing.
-    const csv = await request(http)
+    const csv = await authed(http)
       .get(`/api/v1/operations/${id}/results/trades.csv`)
       .buffer(true)
       .parse((res, cb) => {
@@ -192,7 +193,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
   }, 300_000);
 
   it('serves the full equity curve as CSV and the result with its links in {success, data}', async () => {
-    const eq = await request(http)
+    const eq = await authed(http)
       .get(`/api/v1/operations/${id}/results/equity.csv`)
       .buffer(true)
       .parse((res, cb) => {
@@ -204,7 +205,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     expect(eq.body).toBe(
       `time,equity\n${iso(T0)},1000\n${iso(T0 + HOUR)},1010.5\n${iso(T0 + 2 * HOUR)},990.25\n`,
     );
-    const res = await request(http).get(`/api/v1/operations/${id}/results`).expect(200);
+    const res = await authed(http).get(`/api/v1/operations/${id}/results`).expect(200);
     expect(res.body.success).toBe(true);
     expect(res.body.data).toMatchObject({
       operation_id: id,
@@ -214,14 +215,14 @@ describe('results on PGlite in memory: the full-size trade list', () => {
       links: { trades_csv: `/api/v1/operations/${id}/results/trades.csv` },
     });
     // GET /operations/{id} and the list carry the headline only.
-    const one = await request(http).get(`/api/v1/operations/${id}`).expect(200);
+    const one = await authed(http).get(`/api/v1/operations/${id}`).expect(200);
     expect(one.body.data.metrics).toEqual({
       total_return: 0.12,
       num_trades: N,
       excess_return: 0.07,
       benchmark_return: 0.05,
     });
-    const list = await request(http).get('/api/v1/operations').expect(200);
+    const list = await authed(http).get('/api/v1/operations').expect(200);
     const mine = (list.body.data as { operation_id: string; metrics: unknown }[]).find(
       (o) => o.operation_id === id,
     );
@@ -244,7 +245,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     const url = `/api/v1/operations/${op.id}/artifacts/trades`;
     expect(
       (
-        await request(http)
+        await authed(http)
           .post(url)
           .send(chunk({ lease_token: 'old' }))
           .expect(409)
@@ -252,7 +253,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     ).toMatch(/Stale lease/);
     expect(
       (
-        await request(http)
+        await authed(http)
           .post(url)
           .send(chunk({ columns: ['a', 'b'] }))
           .expect(400)
@@ -260,7 +261,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     ).toBe(`columns must be ${ARTIFACT_COLUMNS.trades.join(',')} for trades`);
     expect(
       (
-        await request(http)
+        await authed(http)
           .post(url)
           .send(chunk({ rows: [tradeRow(0), [1, 2]] }))
           .expect(400)
@@ -268,7 +269,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     ).toMatch(/^rows\.1 must be an array of 8 finite numbers/);
     expect(
       (
-        await request(http)
+        await authed(http)
           .post(url)
           .send(chunk({ first_row: 3 }))
           .expect(400)
@@ -276,7 +277,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     ).toBe('first_row + rows must not exceed total_rows');
     expect(
       (
-        await request(http)
+        await authed(http)
           .post(`/api/v1/operations/${op.id}/artifacts/orders`)
           .send(chunk())
           .expect(400)
@@ -284,29 +285,29 @@ describe('results on PGlite in memory: the full-size trade list', () => {
     ).toBe('kind must be one of: trades, equity');
     expect(
       (
-        await request(http)
+        await authed(http)
           .post(url)
           .send({ ...chunk(), extra: 1 })
           .expect(400)
       ).body.message,
     ).toBe('extra: unknown field (not allowed)');
-    await request(http)
+    await authed(http)
       .post('/api/v1/operations/op_nope/artifacts/trades')
       .send(chunk())
       .expect(404);
 
-    await request(http).post(url).send(chunk()).expect(200);
+    await authed(http).post(url).send(chunk()).expect(200);
     // A re-dispatch: the new lease's first chunk drops the old lease's chunks.
     await repo.update(op.id, { lease_token: 'lease-2', attempt: 2 });
-    const again = await request(http)
+    const again = await authed(http)
       .post(url)
       .send(chunk({ lease_token: 'lease-2', rows: [tradeRow(10)], total_rows: 1, chunk_count: 1 }))
       .expect(200);
     expect(again.body.rows_stored).toBe(1);
-    await request(http).post(url).send(chunk()).expect(409); // the old lease is stale now
+    await authed(http).post(url).send(chunk()).expect(409); // the old lease is stale now
 
     // A summary claiming more than the store holds is corrected, never passed on.
-    await request(http)
+    await authed(http)
       .post(`/api/v1/operations/${op.id}/complete`)
       .send({
         lease_token: 'lease-2',
@@ -314,7 +315,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
         result: { trades_summary: { total: 5, stored: 5, omitted: 0, cap: 9, selection: 'first' } },
       })
       .expect(200);
-    const res = await request(http).get(`/api/v1/operations/${op.id}/results`).expect(200);
+    const res = await authed(http).get(`/api/v1/operations/${op.id}/results`).expect(200);
     expect(res.body.data.result.trades_summary).toEqual({
       total: 5,
       stored: 1,
@@ -323,7 +324,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
       selection: 'first',
     });
     // After completion nothing more is accepted.
-    await request(http)
+    await authed(http)
       .post(url)
       .send(chunk({ lease_token: 'lease-2' }))
       .expect(409);
@@ -331,21 +332,21 @@ describe('results on PGlite in memory: the full-size trade list', () => {
 
   it('refuses trades of a training and of an unfinished backtest', async () => {
     const training = await runningBacktest(repo, OperationType.TRAINING);
-    await request(http)
+    await authed(http)
       .post(`/api/v1/operations/${training.id}/complete`)
       .send({ lease_token: training.lease, status: 'completed', result: { model_name: 'm' } })
       .expect(200);
     expect(
-      (await request(http).get(`/api/v1/operations/${training.id}/results/trades`).expect(400)).body
+      (await authed(http).get(`/api/v1/operations/${training.id}/results/trades`).expect(400)).body
         .message,
     ).toMatch(/is a training; only backtests have trades/);
     const running = await runningBacktest(repo);
     expect(
-      (await request(http).get(`/api/v1/operations/${running.id}/results/trades.csv`).expect(400))
+      (await authed(http).get(`/api/v1/operations/${running.id}/results/trades.csv`).expect(400))
         .body.message,
     ).toMatch(/results are available once it has completed/);
-    await request(http).get(`/api/v1/operations/${running.id}/results/trades?limit=0`).expect(400);
-    await request(http)
+    await authed(http).get(`/api/v1/operations/${running.id}/results/trades?limit=0`).expect(400);
+    await authed(http)
       .get(`/api/v1/operations/${running.id}/results/trades?limit=10001`)
       .expect(400);
   });
@@ -363,13 +364,13 @@ describe('results on PGlite in memory: the full-size trade list', () => {
         return_pct: 0.1,
       },
     ];
-    await request(http)
+    await authed(http)
       .post(`/api/v1/operations/${old.id}/complete`)
       .send({ lease_token: old.lease, status: 'completed', result: { trades: inline } })
       .expect(200);
-    const page = await request(http).get(`/api/v1/operations/${old.id}/results/trades`).expect(200);
+    const page = await authed(http).get(`/api/v1/operations/${old.id}/results/trades`).expect(200);
     expect(page.body).toMatchObject({ total_count: 1, data: [{ ...inline[0], bars_held: 0 }] });
-    const csv = await request(http)
+    const csv = await authed(http)
       .get(`/api/v1/operations/${old.id}/results/trades.csv`)
       .expect(200);
     expect(String(csv.text).trimEnd().split('\n')).toHaveLength(2);
@@ -406,7 +407,7 @@ describe('GET /models', () => {
 
   it('lists trained models with their training and metrics, from the store and the models dir, without paths', async () => {
     const op = await runningBacktest(repo, OperationType.TRAINING);
-    await request(http)
+    await authed(http)
       .post(`/api/v1/operations/${op.id}/complete`)
       .send({
         lease_token: op.lease,
@@ -454,7 +455,7 @@ describe('GET /models', () => {
     writeFileSync(join(dir, 'from-op.json'), JSON.stringify({ ...model, training: {} }));
     writeFileSync(join(dir, 'notes.json'), '{"hello": 1}');
     writeFileSync(join(dir, 'broken.json'), '{');
-    const res = await request(http).get('/api/v1/models').expect(200);
+    const res = await authed(http).get('/api/v1/models').expect(200);
     expect(res.body.total_count).toBe(2);
     const byName = Object.fromEntries(
       (res.body.data as { model_name: string }[]).map((m) => [m.model_name, m]),
