@@ -137,7 +137,8 @@ describe('ktrdr backtest run', () => {
     ]) {
       expect(res.stdout).toMatch(new RegExp(`^${label}\\s+\\S`, 'm'));
     }
-    const op = (await stack.get(`/operations/${id}`)).data;
+    // The full result comes from /results (operations carry headline metrics only).
+    const op = { result: (await stack.get(`/operations/${id}/results`)).data.result };
     expect(res.stdout).toMatch(new RegExp(`^Trades\\s+${op.result.num_trades}$`, 'm'));
     expect(res.stdout).toMatch(
       new RegExp(`^Total return\\s+${(op.result.total_return * 100).toFixed(2)}%$`, 'm'),
@@ -160,7 +161,7 @@ describe('ktrdr backtest run', () => {
       sharpe_ratio: expect.any(Number),
       max_drawdown: expect.any(Number),
       num_trades: expect.any(Number),
-      total_return: doc.operation.result.total_return,
+      total_return: doc.operation.metrics.total_return,
     });
   });
 
@@ -392,7 +393,7 @@ describe('the queue and sweeps', () => {
         fast_period: Number(r[3]),
         slow_period: Number(r[4]),
       });
-      expect(Number(r[5])).toBeCloseTo(op.result.sharpe_ratio, 3);
+      expect(Number(r[5])).toBeCloseTo(op.metrics.sharpe_ratio, 3);
     }
     // --json and ascending order through sweep show.
     const shown = await ktrdr(['--json', 'sweep', 'show', sweepId, '--order', 'asc'], env);

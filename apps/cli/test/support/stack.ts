@@ -112,7 +112,7 @@ export class Stack {
 
   async registered(id: string): Promise<void> {
     await this.waitFor(`worker ${id} available`, async () => {
-      const res = await fetch(`${this.api}/workers/${id}`);
+      const res = await fetch(`${this.api}/workers/${id}`, { headers: this.authHeaders() });
       if (res.status !== 200) return undefined;
       const body = (await res.json()) as { status: string };
       return body.status === 'available' ? true : undefined;
@@ -150,8 +150,14 @@ export class Stack {
   // The body is whatever the backend answered; tests read the fields they assert on.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async get(path: string): Promise<any> {
-    const res = await fetch(`${this.api}${path}`);
+    const res = await fetch(`${this.api}${path}`, { headers: this.authHeaders() });
     return res.json();
+  }
+
+  /** The development operate key the backend wrote to the data dir (as the CLI itself reads it). */
+  authHeaders(): Record<string, string> {
+    const file = join(this.dataDir, 'dev-api-key');
+    return existsSync(file) ? { authorization: `Bearer ${readFileSync(file, 'utf8').trim()}` } : {};
   }
 
   async stop(): Promise<void> {
