@@ -12,17 +12,17 @@ jest.setTimeout(60_000);
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const MAIN = path.join(REPO, 'apps', 'kinfra', 'dist', 'main.js');
 
-const FLEET = `backend_url: http://10.9.0.10:8000/api/v1
+const FLEET = `backend_url: http://127.0.9.10:8000/api/v1
 health_check: { interval: 4, timeout: 2, failure_threshold: 2, removal_threshold: 60 }
 deployment:
   type: proxmox-lxc
   proxmox:
     template_id: 9000
     bridge: vmbr1
-    network: { subnet: 10.9.0.0/24, gateway: 10.9.0.1 }
+    network: { subnet: 127.0.9.0/24, gateway: 127.0.9.1 }
     workers:
-      backtesting: { count: 2, id_start: 301, cores: 2, memory_mb: 2048, ip_range: 10.9.0.101-10.9.0.110 }
-      training: { count: 1, id_start: 401, cores: 8, memory_mb: 16384, ip_range: 10.9.0.121-10.9.0.130 }
+      backtesting: { count: 2, id_start: 301, cores: 2, memory_mb: 2048, ip_range: 127.0.9.101-127.0.9.110 }
+      training: { count: 1, id_start: 401, cores: 8, memory_mb: 16384, ip_range: 127.0.9.121-127.0.9.130 }
 `;
 
 interface Call {
@@ -79,20 +79,20 @@ describe('kinfra fleet', () => {
     it('derives VMIDs, worker ids, host names and addresses from the file', () => {
       const plan = withEnv({}, () => buildFleetPlan(loadFleetConfig({ file }), 5003));
       expect(plan.containers.map((c) => [c.vmid, c.worker_id, c.hostname, c.ip])).toEqual([
-        [301, 'backtesting-301', 'ktrdr-bt-301', '10.9.0.101'],
-        [302, 'backtesting-302', 'ktrdr-bt-302', '10.9.0.102'],
-        [401, 'training-401', 'ktrdr-tr-401', '10.9.0.121'],
+        [301, 'backtesting-301', 'ktrdr-bt-301', '127.0.9.101'],
+        [302, 'backtesting-302', 'ktrdr-bt-302', '127.0.9.102'],
+        [401, 'training-401', 'ktrdr-tr-401', '127.0.9.121'],
       ]);
       expect(plan.containers[2]).toMatchObject({
         prefix: 24,
-        gateway: '10.9.0.1',
+        gateway: '127.0.9.1',
         bridge: 'vmbr1',
         cores: 8,
         memory_mb: 16384,
         template_id: 9000,
         storage: 'local-lvm',
         node: 'pve',
-        endpoint_url: 'http://10.9.0.121:5003',
+        endpoint_url: 'http://127.0.9.121:5003',
       });
     });
 
@@ -101,9 +101,9 @@ describe('kinfra fleet', () => {
       expect(r.code).toBe(0);
       expect(r.lines[0]).toBe(`# ${PLAN_TSV_COLUMNS.join('\t')}`);
       expect(r.lines.slice(1)).toEqual([
-        '301\tbacktesting\tbacktesting-301\tktrdr-bt-301\t10.9.0.101\t24\t10.9.0.1\tvmbr1\t2\t2048\t9000\tlocal-lvm\tpve\thttp://10.9.0.10:8000/api/v1\thttp://10.9.0.101:5003',
-        '302\tbacktesting\tbacktesting-302\tktrdr-bt-302\t10.9.0.102\t24\t10.9.0.1\tvmbr1\t2\t2048\t9000\tlocal-lvm\tpve\thttp://10.9.0.10:8000/api/v1\thttp://10.9.0.102:5003',
-        '401\ttraining\ttraining-401\tktrdr-tr-401\t10.9.0.121\t24\t10.9.0.1\tvmbr1\t8\t16384\t9000\tlocal-lvm\tpve\thttp://10.9.0.10:8000/api/v1\thttp://10.9.0.121:5003',
+        '301\tbacktesting\tbacktesting-301\tktrdr-bt-301\t127.0.9.101\t24\t127.0.9.1\tvmbr1\t2\t2048\t9000\tlocal-lvm\tpve\thttp://127.0.9.10:8000/api/v1\thttp://127.0.9.101:5003',
+        '302\tbacktesting\tbacktesting-302\tktrdr-bt-302\t127.0.9.102\t24\t127.0.9.1\tvmbr1\t2\t2048\t9000\tlocal-lvm\tpve\thttp://127.0.9.10:8000/api/v1\thttp://127.0.9.102:5003',
+        '401\ttraining\ttraining-401\tktrdr-tr-401\t127.0.9.121\t24\t127.0.9.1\tvmbr1\t8\t16384\t9000\tlocal-lvm\tpve\thttp://127.0.9.10:8000/api/v1\thttp://127.0.9.121:5003',
       ]);
     });
 
@@ -115,7 +115,7 @@ describe('kinfra fleet', () => {
         'Health check: every 4s, timeout 2s, unavailable after 2 failures, removed after 60s',
       );
       expect(t.out).toMatch(
-        /301 +backtesting +backtesting-301 +ktrdr-bt-301 +10\.9\.0\.101\/24 +2 +2048 MiB/,
+        /301 +backtesting +backtesting-301 +ktrdr-bt-301 +127\.0\.9\.101\/24 +2 +2048 MiB/,
       );
       expect(t.out).toContain('3 container(s): 2 backtesting, 1 training.');
       const j = await run(['fleet', 'plan', '--file', file, '--json']);
@@ -225,7 +225,7 @@ describe('kinfra fleet', () => {
       const r = await run(['fleet', 'drain', 'bt-1', '--file', file], http);
       expect(r.code).toBe(1);
       expect(r.err).toContain(
-        'POST http://10.9.0.10:8000/api/v1/workers/bt-1/drain answered 404: Worker bt-1 is not registered',
+        'POST http://127.0.9.10:8000/api/v1/workers/bt-1/drain answered 404: Worker bt-1 is not registered',
       );
       const ok = await run(['fleet', 'drain', 'bt-1', '--file', file, '--missing-ok'], http);
       expect(ok.code).toBe(0);
