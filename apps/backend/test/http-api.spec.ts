@@ -339,7 +339,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       expectEnvelope(
         bad.body,
         400,
-        /^child 2 \(fast_period=40, slow_period=30\): strategy\.fast_period must be less than slow_period/,
+        /^base\.strategy\.fast_period must be less than slow_period \(child 2: fast_period=40, slow_period=30\)/,
       );
       const big = await authed(http)
         .post('/api/v1/backtests/sweep')

@@ -150,7 +150,7 @@ describe('sweep messages', () => {
   const paths = ['grid', 'symbol', 'strategy', 'strategy.fast_period'];
   it('puts grid lines at the grid and child lines at the base field', () => {
     const r = splitFieldErrors(
-      'grid.fast_period must be a non-empty array of values; child 2 (fast_period=50, slow_period=30): strategy.fast_period must be less than slow_period; grid[0] odd; strategy.nope: unknown field (not allowed)',
+      'grid.fast_period must be a non-empty array of values; base.strategy.fast_period must be less than slow_period (child 2: fast_period=50, slow_period=30); grid[0] odd; strategy.nope: unknown field (not allowed)',
       paths,
     );
     expect(r.byField.grid).toEqual([
@@ -158,7 +158,7 @@ describe('sweep messages', () => {
       'grid[0] odd',
     ]);
     expect(r.byField['strategy.fast_period']).toEqual([
-      'child 2 (fast_period=50, slow_period=30): strategy.fast_period must be less than slow_period',
+      'base.strategy.fast_period must be less than slow_period (child 2: fast_period=50, slow_period=30)',
     ]);
     expect(r.byField.strategy).toEqual(['strategy.nope: unknown field (not allowed)']);
     expect(r.general).toEqual([]);

@@ -492,7 +492,7 @@ describe('provision-worker.sh', () => {
     );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      'worker backtesting-302 was not registered, available within 1s (last seen: not registered)',
+      'worker backtesting-302 was not registered, available or busy within 1s (last seen: not registered)',
     );
   });
 });

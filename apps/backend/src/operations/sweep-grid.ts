@@ -85,7 +85,9 @@ export function expandGrid(
   for (const key of keys) {
     const values = grid[key];
     if (!KEY_PATTERN.test(key) || key.split('.').some((p) => FORBIDDEN_SEGMENTS.has(p))) {
-      errors.push(`grid.${key}: not a parameter path (letters, digits, "_" and "." only)`);
+      errors.push(
+        `grid[${JSON.stringify(key)}]: not a parameter path (letters, digits, "_" and "." only)`,
+      );
     } else if (!Array.isArray(values) || values.length === 0) {
       errors.push(`grid.${key} must be a non-empty array of values`);
     } else if (key === DATE_RANGE_KEY) {
@@ -95,7 +97,7 @@ export function expandGrid(
           typeof v === 'object' &&
           !Array.isArray(v) &&
           Object.keys(v).every((k) => k === 'start_date' || k === 'end_date');
-        if (!ok) errors.push(`grid.${key}[${i}] must be an object with start_date and end_date`);
+        if (!ok) errors.push(`grid.${key}.${i} must be an object with start_date and end_date`);
       });
     }
   }
@@ -107,7 +109,7 @@ export function expandGrid(
     return {
       ok: false,
       errors: [
-        `grid expands to ${total} child operations; at most ${maxChildren} are allowed per sweep (KTRDR_OPS_MAX_SWEEP_CHILDREN)`,
+        `grid: expands to ${total} child operations; at most ${maxChildren} are allowed per sweep (KTRDR_OPS_MAX_SWEEP_CHILDREN)`,
       ],
     };
   }
@@ -128,7 +130,12 @@ export function expandGrid(
     if (!check.ok) {
       problems += 1;
       if (errors.length < MAX_ERRORS) {
-        errors.push(`child ${n + 1} (${describe(gridValues)}): ${check.errors.join('; ')}`);
+        // Each line names the field of the child request (base + this child's grid values).
+        const where = `(child ${n + 1}: ${describe(gridValues)})`;
+        for (const line of check.errors) {
+          if (errors.length >= MAX_ERRORS) break;
+          errors.push(`base${line.startsWith('[') ? '' : '.'}${line} ${where}`);
+        }
       }
     } else {
       children.push({ params, grid_values: gridValues });

@@ -213,8 +213,11 @@ export interface SplitErrors {
   general: string[];
 }
 
-/** A sweep child's problems start with `child 3 (fast_period=5, slow_period=30): `. */
-const CHILD_PREFIX = /^child \d+ \([^)]*\): /;
+/**
+ * A sweep child's problems name the field of the base request: `base.strategy.fast_period must …
+ * (child 3: fast_period=5, slow_period=30)`; the field is the path after `base`.
+ */
+const CHILD_PREFIX = /^base(?:\.(?=\w)|(?=\[))/;
 
 /**
  * One line per problem (the backend joins them with "; "), each put next to the longest field path
