@@ -9,13 +9,7 @@ import {
   Query,
   StreamableFile,
 } from '@nestjs/common';
-import {
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiProduces,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import {
   ARTIFACT_COLUMNS,
   ARTIFACT_KINDS,
