@@ -38,7 +38,7 @@ describe('default worker port', () => {
       expect(w.port).toBe(5003);
       const health = await http<{ healthy: boolean }>('GET', `${w.hostUrl}/health`);
       expect(health.status).toBe(200);
-      expect(await stack.logs(alias)).toMatch(/listening on port 5003\b/);
+      expect(await stack.logs(alias)).toMatch(/listening on \S+:5003\b/);
 
       const list = await stack.api.waitForWorkers(
         (ws) => ws.some((x) => x.worker_type === type && x.endpoint_url === `http://${alias}:5003`),
@@ -67,7 +67,7 @@ describe('explicit and invalid ports', () => {
       advertise: false,
       env: { KTRDR_WORKER_PORT: '5101' },
     });
-    expect(await stack.logs('bt-custom')).toMatch(/listening on port 5101\b/);
+    expect(await stack.logs('bt-custom')).toMatch(/listening on \S+:5101\b/);
     const list = await stack.api.waitForWorkers(
       (ws) => ws.some((x) => x.endpoint_url === 'http://bt-custom:5101'),
       'bt-custom registered on 5101',
@@ -113,7 +113,7 @@ describe('explicit and invalid ports', () => {
       env: { WORKER_PORT: '5102' },
     });
     const logs = await stack.logs('bt-old-name');
-    expect(logs).toMatch(/listening on port 5102\b/);
+    expect(logs).toMatch(/listening on \S+:5102\b/);
     expect(logs).toContain('WORKER_PORT is deprecated; use KTRDR_WORKER_PORT instead');
     await stack.api.waitForWorkers(
       (ws) => ws.some((x) => x.endpoint_url === 'http://bt-old-name:5102'),
