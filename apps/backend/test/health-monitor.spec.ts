@@ -63,6 +63,43 @@ describe('health monitor', () => {
     expect(h.registry.get('w2')).toBeDefined();
   });
 
+  it('counts failed probes and availability transitions per worker, and drops the series of a removed worker', async () => {
+    const h = createHarness(
+      testSettings({ worker: { health_check_failures: 2, removal_threshold: 300 } }),
+    );
+    const url = register(h, 'w1');
+    const value = async (name: string, labels: Record<string, string>): Promise<number> => {
+      const m = await h.metrics.registry.getSingleMetric(name)!.get();
+      const v = m.values.find((x) =>
+        Object.entries(labels).every(([k, want]) => x.labels[k] === want),
+      );
+      return v?.value ?? -1;
+    };
+    const w1 = { worker_id: 'w1', worker_type: WorkerType.BACKTESTING };
+    h.client.health.set(url, { ok: false, reason: 'ECONNREFUSED' });
+    for (let i = 0; i < 3; i++) {
+      h.clock.advanceSeconds(10);
+      await h.monitor.sweep();
+    }
+    expect(await value('ktrdr_health_check_failures_total', w1)).toBe(3);
+    expect(
+      await value('ktrdr_health_transitions_total', { ...w1, to: 'temporarily_unavailable' }),
+    ).toBe(1);
+    h.client.health.set(url, OK);
+    h.clock.advanceSeconds(10);
+    await h.monitor.sweep();
+    expect(await value('ktrdr_health_transitions_total', { ...w1, to: 'recovered' })).toBe(1);
+    expect(await value('ktrdr_health_check_failures_total', w1)).toBe(3);
+    h.client.health.set(url, { ok: false, reason: 'timed out' });
+    for (let i = 0; i < 32 && h.registry.get('w1'); i++) {
+      h.clock.advanceSeconds(10);
+      await h.monitor.sweep();
+    }
+    expect(h.registry.get('w1')).toBeUndefined();
+    expect(await value('ktrdr_health_check_failures_total', w1)).toBe(-1);
+    expect(await value('ktrdr_health_transitions_total', w1)).toBe(-1);
+  });
+
   it('heartbeats keep a worker whose health checks fail from being removed', async () => {
     const h = createHarness();
     const url = register(h, 'w1');

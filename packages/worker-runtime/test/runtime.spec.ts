@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, utimesSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
@@ -38,6 +39,7 @@ async function harness(
   over: TestConfigOverrides = {},
   setup: (b: FakeBackend) => void = () => {},
   start = true,
+  defaultMetrics = false,
 ): Promise<Harness> {
   const backend = await new FakeBackend().start();
   setup(backend);
@@ -50,7 +52,7 @@ async function harness(
     {
       timers,
       logger,
-      defaultMetrics: false,
+      defaultMetrics,
     },
   );
   const { app } = await createWorkerApp(
@@ -794,7 +796,57 @@ describe('metrics', () => {
     expect(text).toMatch(/ktrdr_worker_busy\{[^}]*\} 0/);
     expect(text).toMatch(/ktrdr_worker_registered\{[^}]*\} 1/);
     expect(text).toContain('worker_id="backtesting-worker-test0001"');
+    expect(text).toMatch(/ktrdr_worker_busy\{[^}]*worker_type="backtesting"[^}]*\} 0/);
   });
+
+  it('counts refused start requests by reason', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    expect((await post(`${h.url}/backtests/start`, { task_id: 'x' })).status).toBe(400);
+    await post(`${h.url}/backtests/start`, startBody('op-r1', { units: 50, unit_ms: 20 }));
+    expect((await post(`${h.url}/backtests/start`, startBody('op-r2'))).status).toBe(503);
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    expect(text).toMatch(/ktrdr_worker_start_rejections_total\{[^}]*reason="busy"[^}]*\} 1/);
+    expect(text).toMatch(
+      /ktrdr_worker_start_rejections_total\{[^}]*reason="invalid_request"[^}]*\} 1/,
+    );
+    expect(text).toMatch(
+      /ktrdr_worker_start_rejections_total\{[^}]*reason="shutting_down"[^}]*\} 0/,
+    );
+  });
+
+  it('exports the standard process_* and nodejs_* metrics under their usual names', async () => {
+    const h = await harness({}, () => {}, true, true);
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_gc_duration_seconds',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+    expect(text).not.toMatch(/^# TYPE ktrdr_worker_(process|nodejs)_/m);
+    expect(text).not.toMatch(/^# TYPE \S+_total gauge/m);
+  });
+
+  (spawnSync('promtool', ['--version']).status === 0 ? it : it.skip)(
+    'GET /metrics passes `promtool check metrics`',
+    async () => {
+      const h = await harness({}, () => {}, true, true);
+      await until(() => h.runtime.registered);
+      await post(`${h.url}/backtests/start`, startBody('op-p', { units: 2, unit_ms: 1 }));
+      await until(() => h.runtime.jobEnds.length === 1);
+      const text = await (await fetch(`${h.url}/metrics`)).text();
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect({ status: check.status, output: `${check.stdout}${check.stderr}` }).toEqual({
+        status: 0,
+        output: '',
+      });
+    },
+  );
 });
 
 describe('rejected completion', () => {

@@ -8,6 +8,19 @@ import {
 } from '../persistence/operations.repository';
 import { WorkerRegistry } from '../workers/worker-registry';
 
+/** Final statuses: what `ktrdr_operations_completed_total` counts. */
+export const FINAL_OPERATION_STATUSES: readonly OperationStatus[] = [
+  OperationStatus.COMPLETED,
+  OperationStatus.FAILED,
+  OperationStatus.CANCELLED,
+];
+
+/** What one try of a dispatch ended with (`ktrdr_dispatch_tries_total{outcome}`). */
+export type DispatchTryOutcome = 'accepted' | 'busy' | 'unreachable' | 'rejected';
+
+/** What the orphan detector did (`ktrdr_orphans_detected_total{action}`). */
+export type OrphanAction = 'redispatched' | 'failed';
+
 /** Buckets of operation durations, 1 s up to 4 h. */
 export const OPERATION_DURATION_BUCKETS = [
   1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 10800, 14400,
@@ -27,6 +40,15 @@ export class MetricsService {
   readonly queueWait: Histogram<'operation_type'>;
   readonly rejections: Counter<'operation_type' | 'reason'>;
   readonly requeues: Counter<'operation_type' | 'reason'>;
+  /** Outcomes: one per operation that reached a final status. */
+  readonly operationsCompleted: Counter<'operation_type' | 'status'>;
+  /** One per worker tried by a dispatch (at most MAX_DISPATCH_TRIES per dispatch). */
+  readonly dispatchTries: Counter<'operation_type' | 'outcome'>;
+  readonly orphansDetected: Counter<'operation_type' | 'action'>;
+  /** Failed /health probes, per worker (series removed with the worker). */
+  readonly healthCheckFailures: Counter<'worker_id' | 'worker_type'>;
+  /** A worker becoming temporarily unavailable or recovering, per worker (flapping alert). */
+  readonly healthTransitions: Counter<'worker_id' | 'worker_type' | 'to'>;
 
   constructor(
     workers: WorkerRegistry,
@@ -174,6 +196,47 @@ export class MetricsService {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
+    this.operationsCompleted = new Counter({
+      name: 'ktrdr_operations_completed_total',
+      help: 'Operations that reached a final status (completed, failed, cancelled): one per operation',
+      labelNames: ['operation_type', 'status'],
+      registers,
+    });
+    this.dispatchTries = new Counter({
+      name: 'ktrdr_dispatch_tries_total',
+      help: 'Start requests sent to workers, by outcome (accepted, busy, unreachable, rejected)',
+      labelNames: ['operation_type', 'outcome'],
+      registers,
+    });
+    this.orphansDetected = new Counter({
+      name: 'ktrdr_orphans_detected_total',
+      help: 'Running operations no worker claims any more, by what was done (redispatched, failed)',
+      labelNames: ['operation_type', 'action'],
+      registers,
+    });
+    this.healthCheckFailures = new Counter({
+      name: 'ktrdr_health_check_failures_total',
+      help: 'Failed worker /health probes (error, timeout, non-2xx or healthy:false), per worker',
+      labelNames: ['worker_id', 'worker_type'],
+      registers,
+    });
+    this.healthTransitions = new Counter({
+      name: 'ktrdr_health_transitions_total',
+      help: 'Workers becoming temporarily unavailable (to="temporarily_unavailable") or recovering (to="recovered"), per worker',
+      labelNames: ['worker_id', 'worker_type', 'to'],
+      registers,
+    });
+    for (const t of Object.values(OperationType)) {
+      for (const s of FINAL_OPERATION_STATUSES) {
+        this.operationsCompleted.inc({ operation_type: t, status: s }, 0);
+      }
+      for (const o of ['accepted', 'busy', 'unreachable', 'rejected'] as const) {
+        this.dispatchTries.inc({ operation_type: t, outcome: o }, 0);
+      }
+      for (const a of ['redispatched', 'failed'] as const) {
+        this.orphansDetected.inc({ operation_type: t, action: a }, 0);
+      }
+    }
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by method, route template and status code',
@@ -183,7 +246,7 @@ export class MetricsService {
     });
   }
 
-  /** Records a transition into `status`; final statuses also observe the duration. */
+  /** Records a transition into `status`; final statuses also count the outcome and observe the duration. */
   recordStatus(
     type: OperationType,
     status: OperationStatus,
@@ -191,9 +254,41 @@ export class MetricsService {
     completedAt?: Date | null,
   ): void {
     this.operationsTotal.inc({ operation_type: type, status });
+    if (FINAL_OPERATION_STATUSES.includes(status)) {
+      this.operationsCompleted.inc({ operation_type: type, status });
+    }
     if (startedAt && completedAt) {
       const seconds = Math.max(0, (completedAt.getTime() - startedAt.getTime()) / 1000);
       this.operationDuration.observe({ operation_type: type, status }, seconds);
+    }
+  }
+
+  dispatchTry(type: OperationType, outcome: DispatchTryOutcome): void {
+    this.dispatchTries.inc({ operation_type: type, outcome });
+  }
+
+  orphanDetected(type: OperationType, action: OrphanAction): void {
+    this.orphansDetected.inc({ operation_type: type, action });
+  }
+
+  healthCheckFailed(workerId: string, workerType: WorkerType): void {
+    this.healthCheckFailures.inc({ worker_id: workerId, worker_type: workerType });
+  }
+
+  healthTransition(
+    workerId: string,
+    workerType: WorkerType,
+    to: 'temporarily_unavailable' | 'recovered',
+  ): void {
+    this.healthTransitions.inc({ worker_id: workerId, worker_type: workerType, to });
+  }
+
+  /** Drops the per-worker series of a removed worker (worker ids are not reused). */
+  forgetWorker(workerId: string, workerType: WorkerType): void {
+    const labels = { worker_id: workerId, worker_type: workerType };
+    this.healthCheckFailures.remove(labels);
+    for (const to of ['temporarily_unavailable', 'recovered'] as const) {
+      this.healthTransitions.remove({ ...labels, to });
     }
   }
 

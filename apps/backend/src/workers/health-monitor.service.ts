@@ -9,6 +9,7 @@ import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { CLOCK, type Clock } from '../common/clock';
 import { PeriodicTask, TIMERS, mapWithConcurrency, type Timers } from '../common/periodic-task';
+import { MetricsService } from '../metrics/metrics.service';
 import { WorkerClient } from './worker-client';
 import { WorkerRegistry } from './worker-registry';
 
@@ -40,6 +41,7 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TIMERS) timers: Timers,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
+    private readonly metrics: MetricsService,
   ) {
     this.task = new PeriodicTask(
       'worker health sweep',
@@ -73,7 +75,9 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
     const started = performance.now();
     const { health_check_timeout, health_check_concurrency, health_check_failures } =
       this.settings.worker;
-    const targets = this.registry.all().map((w) => ({ id: w.worker_id, url: w.endpoint_url }));
+    const targets = this.registry
+      .all()
+      .map((w) => ({ id: w.worker_id, url: w.endpoint_url, type: w.worker_type }));
     const report: SweepReport = {
       probed: targets.length,
       healthy: 0,
@@ -87,19 +91,26 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
       const outcome = await this.client.probeHealth(t.url, health_check_timeout * 1000);
       const transition = this.registry.recordHealth(t.id, t.url, outcome, health_check_failures);
       if (outcome.ok) report.healthy += 1;
-      else report.failed += 1;
+      else {
+        report.failed += 1;
+        // A worker that re-registered elsewhere or was removed meanwhile keeps no series.
+        if (transition !== 'gone') this.metrics.healthCheckFailed(t.id, t.type);
+      }
       if (transition === 'unavailable') {
         report.became_unavailable.push(t.id);
+        this.metrics.healthTransition(t.id, t.type, 'temporarily_unavailable');
         this.logger.warn(
           `Worker ${t.id} is temporarily unavailable after ${health_check_failures} failed health checks (last: ${outcome.ok ? 'ok' : outcome.reason})`,
         );
       } else if (transition === 'recovered') {
         report.recovered.push(t.id);
+        this.metrics.healthTransition(t.id, t.type, 'recovered');
         this.logger.log(`Worker ${t.id} is healthy again`);
       }
     });
     for (const w of this.registry.removeExpired(this.settings.worker.removal_threshold * 1000)) {
       report.removed.push(w.worker_id);
+      this.metrics.forgetWorker(w.worker_id, w.worker_type);
       const silentFor = Math.round((this.clock.now() - w.last_healthy_at) / 1000);
       this.logger.warn(`Removed worker ${w.worker_id}: no sign of life for ${silentFor} s`);
     }

@@ -153,12 +153,18 @@ export function createStartController(route: string, dto: new () => DispatchedRe
     @ApiOperation({ summary: 'Start an operation (backend → worker); 503 when busy' })
     start(@Body() body: unknown): WorkerStartResponseDto {
       const parsed = validatePayload(dto, body);
-      if (!parsed.ok) throw new BadRequestException(parsed.errors.join('; '));
+      if (!parsed.ok) {
+        this.runtime.metrics.startRejected('invalid_request');
+        throw new BadRequestException(parsed.errors.join('; '));
+      }
       try {
         // Synchronous from here to the busy slot: two concurrent starts cannot both win.
         return this.runtime.startOperation(parsed.value);
       } catch (err) {
         if (err instanceof WorkerBusyError || err instanceof WorkerShuttingDownError) {
+          this.runtime.metrics.startRejected(
+            err instanceof WorkerBusyError ? 'busy' : 'shutting_down',
+          );
           throw new ServiceUnavailableException(err.message);
         }
         throw err;
