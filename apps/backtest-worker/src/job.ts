@@ -125,22 +125,27 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   // Set once the loader reports progress: the bar loop then fills the rest of the bar.
   let loadShare = 0;
   try {
-    bars = loadBars({
-      symbol: p.symbol,
-      timeframe: p.timeframe,
-      start_date: p.start_date,
-      end_date: p.end_date,
-      dataDir: data.data_dir,
-      // Generating millions of SYNTH bars takes seconds: a cancel must not wait for it.
-      signal: ctx.signal,
-      onProgress: (done, total) => {
-        loadShare = SYNTH_LOAD_SHARE;
-        ctx.progress({
-          percentage: total > 0 ? (done / total) * SYNTH_LOAD_SHARE : SYNTH_LOAD_SHARE,
-          current_step: `generating bars ${done}/${total}`,
-        });
-      },
-    });
+    bars = ctx.phase(
+      'load_data',
+      () =>
+        loadBars({
+          symbol: p.symbol,
+          timeframe: p.timeframe,
+          start_date: p.start_date,
+          end_date: p.end_date,
+          dataDir: data.data_dir,
+          // Generating millions of SYNTH bars takes seconds: a cancel must not wait for it.
+          signal: ctx.signal,
+          onProgress: (done, total) => {
+            loadShare = SYNTH_LOAD_SHARE;
+            ctx.progress({
+              percentage: total > 0 ? (done / total) * SYNTH_LOAD_SHARE : SYNTH_LOAD_SHARE,
+              current_step: `generating bars ${done}/${total}`,
+            });
+          },
+        }),
+      { symbol: p.symbol, timeframe: p.timeframe },
+    );
   } catch (err) {
     if (err instanceof MarketDataAbortedError) {
       // Nothing ran: the checkpoint to keep is the one this attempt started from (if any).
@@ -160,9 +165,16 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   let signals: Int8Array | undefined;
   let modelPath: string | undefined;
   if (p.strategy.type === 'model') {
-    modelPath = resolveModelPath(data.models_dir, p.strategy.model_name!);
-    const model = loadModel(modelPath);
-    signals = predictSignals(model, bars, p.strategy.threshold ?? 0.5);
+    const modelName = p.strategy.model_name!;
+    const threshold = p.strategy.threshold ?? 0.5;
+    signals = ctx.phase(
+      'predict_signals',
+      () => {
+        modelPath = resolveModelPath(data.models_dir, modelName);
+        return predictSignals(loadModel(modelPath), bars, threshold);
+      },
+      { model_name: modelName },
+    );
   }
   const config: BacktestConfig = {
     strategy: strategyConfig(p.strategy, modelPath),
@@ -173,27 +185,35 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   if (p.risk_free_rate !== undefined) config.risk_free_rate = p.risk_free_rate;
   const resumeFrom = (input.resume_state ?? undefined) as BacktestState | undefined;
   const startBar = resumeFrom?.bar_index ?? 0;
+  ctx.event('data_loaded', { bars: bars.length, start_bar: startBar });
   try {
-    const result = runBacktest(bars, config, {
-      // The engine only reads `.aborted`; the runtime's flag lives in shared memory.
-      signal: ctx.signal as unknown as AbortSignal,
-      onProgress: ({ bars_processed, bars_total }) =>
-        ctx.progress({
-          percentage:
-            loadShare +
-            (bars_total > 0 ? (bars_processed / bars_total) * (100 - loadShare) : 100 - loadShare),
-          current_step: `bar ${bars_processed}/${bars_total}`,
-          items_processed: bars_processed,
-          items_total: bars_total,
+    const result = ctx.phase(
+      'run',
+      () =>
+        runBacktest(bars, config, {
+          // The engine only reads `.aborted`; the runtime's flag lives in shared memory.
+          signal: ctx.signal as unknown as AbortSignal,
+          onProgress: ({ bars_processed, bars_total }) =>
+            ctx.progress({
+              percentage:
+                loadShare +
+                (bars_total > 0
+                  ? (bars_processed / bars_total) * (100 - loadShare)
+                  : 100 - loadShare),
+              current_step: `bar ${bars_processed}/${bars_total}`,
+              items_processed: bars_processed,
+              items_total: bars_total,
+            }),
+          checkpointEvery: BARS_PER_CHECKPOINT_UNIT,
+          onCheckpoint: (state) => {
+            const units = Math.floor((state.bar_index - startBar) / BARS_PER_CHECKPOINT_UNIT);
+            if (ctx.checkpointDue(units)) ctx.checkpoint(state.bar_index, state);
+          },
+          resumeFrom,
+          signals,
         }),
-      checkpointEvery: BARS_PER_CHECKPOINT_UNIT,
-      onCheckpoint: (state) => {
-        const units = Math.floor((state.bar_index - startBar) / BARS_PER_CHECKPOINT_UNIT);
-        if (ctx.checkpointDue(units)) ctx.checkpoint(state.bar_index, state);
-      },
-      resumeFrom,
-      signals,
-    });
+      { bars: bars.length - startBar, strategy: config.strategy.type },
+    );
     const { result: wire, artifacts } = shapeResult(result, bars.time, data);
     return {
       status: 'completed',

@@ -1,3 +1,5 @@
+// Tracing first: it must patch http/express/nest before they load.
+import './tracing';
 import 'reflect-metadata';
 import { bootstrapWorker } from '@ktrdr/worker-runtime';
 import { BacktestWorkerModule } from './app.module';

@@ -9,6 +9,8 @@ const ctx: JobContext = {
   checkpointDue: () => false,
   checkpoint: () => {},
   log: () => {},
+  phase: (_name, fn) => fn(),
+  event: () => {},
 };
 
 describe('backtest job', () => {

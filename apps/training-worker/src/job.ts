@@ -76,39 +76,59 @@ function fmt(x: number | null): string {
 export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   const p = input.params as unknown as TrainingStartRequestDto;
   const data = input.data as unknown as TrainingJobData;
-  const bars = loadBars({
-    symbol: p.symbol,
-    timeframe: p.timeframe,
-    start_date: p.start_date,
-    end_date: p.end_date,
-    dataDir: data.data_dir,
-  });
+  const bars = ctx.phase(
+    'load_data',
+    () =>
+      loadBars({
+        symbol: p.symbol,
+        timeframe: p.timeframe,
+        start_date: p.start_date,
+        end_date: p.end_date,
+        dataDir: data.data_dir,
+      }),
+    { symbol: p.symbol, timeframe: p.timeframe },
+  );
   const config = trainingConfig(p);
   const resumeFrom = (input.resume_state ?? undefined) as TrainingState | undefined;
   const resumedEpoch = resumeFrom?.epoch ?? 0;
-  const outcome = trainModel(bars, config, {
-    signal: ctx.signal,
-    onEpoch: (m, snapshot) => {
-      ctx.progress({
-        percentage: Math.min(100, (m.epoch / m.total_epochs) * 100),
-        current_step: `epoch ${m.epoch}/${m.total_epochs}`,
-        items_processed: m.epoch,
-        items_total: m.total_epochs,
-        message: `train_loss=${fmt(m.train_loss)} val_loss=${fmt(m.val_loss)} train_acc=${fmt(m.train_accuracy)} val_acc=${fmt(m.val_accuracy)}`,
-        details: {
-          epoch: m.epoch,
-          train_loss: m.train_loss,
-          val_loss: m.val_loss,
-          train_accuracy: m.train_accuracy,
-          val_accuracy: m.val_accuracy,
-          best_epoch: m.best_epoch,
-          improved: m.improved,
+  const outcome = ctx.phase(
+    'run',
+    () =>
+      trainModel(bars, config, {
+        signal: ctx.signal,
+        onEpoch: (m, snapshot) => {
+          // One event per epoch on the run span of the operation's trace.
+          ctx.event('epoch', {
+            epoch: m.epoch,
+            total_epochs: m.total_epochs,
+            train_loss: m.train_loss,
+            val_loss: m.val_loss,
+            train_accuracy: m.train_accuracy,
+            val_accuracy: m.val_accuracy,
+            improved: m.improved,
+          });
+          ctx.progress({
+            percentage: Math.min(100, (m.epoch / m.total_epochs) * 100),
+            current_step: `epoch ${m.epoch}/${m.total_epochs}`,
+            items_processed: m.epoch,
+            items_total: m.total_epochs,
+            message: `train_loss=${fmt(m.train_loss)} val_loss=${fmt(m.val_loss)} train_acc=${fmt(m.train_accuracy)} val_acc=${fmt(m.val_accuracy)}`,
+            details: {
+              epoch: m.epoch,
+              train_loss: m.train_loss,
+              val_loss: m.val_loss,
+              train_accuracy: m.train_accuracy,
+              val_accuracy: m.val_accuracy,
+              best_epoch: m.best_epoch,
+              improved: m.improved,
+            },
+          });
+          if (ctx.checkpointDue(m.epoch - resumedEpoch)) ctx.checkpoint(m.epoch, snapshot());
         },
-      });
-      if (ctx.checkpointDue(m.epoch - resumedEpoch)) ctx.checkpoint(m.epoch, snapshot());
-    },
-    resumeFrom,
-  });
+        resumeFrom,
+      }),
+    { bars: bars.length, epochs: config.epochs, resumed_from_epoch: resumedEpoch },
+  );
   if (outcome.outcome === 'aborted') {
     const state = outcome.state ?? null;
     return { status: 'aborted', unit: state?.epoch ?? 0, state };
@@ -116,7 +136,9 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   const name = modelNameFor(input.operation_id, p.model_name);
   const model = outcome.model!;
   model.training.operation_id = input.operation_id;
-  saveModel(data.models_dir, model, `${name}.json`);
+  ctx.phase('save_model', () => saveModel(data.models_dir, model, `${name}.json`), {
+    model_name: name,
+  });
   const full = outcome.result!;
   return {
     status: 'completed',

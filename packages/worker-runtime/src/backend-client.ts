@@ -8,6 +8,7 @@ import {
   REGISTRATION_TOKEN_HEADER,
   RegisterWorkerRequestDto,
 } from '@ktrdr/contracts';
+import { runInContext, traceHeaders, type Context } from '@ktrdr/telemetry';
 
 /** Outcome of one request: `status` 0 means the backend could not be reached (or timed out). */
 export interface BackendResponse<T = unknown> {
@@ -50,19 +51,30 @@ export class BackendClient {
     return this.request('GET', buildPath(BACKEND_ROUTES.worker, { id: workerId }));
   }
 
-  progress(operationId: string, body: ProgressReportDto): Promise<BackendResponse> {
+  /** `trace`: the context of the operation's job (the report joins the attempt's trace). */
+  progress(
+    operationId: string,
+    body: ProgressReportDto,
+    trace?: Context,
+  ): Promise<BackendResponse> {
     return this.request(
       'POST',
       buildPath(BACKEND_ROUTES.operationProgress, { id: operationId }),
       body,
+      trace,
     );
   }
 
-  complete(operationId: string, body: CompleteOperationRequestDto): Promise<BackendResponse> {
+  complete(
+    operationId: string,
+    body: CompleteOperationRequestDto,
+    trace?: Context,
+  ): Promise<BackendResponse> {
     return this.request(
       'POST',
       buildPath(BACKEND_ROUTES.operationComplete, { id: operationId }),
       body,
+      trace,
     );
   }
 
@@ -70,21 +82,40 @@ export class BackendClient {
     operationId: string,
     kind: string,
     body: ArtifactChunkRequestDto,
+    trace?: Context,
   ): Promise<BackendResponse> {
     return this.request(
       'POST',
       buildPath(BACKEND_ROUTES.operationArtifacts, { id: operationId, kind }),
       body,
+      trace,
     );
   }
 
-  private async request(
+  /**
+   * With `trace`, the request runs in that context: W3C `traceparent` goes out with it (injected
+   * by the fetch instrumentation, or here when fetch is not instrumented).
+   */
+  private request(
     method: 'GET' | 'POST',
     route: string,
     body?: unknown,
+    trace?: Context,
+  ): Promise<BackendResponse> {
+    return runInContext(trace, () => this.send(method, route, body, trace));
+  }
+
+  private async send(
+    method: 'GET' | 'POST',
+    route: string,
+    body: unknown,
+    trace: Context | undefined,
   ): Promise<BackendResponse> {
     const url = `${this.options.baseUrl}/${route}`;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...(trace ? traceHeaders(trace) : {}),
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     // The token is sent on every call when set (the backend may check it on all worker routes).
     if (this.options.registrationToken) {

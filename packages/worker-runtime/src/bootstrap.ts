@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { getLoggingSettings, loadSettingsOrExit, redactUrlCredentials } from '@ktrdr/config';
+import { shutdownTelemetry, traceFields } from '@ktrdr/telemetry';
 import { WORKER_RUNTIME } from './http/controllers';
 import { ErrorEnvelopeFilter } from './http/exception.filter';
 import { jsonBodyParser } from './http/json-body';
@@ -56,6 +57,14 @@ export class WorkerConsoleLogger extends ConsoleLogger {
   constructor(level: string, json: boolean) {
     super({ logLevels: logLevels(level), json, colors: json ? false : undefined });
     this.quietStartup = LEVELS.indexOf(level as LogLevel) < LEVELS.indexOf('debug');
+  }
+
+  /** JSON lines carry `trace_id` / `span_id` while a span is active (e.g. during an operation). */
+  protected override getJsonLogObject(
+    message: unknown,
+    options: Parameters<ConsoleLogger['getJsonLogObject']>[1],
+  ): ReturnType<ConsoleLogger['getJsonLogObject']> & { trace_id?: string; span_id?: string } {
+    return { ...super.getJsonLogObject(message, options), ...traceFields() };
   }
 
   override log(message: unknown, ...rest: unknown[]): void {
@@ -129,6 +138,8 @@ export async function bootstrapWorker(
         try {
           await runtime.shutdown();
           await app.close();
+          // Spans of the aborted operation and its last reports are exported before exit.
+          await shutdownTelemetry(2_000);
           log.log('shutdown complete');
           process.exit(0);
         } catch (err) {

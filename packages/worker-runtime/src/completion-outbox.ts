@@ -1,4 +1,5 @@
 import { toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
+import { ATTR, context, SPAN, withSpan, type Context } from '@ktrdr/telemetry';
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
 import type { RuntimeLogger } from './logger';
@@ -27,6 +28,8 @@ export interface OutboxOptions {
 export class CompletionOutbox {
   private readonly pending = new Map<string, CompletedOperationDto>();
   private readonly delivering = new Map<string, Promise<void>>();
+  /** Trace context of each pending completion's job (its report joins the attempt's trace). */
+  private readonly traces = new Map<string, Context>();
   private readonly stopController = new AbortController();
 
   constructor(
@@ -42,12 +45,15 @@ export class CompletionOutbox {
   private readonly maxServerErrors: number;
 
   /** Queues a completion and starts delivering it in the background. */
-  add(completion: CompletedOperationDto): Promise<void> {
+  add(completion: CompletedOperationDto, trace?: Context): Promise<void> {
     this.pending.set(completion.operation_id, completion);
+    if (trace) this.traces.set(completion.operation_id, trace);
+    else this.traces.delete(completion.operation_id);
     const delivery = this.deliver(completion).finally(() => {
       if (this.delivering.get(completion.operation_id) === delivery) {
         this.delivering.delete(completion.operation_id);
       }
+      if (!this.pending.has(completion.operation_id)) this.traces.delete(completion.operation_id);
     });
     this.delivering.set(completion.operation_id, delivery);
     return delivery;
@@ -102,7 +108,23 @@ export class CompletionOutbox {
     for (let attempt = 0; ; attempt++) {
       if (this.pending.get(operation_id) !== completion) return; // acknowledged or replaced
       const { operation_id: _id, ...body } = completion;
-      const res = await this.client.complete(operation_id, body);
+      const res = await withSpan(
+        SPAN.REPORT_COMPLETE,
+        {
+          parent: this.traces.get(operation_id),
+          attributes: {
+            [ATTR.OPERATION_ID]: operation_id,
+            [ATTR.STATUS]: completion.status,
+            'ktrdr.report.try': attempt + 1,
+          },
+        },
+        async (span) => {
+          const r = await this.client.complete(operation_id, body, context.active());
+          span.setAttribute('http.response.status_code', r.status);
+          if (r.status === 0) span.setAttribute(ATTR.ERROR_MESSAGE, r.error ?? 'unreachable');
+          return r;
+        },
+      );
       if ((res.status >= 200 && res.status < 300) || res.status === 409) {
         if (res.status === 409) {
           this.logger.warn(

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   getApiClientSettings,
@@ -6,6 +5,7 @@ import {
   getWorkerSettings,
   resolveRegistrationToken,
 } from '@ktrdr/config';
+import { fixedProcessWorkerId, generateWorkerId } from './identity';
 
 /** Everything the runtime needs from configuration, resolved once at start-up. */
 export interface RuntimeConfig {
@@ -58,10 +58,7 @@ export const SHUTDOWN_POLL_MS = 2_000;
 export const VERIFY_EVERY_HEARTBEATS = 6;
 export const CHECKPOINT_CLEANUP_INTERVAL_MS = 3_600_000;
 
-/** `{worker_type}-worker-{8 hex}`. */
-export function generateWorkerId(workerType: string): string {
-  return `${workerType}-worker-${randomBytes(4).toString('hex')}`;
-}
+export { generateWorkerId } from './identity';
 
 /** `http://{hostname}:{port}` unless a public base URL is configured (trailing slash removed). */
 export function advertisedEndpoint(publicBaseUrl: string | undefined, port: number): string {
@@ -86,7 +83,7 @@ export function resolveRuntimeConfig(
       ? overrides.registration_token
       : resolveRegistrationToken().token;
   const base: RuntimeConfig = {
-    worker_id: w.worker_id ?? generateWorkerId(workerType),
+    worker_id: w.worker_id ?? fixedProcessWorkerId() ?? generateWorkerId(workerType),
     port,
     host: w.host,
     public_base_url: w.public_base_url,

@@ -5,7 +5,9 @@
  * under ts-jest. It loads the engine's job module (`workerData.modulePath`, compiled CommonJS),
  * builds the JobContext (abort flag in a SharedArrayBuffer: the engine loop is synchronous, so a
  * postMessage-delivered abort would never be seen while it runs), calls `runJob` and posts the
- * outcome. Messages: progress, checkpoint, log, done, error (see ThreadMessage).
+ * outcome. Messages: progress, checkpoint, log, done, completed, error, and the phase/event
+ * messages the main thread turns into spans (see ThreadMessage). A completed result is serialised
+ * here, timed as the `serialise_result` phase, and sent as one JSON string.
  */
 export const JOB_THREAD_SOURCE = `
 'use strict';
@@ -31,7 +33,44 @@ const ctx = {
     parentPort.postMessage({ kind: 'checkpoint', unit, state });
   },
   log(message) { parentPort.postMessage({ kind: 'log', message: String(message) }); },
+  phase(name, fn, attributes) {
+    const id = ++phaseIds;
+    parentPort.postMessage({ kind: 'phase_start', id, name: String(name), time: now(), attributes: clean(attributes) });
+    let result;
+    try {
+      result = fn();
+    } catch (err) {
+      endPhase(id, err);
+      throw err;
+    }
+    if (result && typeof result.then === 'function') {
+      return result.then((v) => { endPhase(id); return v; }, (err) => { endPhase(id, err); throw err; });
+    }
+    endPhase(id);
+    return result;
+  },
+  event(name, attributes) {
+    parentPort.postMessage({ kind: 'event', name: String(name), time: now(), attributes: clean(attributes) });
+  },
 };
+let phaseIds = 0;
+function now() { return performance.timeOrigin + performance.now(); }
+function clean(attributes) {
+  if (!attributes || typeof attributes !== 'object') return undefined;
+  const out = {};
+  for (const [k, v] of Object.entries(attributes)) {
+    if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v;
+  }
+  return out;
+}
+function endPhase(id, err) {
+  const msg = { kind: 'phase_end', id, time: now() };
+  if (err) {
+    msg.error = err && err.message ? String(err.message) : String(err);
+    msg.error_name = err && err.name ? String(err.name) : 'Error';
+  }
+  parentPort.postMessage(msg);
+}
 (async () => {
   try {
     const mod = require(workerData.modulePath);
@@ -40,7 +79,19 @@ const ctx = {
       throw new Error('job module ' + workerData.modulePath + ' does not export runJob');
     }
     const outcome = await runJob(workerData.input, ctx);
-    parentPort.postMessage({ kind: 'done', outcome });
+    if (outcome && outcome.status === 'completed') {
+      const id = ++phaseIds;
+      parentPort.postMessage({ kind: 'phase_start', id, name: 'serialise_result', time: now() });
+      const result_json = JSON.stringify(outcome.result ?? null);
+      parentPort.postMessage({
+        kind: 'phase_end', id, time: now(),
+        attributes: { 'ktrdr.result.bytes': Buffer.byteLength(result_json) },
+      });
+      // Artifacts (column arrays, typed arrays included) travel by structured clone.
+      parentPort.postMessage({ kind: 'completed', result_json, artifacts: outcome.artifacts });
+    } else {
+      parentPort.postMessage({ kind: 'done', outcome });
+    }
   } catch (err) {
     const message = err && err.message ? err.message : String(err);
     parentPort.postMessage({ kind: 'error', message });

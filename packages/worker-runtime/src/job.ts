@@ -5,6 +5,18 @@ import {
   CompletionStatus,
   OperationProgressDto,
 } from '@ktrdr/contracts';
+import {
+  ATTR,
+  context,
+  contextWithSpan,
+  failSpan,
+  runInContext,
+  SPAN,
+  startSpan,
+  withSpan,
+  type Context,
+  type Span,
+} from '@ktrdr/telemetry';
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
 import type { CheckpointStore } from './checkpoint-store';
@@ -18,6 +30,7 @@ import type {
   DispatchedRequest,
   JobInput,
   JobOutcome,
+  SpanAttributes,
   ThreadMessage,
   WorkerEngine,
 } from './types';
@@ -34,6 +47,21 @@ export interface JobEnd {
   status: CompletionStatus | 'superseded';
   checkpoint: CheckpointMeta | null;
   durationSeconds: number;
+  /** Trace context of the job (its completion report joins the operation attempt's trace). */
+  trace?: Context;
+}
+
+type ThreadEnd = { kind: 'done'; outcome: JobOutcome } | { kind: 'error'; message: string };
+
+/** Phase errors that mean "aborted" (cancel, shutdown), not a failure. */
+const ABORT_ERROR = /abort/i;
+
+function attrs(a: SpanAttributes | undefined): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(a ?? {})) {
+    if (v !== null && v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 const DISPATCH_FIELDS = new Set(['task_id', 'lease_token', 'attempt', 'resume_from']);
@@ -68,6 +96,10 @@ export class RunningJob {
   private worker: Worker | null = null;
   /** Wakes an artifact upload's backoff sleep when the job is aborted. */
   private readonly abortWake = new AbortController();
+  /** The job's span (`ktrdr.job`) and the context its reports and phases run in. */
+  private span: Span | null = null;
+  private trace: Context;
+  private readonly phases = new Map<number, Span>();
   /** Resolves when the job has ended (completion built, not necessarily delivered). */
   readonly finished: Promise<JobEnd>;
   private resolveFinished!: (end: JobEnd) => void;
@@ -80,7 +112,10 @@ export class RunningJob {
     private readonly timers: Timers,
     private readonly logger: RuntimeLogger,
     private readonly options: JobOptions,
+    /** The context of the accepted start request (the dispatch's trace). */
+    parentTrace: Context = context.active(),
   ) {
+    this.trace = parentTrace;
     this.operationId = request.task_id;
     this.leaseToken = request.lease_token;
     this.startedAt = timers.now();
@@ -99,9 +134,24 @@ export class RunningJob {
     return this.abortReason !== null;
   }
 
+  /** Trace context of the job (the job span once it runs). */
+  get traceContext(): Context {
+    return this.trace;
+  }
+
   /** Starts the thread; never rejects (failures become a `failed` completion). */
   run(): void {
-    void this.execute().then(
+    this.span = startSpan(SPAN.JOB, {
+      parent: this.trace,
+      attributes: {
+        [ATTR.OPERATION_ID]: this.operationId,
+        [ATTR.ATTEMPT]: this.request.attempt,
+        [ATTR.OPERATION_TYPE]: this.engine.operationType,
+        ...(this.request.resume_from ? { [ATTR.RESUME_UNIT]: this.request.resume_from.unit } : {}),
+      },
+    });
+    this.trace = contextWithSpan(this.span, this.trace);
+    void runInContext(this.trace, () => this.execute()).then(
       (end) => this.resolveFinished(end),
       (err: unknown) => {
         // Defensive: execute() handles its own errors.
@@ -164,7 +214,25 @@ export class RunningJob {
     if (o.status === 'completed') {
       // Finished even if an abort raced with the end: report it (a stale lease gets a 409).
       if (o.artifacts && o.artifacts.length > 0) {
-        const up = await this.uploadArtifacts(o.artifacts);
+        const artifacts = o.artifacts;
+        const up = await withSpan(
+          `${SPAN.PHASE_PREFIX}upload_artifacts`,
+          {
+            parent: this.trace,
+            attributes: {
+              [ATTR.OPERATION_ID]: this.operationId,
+              [ATTR.PHASE]: 'upload_artifacts',
+              'ktrdr.artifacts': artifacts.map((a) => a.kind).join(','),
+              'ktrdr.artifacts.rows': artifacts.reduce((n, a) => n + (a.data[0]?.length ?? 0), 0),
+            },
+          },
+          async (span) => {
+            const r = await this.uploadArtifacts(artifacts);
+            if (r.kind === 'failed') failSpan(span, r.message);
+            if (r.kind === 'aborted') span.setAttribute('ktrdr.job.aborted', true);
+            return r;
+          },
+        );
         if (up.kind === 'failed') {
           return this.finish(CompletionStatus.FAILED, null, up.message, this.latestCheckpoint);
         }
@@ -220,7 +288,12 @@ export class RunningJob {
           rows,
         };
         for (let attempt = 0; ; attempt++) {
-          const res = await this.client.uploadArtifact(this.operationId, a.kind, body);
+          const res = await this.client.uploadArtifact(
+            this.operationId,
+            a.kind,
+            body,
+            context.active(),
+          );
           if (res.status >= 200 && res.status < 300) break;
           if (res.status === 409) {
             this.logger.warn(
@@ -299,8 +372,10 @@ export class RunningJob {
   ): JobEnd {
     this.status = status;
     const durationSeconds = (this.timers.now() - this.startedAt) / 1000;
+    this.endSpans(status, error);
+    const trace = this.trace;
     if (status === 'superseded') {
-      return { completion: null, status, checkpoint, durationSeconds };
+      return { completion: null, status, checkpoint, durationSeconds, trace };
     }
     const completion: CompletedOperationDto = {
       operation_id: this.operationId,
@@ -315,17 +390,72 @@ export class RunningJob {
     if (status === CompletionStatus.FAILED && this.abortReason === 'shutdown') {
       completion.interrupted = true;
     }
-    return { completion, status, checkpoint, durationSeconds };
+    return { completion, status, checkpoint, durationSeconds, trace };
   }
 
-  private runThread(
-    input: JobInput,
-  ): Promise<{ kind: 'done'; outcome: JobOutcome } | { kind: 'error'; message: string }> {
+  private endSpans(status: string, error: string | null): void {
+    for (const [id, phase] of this.phases) {
+      failSpan(phase, `the job ended (${status}) before this phase finished`);
+      phase.end();
+      this.phases.delete(id);
+    }
+    const span = this.span;
+    if (!span) return;
+    this.span = null;
+    span.setAttribute(ATTR.STATUS, status);
+    if (this.abortReason) span.setAttribute('ktrdr.abort.reason', this.abortReason);
+    if (status === CompletionStatus.FAILED) failSpan(span, error ?? 'failed');
+    else if (error) span.setAttribute(ATTR.ERROR_MESSAGE, error.slice(0, 4_000));
+    span.end();
+  }
+
+  /** The innermost open phase span, else the job span. */
+  private currentSpan(): Span | null {
+    let last: Span | null = null;
+    for (const s of this.phases.values()) last = s;
+    return last ?? this.span;
+  }
+
+  private onPhaseStart(id: number, name: string, time: number, a?: SpanAttributes): void {
+    const parent = this.currentSpan();
+    if (!parent) return;
+    const span = startSpan(`${SPAN.PHASE_PREFIX}${name}`, {
+      parent: contextWithSpan(parent, this.trace),
+      startTime: time,
+      attributes: { ...attrs(a), [ATTR.PHASE]: name, [ATTR.OPERATION_ID]: this.operationId },
+    });
+    this.phases.set(id, span);
+  }
+
+  private onPhaseEnd(
+    id: number,
+    time: number,
+    error: string | undefined,
+    errorName: string | undefined,
+    a?: SpanAttributes,
+  ): void {
+    const span = this.phases.get(id);
+    if (!span) return;
+    this.phases.delete(id);
+    span.setAttributes(attrs(a));
+    if (error !== undefined) {
+      if (ABORT_ERROR.test(errorName ?? '') || ABORT_ERROR.test(error)) {
+        span.setAttribute('ktrdr.job.aborted', true);
+      } else {
+        failSpan(span, error);
+      }
+    }
+    span.end(time);
+  }
+
+  private onEvent(name: string, time: number, a?: SpanAttributes): void {
+    this.currentSpan()?.addEvent(name, attrs(a), time);
+  }
+
+  private runThread(input: JobInput): Promise<ThreadEnd> {
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (
-        v: { kind: 'done'; outcome: JobOutcome } | { kind: 'error'; message: string },
-      ): void => {
+      const settle = (v: ThreadEnd): void => {
         if (settled) return;
         settled = true;
         resolve(v);
@@ -348,31 +478,62 @@ export class RunningJob {
         return;
       }
       this.worker = worker;
-      worker.on('message', (msg: ThreadMessage) => {
-        switch (msg.kind) {
-          case 'progress':
-            this.onProgress(msg.progress);
-            break;
-          case 'checkpoint':
-            this.onCheckpoint(msg.unit, msg.state);
-            break;
-          case 'log':
-            this.logger.log(`[${this.operationId}] ${msg.message}`);
-            break;
-          case 'done':
-            settle({ kind: 'done', outcome: msg.outcome });
-            break;
-          case 'error':
-            settle({ kind: 'error', message: msg.message });
-            break;
-        }
-      });
+      worker.on('message', (msg: ThreadMessage) =>
+        runInContext(this.trace, () => this.onThreadMessage(msg, settle)),
+      );
       worker.on('error', (err) => settle({ kind: 'error', message: err.message }));
       worker.on('exit', (code) => {
         this.worker = null;
         settle({ kind: 'error', message: `job thread exited unexpectedly (code ${code})` });
       });
     });
+  }
+
+  private onThreadMessage(msg: ThreadMessage, settle: (v: ThreadEnd) => void): void {
+    switch (msg.kind) {
+      case 'progress':
+        this.onProgress(msg.progress);
+        break;
+      case 'checkpoint':
+        this.onCheckpoint(msg.unit, msg.state);
+        break;
+      case 'log':
+        this.logger.log(`[${this.operationId}] ${msg.message}`);
+        break;
+      case 'done':
+        settle({ kind: 'done', outcome: msg.outcome });
+        break;
+      case 'completed': {
+        let result: Record<string, unknown>;
+        try {
+          result = JSON.parse(msg.result_json) as Record<string, unknown>;
+        } catch (err) {
+          settle({ kind: 'error', message: `result is not JSON: ${(err as Error).message}` });
+          break;
+        }
+        settle({
+          kind: 'done',
+          outcome: {
+            status: 'completed',
+            result,
+            ...(msg.artifacts ? { artifacts: msg.artifacts } : {}),
+          },
+        });
+        break;
+      }
+      case 'error':
+        settle({ kind: 'error', message: msg.message });
+        break;
+      case 'phase_start':
+        this.onPhaseStart(msg.id, msg.name, msg.time, msg.attributes);
+        break;
+      case 'phase_end':
+        this.onPhaseEnd(msg.id, msg.time, msg.error, msg.error_name, msg.attributes);
+        break;
+      case 'event':
+        this.onEvent(msg.name, msg.time, msg.attributes);
+        break;
+    }
   }
 
   /** Terminates the thread (last resort at the end of the shutdown grace period). */
@@ -451,7 +612,22 @@ export class RunningJob {
       checkpoint?: CheckpointMeta;
     } = { lease_token: this.leaseToken, progress: this.latestProgress };
     if (this.latestCheckpoint) body.checkpoint = { ...this.latestCheckpoint };
-    const res = await this.client.progress(this.operationId, body);
+    const res = await withSpan(
+      SPAN.REPORT_PROGRESS,
+      {
+        parent: this.trace,
+        attributes: {
+          [ATTR.OPERATION_ID]: this.operationId,
+          'ktrdr.progress.percentage': body.progress.percentage,
+        },
+      },
+      async (span) => {
+        const r = await this.client.progress(this.operationId, body, context.active());
+        span.setAttribute('http.response.status_code', r.status);
+        if (r.status === 409) span.setAttribute('ktrdr.lease.stale', true);
+        return r;
+      },
+    );
     if (res.status === 409) {
       this.logger.warn(
         `progress of ${this.operationId} rejected with 409: the lease is stale (re-dispatched elsewhere); aborting`,

@@ -14,6 +14,7 @@ import {
   type VerifyInput,
   type VerifyOutcome,
 } from '@ktrdr/contracts';
+import { ATTR, context, SPAN, withSpan } from '@ktrdr/telemetry';
 import { BackendClient } from './backend-client';
 import { CheckpointStore } from './checkpoint-store';
 import { CompletionOutbox } from './completion-outbox';
@@ -262,6 +263,24 @@ export class WorkerRuntime {
    * background. Throws WorkerBusyError / WorkerShuttingDownError.
    */
   startOperation(request: DispatchedRequest): WorkerStartResponseDto {
+    // The start request's trace context (W3C traceparent from the backend's dispatch) is active
+    // here: the accept span and the job's spans join the operation attempt's trace.
+    return withSpan(
+      SPAN.WORKER_ACCEPT,
+      {
+        attributes: {
+          [ATTR.OPERATION_ID]: request.task_id,
+          [ATTR.ATTEMPT]: request.attempt,
+          [ATTR.OPERATION_TYPE]: this.engine.operationType,
+          [ATTR.WORKER_ID]: this.config.worker_id,
+          [ATTR.WORKER_TYPE]: this.engine.workerType,
+        },
+      },
+      () => this.accept(request),
+    );
+  }
+
+  private accept(request: DispatchedRequest): WorkerStartResponseDto {
     if (!this.accepting) throw new WorkerShuttingDownError();
     const running = this.current;
     if (running) {
@@ -286,6 +305,7 @@ export class WorkerRuntime {
           every_ms: this.config.checkpoint.every_ms,
         },
       },
+      context.active(),
     );
     this.current = job;
     this.recent.delete(job.operationId);
@@ -318,7 +338,7 @@ export class WorkerRuntime {
       if (typeof c.error_message === 'string') {
         c.error_message = withoutServerPaths(toStorableText(c.error_message));
       }
-      void this.outbox.add(c);
+      void this.outbox.add(c, end.trace);
     }
   }
 

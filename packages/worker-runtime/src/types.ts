@@ -84,6 +84,14 @@ export interface JobContext {
   /** Saves a periodic checkpoint (`unit` = bars/epochs done; `state` = plain JSON). */
   checkpoint(unit: number, state: unknown): void;
   log(message: string): void;
+  /**
+   * Runs `fn` as a named phase of the job (`load_data`, `run`, …): a child span of the job's span
+   * in the operation's trace (a no-op when tracing is off). A throw ends the phase as failed and
+   * propagates.
+   */
+  phase<T>(name: string, fn: () => T, attributes?: SpanAttributes): T;
+  /** An event on the innermost open phase (or the job span), e.g. one per training epoch. */
+  event(name: string, attributes?: SpanAttributes): void;
 }
 
 /**
@@ -99,6 +107,9 @@ export interface JobArtifact {
   /** Rows per upload request (default ARTIFACT_DEFAULT_CHUNK_ROWS). */
   chunk_rows?: number;
 }
+
+/** Attribute values a job may put on its phases and events (plain JSON scalars). */
+export type SpanAttributes = Record<string, string | number | boolean | null | undefined>;
 
 /** What `runJob` returns. Throwing an Error means `failed` with its message. */
 export type JobOutcome =
@@ -117,6 +128,19 @@ export type ThreadMessage =
   | { kind: 'checkpoint'; unit: number; state: unknown }
   | { kind: 'log'; message: string }
   | { kind: 'done'; outcome: JobOutcome }
-  | { kind: 'error'; message: string };
+  /** A completed outcome whose result the thread serialised (phase `serialise_result`). */
+  | { kind: 'completed'; result_json: string; artifacts?: JobArtifact[] }
+  | { kind: 'error'; message: string }
+  /** Phase spans and events; times are epoch milliseconds measured in the thread. */
+  | { kind: 'phase_start'; id: number; name: string; time: number; attributes?: SpanAttributes }
+  | {
+      kind: 'phase_end';
+      id: number;
+      time: number;
+      error?: string;
+      error_name?: string;
+      attributes?: SpanAttributes;
+    }
+  | { kind: 'event'; name: string; time: number; attributes?: SpanAttributes };
 
 export type CheckpointMeta = { type: CheckpointType; created_at: string; unit: number };
