@@ -1,6 +1,8 @@
+// Tracing first: it must patch http/express/nest/pg before they load.
+import './tracing';
 import 'reflect-metadata';
 import type { Server } from 'node:http';
-import { ConsoleLogger, Logger, type LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   getApiSettings,
@@ -11,17 +13,15 @@ import {
 } from '@ktrdr/config';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
+import { BackendLogger } from './common/logger';
 import { loadBackendSettingsWithReport, type SecretsReport } from './config/settings';
 import { DASHBOARD_PATH, dashboardDistDir, mountDashboard } from './dashboard';
 import { ShutdownService } from './shutdown.service';
 
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-/** Nest's console logger at KTRDR_LOG_LEVEL (and JSON lines when KTRDR_LOG_JSON is set). */
-function createLogger(): ConsoleLogger {
+/** Nest's console logger at KTRDR_LOG_LEVEL (JSON lines with trace ids when KTRDR_LOG_JSON is set). */
+function createLogger(): BackendLogger {
   const { level, json } = getLoggingSettings();
-  const logLevels = LEVELS.slice(0, LEVELS.indexOf(level) + 1);
-  return new ConsoleLogger({ logLevels, json, colors: json ? false : undefined });
+  return new BackendLogger(level, json);
 }
 
 /** Where the development secrets are (never the secrets themselves). */

@@ -1,5 +1,12 @@
 import type { Server } from 'node:http';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { shutdownTelemetry } from '@ktrdr/telemetry';
 import { ShutdownState } from './common/shutdown-state';
 import { BACKEND_SETTINGS, type BackendSettings } from './config/settings';
 import { WorkerClient } from './workers/worker-client';
@@ -18,7 +25,7 @@ function sleep(ms: number): Promise<void> {
  * closed afterwards by the persistence module's shutdown hook (app.close()).
  */
 @Injectable()
-export class ShutdownService implements OnModuleDestroy {
+export class ShutdownService implements OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger('Shutdown');
   private notified = false;
 
@@ -31,6 +38,11 @@ export class ShutdownService implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.notifyWorkers();
+  }
+
+  /** Last: exports the spans that ended during shutdown (no-op when tracing is off). */
+  async onApplicationShutdown(): Promise<void> {
+    await shutdownTelemetry(2_000);
   }
 
   /** Idempotent; returns how many workers acknowledged (stops waiting at `deadlineAt`, epoch ms). */

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { OperationStatus, OperationType, WorkerType } from '@ktrdr/contracts';
-import { createHarness } from './support/harness';
+import { BACKTEST_PARAMS, createHarness } from './support/harness';
+import { testSettings } from './support/settings';
 
 async function sample(
   h: ReturnType<typeof createHarness>,
@@ -47,6 +48,44 @@ describe('MetricsService', () => {
     expect(await sample(h, 'ktrdr_orphans_detected_total', { ...tl, action: 'redispatched' })).toBe(
       1,
     );
+  });
+
+  it("the orphan detector counts a lost worker's operation as redispatched, then (no attempts left) as failed", async () => {
+    const h = createHarness(
+      testSettings({
+        orphan: { timeout_seconds: 10, check_interval_seconds: 1 },
+        operations: { max_attempts: 2 },
+      }),
+    );
+    const register = (id: string): void => {
+      h.registry.upsert({
+        worker_id: id,
+        worker_type: WorkerType.BACKTESTING,
+        endpoint_url: `http://${id}:5003`,
+        current_operation_id: null,
+      });
+    };
+    const orphans = (action: string) =>
+      sample(h, 'ktrdr_orphans_detected_total', { operation_type: 'backtesting', action });
+    register('w1');
+    const { operation_id } = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    expect((await h.repo.get(operation_id))!.worker_id).toBe('w1');
+    for (let round = 1; round <= 2; round++) {
+      h.registry.remove(round === 1 ? 'w1' : 'w2');
+      await h.orphans.check();
+      h.clock.advanceSeconds(11);
+      await h.orphans.check();
+      if (round === 1) {
+        expect(await orphans('redispatched')).toBe(1);
+        register('w2');
+        await h.dispatcher.dispatchAll();
+        await h.dispatcher.settle();
+        expect((await h.repo.get(operation_id))!.worker_id).toBe('w2');
+      }
+    }
+    expect(await orphans('failed')).toBe(1);
+    expect((await h.repo.get(operation_id))!.status).toBe(OperationStatus.FAILED);
   });
 
   (spawnSync('promtool', ['--version']).status === 0 ? it : it.skip)(

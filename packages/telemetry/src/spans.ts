@@ -233,6 +233,11 @@ export class AttemptContexts {
     e.span.end();
   }
 
+  /** Ends every open attempt span (process shutdown). */
+  endAll(status: string): void {
+    for (const id of [...this.attempts.keys()]) this.end(id, status);
+  }
+
   /** Forgets an operation entirely (its span, if open, ends as `forgotten`). */
   forget(operationId: string): void {
     this.end(operationId, 'forgotten');

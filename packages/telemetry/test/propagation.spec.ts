@@ -58,4 +58,4 @@ it('propagates one traceparent per hop and builds one trace across client and se
   } finally {
     await receiver.stop();
   }
-});
+}, 30_000);

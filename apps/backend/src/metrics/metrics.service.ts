@@ -16,7 +16,7 @@ export const FINAL_OPERATION_STATUSES: readonly OperationStatus[] = [
 ];
 
 /** What one try of a dispatch ended with (`ktrdr_dispatch_tries_total{outcome}`). */
-export type DispatchTryOutcome = 'accepted' | 'busy' | 'unreachable' | 'rejected';
+export type DispatchTryOutcome = 'accepted' | 'busy' | 'unreachable' | 'rejected' | 'invalid';
 
 /** What the orphan detector did (`ktrdr_orphans_detected_total{action}`). */
 export type OrphanAction = 'redispatched' | 'failed';
@@ -204,7 +204,7 @@ export class MetricsService {
     });
     this.dispatchTries = new Counter({
       name: 'ktrdr_dispatch_tries_total',
-      help: 'Start requests sent to workers, by outcome (accepted, busy, unreachable, rejected)',
+      help: 'Start requests sent to workers, by outcome (accepted, busy, unreachable, rejected, invalid)',
       labelNames: ['operation_type', 'outcome'],
       registers,
     });
@@ -230,7 +230,7 @@ export class MetricsService {
       for (const s of FINAL_OPERATION_STATUSES) {
         this.operationsCompleted.inc({ operation_type: t, status: s }, 0);
       }
-      for (const o of ['accepted', 'busy', 'unreachable', 'rejected'] as const) {
+      for (const o of ['accepted', 'busy', 'unreachable', 'rejected', 'invalid'] as const) {
         this.dispatchTries.inc({ operation_type: t, outcome: o }, 0);
       }
       for (const a of ['redispatched', 'failed'] as const) {

@@ -5,6 +5,7 @@ import {
   Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
+  Optional,
 } from '@nestjs/common';
 import {
   OperationStatus,
@@ -14,6 +15,7 @@ import {
   WorkerStatus,
   type WorkerType,
 } from '@ktrdr/contracts';
+import { ATTR } from '@ktrdr/telemetry';
 import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
 import { ShutdownState } from '../common/shutdown-state';
 import { BACKGROUND_TASKS } from '../common/tokens';
@@ -24,6 +26,7 @@ import { WorkerClient, type StartOutcome } from '../workers/worker-client';
 import { WorkerRegistry, type WorkerEntry } from '../workers/worker-registry';
 import { LifecycleEvents, type OperationEvent, type WorkerEvent } from './lifecycle-events';
 import { OperationLifecycle } from './lifecycle.service';
+import { OperationTracing } from './operation-tracing';
 
 const WORKER_COMMAND: Record<OperationType, string> = {
   [OperationType.BACKTESTING]: 'pnpm --filter @ktrdr/backtest-worker start',
@@ -72,6 +75,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
     @Inject(TIMERS) timers: Timers,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
+    @Optional() private readonly tracing?: OperationTracing,
   ) {
     this.safety = new PeriodicTask(
       'dispatch safety pass',
@@ -155,11 +159,25 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     const types = WORKER_TYPE_FOR_OPERATION[type];
     const preferGpu = type === OperationType.TRAINING;
     while (!this.stopped && !this.shutdown.isShuttingDown) {
+      const lookedAt = Date.now();
       const worker = this.registry.peekAvailable(types, { preferGpu });
       if (!worker) return;
+      // What the selection saw (for its span), taken before anything can change it.
+      const candidates = this.tracing
+        ? this.registry
+            .all()
+            .filter((w) => w.status === WorkerStatus.AVAILABLE && types.includes(w.worker_type))
+        : [];
       const lease = randomUUID();
       const op = await this.lifecycle.claim(type, worker.worker_id, lease);
       if (!op) return; // the queue of this type is empty
+      this.tracing?.selection(
+        op,
+        worker,
+        candidates,
+        preferGpu && worker.capabilities.gpu === true ? 'gpu_first' : 'least_recently_selected',
+        lookedAt,
+      );
       if (!this.registry.reserve(worker.worker_id, op.operation_id)) {
         // The worker went away or got busy while we claimed: the operation keeps its place.
         await this.lifecycle.requeue(op, 'dispatch_failed', {
@@ -173,8 +191,20 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
-  /** Sends the start request of a claimed operation and applies the worker's answer. */
-  private async send(op: OperationRecord, worker: WorkerEntry): Promise<void> {
+  /**
+   * Sends the start request of a claimed operation and applies the worker's answer, in the
+   * `ktrdr.operation.dispatch` span of the operation's attempt (the request carries its trace).
+   */
+  private send(op: OperationRecord, worker: WorkerEntry): Promise<void> {
+    if (!this.tracing) return this.sendNow(op, worker);
+    return this.tracing.dispatch(op, worker, (span) => this.sendNow(op, worker, span));
+  }
+
+  private async sendNow(
+    op: OperationRecord,
+    worker: WorkerEntry,
+    span?: { setAttribute(k: string, v: string): unknown },
+  ): Promise<void> {
     const type = op.operation_type;
     const route =
       type === OperationType.BACKTESTING
@@ -199,6 +229,9 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     } catch (err) {
       outcome = { ok: false, kind: 'unreachable', detail: (err as Error).message };
     }
+    this.metrics.dispatchTry(type, outcome.ok ? 'accepted' : outcome.kind);
+    span?.setAttribute(ATTR.DISPATCH_OUTCOME, outcome.ok ? 'accepted' : outcome.kind);
+    if (!outcome.ok) span?.setAttribute(ATTR.ERROR_MESSAGE, outcome.detail.slice(0, 500));
     try {
       if (outcome.ok) {
         endTimer({ outcome: 'dispatched' });

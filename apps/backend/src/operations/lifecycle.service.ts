@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
   OperationStatus,
   isAllowedTransition,
@@ -17,6 +17,7 @@ import {
   type SweepRecord,
 } from '../persistence/operations.repository';
 import { LifecycleEvents, type OperationEventKind } from './lifecycle-events';
+import { OperationTracing } from './operation-tracing';
 
 /** A status change the lifecycle does not allow (a programming error, never a client's). */
 export class IllegalTransitionError extends Error {
@@ -63,6 +64,7 @@ export class OperationLifecycle {
     private readonly events: LifecycleEvents,
     private readonly metrics: MetricsService,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly tracing?: OperationTracing,
   ) {}
 
   now(): Date {
@@ -178,6 +180,8 @@ export class OperationLifecycle {
       patch.attempt_base = op.attempt;
       patch.queued_at = this.now();
     }
+    // The trace: a requeue that costs an attempt starts the next attempt's trace.
+    this.tracing?.noteRequeue(op.operation_id, reason, options.countAttempt);
     const updated = await this.transition(op, OperationStatus.PENDING, patch);
     if (updated) this.metrics.requeues.inc({ operation_type: op.operation_type, reason });
     return updated;

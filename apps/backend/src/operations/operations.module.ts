@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { WorkersModule } from '../workers/workers.module';
 import { DispatchService } from './dispatch.service';
 import { OperationLifecycle } from './lifecycle.service';
+import { OperationTracing } from './operation-tracing';
 import { OperationsController } from './operations.controller';
 import { OperationsService } from './operations.service';
 import { OrphanDetectorService } from './orphan-detector.service';
@@ -13,6 +14,7 @@ import { SweepsService } from './sweeps.service';
   imports: [WorkersModule],
   controllers: [OperationsController, SweepsController],
   providers: [
+    OperationTracing,
     OperationLifecycle,
     OperationsService,
     DispatchService,
@@ -21,6 +23,7 @@ import { SweepsService } from './sweeps.service';
     SweepsService,
   ],
   exports: [
+    OperationTracing,
     OperationLifecycle,
     OperationsService,
     DispatchService,

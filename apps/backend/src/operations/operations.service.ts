@@ -22,6 +22,7 @@ import {
   type ReportAckDto,
   type StartOperationResponseDto,
 } from '@ktrdr/contracts';
+import { ATTR, SPAN, withSpan } from '@ktrdr/telemetry';
 import { QueueFullException } from '../common/errors';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
@@ -88,7 +89,19 @@ export class OperationsService {
   }
 
   /** Queues a new operation (202): it is dispatched as soon as a worker of its type is free. */
-  async start(type: OperationType, body: object): Promise<StartOperationResponseDto> {
+  start(type: OperationType, body: object): Promise<StartOperationResponseDto> {
+    // The first attempt's span (OperationTracing, on `created`) is a child of this one.
+    return withSpan(SPAN.SUBMIT, { attributes: { [ATTR.OPERATION_TYPE]: type } }, async (span) => {
+      const answer = await this.submit(type, body);
+      span.setAttribute(ATTR.OPERATION_ID, answer.operation_id);
+      if (answer.queue_position !== null) {
+        span.setAttribute(ATTR.QUEUE_POSITION, answer.queue_position);
+      }
+      return answer;
+    });
+  }
+
+  private async submit(type: OperationType, body: object): Promise<StartOperationResponseDto> {
     const { params, priority } = splitPriority(body);
     const now = this.lifecycle.now();
     const op = await this.lifecycle.enqueue(
@@ -258,7 +271,24 @@ export class OperationsService {
   }
 
   /** A worker's progress report, fenced by the lease (409 when stale). */
-  async progress(operationId: string, report: ProgressReportDto): Promise<ReportAckDto> {
+  progress(operationId: string, report: ProgressReportDto): Promise<ReportAckDto> {
+    // In the worker's trace: its report request carries the attempt's W3C trace context.
+    return withSpan(
+      SPAN.PROGRESS,
+      {
+        attributes: {
+          [ATTR.OPERATION_ID]: operationId,
+          'ktrdr.progress.percentage': report.progress?.percentage ?? -1,
+        },
+      },
+      () => this.applyProgress(operationId, report),
+    );
+  }
+
+  private async applyProgress(
+    operationId: string,
+    report: ProgressReportDto,
+  ): Promise<ReportAckDto> {
     for (let i = 0; i < 3; i++) {
       const op = await this.getRecord(operationId);
       if (op.lease_token !== report.lease_token) throw this.staleLease(op);
@@ -291,7 +321,28 @@ export class OperationsService {
    * reports `failed` + `interrupted` (or a `shutdown` checkpoint): the operation goes back to the
    * queue, from that checkpoint when there is one, while attempts remain.
    */
-  async complete(operationId: string, report: CompleteOperationRequestDto): Promise<ReportAckDto> {
+  complete(operationId: string, report: CompleteOperationRequestDto): Promise<ReportAckDto> {
+    return withSpan(
+      SPAN.COMPLETE,
+      {
+        attributes: {
+          [ATTR.OPERATION_ID]: operationId,
+          'ktrdr.report.status': report.status,
+          ...(report.error_message ? { [ATTR.ERROR_MESSAGE]: report.error_message } : {}),
+        },
+      },
+      async (span) => {
+        const ack = await this.applyCompletion(operationId, report);
+        span.setAttribute(ATTR.STATUS, ack.status);
+        return ack;
+      },
+    );
+  }
+
+  private async applyCompletion(
+    operationId: string,
+    report: CompleteOperationRequestDto,
+  ): Promise<ReportAckDto> {
     for (let i = 0; i < 3; i++) {
       const op = await this.getRecord(operationId);
       if (op.lease_token !== report.lease_token) throw this.staleLease(op);

@@ -4,12 +4,14 @@ import {
   Logger,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
+  Optional,
 } from '@nestjs/common';
 import { ASSIGNED_OPERATION_STATUSES, OperationStatus, WorkerStatus } from '@ktrdr/contracts';
 import { CLOCK, type Clock } from '../common/clock';
 import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
+import { MetricsService } from '../metrics/metrics.service';
 import {
   OPERATIONS_REPOSITORY,
   type OperationRecord,
@@ -71,6 +73,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TIMERS) timers: Timers,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.task = new PeriodicTask(
       'orphan check',
@@ -206,6 +209,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
       }
       released();
       this.stats.redispatched += 1;
+      this.metrics?.orphanDetected(op.operation_type, 'redispatched');
       this.logger.warn(
         `Operation ${op.operation_id} was orphaned (${why}); queued again ${from} (attempt ${op.attempt} of at most ${maxAttempts} done)`,
       );
@@ -222,6 +226,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
     if (failed) {
       released();
       this.stats.failed += 1;
+      this.metrics?.orphanDetected(op.operation_type, 'failed');
     }
     return { operation_id: op.operation_id, action: 'failed', reason };
   }

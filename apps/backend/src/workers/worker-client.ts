@@ -7,6 +7,7 @@ import {
   toStorableText,
 } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
+import { traceHeaders } from '@ktrdr/telemetry';
 import type { HealthOutcome } from './worker-registry';
 
 /** Result of asking a worker to start an operation. */
@@ -79,7 +80,12 @@ export class WorkerClient {
     try {
       res = await fetch(endpointUrl + route, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.signed('POST', route, text) },
+        // W3C trace context of the dispatch (empty when fetch is instrumented: it adds it itself).
+        headers: {
+          'content-type': 'application/json',
+          ...traceHeaders(),
+          ...this.signed('POST', route, text),
+        },
         body: text,
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -135,7 +141,7 @@ export class WorkerClient {
       const route = buildPath(WORKER_ROUTES.operationCancel, { id: operationId });
       const res = await fetch(endpointUrl + route, {
         method: 'DELETE',
-        headers: this.signed('DELETE', route),
+        headers: { ...traceHeaders(), ...this.signed('DELETE', route) },
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await readText(res);

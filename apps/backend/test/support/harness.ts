@@ -132,6 +132,7 @@ export function createHarness(
     clock,
     noTimers,
     false,
+    metrics,
   );
   const protocol = new WorkerProtocolService(registry, operations, repo, settings, wc);
   const monitor = new HealthMonitorService(registry, wc, settings, clock, noTimers, false, metrics);
