@@ -1,0 +1,160 @@
+/**
+ * The built backend and workers as child processes on loopback, for the observability suite: free
+ * ports, one log file per process (tails printed when a wait times out), JSON calls to the API.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { childProcessEnv } from '@ktrdr/config';
+
+export function distMain(pkg: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', 'main.js');
+}
+
+export const BACKEND_MAIN = distMain('@ktrdr/backend');
+export const BACKTEST_MAIN = distMain('@ktrdr/backtest-worker');
+export const TRAINING_MAIN = distMain('@ktrdr/training-worker');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  logFile: string;
+  port: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export class Stack {
+  readonly procs: Proc[] = [];
+  readonly root = mkdtempSync(join(tmpdir(), 'ktrdr-obs-'));
+  apiPort = 0;
+  env: Record<string, string> = {};
+
+  constructor() {
+    mkdirSync(join(this.root, 'logs'));
+  }
+
+  get api(): string {
+    return `http://127.0.0.1:${this.apiPort}/api/v1`;
+  }
+
+  launch(name: string, main: string, port: number, env: Record<string, string>): Proc {
+    if (!existsSync(main)) throw new Error(`${main} is missing: build first (turbo run build)`);
+    const logFile = join(this.root, 'logs', `${name}.log`);
+    const child = spawn(process.execPath, [main], {
+      env: childProcessEnv({ ...this.env, ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = createWriteStream(logFile);
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const p = { name, child, logFile, port, exited };
+    this.procs.push(p);
+    return p;
+  }
+
+  async startWorker(kind: 'backtest' | 'training', id: string): Promise<Proc> {
+    const port = await freePort();
+    return this.launch(id, kind === 'backtest' ? BACKTEST_MAIN : TRAINING_MAIN, port, {
+      KTRDR_WORKER_ID: id,
+      KTRDR_WORKER_PORT: String(port),
+      KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    });
+  }
+
+  proc(name: string): Proc {
+    const p = this.procs.find((x) => x.name === name);
+    if (!p) throw new Error(`no process ${name}`);
+    return p;
+  }
+
+  /** The JSON log lines of a process (non-JSON lines are skipped). */
+  jsonLogs(name: string): Record<string, unknown>[] {
+    return readFileSync(this.proc(name).logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  }
+
+  logs(): string {
+    return this.procs
+      .map(
+        (p) =>
+          `----- ${p.name} -----\n${existsSync(p.logFile) ? readFileSync(p.logFile, 'utf8').slice(-3000) : ''}`,
+      )
+      .join('\n');
+  }
+
+  async waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+      try {
+        const v = await fn();
+        if (v !== undefined) return v;
+      } catch (err) {
+        last = err;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\n${this.logs()}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  // The body is whatever JSON the backend answered; tests read the fields they assert on.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${this.api}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+
+  async registered(id: string): Promise<void> {
+    await this.waitFor(`worker ${id} registered`, async () => {
+      const res = await this.call('GET', `/workers/${id}`);
+      return res.status === 200 && res.body.status === 'available' ? true : undefined;
+    });
+  }
+
+  /** SIGTERM to every live process, SIGKILL to what is left after `graceMs`. */
+  async stopAll(graceMs = 10_000): Promise<void> {
+    const live = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+    for (const p of this.procs) if (live(p)) p.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.procs.map((p) => p.exited)),
+      new Promise((r) => (timer = setTimeout(r, graceMs))),
+    ]);
+    clearTimeout(timer);
+    for (const p of this.procs) if (live(p)) p.child.kill('SIGKILL');
+  }
+}
