@@ -20,6 +20,7 @@ import {
 export const COMPOSE_FILE = 'docker-compose.yml';
 export const ENV_FILE = '.env.sandbox';
 export const PROMETHEUS_FILE = 'prometheus.yml';
+export const ALERTS_FILE = 'alerts.yml';
 export const GRAFANA_DATASOURCE_FILE = path.join(
   'grafana',
   'provisioning',
@@ -38,6 +39,11 @@ export const TEMPLATE_FILE = 'docker-compose.slot.yml';
 /** The repository's Grafana dashboards (infra/grafana/dashboards), when kinfra runs from the repo. */
 export function repoDashboardsDir(): string {
   return path.resolve(__dirname, '..', '..', '..', 'infra', 'grafana', 'dashboards');
+}
+
+/** The repository's Prometheus alert rules (infra/prometheus/alerts.yml), when kinfra runs from the repo. */
+export function repoAlertsFile(): string {
+  return path.resolve(__dirname, '..', '..', '..', 'infra', 'prometheus', ALERTS_FILE);
 }
 
 /** templates/ ships with the package: one level above both src/ (tests) and dist/ (built CLI). */
@@ -178,6 +184,8 @@ export function renderPrometheusObject(input: SlotRenderInput): Record<string, u
   const container = containerPorts();
   return {
     global: { scrape_interval: '5s', evaluation_interval: '15s' },
+    // The repository's alert rules, copied into the slot directory (see alertRules()).
+    rule_files: [ALERTS_FILE],
     scrape_configs: [
       {
         job_name: 'backend',
@@ -261,6 +269,18 @@ export function dashboardFiles(dir = repoDashboardsDir()): Record<string, string
   return files;
 }
 
+/**
+ * The alert rules a slot's Prometheus loads: the repository's infra/prometheus/alerts.yml, or no
+ * rules (with a comment saying why) when kinfra runs without the repository.
+ */
+export function alertRules(file = repoAlertsFile()): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return `# ${file} was not found when this slot was provisioned: no alert rules.\ngroups: []\n`;
+  }
+}
+
 /** KEY=value pairs of .env.sandbox, in file order. */
 export function envEntries(input: SlotRenderInput): [string, string][] {
   const counts = PROFILES[input.profile];
@@ -291,6 +311,7 @@ export function renderSlotFiles(input: SlotRenderInput): Record<string, string> 
     [ENV_FILE]: renderEnvFile(input),
     [COMPOSE_FILE]: renderCompose(input),
     [PROMETHEUS_FILE]: renderPrometheus(input),
+    [ALERTS_FILE]: alertRules(),
     [GRAFANA_DATASOURCE_FILE]: renderGrafanaDatasource(input),
     [GRAFANA_DASHBOARDS_PROVIDER_FILE]: renderGrafanaDashboardsProvider(input),
     ...dashboardFiles(),

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { withEnv } from '@ktrdr/config';
 import { parse } from 'yaml';
 import {
+  alertRules,
   envEntries,
   renderCompose,
+  renderComposeObject,
   renderEnvFile,
   renderPrometheusObject,
   renderSlotFiles,
@@ -171,9 +175,46 @@ describe('.env.sandbox', () => {
         '.env.sandbox',
         'docker-compose.yml',
         'prometheus.yml',
+        'alerts.yml',
         'grafana/provisioning/datasources/prometheus.yml',
       ]),
     );
+  });
+
+  it("the slot's Prometheus loads the repository's alert rules, mounted next to its config", () => {
+    const files = renderSlotFiles(slotRenderInput(2));
+    expect(files['alerts.yml']).toBe(
+      fs.readFileSync(
+        path.join(__dirname, '..', '..', '..', 'infra', 'prometheus', 'alerts.yml'),
+        'utf8',
+      ),
+    );
+    expect(
+      (renderPrometheusObject(slotRenderInput(2)) as { rule_files: string[] }).rule_files,
+    ).toEqual(['alerts.yml']);
+    const doc = renderComposeObject(slotRenderInput(2)) as {
+      services: Record<string, { volumes?: string[]; environment?: Record<string, string> }>;
+    };
+    expect(doc.services.prometheus.volumes).toContain('./alerts.yml:/etc/prometheus/alerts.yml:ro');
+    expect(alertRules('/nonexistent/alerts.yml')).toMatch(/^# .*no alert rules\.\ngroups: \[\]\n$/);
+  });
+
+  it('every service exports its traces to the slot Jaeger (OTLP/HTTP), each under its own name', () => {
+    const doc = renderComposeObject(slotRenderInput(5)) as {
+      services: Record<string, { environment?: Record<string, string> }>;
+    };
+    const traced = Object.entries(doc.services).filter(
+      ([name]) => name === 'backend' || name.includes('-worker-'),
+    );
+    expect(traced.length).toBe(5);
+    for (const [name, svc] of traced) {
+      expect(svc.environment).toMatchObject({
+        KTRDR_OTEL_ENABLED: 'true',
+        KTRDR_OTEL_ENDPOINT: 'http://jaeger:4318',
+        KTRDR_OTEL_SERVICE_NAME: name,
+      });
+    }
+    expect(doc.services.jaeger.environment?.COLLECTOR_OTLP_ENABLED).toBe('true');
   });
 });
 

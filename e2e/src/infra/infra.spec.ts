@@ -1,9 +1,12 @@
 /**
- * Static checks of infra/: the scripts pass shellcheck, prometheus.yml passes promtool, the compose
- * file validates with docker-compose v1 (and v2 when present) and keeps its invariants, the
- * Dockerfile works with the legacy builder and a shell-less base image, and the Grafana dashboard
- * queries metrics the services really export. A check whose tool is not installed is skipped
- * (and reported as skipped), never passed.
+ * Static checks of infra/: the scripts pass shellcheck, the Prometheus configs (compose and
+ * `npm run dev`) pass `promtool check config`, the alert rules pass `promtool check rules` and their
+ * unit tests (`promtool test rules`), the compose file validates with docker-compose v1 (and v2 when
+ * present) and keeps its invariants (Jaeger wired to every service), the Dockerfile works with the
+ * legacy builder and a shell-less base image, and the Grafana dashboard has its variables, rows and
+ * panels and queries metrics the backend or the worker runtime define (@ktrdr/system-tests checks
+ * the same queries against real scrapes). A check whose tool is not installed is skipped (and
+ * reported as skipped), never passed.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,11 +57,77 @@ describe('infra scripts', () => {
   });
 });
 
-describe('infra/prometheus/prometheus.yml', () => {
-  itIf(has('promtool'))('passes promtool check config', () => {
-    const r = run('promtool', ['check', 'config', infra('prometheus', 'prometheus.yml')]);
+describe('infra/prometheus', () => {
+  itIf(has('promtool'))(
+    'prometheus.yml (compose) and prometheus.dev.yml (npm run dev) pass promtool check config, with the alert rules',
+    () => {
+      for (const file of ['prometheus.yml', 'prometheus.dev.yml']) {
+        const r = run('promtool', ['check', 'config', infra('prometheus', file)]);
+        expect({ file, out: r.out }).toEqual({
+          file,
+          out: expect.stringContaining('SUCCESS: 1 rule files found'),
+        });
+        expect(r.code).toBe(0);
+      }
+    },
+  );
+
+  itIf(has('promtool'))('alerts.yml passes promtool check rules', () => {
+    const r = run('promtool', ['check', 'rules', infra('prometheus', 'alerts.yml')]);
     expect(r.out).toContain('SUCCESS');
     expect(r.code).toBe(0);
+  });
+
+  itIf(has('promtool'))('the alert rules pass their unit tests (promtool test rules)', () => {
+    const r = run('promtool', ['test', 'rules', infra('prometheus', 'alerts.test.yml')]);
+    expect(r.out).toContain('SUCCESS');
+    expect(r.out).not.toContain('FAILED');
+    expect(r.code).toBe(0);
+  });
+
+  it('defines the alerts the operators rely on, each unit-tested firing', () => {
+    const rules = yamlFile(infra('prometheus', 'alerts.yml')) as {
+      groups: { rules: { alert?: string; labels?: { severity?: string } }[] }[];
+    };
+    const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert);
+    const names = alerts.map((r) => r.alert);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'KtrdrBackendDown',
+        'KtrdrQueuedWorkWithoutWorker',
+        'KtrdrNoWorkerAvailable',
+        'KtrdrQueueWaitHigh',
+        'KtrdrOperationFailureRatioHigh',
+        'KtrdrWorkerFlapping',
+      ]),
+    );
+    for (const a of alerts) expect(['critical', 'warning']).toContain(a.labels?.severity);
+    const tests = yamlFile(infra('prometheus', 'alerts.test.yml')) as {
+      tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[] }[];
+    };
+    const fired = new Set(
+      tests.tests
+        .flatMap((t) => t.alert_rule_test ?? [])
+        .filter((t) => t.exp_alerts.length > 0)
+        .map((t) => t.alertname),
+    );
+    for (const n of names)
+      expect({ alert: n, testedFiring: fired.has(n) }).toEqual({ alert: n, testedFiring: true });
+  });
+
+  it('the dev config scrapes the npm run dev ports (backend 8000, workers 5003 and 5005)', () => {
+    const cfg = yamlFile(infra('prometheus', 'prometheus.dev.yml')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(cfg.rule_files).toEqual(['alerts.yml']);
+    expect(
+      Object.fromEntries(cfg.scrape_configs.map((j) => [j.job_name, j.static_configs[0].targets])),
+    ).toEqual({
+      backend: ['localhost:8000'],
+      'backtest-worker': ['localhost:5003'],
+      'training-worker': ['localhost:5005'],
+    });
   });
 
   it('scrapes the backend and every worker replica through DNS on the worker port', () => {
@@ -134,6 +203,26 @@ describe('infra/compose/docker-compose.yml', () => {
         });
       }
     }
+  });
+
+  it('runs Jaeger (OTLP in) by default and wires every service to it', () => {
+    const j = compose.services.jaeger;
+    expect(j.image).toMatch(/jaegertracing\/all-in-one/);
+    expect(j.profiles).toBeUndefined();
+    expect(j.environment?.COLLECTOR_OTLP_ENABLED).toBe('true');
+    for (const svc of ['backend', 'backtest-worker', 'training-worker']) {
+      expect({ svc, env: compose.services[svc].environment }).toEqual({
+        svc,
+        env: expect.objectContaining({
+          KTRDR_OTEL_ENABLED: '${KTRDR_OTEL_ENABLED:-true}',
+          KTRDR_OTEL_ENDPOINT: 'http://jaeger:4318',
+        }),
+      });
+    }
+    // Prometheus gets the alert rules next to its config.
+    expect(JSON.stringify(compose.services.prometheus)).toContain(
+      '../prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro',
+    );
   });
 
   it('runs the backend on PostgreSQL after the database is healthy', () => {
@@ -240,13 +329,22 @@ describe('infra/docker/Dockerfile', () => {
 });
 
 describe('infra/grafana', () => {
+  interface Panel {
+    type: string;
+    title: string;
+    targets?: { expr: string }[];
+    datasource?: { uid: string };
+  }
   const dashboard = JSON.parse(
     fs.readFileSync(infra('grafana', 'dashboards', 'ktrdr-workers.json'), 'utf8'),
   ) as {
     uid: string;
-    panels: { title: string; targets: { expr: string }[]; datasource: { uid: string } }[];
+    panels: Panel[];
+    templating: { list: { name: string; query: { query: string } | string }[] };
   };
-  const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+  const panels = dashboard.panels.filter((p) => p.type !== 'row');
+  const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
+  const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).join('\n');
 
   it('uses the provisioned Prometheus datasource', () => {
     const ds = fs.readFileSync(
@@ -255,21 +353,50 @@ describe('infra/grafana', () => {
     );
     const uid = /uid:\s*(\S+)/.exec(ds)?.[1];
     expect(uid).toBeDefined();
-    for (const p of dashboard.panels) expect(p.datasource.uid).toBe(uid);
+    for (const p of panels)
+      expect({ panel: p.title, uid: p.datasource?.uid }).toEqual({ panel: p.title, uid });
   });
 
-  it('has panels for workers by status and type, operations by status, dispatch and HTTP latency, event-loop lag', () => {
-    const titles = dashboard.panels.map((p) => p.title);
+  it('has the worker type and instance variables, and the fleet, queue, operations, worker process and alert rows', () => {
+    const vars = dashboard.templating.list.map((v) => v.name);
+    expect(vars).toEqual(expect.arrayContaining(['worker_type', 'instance']));
+    expect(rows).toEqual([
+      'Fleet',
+      'Queue',
+      'Operations',
+      'Worker processes ($worker_type, $instance)',
+      'Backend',
+      'Alerts',
+    ]);
+    const titles = panels.map((p) => p.title);
     expect(titles).toEqual(
       expect.arrayContaining([
         'Workers by status and type',
+        'Queued operations by type',
+        'Queue wait (p50 / p95)',
+        'Operation outcomes (per minute)',
+        'Operation duration by type (p50 / p95)',
         'Operations by status (per minute)',
         'Dispatch latency',
         'HTTP latency (backend, p95 by route)',
         'Event-loop lag',
+        'Worker resident memory',
+        'Firing and pending alerts',
       ]),
     );
     expect(exprs).toContain('nodejs_eventloop_lag_seconds');
+    expect(exprs).toContain('ALERTS{');
+    // Worker process panels follow both variables and never mix in the backend's process.
+    for (const p of panels.filter((x) => x.title.startsWith('Worker '))) {
+      for (const t of p.targets ?? []) {
+        expect({ panel: p.title, expr: t.expr }).toEqual({
+          panel: p.title,
+          expr: expect.stringMatching(/worker_type=~"\$worker_type".*instance=~"\$instance"/),
+        });
+      }
+    }
+    // The standard metric names, never the old `ktrdr_worker_` prefixed copies.
+    expect(exprs).not.toMatch(/ktrdr_worker_(nodejs|process)_/);
   });
 
   it('queries only metrics the backend or the worker runtime define', () => {
@@ -280,11 +407,11 @@ describe('infra/grafana', () => {
       .map((f) => fs.readFileSync(f, 'utf8'))
       .join('\n');
     const used = new Set(
-      [...exprs.matchAll(/\b(ktrdr_[a-z_]+?)(?:_bucket|_sum|_count)?\b(?=[{[)\s])/g)]
-        .map((m) => m[1])
-        .filter((n) => !n.startsWith('ktrdr_worker_nodejs')),
+      [...exprs.matchAll(/\b(ktrdr_[a-z_]+?)(?:_bucket|_sum|_count)?\b(?=[{[)\s])/g)].map(
+        (m) => m[1],
+      ),
     );
-    expect(used.size).toBeGreaterThan(3);
+    expect(used.size).toBeGreaterThan(10);
     for (const name of used)
       expect({ name, defined: sources.includes(`'${name}'`) }).toEqual({ name, defined: true });
   });
