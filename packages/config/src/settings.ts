@@ -557,12 +557,21 @@ export const ObservabilitySettings = defineSettings({
   name: 'ObservabilitySettings',
   prefix: 'KTRDR_OTEL_',
   getter: 'getObservabilitySettings',
-  description: 'OpenTelemetry tracing export (Jaeger in compose).',
+  description:
+    'OpenTelemetry tracing: every service exports its spans over OTLP/HTTP (JSON) — to Jaeger in compose and kinfra slots. Off by default (`npm run dev`).',
   fields: {
-    enabled: bool({ default: false, description: 'Export traces.' }),
-    endpoint: url({ description: 'OTLP/HTTP endpoint, e.g. `http://jaeger:4318`.' }),
+    enabled: bool({
+      default: false,
+      description:
+        'Export traces (and put `trace_id`/`span_id` in JSON log lines). Read once at start-up.',
+    }),
+    endpoint: url({
+      description:
+        'OTLP/HTTP base URL, e.g. `http://jaeger:4318` (spans go to `{endpoint}/v1/traces`); `http://localhost:4318` when unset.',
+    }),
     service_name: str({
-      description: 'Service name in traces; each service uses its own name when unset.',
+      description:
+        'Service name in traces; unset: `backend`, `backtest-worker` or `training-worker`.',
     }),
   },
 });
