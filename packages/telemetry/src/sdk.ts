@@ -7,26 +7,10 @@
  * `tracing.ts` first). Off unless `KTRDR_OTEL_ENABLED=true`: then nothing is patched and every span
  * helper of this package is a no-op of @opentelemetry/api.
  */
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  SimpleSpanProcessor,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { DiagLogger } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { getObservabilitySettings, getRuntimeSettings } from '@ktrdr/config';
-import { ATTR } from './attributes';
 
 /** Default OTLP/HTTP endpoint when tracing is on and `KTRDR_OTEL_ENDPOINT` is unset. */
 export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
@@ -145,25 +129,6 @@ export function isUntracedRequest(
   return method === 'GET' && !hasTraceparent && WORKER_VERIFY.test(path);
 }
 
-function instrumentations(): Instrumentation[] {
-  return [
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) =>
-        isUntracedRequest(req.method, req.url, typeof req.headers.traceparent === 'string'),
-      // Outgoing calls of this process that are not part of a trace (health probes, heartbeats,
-      // registration) make no spans; the OTLP exporter's own requests are never traced.
-      requireParentforOutgoingSpans: true,
-    }),
-    new ExpressInstrumentation({
-      // Body parsers, CORS, metrics timing: one span each per request is noise.
-      ignoreLayersType: [ExpressLayerType.MIDDLEWARE],
-    }),
-    new NestInstrumentation(),
-    new PgInstrumentation({ requireParentSpan: true }),
-    new UndiciInstrumentation({ requireParentforSpans: true }),
-  ];
-}
-
 /**
  * Starts tracing when `KTRDR_OTEL_ENABLED` is true (or `options.settings.enabled`). Returns null
  * when off. Idempotent: a second call returns the running handle. Never throws: invalid settings
@@ -181,40 +146,10 @@ export function startTelemetry(options: TelemetryOptions): TelemetryHandle | nul
   }
   if (!settings.enabled) return null;
 
-  diag.setLogger(options.diagLogger ?? rateLimitedDiagLogger(), DiagLogLevel.WARN);
-  const serviceName = settings.service_name ?? options.serviceName;
-  const attributes: Record<string, string> = {
-    [ATTR_SERVICE_NAME]: serviceName,
-    'deployment.environment.name': environment,
-  };
-  if (options.version) attributes[ATTR_SERVICE_VERSION] = options.version;
-  if (options.workerId) {
-    attributes['service.instance.id'] = options.workerId;
-    attributes[ATTR.WORKER_ID] = options.workerId;
-  }
-  if (options.workerType) attributes[ATTR.WORKER_TYPE] = options.workerType;
-
-  const endpoint = options.exporter ? null : (settings.endpoint ?? DEFAULT_OTLP_ENDPOINT);
-  const exporter =
-    options.exporter ??
-    new OTLPTraceExporter({
-      url: tracesUrl(endpoint ?? DEFAULT_OTLP_ENDPOINT),
-      timeoutMillis: 5_000,
-    });
-  const processor: SpanProcessor = options.simpleProcessor
-    ? new SimpleSpanProcessor(exporter)
-    : new BatchSpanProcessor(exporter, { scheduledDelayMillis: 2_000, maxQueueSize: 4_096 });
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes(attributes),
-    spanProcessors: [processor],
-    // A training reports one event per epoch on its run span.
-    spanLimits: { eventCountLimit: 2_000, attributeValueLengthLimit: 4_096 },
-  });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
-  const instrument = options.instrumentations !== false;
-  if (instrument)
-    registerInstrumentations({ tracerProvider: provider, instrumentations: instrumentations() });
-  active = { serviceName, endpoint, provider, fetchInstrumented: instrument };
+  // The SDK, the exporter and the instrumentations load only now: off, they cost nothing.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createProvider } = require('./provider') as typeof import('./provider');
+  active = createProvider(options, settings, environment);
   return active;
 }
 
