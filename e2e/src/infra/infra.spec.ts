@@ -90,7 +90,7 @@ describe('infra/prometheus', () => {
       groups: { rules: { alert?: string; labels?: { severity?: string } }[] }[];
     };
     const alerts = rules.groups.flatMap((g) => g.rules).filter((r) => r.alert);
-    const names = alerts.map((r) => r.alert);
+    const names = alerts.map((r) => r.alert ?? '');
     expect(names).toEqual(
       expect.arrayContaining([
         'KtrdrBackendDown',
