@@ -21,10 +21,15 @@ export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
  */
 export const UNTRACED_PATHS: readonly RegExp[] = [
   /^\/metrics(\/|$)/,
+  /^\/api\/v1\/metrics\/prometheus$/,
   /^\/health(\/|$)/,
   /^\/api\/v1\/health(\/|$)/,
   /^\/api\/v1\/workers\/[^/]+\/heartbeat$/,
   /^\/api\/docs/,
+  // The web dashboard's files and its event stream (one long-lived request per open tab).
+  /^\/ui(\/|$)/,
+  /^\/$/,
+  /^\/api\/v1\/events$/,
 ];
 
 /** The worker's periodic check that it is still registered (`GET /api/v1/workers/{id}`). */
