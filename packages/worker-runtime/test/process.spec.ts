@@ -253,5 +253,5 @@ describe('worker process', () => {
       await backend.stop();
       tmp.cleanup();
     }
-  });
+  }, 30_000); // start-up, a job and the 3 s grace: more than the default 5 s on a loaded machine
 });
