@@ -238,7 +238,13 @@ describe('traces across the backend and the workers', () => {
       .filter((s) => s.name.startsWith(SPAN.PHASE_PREFIX))
       .sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano))
       .map((s) => s.name);
-    expect(phases).toEqual(['ktrdr.job.load_data', 'ktrdr.job.run', 'ktrdr.job.serialise_result']);
+    // A backtest's trades and equity curve go to the backend as artifacts after the result is built.
+    expect(phases).toEqual([
+      'ktrdr.job.load_data',
+      'ktrdr.job.run',
+      'ktrdr.job.serialise_result',
+      'ktrdr.job.upload_artifacts',
+    ]);
     const run = only('ktrdr.job.run', id);
     expect(run.endTimeUnixNano).toBeGreaterThan(run.startTimeUnixNano);
     expect(

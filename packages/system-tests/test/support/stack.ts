@@ -129,14 +129,32 @@ export class Stack {
   // The body is whatever JSON the backend answered; tests read the fields they assert on.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const key = this.apiKey();
+    if (key) headers.authorization = `Bearer ${key}`;
     const res = await fetch(`${this.api}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   }
+
+  /**
+   * No key is configured, so the backend generated the development operate key in its data directory
+   * (as under `npm run dev`); the suite reads it from there once it exists.
+   */
+  private apiKey(): string | undefined {
+    if (this.key) return this.key;
+    const dir = this.env.KTRDR_DATA_DIR;
+    const file = dir ? join(dir, 'dev-api-key') : undefined;
+    if (file && existsSync(file)) this.key = readFileSync(file, 'utf8').trim();
+    return this.key;
+  }
+
+  private key: string | undefined;
 
   async registered(id: string): Promise<void> {
     await this.waitFor(`worker ${id} registered`, async () => {
