@@ -12,7 +12,7 @@ import { DispatchService } from '../src/operations/dispatch.service';
 import { WorkerRegistry } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
 import { BACKTEST_PARAMS } from './support/harness';
-import { createTestApp, type TestApp } from './support/test-app';
+import { authed, createTestApp, type TestApp } from './support/test-app';
 
 type Server = Parameters<typeof request>[0];
 
@@ -61,38 +61,38 @@ async function settle(): Promise<void> {
 it('one trace per attempt: submit → attempt → queued, selection, dispatch; reports; a re-dispatch links to the first attempt', async () => {
   const registry = t.app.get(WorkerRegistry);
   for (const name of ['bw1', 'bw2']) {
-    await request(http)
+    await authed(http)
       .post('/api/v1/workers/register')
       .send({ worker_id: name, worker_type: 'backtesting', endpoint_url: fake.url(name) })
       .expect(200);
   }
   fake.set('bw1', { startStatus: 503 });
-  const start = await request(http).post('/api/v1/backtests/start').send(BACKTEST_PARAMS);
+  const start = await authed(http).post('/api/v1/backtests/start').send(BACKTEST_PARAMS);
   expect(start.status).toBe(202);
   const id = start.body.operation_id as string;
   await settle();
   // bw1 answered 503 (busy) or was not chosen; the operation ends up on bw2.
-  const op = (await request(http).get(`/api/v1/operations/${id}`).expect(200)).body.data;
+  const op = (await authed(http).get(`/api/v1/operations/${id}`).expect(200)).body.data;
   expect(op.worker_id).toBe('bw2');
   const startReq = fake.requestsTo('bw2', '/backtests/start').at(-1)!;
   const lease = (startReq.body as { lease_token: string }).lease_token;
 
-  await request(http)
+  await authed(http)
     .post(`/api/v1/operations/${id}/progress`)
     .send({ lease_token: lease, progress: { percentage: 50 } })
     .expect(200);
   // The worker is stopped by SIGTERM: interrupted → queued again → a new attempt.
-  await request(http)
+  await authed(http)
     .post(`/api/v1/operations/${id}/complete`)
     .send({ lease_token: lease, status: 'failed', error_message: 'SIGTERM', interrupted: true })
     .expect(200);
   registry.release('bw2', id);
   await settle();
-  const op2 = (await request(http).get(`/api/v1/operations/${id}`).expect(200)).body.data;
+  const op2 = (await authed(http).get(`/api/v1/operations/${id}`).expect(200)).body.data;
   expect(op2.attempt).toBe(2);
   const start2 = fake.requests.filter((r) => r.path === '/backtests/start').at(-1)!;
   const lease2 = (start2.body as { lease_token: string }).lease_token;
-  await request(http)
+  await authed(http)
     .post(`/api/v1/operations/${id}/complete`)
     .send({ lease_token: lease2, status: 'completed', result: { ok: true } })
     .expect(200);
@@ -160,7 +160,7 @@ it('one trace per attempt: submit → attempt → queued, selection, dispatch; r
   expect(completes.map((c) => c.attributes[ATTR.STATUS]).sort()).toEqual(['completed', 'pending']);
 
   // ktrdr_dispatch_tries_total saw the accepted tries (and the 503, when bw1 was tried).
-  const metrics = (await request(http).get('/metrics').expect(200)).text;
+  const metrics = (await authed(http).get('/metrics').expect(200)).text;
   expect(metrics).toMatch(
     /ktrdr_dispatch_tries_total\{operation_type="backtesting",outcome="accepted"\} 2/,
   );
@@ -172,7 +172,7 @@ it('one trace per attempt: submit → attempt → queued, selection, dispatch; r
 });
 
 it('a cancelled pending operation ends its attempt span (cancelled) and its queued span', async () => {
-  const res = await request(http)
+  const res = await authed(http)
     .post('/api/v1/backtests/start')
     .send({ ...BACKTEST_PARAMS, priority: -5 });
   const id = res.body.operation_id as string;
@@ -181,7 +181,7 @@ it('a cancelled pending operation ends its attempt span (cancelled) and its queu
     .get(WorkerRegistry)
     .all()
     .forEach((w) => t.app.get(WorkerRegistry).remove(w.worker_id));
-  await request(http).delete(`/api/v1/operations/${id}`).expect(200);
+  await authed(http).delete(`/api/v1/operations/${id}`).expect(200);
   const [attempt] = spans(SPAN.ATTEMPT, id);
   expect(attempt.attributes[ATTR.STATUS]).toBe('cancelled');
   const [queued] = spans(SPAN.QUEUED, id);
