@@ -96,7 +96,16 @@ export async function follow(
   const apply = (op: OperationView, fromEvent = false): void => {
     if (settled) return;
     if (fromEvent) lastEventAt = ctx.now();
-    current = current ? { ...current, ...op } : op;
+    // A read that was answered before an event arrived must not move the progress back.
+    const stale =
+      !fromEvent &&
+      current !== null &&
+      op.status === current.status &&
+      op.attempt === current.attempt &&
+      (op.progress?.percentage ?? 0) < (current.progress?.percentage ?? 0);
+    current = current
+      ? { ...current, ...op, ...(stale ? { progress: current.progress } : {}) }
+      : op;
     view.update(current);
     if (TERMINAL.has(current.status)) void finish();
   };
