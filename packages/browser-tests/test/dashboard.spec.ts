@@ -196,6 +196,49 @@ describe('dashboard in a real browser', () => {
     });
   });
 
+  it('Resume on a cancelled training with a checkpoint queues it again and says so', async () => {
+    await withScreenshot(page, 'resume', async () => {
+      const res = await sys.call('POST', '/trainings/start', {
+        symbol: 'SYNTH-RESUME',
+        timeframe: '5m',
+        start_date: '2024-01-01',
+        end_date: '2024-02-15',
+        epochs: 500,
+        model: { hidden_layers: [16, 8] },
+        early_stopping: { patience: 1000 },
+      });
+      const id = res.body.operation_id as string;
+      await sys.waitFor(
+        'a checkpoint of the training',
+        async () => {
+          const op = await sys.call('GET', `/operations/${id}`);
+          return op.body.data.checkpoint ? true : undefined;
+        },
+        120_000,
+      );
+      await gotoUi(`/operations/${id}`);
+      await page.locator('[data-testid="operation-detail"][data-status="running"]').waitFor();
+      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await page.locator('[data-testid="operation-detail"][data-status="cancelled"]').waitFor();
+      await expectText(page.locator('[data-testid="checkpoint"]'), /at unit \d+/);
+      await page.getByRole('button', { name: 'Resume', exact: true }).click();
+      await expectText(page.locator('[data-testid="notices"]'), new RegExp(`${id}: resumed \\(`));
+      const back = await sys.waitFor('the training queued again', async () => {
+        const op = await sys.call('GET', `/operations/${id}`);
+        return ['pending', 'dispatched', 'running'].includes(op.body.data.status)
+          ? op.body.data
+          : undefined;
+      });
+      expect(back.attempt).toBeGreaterThanOrEqual(1);
+      await page
+        .locator('[data-testid="operation-detail"]:not([data-status="cancelled"])')
+        .waitFor();
+      // Clean up: cancel it again (the training worker is shared with later tests).
+      await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await page.locator('[data-testid="operation-detail"][data-status="cancelled"]').waitFor();
+    });
+  });
+
   it('a failed operation shows its reason', async () => {
     await withScreenshot(page, 'failed', async () => {
       const res = await sys.call('POST', '/backtests/start', {

@@ -115,7 +115,11 @@ export class System {
 
   async startWorker(id: string): Promise<void> {
     const port = await freePort();
-    this.launch(id, id.startsWith('training') ? TRAINING_MAIN : BACKTEST_MAIN, {
+    const training = id.startsWith('training');
+    this.launch(id, training ? TRAINING_MAIN : BACKTEST_MAIN, {
+      // A checkpoint every epoch, so a cancelled training can be resumed (backtests keep the
+      // default: a checkpoint per thousand bars would slow a long one down).
+      ...(training ? { KTRDR_CHECKPOINT_EPOCH_INTERVAL: '1' } : {}),
       KTRDR_WORKER_ID: id,
       KTRDR_WORKER_PORT: String(port),
       KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
