@@ -13,7 +13,7 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 800,
   },
-  optimizeDeps: { include: ['@ktrdr/contracts/enums', '@ktrdr/contracts/routes'] },
+  optimizeDeps: { include: ['@ktrdr/contracts/constants'] },
   server: {
     proxy: { '/api': 'http://127.0.0.1:8000' },
   },

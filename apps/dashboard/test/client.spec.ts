@@ -28,7 +28,7 @@ describe('api paths', () => {
       ),
     ).toBe('/api/v1/operations?status=pending&limit=10&offset=0');
     expect(apiPath('operationResume', { id: 'op 1' })).toBe('/api/v1/operations/op%201/resume');
-    expect(apiPath('operationTrades', { id: 'op1' }, { limit: 20, offset: 40 })).toBe(
+    expect(apiPath('operationResultTrades', { id: 'op1' }, { limit: 20, offset: 40 })).toBe(
       '/api/v1/operations/op1/results/trades?limit=20&offset=40',
     );
   });

@@ -25,7 +25,7 @@ function op(over: Partial<OperationDto> = {}): OperationDto {
     completed_at: null,
     progress: { percentage: 25 },
     params: { symbol: 'SYNTH-A', timeframe: '1h', strategy: { type: 'sma_crossover' } },
-    result: null,
+    metrics: null,
     error_message: null,
     checkpoint: null,
     priority: 0,
@@ -111,6 +111,14 @@ describe('operations', () => {
     });
     expect(headlineMetrics(tr).map((h) => h.label)).toEqual(['val acc', 'train acc', 'epochs']);
     expect(headlineMetrics(op())).toEqual([]);
+    const withBenchmark = op({
+      metrics: { total_return: 0.2, excess_return: -0.05, num_trades: 3 },
+    });
+    expect(headlineMetrics(withBenchmark)).toEqual([
+      { label: 'return', value: '20.00%' },
+      { label: 'vs B&H', value: '-5.00%' },
+      { label: 'trades', value: '3' },
+    ]);
   });
 
   it('describes the parameters and reads queue fields when present', () => {

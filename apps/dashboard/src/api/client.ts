@@ -1,4 +1,4 @@
-import { API_PREFIX, BACKEND_ROUTES, buildPath } from '@ktrdr/contracts/routes';
+import { API_PREFIX, BACKEND_ROUTES, buildPath } from '@ktrdr/contracts/constants';
 import { authHeaders, setAuthNeeded } from './auth';
 
 /** A non-2xx answer: `message` is the backend's one-line message (it names the field or resource). */
@@ -14,23 +14,13 @@ export class ApiError extends Error {
   }
 }
 
-/** Routes the contracts do not name (yet): the event stream, paginated trades. */
-export const EXTRA_ROUTES = {
-  events: 'events',
-  operationTrades: 'operations/:id/results/trades',
-} as const;
-
-export type RouteName = keyof typeof BACKEND_ROUTES | keyof typeof EXTRA_ROUTES;
+export type RouteName = keyof typeof BACKEND_ROUTES;
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
 /** `/api/v1/<route>` with path parameters filled in and the query appended. */
 export function apiPath(route: RouteName, params: Record<string, string> = {}, query?: Query) {
-  const template =
-    route in BACKEND_ROUTES
-      ? BACKEND_ROUTES[route as keyof typeof BACKEND_ROUTES]
-      : EXTRA_ROUTES[route as keyof typeof EXTRA_ROUTES];
-  let path = `/${API_PREFIX}/${buildPath(template, params)}`;
+  let path = `/${API_PREFIX}/${buildPath(BACKEND_ROUTES[route], params)}`;
   if (query) {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) {

@@ -6,7 +6,7 @@ import type {
   OperationListResponseDto,
   OperationResponseDto,
   OperationResultsResponseDto,
-  Trade,
+  TradeListResponseDto,
   WorkerListResponseDto,
 } from './types';
 
@@ -81,57 +81,19 @@ export function useResults(id: string, enabled: boolean) {
   });
 }
 
-export interface TradesPage {
-  trades: Trade[];
-  total: number;
-  /** `server`: the paginated trades endpoint; `result`: sliced from the trades inside /results. */
-  source: 'server' | 'result';
-}
-
-function pickArray(body: Record<string, unknown>): Trade[] | null {
-  for (const k of ['data', 'trades', 'items'])
-    if (Array.isArray(body[k])) return body[k] as Trade[];
-  return null;
-}
-
-function pickTotal(body: Record<string, unknown>, fallback: number): number {
-  for (const k of ['total_count', 'total', 'count'])
-    if (typeof body[k] === 'number') return body[k] as number;
-  return fallback;
-}
-
-/**
- * A page of trades: from `GET /operations/{id}/results/trades?limit&offset` when the backend has it,
- * else a slice of the trades carried in `/results` (a 404 for an operation that exists means the
- * route is missing).
- */
-export function useTrades(
-  id: string,
-  limit: number,
-  offset: number,
-  fallback: Trade[] | null,
-  enabled: boolean,
-) {
-  return useQuery<TradesPage, Error>({
+/** A page of `GET /operations/{id}/results/trades?limit&offset`. */
+export function useTrades(id: string, limit: number, offset: number, enabled: boolean) {
+  return useQuery<TradeListResponseDto, Error>({
     queryKey: keys.trades(id, limit, offset),
     enabled,
     staleTime: Infinity,
     placeholderData: (prev) => prev,
     retry,
-    queryFn: async ({ signal }): Promise<TradesPage> => {
-      try {
-        const body = await get<Record<string, unknown>>(
-          apiPath('operationTrades', { id }, { limit, offset }),
-          signal,
-        );
-        const trades = pickArray(body);
-        if (trades) return { trades, total: pickTotal(body, trades.length), source: 'server' };
-      } catch (err) {
-        if (!(err instanceof ApiError && err.status === 404)) throw err;
-      }
-      const all = fallback ?? [];
-      return { trades: all.slice(offset, offset + limit), total: all.length, source: 'result' };
-    },
+    queryFn: ({ signal }) =>
+      get<TradeListResponseDto>(
+        apiPath('operationResultTrades', { id }, { limit, offset }),
+        signal,
+      ),
   });
 }
 

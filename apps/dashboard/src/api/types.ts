@@ -1,15 +1,19 @@
 /**
  * Wire payload types, straight from @ktrdr/contracts (type-only: nothing of NestJS or
- * class-validator reaches the bundle) and from the engines for the shape of `result`.
+ * class-validator reaches the bundle).
  */
 export type {
+  BacktestResultDto,
   BacktestStartRequestDto,
   CancelOperationResponseDto,
   CancelSweepResponseDto,
   CheckpointInfoDto,
+  EpochRecordDto,
+  EquityPointDto,
   ErrorResponseDto,
   OperationDto,
   OperationListResponseDto,
+  OperationMetricsDto,
   OperationProgressDto,
   OperationResponseDto,
   OperationResultsResponseDto,
@@ -18,10 +22,11 @@ export type {
   SweepDto,
   SweepResponseDto,
   SweepStartResponseDto,
+  TradeDto,
+  TradeListResponseDto,
+  TrainingResultDto,
   TrainingStartRequestDto,
   WorkerCapabilitiesDto,
   WorkerDto,
   WorkerListResponseDto,
 } from '@ktrdr/contracts';
-export type { BacktestResult, EquityPoint, Trade } from '@ktrdr/backtest-engine';
-export type { EpochRecord, TrainingResult } from '@ktrdr/training-engine';

@@ -10,7 +10,7 @@ import {
   XAxis,
   YAxis,
 } from 'recharts';
-import type { EpochRecord } from '../api/types';
+import type { EpochRecordDto } from '../api/types';
 import type { EquityRow } from '../lib/equity';
 import { formatMoney, formatPct } from '../lib/format';
 
@@ -124,7 +124,7 @@ export function EpochChart({
   history,
   metric,
 }: {
-  history: EpochRecord[];
+  history: EpochRecordDto[];
   metric: 'loss' | 'accuracy';
 }) {
   const train = metric === 'loss' ? 'train_loss' : 'train_accuracy';

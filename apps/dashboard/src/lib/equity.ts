@@ -1,4 +1,4 @@
-import type { EquityPoint } from '../api/types';
+import type { EquityPointDto } from '../api/types';
 
 export interface EquityRow {
   /** Epoch ms (the chart's x). */
@@ -9,7 +9,7 @@ export interface EquityRow {
 }
 
 /** Equity curve plus the drawdown from the running peak at each point. */
-export function equityRows(curve: readonly EquityPoint[] | null | undefined): EquityRow[] {
+export function equityRows(curve: readonly EquityPointDto[] | null | undefined): EquityRow[] {
   const rows: EquityRow[] = [];
   let peak = -Infinity;
   for (const p of curve ?? []) {

@@ -52,7 +52,7 @@ export function formatMoney(n: number | null | undefined): string {
 export function formatMetric(name: string, value: unknown): string {
   if (value === null || value === undefined) return '—';
   if (typeof value !== 'number') return String(value);
-  if (/return|drawdown|win_rate|accuracy/.test(name)) return formatPct(value);
+  if (/return|drawdown|win_rate|accuracy|exposure|volatility/.test(name)) return formatPct(value);
   if (Number.isInteger(value)) return formatNumber(value, 0);
   return formatNumber(value, 4);
 }

@@ -68,21 +68,17 @@ export interface Headline {
   value: string;
 }
 
-function num(r: Record<string, unknown>, key: string): number | null {
-  const v = r[key];
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
 /** The few figures a finished operation is judged by (backtest: return, Sharpe, drawdown, trades). */
 export function headlineMetrics(op: Pick<OperationDto, 'operation_type' | 'metrics'>): Headline[] {
-  const r = op.metrics as Record<string, unknown> | null;
-  if (!r) return [];
+  const m = (op.metrics ?? null) as Record<string, unknown> | null;
+  if (!m) return [];
   const keys =
     op.operation_type === 'backtesting'
-      ? ['total_return', 'sharpe_ratio', 'max_drawdown', 'num_trades']
+      ? ['total_return', 'excess_return', 'sharpe_ratio', 'max_drawdown', 'num_trades']
       : ['val_accuracy', 'train_accuracy', 'val_loss', 'epochs_run'];
   const labels: Record<string, string> = {
     total_return: 'return',
+    excess_return: 'vs B&H',
     sharpe_ratio: 'Sharpe',
     max_drawdown: 'max DD',
     num_trades: 'trades',
@@ -93,8 +89,9 @@ export function headlineMetrics(op: Pick<OperationDto, 'operation_type' | 'metri
   };
   const out: Headline[] = [];
   for (const k of keys) {
-    const v = num(r, k);
-    if (v !== null) out.push({ label: labels[k] ?? k, value: formatMetric(k, v) });
+    const v = m[k];
+    if (typeof v === 'number' && Number.isFinite(v))
+      out.push({ label: labels[k] ?? k, value: formatMetric(k, v) });
   }
   return out;
 }

@@ -1,6 +1,12 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useOperation, useResults, useTrades } from '../api/queries';
-import type { BacktestResult, EpochRecord, OperationDto, TrainingResult } from '../api/types';
+import type {
+  BacktestResultDto,
+  EpochRecordDto,
+  OperationDto,
+  OperationResultsResponseDto,
+  TrainingResultDto,
+} from '../api/types';
 import { OperationActions } from '../components/Actions';
 import { DrawdownChart, EpochChart, EquityChart } from '../components/Charts';
 import { ProgressBar, StatusBadge, statusLabel } from '../components/Status';
@@ -107,11 +113,18 @@ function Facts({ op, now }: { op: OperationDto; now: number }) {
 const BACKTEST_METRICS = [
   'total_return',
   'annualized_return',
+  'benchmark_return',
+  'excess_return',
   'sharpe_ratio',
+  'sortino_ratio',
   'max_drawdown',
+  'calmar_ratio',
+  'volatility',
   'num_trades',
   'win_rate',
   'profit_factor',
+  'exposure',
+  'avg_holding_days',
   'final_equity',
   'initial_capital',
   'bars_processed',
@@ -144,18 +157,22 @@ function MetricCards({
 
 const TRADE_PAGE = 20;
 
-function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult }) {
+function TradesTable({ op, result }: { op: OperationDto; result: BacktestResultDto }) {
   const [offset, setOffset] = useState(0);
-  const q = useTrades(op.operation_id, TRADE_PAGE, offset, result.trades ?? [], true);
-  const page = q.data;
-  const total = page?.total ?? 0;
+  const q = useTrades(op.operation_id, TRADE_PAGE, offset, true);
+  const total = q.data?.total_count ?? 0;
+  const omitted = result.trades_summary?.omitted ?? 0;
   return (
     <section aria-labelledby="trades-h" data-testid="trades">
       <h3 id="trades-h">
-        Trades <span className="count">({formatNumber(total, 0)})</span>
+        Trades{' '}
+        <span className="count">
+          ({formatNumber(total, 0)}
+          {omitted > 0 ? `; ${formatNumber(omitted, 0)} more left out by the cap` : ''})
+        </span>
       </h3>
       {q.error && <ErrorLine error={q.error} what="trades" />}
-      {total === 0 ? (
+      {q.isSuccess && total === 0 ? (
         <p className="empty">No trade.</p>
       ) : (
         <>
@@ -176,6 +193,9 @@ function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult 
                   Quantity
                 </th>
                 <th scope="col" className="num">
+                  Bars held
+                </th>
+                <th scope="col" className="num">
                   P&amp;L
                 </th>
                 <th scope="col" className="num">
@@ -184,7 +204,7 @@ function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult 
               </tr>
             </thead>
             <tbody>
-              {(page?.trades ?? []).map((t, i) => (
+              {(q.data?.data ?? []).map((t, i) => (
                 <tr key={`${t.entry_time}-${i}`}>
                   <td>{offset + i + 1}</td>
                   <td>{formatTime(t.entry_time)}</td>
@@ -192,6 +212,7 @@ function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult 
                   <td className="num">{formatNumber(t.entry_price, 4)}</td>
                   <td className="num">{formatNumber(t.exit_price, 4)}</td>
                   <td className="num">{formatNumber(t.quantity, 4)}</td>
+                  <td className="num">{formatNumber(t.bars_held, 0)}</td>
                   <td className={`num ${t.pnl >= 0 ? 'good' : 'bad'}`}>
                     {t.pnl >= 0 ? '+' : '−'}
                     {formatMoney(Math.abs(t.pnl))}
@@ -213,7 +234,8 @@ function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult 
               ← Previous
             </button>
             <span>
-              Trades {offset + 1}–{Math.min(total, offset + TRADE_PAGE)} of {total}
+              Trades {total === 0 ? 0 : offset + 1}–{Math.min(total, offset + TRADE_PAGE)} of{' '}
+              {formatNumber(total, 0)}
             </span>
             <button
               type="button"
@@ -229,16 +251,49 @@ function TradesTable({ op, result }: { op: OperationDto; result: BacktestResult 
   );
 }
 
-function BacktestResults({ op, result }: { op: OperationDto; result: BacktestResult }) {
+function Downloads({ links }: { links: OperationResultsResponseDto['data']['links'] | undefined }) {
+  if (!links || (!links.trades_csv && !links.equity_csv)) return null;
+  return (
+    <p className="downloads">
+      Download:{' '}
+      {links.trades_csv && (
+        <a href={links.trades_csv} download>
+          trades.csv
+        </a>
+      )}
+      {links.trades_csv && links.equity_csv && ' · '}
+      {links.equity_csv && (
+        <a href={links.equity_csv} download>
+          equity.csv (full curve)
+        </a>
+      )}
+    </p>
+  );
+}
+
+function BacktestResults({
+  op,
+  result,
+  links,
+}: {
+  op: OperationDto;
+  result: BacktestResultDto;
+  links: OperationResultsResponseDto['data']['links'] | undefined;
+}) {
   const rows = useMemo(() => equityRows(result.equity_curve), [result.equity_curve]);
+  const cards = {
+    ...(result as unknown as Record<string, unknown>),
+    benchmark_return: result.benchmark?.total_return,
+  };
   return (
     <section aria-labelledby="results-h" className="panel">
       <h2 id="results-h">Results</h2>
-      <MetricCards result={result as unknown as Record<string, unknown>} names={BACKTEST_METRICS} />
+      <MetricCards result={cards} names={BACKTEST_METRICS} />
       <div className="charts">
         <EquityChart rows={rows} />
         <DrawdownChart rows={rows} />
       </div>
+      <Downloads links={links} />
       <TradesTable op={op} result={result} />
     </section>
   );
@@ -255,7 +310,7 @@ const TRAINING_METRICS = [
   'model_name',
 ] as const;
 
-function TrainingCharts({ history }: { history: EpochRecord[] }) {
+function TrainingCharts({ history }: { history: EpochRecordDto[] }) {
   return (
     <div className="charts">
       <EpochChart history={history} metric="loss" />
@@ -265,13 +320,13 @@ function TrainingCharts({ history }: { history: EpochRecord[] }) {
 }
 
 /** Epochs seen in progress reports while this page is open (the live curve of a running training). */
-function useLiveEpochs(op: OperationDto | undefined): EpochRecord[] {
-  const [epochs, setEpochs] = useState<EpochRecord[]>([]);
-  const d = op?.progress?.details as Partial<EpochRecord> | undefined;
+function useLiveEpochs(op: OperationDto | undefined): EpochRecordDto[] {
+  const [epochs, setEpochs] = useState<EpochRecordDto[]>([]);
+  const d = op?.progress?.details as Partial<EpochRecordDto> | undefined;
   const epoch = typeof d?.epoch === 'number' ? d.epoch : null;
   useEffect(() => {
     if (epoch === null || !d || typeof d.train_loss !== 'number') return;
-    const rec: EpochRecord = {
+    const rec: EpochRecordDto = {
       epoch,
       train_loss: d.train_loss,
       val_loss: d.val_loss ?? null,
@@ -295,7 +350,7 @@ export function OperationDetail({ id }: { id: string }) {
   const now = useNow();
   const liveEpochs = useLiveEpochs(op);
   const completed = op?.status === 'completed';
-  // The operation carries headline metrics only; the full result comes from /results.
+  // The full result (the operation itself carries headline metrics only).
   const results = useResults(id, completed);
   const result = (results.data?.data.result ?? null) as Record<string, unknown> | null;
 
@@ -310,7 +365,7 @@ export function OperationDetail({ id }: { id: string }) {
   if (!op) return <p className="empty">Loading {id}…</p>;
 
   const params = flattenParams(op.params);
-  const history = (result as TrainingResult | null)?.history;
+  const history = (result as TrainingResultDto | null)?.history;
   return (
     <div className="detail" data-testid="operation-detail" data-status={op.status}>
       <section className="panel" aria-labelledby="op-h">
@@ -363,7 +418,11 @@ export function OperationDetail({ id }: { id: string }) {
       </section>
 
       {completed && op.operation_type === 'backtesting' && result && (
-        <BacktestResults op={op} result={result as unknown as BacktestResult} />
+        <BacktestResults
+          op={op}
+          result={result as unknown as BacktestResultDto}
+          links={results.data?.data.links}
+        />
       )}
       {op.operation_type === 'training' && (history?.length || liveEpochs.length > 0) && (
         <section aria-labelledby="training-h" className="panel">

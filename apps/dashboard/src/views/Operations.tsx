@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { OperationStatus, OperationType } from '@ktrdr/contracts/enums';
+import { OperationStatus, OperationType } from '@ktrdr/contracts/constants';
 import { useOperations, type OperationFilter } from '../api/queries';
 import type { OperationDto } from '../api/types';
 import { OperationActions } from '../components/Actions';
