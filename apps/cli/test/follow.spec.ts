@@ -22,7 +22,7 @@ function op(status: string, percentage: number) {
     completed_at: status === 'completed' ? '2026-01-01T00:00:09.000Z' : null,
     progress: { percentage, current_step: `bar ${percentage}/100` },
     params: {},
-    result: status === 'completed' ? { total_return: 0.5 } : null,
+    metrics: status === 'completed' ? { total_return: 0.5 } : null,
     error_message: null,
     checkpoint: null,
     priority: 0,
@@ -33,7 +33,7 @@ function op(status: string, percentage: number) {
 }
 
 function frame(id: number, type: string, status: string, percentage: number): string {
-  const { params: _p, result: _r, ...payload } = op(status, percentage);
+  const { params: _p, metrics: _m, ...payload } = op(status, percentage);
   return `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ id, type, time: new Date().toISOString(), payload })}\n\n`;
 }
 
@@ -122,9 +122,9 @@ describe('follow', () => {
     const final = await follow(s, ID, slowPolls);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(final.status).toBe('completed');
-    expect(final.result).toEqual({ total_return: 0.5 });
+    expect(final.metrics).toEqual({ total_return: 0.5 });
     const lines = s.err.join('');
-    expect(lines).toMatch(/\[  0%\] running on bw-1/);
+    expect(lines).toMatch(/\[ {2}0%\] running on bw-1/);
     expect(lines).toMatch(/\[ 30%\] running on bw-1 · bar 30\/100/);
     expect(lines).toMatch(/\[ 60%\] running on bw-1 · bar 60\/100/);
     // One read before the stream, one final read: no polling in between.
