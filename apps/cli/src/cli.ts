@@ -2,7 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
-import { BACKEND_ROUTES } from '@ktrdr/contracts/constants';
+import {
+  BACKEND_ROUTES,
+  OperationStatus,
+  WorkerStatus,
+  WorkerType,
+} from '@ktrdr/contracts/constants';
 import {
   followCommand,
   opsCancelCommand,
@@ -56,9 +61,9 @@ Exit codes:
 Settings: KTRDR_API_CLIENT_BASE_URL (default http://localhost:8000/api/v1), KTRDR_API_KEY,
 KTRDR_API_CLIENT_TIMEOUT, KTRDR_API_CLIENT_RETRIES, NO_COLOR; see docs/configuration.md.`;
 
-const OPERATION_STATUSES = ['pending', 'dispatched', 'running', 'completed', 'failed', 'cancelled'];
-const WORKER_TYPES = ['backtesting', 'training', 'gpu_host'];
-const WORKER_STATUSES = ['available', 'busy', 'temporarily_unavailable'];
+const OPERATION_STATUSES: readonly string[] = Object.values(OperationStatus);
+const WORKER_TYPES: readonly string[] = Object.values(WorkerType);
+const WORKER_STATUSES: readonly string[] = Object.values(WorkerStatus);
 
 function marketOptions(cmd: Command): Command {
   return cmd
@@ -335,14 +340,15 @@ export async function runCli(argv: string[], env: CliEnvironment, io: Io): Promi
     cmd.commands.forEach(setup);
   };
   program.commands.forEach(setup);
+  const colourEnv = { no_color: env.noColor, force_color: env.forceColor };
+  const colourFlag = argv.includes('--no-color') ? false : undefined;
   const out = new Output(
     io.stdout,
     io.stderr,
-    coloursEnabled(
-      io.stderr.isTTY,
-      { no_color: env.noColor, force_color: env.forceColor },
-      argv.includes('--no-color') ? false : undefined,
-    ),
+    {
+      stdout: coloursEnabled(io.stdout.isTTY, colourEnv, colourFlag),
+      stderr: coloursEnabled(io.stderr.isTTY, colourEnv, colourFlag),
+    },
     false,
   );
   if (argv.length === 0) {

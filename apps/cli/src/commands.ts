@@ -4,6 +4,8 @@ import type {
   OperationListResponseDto,
   OperationResultsResponseDto,
   StartOperationResponseDto,
+  TradeDto,
+  TradeListResponseDto,
   WorkerDto,
   WorkerListResponseDto,
   WorkerSummaryDto,
@@ -314,17 +316,7 @@ export async function opsResultsCommand(s: Session, id: string): Promise<number>
   return EXIT.OK;
 }
 
-interface TradesPage {
-  data?: Json[];
-  trades?: Json[];
-  total_count?: number;
-  total?: number;
-}
-
-/**
- * Trades of a completed backtest: the paginated trades endpoint when the backend has it, else the
- * trades inside the results.
- */
+/** Trades of a completed backtest, one page of `GET /operations/{id}/results/trades`. */
 export async function opsTradesCommand(
   s: Session,
   id: string,
@@ -332,32 +324,12 @@ export async function opsTradesCommand(
 ): Promise<number> {
   const limit = opts.limit ?? 50;
   const offset = opts.offset ?? 0;
-  let trades: Json[];
-  let total: number;
-  let truncated = false;
-  try {
-    const page = await s.api.get<TradesPage>(
-      `${opPath(BACKEND_ROUTES.operationResults, id)}/trades`,
-      {
-        limit,
-        offset,
-      },
-    );
-    trades = page.data ?? page.trades ?? [];
-    total = page.total_count ?? page.total ?? trades.length;
-  } catch (err) {
-    // An older backend: no such route (Nest's "Cannot GET ..."), read the trades in the results.
-    if (!(err instanceof ApiError && err.status === 404 && /^Cannot GET/.test(err.message)))
-      throw err;
-    const res = await s.api.get<OperationResultsResponseDto>(
-      opPath(BACKEND_ROUTES.operationResults, id),
-    );
-    const result = res.data.result as unknown as Json;
-    const all = Array.isArray(result.trades) ? (result.trades as Json[]) : [];
-    truncated = result.trades_truncated === true;
-    total = all.length;
-    trades = all.slice(offset, offset + limit);
-  }
+  const page = await s.api.get<TradeListResponseDto>(
+    opPath(BACKEND_ROUTES.operationResultTrades, id),
+    { limit, offset },
+  );
+  const trades: TradeDto[] = page.data;
+  const total = page.total_count;
   if (s.out.json) {
     s.out.printJson({ operation_id: id, total_count: total, offset, limit, trades });
     return EXIT.OK;
@@ -368,8 +340,7 @@ export async function opsTradesCommand(
     );
     return EXIT.OK;
   }
-  const cell = (v: unknown, digits = 2) =>
-    typeof v === 'number' ? v.toFixed(digits) : v === undefined || v === null ? '-' : String(v);
+  const cell = (v: string | number, digits = 2) => (typeof v === 'number' ? v.toFixed(digits) : v);
   s.out.table(
     ['#', 'ENTRY', 'EXIT', 'ENTRY PRICE', 'EXIT PRICE', 'QTY', 'PNL', 'RETURN'],
     trades.map((t, i) => [
@@ -380,11 +351,11 @@ export async function opsTradesCommand(
       cell(t.exit_price, 4),
       cell(t.quantity, 4),
       cell(t.pnl),
-      typeof t.return_pct === 'number' ? `${(t.return_pct * 100).toFixed(2)}%` : '-',
+      `${(t.return_pct * 100).toFixed(2)}%`,
     ]),
   );
   s.out.note(
-    `${offset + 1}-${offset + trades.length} of ${total}${truncated ? ' (the result kept only these; the backend truncated the list)' : ''}`,
+    `${offset + 1}-${offset + trades.length} of ${total}${offset + trades.length < total ? ` (next page: --offset ${offset + trades.length})` : ''}`,
   );
   return EXIT.OK;
 }

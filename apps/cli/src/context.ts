@@ -62,11 +62,11 @@ export function resolveApiKey(flag: string | undefined, env: CliEnvironment): st
 }
 
 export function createSession(env: CliEnvironment, io: Io, g: GlobalOptions): Session {
-  const colours = coloursEnabled(
-    io.stdout.isTTY === true || io.stderr.isTTY === true,
-    { no_color: env.noColor, force_color: env.forceColor },
-    g.color,
-  );
+  const flags = { no_color: env.noColor, force_color: env.forceColor };
+  const colours = {
+    stdout: coloursEnabled(io.stdout.isTTY, flags, g.color),
+    stderr: coloursEnabled(io.stderr.isTTY, flags, g.color),
+  };
   const out = new Output(io.stdout, io.stderr, colours, g.json === true);
   const api = new ApiClient({
     baseUrl: g.apiUrl ?? env.baseUrl,

@@ -144,7 +144,7 @@ export async function follow(
   es.addEventListener('error', () => {
     if (!settled && !streamNoted && es?.readyState === EventSource.CLOSED) {
       streamNoted = true;
-      out.note(out.c.dim('(live event stream unavailable; following by polling)'));
+      out.note(out.ec.dim('(live event stream unavailable; following by polling)'));
     }
   });
 

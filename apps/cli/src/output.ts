@@ -1,7 +1,9 @@
 /**
  * What the CLI prints. Machine output (tables, summaries, --json) goes to stdout, messages and progress
- * to stderr. Colours (picocolors) only when enabled: a TTY or FORCE_COLOR, and never with NO_COLOR or
- * --no-color. Tables (cli-table3) only on a TTY; otherwise tab-separated lines with a header.
+ * to stderr. Colours (picocolors) only when enabled, decided for each stream on its own: that stream is
+ * a TTY or FORCE_COLOR is set, and never with NO_COLOR or --no-color (so `ktrdr workers > file` from a
+ * terminal writes no escape codes into the file while its messages stay coloured). Tables (cli-table3)
+ * only on a TTY; otherwise tab-separated lines with a header.
  */
 import Table from 'cli-table3';
 import { createColors } from 'picocolors';
@@ -25,16 +27,26 @@ export function coloursEnabled(
   return isTTY === true;
 }
 
+/** Whether each stream gets colours (see coloursEnabled). */
+export interface StreamColours {
+  stdout: boolean;
+  stderr: boolean;
+}
+
 export class Output {
+  /** Colours for what goes to stdout (tables, summaries). */
   readonly c: Colors;
+  /** Colours for what goes to stderr (messages, progress). */
+  readonly ec: Colors;
 
   constructor(
     readonly stdout: Stream,
     readonly stderr: Stream,
-    readonly colours: boolean,
+    readonly colours: StreamColours,
     readonly json: boolean,
   ) {
-    this.c = createColors(colours);
+    this.c = createColors(colours.stdout);
+    this.ec = createColors(colours.stderr);
   }
 
   /** Tables and in-place progress bars need a terminal. */
@@ -56,11 +68,11 @@ export class Output {
   }
 
   warn(text: string): void {
-    this.stderr.write(`${this.c.yellow('Warning:')} ${text}\n`);
+    this.stderr.write(`${this.ec.yellow('Warning:')} ${text}\n`);
   }
 
   error(text: string): void {
-    this.stderr.write(`${this.c.red('Error:')} ${text}\n`);
+    this.stderr.write(`${this.ec.red('Error:')} ${text}\n`);
   }
 
   printJson(value: unknown): void {

@@ -81,7 +81,7 @@ class BarProgress implements ProgressView {
   private started = false;
 
   constructor(out: Output) {
-    const c = out.c;
+    const c = out.ec;
     this.bar = new SingleBar(
       {
         stream: out.stderr as NodeJS.WritableStream,

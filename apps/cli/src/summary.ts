@@ -30,6 +30,9 @@ export interface BacktestSummary {
   profit_factor: number | null;
   final_equity: number | null;
   initial_capital: number | null;
+  /** Buy-and-hold of the same bars (docs/metrics.md) and the strategy's return above it. */
+  benchmark_return: number | null;
+  excess_return: number | null;
 }
 
 export interface TrainingSummary {
@@ -56,6 +59,8 @@ export function backtestSummary(r: Result): BacktestSummary {
     profit_factor: num(r.profit_factor),
     final_equity: num(r.final_equity),
     initial_capital: num(r.initial_capital),
+    benchmark_return: num((r.benchmark as Result | undefined)?.total_return),
+    excess_return: num(r.excess_return),
   };
 }
 
@@ -90,6 +95,8 @@ export function summaryRows(
     const s = backtestSummary(result);
     return [
       ['Total return', pct(s.total_return)],
+      ['Buy and hold', pct(s.benchmark_return)],
+      ['Excess return', pct(s.excess_return)],
       ['Annualized return', pct(s.annualized_return)],
       ['Sharpe ratio', fixed(s.sharpe_ratio, 3)],
       ['Max drawdown', pct(s.max_drawdown)],

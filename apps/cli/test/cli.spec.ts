@@ -5,7 +5,7 @@
  */
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -143,6 +143,13 @@ describe('ktrdr backtest run', () => {
     expect(res.stdout).toMatch(
       new RegExp(`^Total return\\s+${(op.result.total_return * 100).toFixed(2)}%$`, 'm'),
     );
+    // The buy-and-hold benchmark over the same bars, and the return above it.
+    expect(res.stdout).toMatch(
+      new RegExp(`^Buy and hold\\s+${(op.result.benchmark.total_return * 100).toFixed(2)}%$`, 'm'),
+    );
+    expect(res.stdout).toMatch(
+      new RegExp(`^Excess return\\s+${(op.result.excess_return * 100).toFixed(2)}%$`, 'm'),
+    );
     // Messages and progress stay off stdout.
     expect(res.stdout).not.toMatch(/Started|\[\s*\d+%\]/);
   });
@@ -162,6 +169,8 @@ describe('ktrdr backtest run', () => {
       max_drawdown: expect.any(Number),
       num_trades: expect.any(Number),
       total_return: doc.operation.metrics.total_return,
+      benchmark_return: expect.any(Number),
+      excess_return: expect.any(Number),
     });
   });
 
@@ -489,6 +498,27 @@ describe('colours', () => {
       const plain = cmd('NO_COLOR=1');
       expect(plain.stdout).toMatch(/┌─+/);
       expect(plain.stdout).not.toMatch(ANSI);
+      // stdout to a file from a terminal: each stream decides on its own, so the file gets
+      // tab-separated lines without escape codes while stderr stays a terminal.
+      const dir = mkdtempSync(join(tmpdir(), 'ktrdr-cli-redirect-'));
+      try {
+        const file = join(dir, 'workers.tsv');
+        const redirected = spawnSync(
+          'script',
+          ['-qec', `${process.execPath} ${KTRDR_MAIN} workers > ${file}`, '/dev/null'],
+          {
+            env: { PATH: childProcessEnv().PATH ?? '', TERM: 'xterm', ...env },
+            encoding: 'utf8',
+            timeout: 30_000,
+          },
+        );
+        expect(redirected.status).toBe(0);
+        const written = readFileSync(file, 'utf8');
+        expect(written).toMatch(/backtest-cli-1\tbacktesting\tavailable/);
+        expect(written).not.toMatch(ANSI);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 });

@@ -85,7 +85,7 @@ function session(base: string) {
   const out = new Output(
     { write: () => true, isTTY: false },
     { write: (t: string) => err.push(t), isTTY: false },
-    false,
+    { stdout: false, stderr: false },
     false,
   );
   const api = new ApiClient({ baseUrl: base, timeoutMs: 5000, retries: 0 });
