@@ -635,6 +635,11 @@ export const TestSettings = defineSettings({
       default: false,
       description: 'Leave e2e containers running after the suites, for debugging.',
     }),
+    require_all: bool({
+      default: false,
+      description:
+        'A suite that cannot run on this machine (the multi-host suite without root or `ip`, the script checks without shellcheck) fails instead of skipping; `.ci/run` sets it.',
+    }),
     log_dir: path({
       description: 'Where e2e container logs are saved on failure (default `e2e/logs`).',
     }),
