@@ -682,6 +682,8 @@ describe('credentials inside URLs', () => {
       'a http://***@h:1/x and postgres://***@db/k',
     );
     expect(redactUrlCredentials('http://host/path?q=a@b')).toBe('http://host/path?q=a@b');
+    // A password that contains `@` is hidden whole.
+    expect(redactUrlCredentials('postgres://u:p@ss@db:5432/k')).toBe('postgres://***@db:5432/k');
   });
 });
 

@@ -243,6 +243,15 @@ describe('validation of invalid files', () => {
     );
   });
 
+  it('never echoes credentials inside a refused URL', () => {
+    const { errors } = errorsOf(
+      PROD.replace('backend_url: http://10.9.0.10:8000/api/v1', 'backend_url: ftp://u:s3cr@t@h/x'),
+    );
+    const text = errors.join('\n');
+    expect(text).toMatch(/backend_url .*ftp:\/\/\*\*\*@h\/x/);
+    expect(text).not.toContain('s3cr');
+  });
+
   it('requires backend_url and deployment.type; the type decides which section is allowed', () => {
     expect(errorsOf('health_check:\n  interval: 3\n').errors).toEqual([
       expect.stringMatching(/^backend_url \(.*\): is required \(an absolute http or https URL/),

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import nodePath from 'node:path';
 import { LineCounter, isMap, isNode, parseDocument, type Document } from 'yaml';
 import type { EnvMap, EnvSources, FileSource, FileValue } from './env';
-import { constraintText, editDistance, loadClass, parseRaw } from './loader';
+import { constraintText, editDistance, loadClass, parseRaw, redactUrlCredentials } from './loader';
 import { envNameOf, type AnyField, type AnySettingsClass } from './schema';
 import { ApiClientSettings, FleetSettings, RuntimeSettings, WorkerSettings } from './settings';
 
@@ -353,8 +353,11 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
   cur[parts[parts.length - 1] as string] = value;
 }
 
+/** A value for an error message: quoted, URL credentials hidden, shortened. */
 function shown(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
+  const s = redactUrlCredentials(
+    typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v)),
+  );
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

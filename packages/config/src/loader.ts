@@ -47,7 +47,8 @@ function present(map: EnvMap, name: string): string | undefined {
  * configuration errors and logs never echo a password embedded in a URL-valued setting.
  */
 export function redactUrlCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/gi, '$1***@');
+  // Greedy up to the last `@` of the authority: a password may itself contain `@`.
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, '$1***@');
 }
 
 function describeValue(raw: string, f: AnyField): string {
