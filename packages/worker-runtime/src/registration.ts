@@ -4,6 +4,7 @@ import type {
   RegisterWorkerRequestDto,
   RegisterWorkerResponseDto,
 } from '@ktrdr/contracts';
+import { redactUrlCredentials } from '@ktrdr/config';
 import type { BackendClient, BackendResponse } from './backend-client';
 import { backoffDelay } from './config';
 import type { RuntimeLogger } from './logger';
@@ -159,7 +160,9 @@ export class RegistrationManager {
       );
       this.registeredFlag = true;
       this.hooks.registeredChanged(true);
-      this.logger.log(`registered with the backend at ${this.client.baseUrl} as ${body.worker_id}`);
+      this.logger.log(
+        `registered with the backend at ${redactUrlCredentials(this.client.baseUrl)} as ${body.worker_id}`,
+      );
       const stop = Array.isArray(reply.stop_operations) ? reply.stop_operations : [];
       if (stop.length > 0) this.hooks.stopOperations(stop);
       return true;
@@ -182,7 +185,9 @@ export class RegistrationManager {
         res.status === 401
           ? ' (registration token missing or wrong: set KTRDR_WORKER_REGISTRATION_TOKEN)'
           : '';
-      this.logger.warn(`registration with ${this.client.baseUrl} failed: ${why}${hint}; retrying`);
+      this.logger.warn(
+        `registration with ${redactUrlCredentials(this.client.baseUrl)} failed: ${why}${hint}; retrying`,
+      );
     }
     return false;
   }
