@@ -36,7 +36,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         in: 'header',
         name: REGISTRATION_TOKEN_HEADER,
         description:
-          'Worker registration token; required on register, heartbeat, progress and complete only when KTRDR_WORKER_REGISTRATION_TOKEN is set',
+          'Worker registration token, required on register, heartbeat, progress, complete and artifact uploads: KTRDR_WORKER_REGISTRATION_TOKEN, or outside production the generated `{data dir}/dev-worker-token`',
       },
       REGISTRATION_TOKEN_SCHEME,
     )
