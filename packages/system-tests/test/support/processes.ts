@@ -12,6 +12,7 @@ export function distMain(pkg: string): string {
 
 export const BACKEND_MAIN = distMain('@ktrdr/backend');
 export const BACKTEST_MAIN = distMain('@ktrdr/backtest-worker');
+export const TRAINING_MAIN = distMain('@ktrdr/training-worker');
 
 export function requireBuilt(...mains: string[]): void {
   for (const m of mains) if (!existsSync(m)) throw new Error(`${m} is missing: build first`);

@@ -2,39 +2,23 @@
  * The built backend and workers as child processes on loopback, for the observability suite: free
  * ports, one log file per process (tails printed when a wait times out), JSON calls to the API.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { childProcessEnv } from '@ktrdr/config';
+import { join } from 'node:path';
+import {
+  BACKEND_MAIN,
+  BACKTEST_MAIN,
+  TRAINING_MAIN,
+  freePort,
+  launch,
+  requireBuilt,
+  type Proc as BaseProc,
+} from './processes';
 
-export function distMain(pkg: string): string {
-  return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', 'main.js');
-}
+export { BACKEND_MAIN, freePort };
 
-export const BACKEND_MAIN = distMain('@ktrdr/backend');
-export const BACKTEST_MAIN = distMain('@ktrdr/backtest-worker');
-export const TRAINING_MAIN = distMain('@ktrdr/training-worker');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export interface Proc {
-  name: string;
-  child: ChildProcess;
-  logFile: string;
+export interface Proc extends BaseProc {
   port: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 export class Stack {
@@ -52,19 +36,8 @@ export class Stack {
   }
 
   launch(name: string, main: string, port: number, env: Record<string, string>): Proc {
-    if (!existsSync(main)) throw new Error(`${main} is missing: build first (turbo run build)`);
-    const logFile = join(this.root, 'logs', `${name}.log`);
-    const child = spawn(process.execPath, [main], {
-      env: childProcessEnv({ ...this.env, ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out = createWriteStream(logFile);
-    child.stdout!.pipe(out);
-    child.stderr!.pipe(out);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal })),
-    );
-    const p = { name, child, logFile, port, exited };
+    requireBuilt(main);
+    const p = { ...launch(name, main, { ...this.env, ...env }, join(this.root, 'logs')), port };
     this.procs.push(p);
     return p;
   }
