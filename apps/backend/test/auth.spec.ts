@@ -19,7 +19,15 @@ import {
   testSettings,
 } from './support/settings';
 import { createTestApp, type TestApp } from './support/test-app';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -340,7 +348,28 @@ describe('API keys', () => {
     expect(again.dev_key_created).toBe(false);
     expect(again.keys).toEqual(first.keys);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    // Production never generates one.
-    expect(loadApiKeys({ ...src, environment: 'production' }).keys).toEqual([]);
+    // Production never generates one: it refuses to start.
+    expect(() =>
+      loadApiKeys({ ...src, environment: 'production', data_dir: join(dir, 'p') }),
+    ).toThrow(/^KTRDR_ENV=production needs at least one API key: set KTRDR_API_OPERATE_KEY_SHA256/);
+    expect(existsSync(join(dir, 'p', 'dev-api-key'))).toBe(false);
+  });
+
+  it('a keys file that holds no keys is refused in every environment, naming the file', () => {
+    const file = join(dir, 'empty-keys.json');
+    for (const text of ['[]', '{"keys": []}']) {
+      writeFileSync(file, text);
+      for (const environment of ['production', 'development'] as const)
+        expect(() =>
+          loadApiKeys({
+            keys_file: file,
+            operate_key_sha256: environment === 'production' ? [sha256Hex('op')] : undefined,
+            read_key_sha256: undefined,
+            environment,
+            data_dir: dir,
+          }),
+        ).toThrow(`KTRDR_API_KEYS_FILE: ${file} holds no keys`);
+    }
+    expect(existsSync(join(dir, 'dev-api-key'))).toBe(false);
   });
 });

@@ -1,20 +1,28 @@
 /**
  * Property-based fuzzing (fast-check) of every write endpoint of the BUILT backend (enumerated from its
- * own OpenAPI document, so endpoints added later are fuzzed too) and of a real backtest worker: at least
- * 10,000 generated bad requests — random JSON, mutations of valid bodies (wrong types, unknown and
- * forbidden keys, NUL characters, unpaired surrogates, nesting up to 100,000 levels), invalid JSON,
- * other content types, odd path ids, missing or wrong credentials and signatures. Properties: no 5xx
- * ever; every 400 names a field or a path; afterwards both services still answer and a real backtest
- * completes.
+ * own OpenAPI document, so endpoints added later are fuzzed too) and of a real backtest worker and a
+ * real training worker: at least 10,000 generated bad requests — random JSON, mutations of valid
+ * bodies (wrong types, unknown and forbidden keys, NUL characters, unpaired surrogates, nesting up to
+ * 100,000 levels), invalid JSON, other content types, odd path ids and artifact kinds, missing or wrong
+ * credentials and signatures. Properties: no 5xx ever; every 400 names a field or a path; a request
+ * without or with wrong credentials never succeeds; afterwards every service still answers and a real
+ * backtest completes.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { PATH_MESSAGE_PATTERN, REGISTRATION_TOKEN_HEADER, signRequest } from '@ktrdr/contracts';
+import {
+  ARTIFACT_COLUMNS,
+  ARTIFACT_KINDS,
+  PATH_MESSAGE_PATTERN,
+  REGISTRATION_TOKEN_HEADER,
+  signRequest,
+} from '@ktrdr/contracts';
 import {
   BACKEND_MAIN,
   BACKTEST_MAIN,
+  TRAINING_MAIN,
   freePort,
   launch,
   requireBuilt,
@@ -29,18 +37,27 @@ const TOKEN = 'fuzz-registration-token-0123456789abcdef';
 const KEY = 'fuzz-operate-key-0123456789abcdef0123456789';
 const SEED = 20261122;
 const BACKEND_REQUESTS = 7_000;
-const WORKER_REQUESTS = 3_200;
+const WORKER_REQUESTS = 4_200;
 const CONCURRENCY = 8;
 /** A 400 starts with the field or path it is about: `strategy.fast_period must…`, `body is…`. */
 const NAMES_A_PATH = PATH_MESSAGE_PATTERN;
 
+type Target = 'backend' | 'backtest-worker' | 'training-worker';
+
 interface Spec {
-  target: 'backend' | 'worker';
+  target: Target;
   method: string;
   path: string;
   headers: Record<string, string>;
   body?: string;
   what: string;
+  /** What the request carried: the right credentials, wrong ones, or none. */
+  credentials: 'right' | 'wrong' | 'none';
+  /**
+   * Token to sign a worker call with, when it is signed: signatures are made when the request is sent
+   * (a signature older than the worker's window is refused, whatever the body).
+   */
+  signWith?: string;
 }
 
 interface Outcome {
@@ -54,6 +71,7 @@ const procs: Proc[] = [];
 let root: string;
 let backendUrl: string;
 let workerUrl: string;
+let trainingUrl: string;
 
 const logs = (): string => procs.map((p) => `----- ${p.name}\n${tail(p)}`).join('\n');
 
@@ -61,9 +79,14 @@ beforeAll(async () => {
   requireBuilt(BACKEND_MAIN, BACKTEST_MAIN);
   root = mkdtempSync(join(tmpdir(), 'ktrdr-fuzz-'));
   mkdirSync(join(root, 'logs'));
-  const [apiPort, workerPort] = [await freePort(), await freePort()];
+  const [apiPort, workerPort, trainingPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   backendUrl = `http://127.0.0.1:${apiPort}`;
   workerUrl = `http://127.0.0.1:${workerPort}`;
+  trainingUrl = `http://127.0.0.1:${trainingPort}`;
   const common = {
     KTRDR_ENV: 'test',
     KTRDR_LOG_LEVEL: 'warn',
@@ -102,17 +125,34 @@ beforeAll(async () => {
       join(root, 'logs'),
     ),
   );
-  await waitFor(
-    'the worker registered',
-    async () => {
-      const res = await fetch(`${backendUrl}/api/v1/workers/fuzz-backtest-1`, {
-        headers: { authorization: `Bearer ${KEY}` },
-      });
-      return res.status === 200 ? true : undefined;
-    },
-    120_000,
-    logs,
+  procs.push(
+    launch(
+      'training-worker',
+      TRAINING_MAIN,
+      {
+        ...common,
+        KTRDR_WORKER_ID: 'fuzz-training-1',
+        KTRDR_WORKER_HOST: '127.0.0.1',
+        KTRDR_WORKER_PORT: String(trainingPort),
+        KTRDR_WORKER_PUBLIC_BASE_URL: trainingUrl,
+        KTRDR_API_CLIENT_BASE_URL: `${backendUrl}/api/v1`,
+        KTRDR_WORKER_HEARTBEAT_INTERVAL: '1',
+      },
+      join(root, 'logs'),
+    ),
   );
+  for (const id of ['fuzz-backtest-1', 'fuzz-training-1'])
+    await waitFor(
+      `worker ${id} registered`,
+      async () => {
+        const res = await fetch(`${backendUrl}/api/v1/workers/${id}`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        });
+        return res.status === 200 ? true : undefined;
+      },
+      120_000,
+      logs,
+    );
 }, 180_000);
 
 afterAll(async () => {
@@ -154,6 +194,16 @@ function baseBody(method: string, path: string): Record<string, unknown> {
     return { lease_token: 'lease-x', progress: { percentage: 10, message: 'm' } };
   if (path.endsWith('/complete'))
     return { lease_token: 'lease-x', status: 'completed', result: { a: [1, { b: 'c' }] } };
+  if (path.includes('/artifacts/'))
+    return {
+      lease_token: 'lease-x',
+      chunk_index: 0,
+      chunk_count: 1,
+      first_row: 0,
+      total_rows: 1,
+      columns: [...ARTIFACT_COLUMNS.equity],
+      rows: [[1704067200000, 100000]],
+    };
   if (method === 'POST' && path.startsWith('/backtests'))
     return { task_id: 'op-f', lease_token: 'l', attempt: 1, ...BACKTEST };
   return {};
@@ -237,10 +287,18 @@ function bodyArb(
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.integer({ min: 70, max: 20_000 }), fc.boolean()).map(([d, arr]) => ({
-        body: `{"x":${arr ? deep(d, '[', ']', '1') : deep(d, '{"a":', '}', '1')}}`,
-        what: `nesting ${d}`,
-      })),
+      arbitrary: fc
+        .tuple(
+          fc.oneof(
+            { weight: 9, arbitrary: fc.integer({ min: 70, max: 20_000 }) },
+            { weight: 1, arbitrary: fc.constant(100_000) },
+          ),
+          fc.boolean(),
+        )
+        .map(([d, arr]) => ({
+          body: `{"x":${arr ? deep(d, '[', ']', '1') : deep(d, '{"a":', '}', '1')}}`,
+          what: `nesting ${d}`,
+        })),
     },
     {
       weight: 1,
@@ -280,8 +338,14 @@ const idArb = fc.oneof(
   },
 );
 
+/** Mostly a real artifact kind (so the body is validated), sometimes an odd one. */
+const kindArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...ARTIFACT_KINDS) },
+  { weight: 1, arbitrary: idArb },
+);
+
 interface Endpoint {
-  target: 'backend' | 'worker';
+  target: Target;
   method: string;
   template: string;
   credentials: 'key' | 'token' | 'signature';
@@ -289,9 +353,9 @@ interface Endpoint {
 
 function specArb(e: Endpoint): fc.Arbitrary<Spec> {
   return fc
-    .tuple(bodyArb(e.method, e.template), idArb, fc.integer({ min: 0, max: 19 }))
-    .map(([b, id, auth]) => {
-      const path = e.template.replace(/\{[^}]+\}|:id/g, id);
+    .tuple(bodyArb(e.method, e.template), idArb, kindArb, fc.integer({ min: 0, max: 19 }))
+    .map(([b, id, kind, auth]) => {
+      const path = e.template.replace(/\{kind\}/g, kind).replace(/\{[^}]+\}|:id/g, id);
       const headers: Record<string, string> = {};
       if (b.body !== undefined) headers['content-type'] = b.type ?? 'application/json';
       let what = b.what;
@@ -301,24 +365,46 @@ function specArb(e: Endpoint): fc.Arbitrary<Spec> {
         headers.authorization = auth === 1 ? 'Bearer wrong-key' : `Bearer ${KEY}`;
       else if (e.credentials === 'token')
         headers[REGISTRATION_TOKEN_HEADER] = auth === 1 ? 'wrong' : TOKEN;
-      else
-        Object.assign(
-          headers,
-          signRequest(auth === 1 ? 'wrong-token-0123456789abcdef0123' : TOKEN, {
-            method: e.method,
-            path: path.split('?')[0]!,
-            body: b.body,
-          }),
-        );
-      return { target: e.target, method: e.method, path, headers, body: b.body, what };
+      const signWith =
+        e.credentials === 'signature' && auth !== 0
+          ? auth === 1
+            ? 'wrong-token-0123456789abcdef0123'
+            : TOKEN
+          : undefined;
+      const credentials = auth === 0 ? 'none' : auth === 1 ? 'wrong' : 'right';
+      return {
+        target: e.target,
+        method: e.method,
+        path,
+        headers,
+        body: b.body,
+        what,
+        credentials,
+        signWith,
+      };
     });
 }
 
 async function send(spec: Spec): Promise<Outcome> {
-  const base = spec.target === 'backend' ? backendUrl : workerUrl;
+  const base =
+    spec.target === 'backend'
+      ? backendUrl
+      : spec.target === 'backtest-worker'
+        ? workerUrl
+        : trainingUrl;
+  const headers = spec.signWith
+    ? {
+        ...spec.headers,
+        ...signRequest(spec.signWith, {
+          method: spec.method,
+          path: spec.path.split('?')[0]!,
+          body: spec.body,
+        }),
+      }
+    : spec.headers;
   const res = await fetch(base + spec.path, {
     method: spec.method,
-    headers: spec.headers,
+    headers,
     body: spec.body,
     signal: AbortSignal.timeout(30_000),
   });
@@ -372,6 +458,14 @@ function check(outcomes: Outcome[]): void {
     unnamed_400: 0,
     first: [],
   });
+  // Without or with wrong credentials (key, registration token or signature) nothing gets through.
+  const admitted = outcomes.filter((o) => o.spec.credentials !== 'right' && o.status < 300);
+  expect({ admitted_without_credentials: admitted.length, first: show(admitted) }).toEqual({
+    admitted_without_credentials: 0,
+    first: [],
+  });
+  const refused = outcomes.filter((o) => o.spec.credentials !== 'right' && o.status === 401);
+  expect(refused.length).toBeGreaterThan(outcomes.length / 40);
 }
 
 describe('fuzzing every write endpoint', () => {
@@ -404,43 +498,72 @@ describe('fuzzing every write endpoint', () => {
   }, 600_000);
 
   it(`worker: ${WORKER_REQUESTS} generated bad requests, no 5xx, every 400 names a field or path`, async () => {
-    const endpoints: Endpoint[] = [
-      { target: 'worker', method: 'POST', template: '/backtests/start', credentials: 'signature' },
-      {
-        target: 'worker',
-        method: 'DELETE',
-        template: '/api/v1/operations/:id/cancel',
-        credentials: 'signature',
-      },
-      { target: 'worker', method: 'POST', template: '/backend-shutdown', credentials: 'signature' },
+    const cancel = '/api/v1/operations/:id/cancel';
+    const plan: [Endpoint, number][] = [
+      [
+        {
+          target: 'backtest-worker',
+          method: 'POST',
+          template: '/backtests/start',
+          credentials: 'signature',
+        },
+        2_000,
+      ],
+      [
+        {
+          target: 'training-worker',
+          method: 'POST',
+          template: '/training/start',
+          credentials: 'signature',
+        },
+        1_200,
+      ],
+      [
+        { target: 'backtest-worker', method: 'DELETE', template: cancel, credentials: 'signature' },
+        400,
+      ],
+      [
+        { target: 'training-worker', method: 'DELETE', template: cancel, credentials: 'signature' },
+        200,
+      ],
+      [
+        {
+          target: 'backtest-worker',
+          method: 'POST',
+          template: '/backend-shutdown',
+          credentials: 'signature',
+        },
+        250,
+      ],
+      [
+        {
+          target: 'training-worker',
+          method: 'POST',
+          template: '/backend-shutdown',
+          credentials: 'signature',
+        },
+        150,
+      ],
     ];
-    const counts = [2_400, 500, 300];
-    const specs = endpoints.flatMap((e, i) =>
-      fc.sample(specArb(e), { numRuns: counts[i]!, seed: SEED + 100 + i }),
+    const specs = plan.flatMap(([e, count], i) =>
+      fc.sample(specArb(e), { numRuns: count, seed: SEED + 100 + i }),
     );
     expect(specs.length).toBeGreaterThanOrEqual(WORKER_REQUESTS);
     const outcomes = await runAll(specs);
     console.log(
-      `worker fuzz (seed ${SEED}): ${outcomes.length} requests: ${JSON.stringify(summarize(outcomes))}`,
+      `worker fuzz (seed ${SEED}): ${outcomes.length} requests to a backtest and a training worker: ${JSON.stringify(summarize(outcomes))}`,
     );
     check(outcomes);
-    // Unsigned or wrongly signed calls never got through (a body that cannot even be parsed is refused
-    // by the parser first: 400/413/415).
-    const wrongKey = signRequest('wrong-token-0123456789abcdef0123', { method: 'GET', path: '/' });
-    for (const o of outcomes) {
-      const unsigned = !o.spec.headers['x-ktrdr-signature'];
-      const forged =
-        o.spec.headers['x-ktrdr-signature'] !== undefined &&
-        o.spec.headers['x-ktrdr-signature'].length !== wrongKey['x-ktrdr-signature']!.length;
-      if (unsigned || forged) expect([o.spec.what, o.status < 300]).toEqual([o.spec.what, false]);
-    }
     expect(outcomes.filter((o) => o.status === 401).length).toBeGreaterThan(100);
+    // Signed at send time, most requests get past the signature check to validation.
+    expect(outcomes.filter((o) => o.status === 400).length).toBeGreaterThan(outcomes.length / 3);
   }, 600_000);
 
-  it('afterwards both answer, and a real backtest completes', async () => {
+  it('afterwards every service answers, and a real backtest completes', async () => {
     const auth = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
     expect((await fetch(`${backendUrl}/api/v1/health`)).status).toBe(200);
     expect((await fetch(`${workerUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${trainingUrl}/health`)).status).toBe(200);
     // Cancel whatever the fuzzing happened to start.
     for (const status of ['pending', 'dispatched', 'running']) {
       const list = (await (

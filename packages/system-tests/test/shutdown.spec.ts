@@ -1,7 +1,8 @@
 /**
  * SIGTERM on the BUILT backend exits 0 within its deadline whatever its clients and workers do, ten
- * times in a row: four registered workers whose shutdown notice never answers, a keep-alive client
- * with idle connections, and a request stuck in flight (headers sent, body never finished).
+ * times in a row: four registered workers (each its own HTTP server) whose shutdown notice never
+ * answers, a keep-alive client with idle connections, a request stuck in flight (headers sent, body
+ * never finished) and a live `/api/v1/events` stream that never disconnects.
  */
 import { request as httpRequest, Agent, createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
@@ -26,35 +27,40 @@ const KEY = 'shutdown-test-operate-key-0123456789abcdef';
 const DEADLINE_S = 4;
 const RUNS = 10;
 
-/** Four fake workers: healthy, and their POST /backend-shutdown never answers. */
+/** Four fake workers, each its own server: healthy, and their POST /backend-shutdown never answers. */
 class HangingWorkers {
-  server!: Server;
-  port = 0;
+  readonly servers: Server[] = [];
+  readonly ports: number[] = [];
   readonly notices: string[] = [];
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      if (req.url?.endsWith('/backend-shutdown')) {
-        this.notices.push(req.url);
-        return; // never answers
-      }
-      const id = /^\/w\/([^/]+)/.exec(req.url ?? '')?.[1] ?? 'x';
-      res.setHeader('content-type', 'application/json');
-      res.end(
-        JSON.stringify({
-          healthy: true,
-          service: 'fake',
-          worker_id: id,
-          worker_status: 'idle',
-          current_operation: null,
-        }),
-      );
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as AddressInfo).port;
+  async start(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const server = createServer((req, res) => {
+        if (req.url?.endsWith('/backend-shutdown')) {
+          this.notices.push(`${i}:${req.url}`);
+          return; // never answers
+        }
+        const id = /^\/w\/([^/]+)/.exec(req.url ?? '')?.[1] ?? 'x';
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            healthy: true,
+            service: 'fake',
+            worker_id: id,
+            worker_status: 'idle',
+            current_operation: null,
+          }),
+        );
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      this.servers.push(server);
+      this.ports.push((server.address() as AddressInfo).port);
+    }
   }
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    for (const server of this.servers) {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   }
 }
 
@@ -65,7 +71,7 @@ beforeAll(async () => {
   requireBuilt(BACKEND_MAIN);
   root = mkdtempSync(join(tmpdir(), 'ktrdr-shutdown-'));
   mkdirSync(join(root, 'logs'));
-  await workers.start();
+  await workers.start(4);
 });
 afterAll(async () => {
   await workers.stop();
@@ -96,6 +102,7 @@ async function oneRun(run: number): Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   const stuck = connect(port, '127.0.0.1');
   stuck.on('error', () => undefined);
+  const events = new AbortController();
   try {
     await waitFor(
       `backend ${run} health`,
@@ -110,7 +117,7 @@ async function oneRun(run: number): Promise<number> {
         body: JSON.stringify({
           worker_id: `hang-${run}-${i}`,
           worker_type: i % 2 ? 'training' : 'backtesting',
-          endpoint_url: `http://127.0.0.1:${workers.port}/w/hang-${run}-${i}`,
+          endpoint_url: `http://127.0.0.1:${workers.ports[i]}/w/hang-${run}-${i}`,
         }),
       });
       expect(res.status).toBe(200);
@@ -135,6 +142,23 @@ async function oneRun(run: number): Promise<number> {
           }),
       ),
     );
+    // A live event stream that stays connected (the server must end it).
+    const stream = await fetch(`${base}/api/v1/events`, {
+      headers: { authorization: `Bearer ${KEY}`, accept: 'text/event-stream' },
+      signal: events.signal,
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    const streamEnded = (async () => {
+      try {
+        while (!(await reader.read()).done);
+        return 'ended';
+      } catch {
+        return 'ended';
+      }
+    })();
     // A request in flight that never finishes its body.
     stuck.write(
       `POST /api/v1/backtests/start HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${KEY}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"symbol":`,
@@ -151,8 +175,16 @@ async function oneRun(run: number): Promise<number> {
     });
     expect(elapsed).toBeLessThanOrEqual(DEADLINE_S * 1000 + 500);
     expect(tail(backend)).toContain('Shutdown notice sent to 4 worker(s)');
+    // The event stream was closed by the server, not left hanging.
+    expect(
+      await Promise.race([
+        streamEnded,
+        new Promise((r) => setTimeout(() => r('open'), 2_000).unref()),
+      ]),
+    ).toBe('ended');
     return elapsed;
   } finally {
+    events.abort();
     stuck.destroy();
     agent.destroy();
     if (backend.child.exitCode === null && backend.child.signalCode === null) {
@@ -169,8 +201,10 @@ describe('backend SIGTERM', () => {
       for (let run = 1; run <= RUNS; run++) times.push(await oneRun(run));
       console.log(`backend SIGTERM → exit: ${times.map((t) => `${t} ms`).join(', ')}`);
       expect(times).toHaveLength(RUNS);
-      // The four workers were notified each time (the notices never got an answer).
+      // The four workers were notified each time (the notices never got an answer), each on its own server.
       expect(workers.notices.length).toBe(4 * RUNS);
+      for (let i = 0; i < 4; i++)
+        expect(workers.notices.filter((n) => n.startsWith(`${i}:`))).toHaveLength(RUNS);
     },
     RUNS * 120_000,
   );

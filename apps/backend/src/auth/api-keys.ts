@@ -79,7 +79,8 @@ export interface LoadedApiKeys {
 
 /**
  * The configured keys (settings and keys file); without any, outside production, the development key
- * `{data dir}/dev-api-key` (an `operate` key, created with mode 0600 when missing).
+ * `{data dir}/dev-api-key` (an `operate` key, created with mode 0600 when missing). Throws (the backend
+ * then exits 1) for a keys file that holds no keys, and in production when no key is configured.
  */
 export function loadApiKeys(src: ApiKeySources): LoadedApiKeys {
   const keys: ApiKeyEntry[] = [];
@@ -98,11 +99,18 @@ export function loadApiKeys(src: ApiKeySources): LoadedApiKeys {
         `KTRDR_API_KEYS_FILE: cannot read ${src.keys_file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
       );
     }
-    keys.push(...parseKeysFile(src.keys_file, text));
+    const fromFile = parseKeysFile(src.keys_file, text);
+    if (fromFile.length === 0)
+      throw new Error(
+        `KTRDR_API_KEYS_FILE: ${src.keys_file} holds no keys; add one (node apps/backend/dist/keygen.js --name NAME --role ROLE) or unset the variable`,
+      );
+    keys.push(...fromFile);
   }
-  if (keys.length > 0 || src.environment === 'production') {
-    return { keys, dev_key_file: null, dev_key_created: false };
-  }
+  if (keys.length > 0) return { keys, dev_key_file: null, dev_key_created: false };
+  if (src.environment === 'production')
+    throw new Error(
+      'KTRDR_ENV=production needs at least one API key: set KTRDR_API_OPERATE_KEY_SHA256, KTRDR_API_READ_KEY_SHA256 or KTRDR_API_KEYS_FILE (see docs/security.md)',
+    );
   const file = devApiKeyPath(src.data_dir);
   let secret;
   try {

@@ -72,7 +72,10 @@ export class WorkerOperationsController {
   constructor(@Inject(WORKER_RUNTIME) private readonly runtime: WorkerRuntime) {}
 
   @Get(WORKER_ROUTES.operation)
-  @ApiOperation({ summary: 'Status of the running operation or one of the last 100' })
+  @UseGuards(SignedCallGuard)
+  @ApiOperation({
+    summary: 'Status of the running operation or one of the last 100 (signed by the backend)',
+  })
   get(@Param('id') id: string): WorkerOperationStatusDto {
     checkId(id);
     const status = this.runtime.operationStatus(id);

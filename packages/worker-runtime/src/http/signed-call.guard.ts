@@ -10,8 +10,9 @@ import { WORKER_RUNTIME } from './tokens';
 import type { WorkerRuntime } from '../runtime';
 
 /**
- * Calls that change the worker (start, cancel, backend shutdown notice) must be signed by the backend
- * with the registration token (see @ktrdr/contracts signing); anything else gets 401 before the body is
+ * Every call except the health probes and `/metrics` (start, cancel, backend shutdown notice, and the
+ * operation status, which carries parameters and error texts) must be signed by the backend with the
+ * registration token (see @ktrdr/contracts signing); anything else gets 401 before the body is
  * validated or the runtime sees it.
  */
 @Injectable()
