@@ -11,17 +11,17 @@ import {
   getRuntimeSettings,
   loadSettingsOrExit,
 } from '@ktrdr/config';
+import { ServiceLogger } from '@ktrdr/telemetry';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
-import { BackendLogger } from './common/logger';
 import { loadBackendSettingsWithReport, type SecretsReport } from './config/settings';
 import { DASHBOARD_PATH, dashboardDistDir, mountDashboard } from './dashboard';
 import { ShutdownService } from './shutdown.service';
 
-/** Nest's console logger at KTRDR_LOG_LEVEL (JSON lines with trace ids when KTRDR_LOG_JSON is set). */
-function createLogger(): BackendLogger {
+/** The services' console logger at KTRDR_LOG_LEVEL (JSON lines with trace ids when KTRDR_LOG_JSON is set). */
+function createLogger(): ServiceLogger {
   const { level, json } = getLoggingSettings();
-  return new BackendLogger(level, json);
+  return new ServiceLogger(level, json);
 }
 
 /** Where the development secrets are (never the secrets themselves). */

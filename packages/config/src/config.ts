@@ -342,15 +342,17 @@ interface InsecureFinding {
   reason: string;
 }
 
+/** Unsafe defaults in effect; `withDevSecrets: false` leaves out those a development secret covers. */
 function insecureDefaults(
   classes: readonly AnySettingsClass[],
   sources: EnvSources,
+  withDevSecrets = true,
 ): InsecureFinding[] {
   const out: InsecureFinding[] = [];
   for (const cls of classes) {
     const r = load(cls, sources);
     for (const [name, f] of Object.entries(cls.fields)) {
-      if (!f.insecureDefault) continue;
+      if (!f.insecureDefault || (f.devSecret && !withDevSecrets)) continue;
       const src = r.sources[name]?.kind;
       if (src !== 'default' && src !== 'unset') continue;
       const applies =
@@ -411,12 +413,16 @@ export function validateAll(component: Component, env?: EnvMap): void {
   if (errors.length > 0) throw new ConfigurationError(errors);
 }
 
-/** Outside production: a warning per insecure default, unless KTRDR_ACKNOWLEDGE_INSECURE_DEFAULTS=true. */
+/**
+ * Outside production: a warning per insecure default, unless KTRDR_ACKNOWLEDGE_INSECURE_DEFAULTS=true.
+ * Defaults a generated development secret covers (API keys, registration token) are not warned about
+ * here: the backend reports those secrets once at start.
+ */
 export function warnInsecureDefaults(component: Component, env?: EnvMap): string[] {
   const sources = resolveSources(env);
   const runtime = load(RuntimeSettings, sources).values;
   if (runtime.environment === 'production' || runtime.acknowledge_insecure_defaults) return [];
-  return insecureDefaults(COMPONENT_SETTINGS[component], sources).map((f) => {
+  return insecureDefaults(COMPONENT_SETTINGS[component], sources, false).map((f) => {
     warnOnce(
       `insecure:${f.variable}`,
       `${f.variable} is not set: ${f.reason}. Fine for development; KTRDR_ENV=production refuses it. Set KTRDR_ACKNOWLEDGE_INSECURE_DEFAULTS=true to silence this.`,

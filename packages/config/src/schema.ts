@@ -46,6 +46,11 @@ export interface Field<V> {
   readonly insecureDefault?: boolean | ((settings: Readonly<Record<string, unknown>>) => boolean);
   /** Why the default is insecure (shown in the error/warning). */
   readonly insecureReason?: string;
+  /**
+   * Outside production a generated development secret stands in for the unset value, and the backend
+   * says so (once) at start: no insecure-default warning from every service. Production still refuses.
+   */
+  readonly devSecret?: boolean;
   /** Full environment variable name when it is not `prefix + FIELD_NAME`. */
   readonly env?: string;
   /** Under KTRDR_ENV=production a set value must have at least this many characters (string). */
@@ -67,6 +72,7 @@ interface CommonOptions {
   secret?: boolean;
   insecureDefault?: boolean | ((settings: Readonly<Record<string, unknown>>) => boolean);
   insecureReason?: string;
+  devSecret?: boolean;
   env?: string;
   productionMinLength?: number;
 }

@@ -79,6 +79,7 @@ export const ApiSettings = defineSettings({
         !(s.read_key_sha256 as readonly string[] | undefined)?.length,
       insecureReason:
         'no API key is configured, so the backend would be open to anyone who reaches it (outside production it generates a development key in {data dir}/dev-api-key instead)',
+      devSecret: true,
     }),
     operate_key_sha256: list({
       secret: true,
@@ -184,6 +185,7 @@ export const WorkerSettings = defineSettings({
       productionMinLength: 32,
       insecureReason:
         'the backend and its workers need a shared secret to authenticate each other (outside production both use one generated in {data dir}/dev-worker-token)',
+      devSecret: true,
       description:
         'Shared secret of the backend and its workers, in both directions: workers send it on registration, heartbeats and reports (header `x-ktrdr-worker-token`); the backend signs every call to a worker with it (HMAC-SHA256, headers `x-ktrdr-signature*`). Unset outside production: both read (or create) `{data dir}/dev-worker-token`.',
     }),

@@ -1,3 +1,4 @@
 export * from './attributes';
 export * from './sdk';
 export * from './spans';
+export * from './logger';

@@ -1,28 +1,13 @@
 import 'reflect-metadata';
-import {
-  ConsoleLogger,
-  DynamicModule,
-  INestApplication,
-  LoggerService,
-  LogLevel,
-  Type,
-} from '@nestjs/common';
+import { DynamicModule, INestApplication, LoggerService, LogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { getLoggingSettings, loadSettingsOrExit, redactUrlCredentials } from '@ktrdr/config';
-import { shutdownTelemetry, traceFields } from '@ktrdr/telemetry';
+import { ServiceLogger, shutdownTelemetry } from '@ktrdr/telemetry';
 import { WORKER_RUNTIME } from './http/controllers';
 import { ErrorEnvelopeFilter } from './http/exception.filter';
 import { jsonBodyParser } from './http/json-body';
 import { nestLogger } from './logger';
 import type { WorkerRuntime } from './runtime';
-
-const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
-
-/** Nest log levels up to the configured one (Nest's own start-up chatter only at debug). */
-function logLevels(level: string): LogLevel[] {
-  const i = Math.max(0, LEVELS.indexOf(level as LogLevel));
-  return LEVELS.slice(0, i + 1);
-}
 
 export interface BootstrapWorkerOptions {
   /** e.g. `backtest-worker`; used in messages and validation output. */
@@ -39,41 +24,6 @@ export interface BootstrappedWorker {
   app: INestApplication;
   runtime: WorkerRuntime;
   port: number;
-}
-
-/** Nest's own start-up chatter (module loading, route mapping), shown only at debug/verbose. */
-const NEST_STARTUP_CONTEXTS = new Set([
-  'NestFactory',
-  'InstanceLoader',
-  'RoutesResolver',
-  'RouterExplorer',
-  'NestApplication',
-]);
-
-/** Console logger with the configured levels (and JSON lines when KTRDR_LOG_JSON is set). */
-export class WorkerConsoleLogger extends ConsoleLogger {
-  private readonly quietStartup: boolean;
-
-  constructor(level: string, json: boolean) {
-    super({ logLevels: logLevels(level), json, colors: json ? false : undefined });
-    this.quietStartup = LEVELS.indexOf(level as LogLevel) < LEVELS.indexOf('debug');
-  }
-
-  /** JSON lines carry `trace_id` / `span_id` while a span is active (e.g. during an operation). */
-  protected override getJsonLogObject(
-    message: unknown,
-    options: Parameters<ConsoleLogger['getJsonLogObject']>[1],
-  ): ReturnType<ConsoleLogger['getJsonLogObject']> & { trace_id?: string; span_id?: string } {
-    return { ...super.getJsonLogObject(message, options), ...traceFields() };
-  }
-
-  override log(message: unknown, ...rest: unknown[]): void {
-    const context = rest[rest.length - 1];
-    if (this.quietStartup && typeof context === 'string' && NEST_STARTUP_CONTEXTS.has(context)) {
-      return;
-    }
-    super.log(message, ...(rest as [string]));
-  }
 }
 
 /** Creates the Nest application of a worker with the runtime's body parser and error envelope. */
@@ -102,7 +52,7 @@ export async function bootstrapWorker(
   // Nest's route-mapping lines only at debug/verbose: the start-up log is our one line.
   const { app, runtime } = await createWorkerApp(
     options.module,
-    new WorkerConsoleLogger(logging.level, logging.json),
+    new ServiceLogger(logging.level, logging.json),
   );
   const log = nestLogger(options.serviceName);
   try {

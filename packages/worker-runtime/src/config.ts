@@ -52,8 +52,15 @@ export interface RuntimeConfig {
   checkpoint_cleanup_interval_ms: number;
 }
 
-export const BACKOFF_INITIAL_MS = 1_000;
+/** First retry delay (before jitter): small, so a worker registers right after the backend is up. */
+export const BACKOFF_INITIAL_MS = 250;
 export const BACKOFF_MAX_MS = 30_000;
+/**
+ * Cap while the backend cannot be reached at all (connection refused or dropped): retrying a closed
+ * port costs the backend nothing, and the worker then registers within about a second of the
+ * backend starting to listen, however long it took. Answers (401, 5xx…) back off up to BACKOFF_MAX_MS.
+ */
+export const UNREACHABLE_BACKOFF_MAX_MS = 1_000;
 export const SHUTDOWN_POLL_MS = 2_000;
 export const VERIFY_EVERY_HEARTBEATS = 6;
 export const CHECKPOINT_CLEANUP_INTERVAL_MS = 3_600_000;
@@ -111,8 +118,17 @@ export function resolveRuntimeConfig(
   return { ...base, ...overrides, checkpoint: { ...base.checkpoint, ...overrides.checkpoint } };
 }
 
-/** Registration backoff: initial·2^attempt, capped. attempt 0 → 1 s, then 2, 4, 8, 16, 30, 30 … */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
-  const exp = Math.min(attempt, 30);
-  return Math.min(initialMs * 2 ** exp, maxMs);
+/**
+ * Retry backoff with jitter: the step is initial·2^attempt, capped at maxMs, and the delay a uniform
+ * draw from its upper half ([step/2, step]), so a fleet restarted together does not retry in lockstep.
+ * `random` is injectable for tests (Math.random by default).
+ */
+export function backoffDelay(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const step = Math.min(initialMs * 2 ** Math.min(attempt, 30), maxMs);
+  return Math.round(step / 2 + (step / 2) * Math.min(Math.max(random(), 0), 1));
 }

@@ -68,7 +68,7 @@ const DISPATCH_FIELDS = new Set(['task_id', 'lease_token', 'attempt', 'resume_fr
 
 /** Rows per artifact upload when the job does not say. */
 export const ARTIFACT_DEFAULT_CHUNK_ROWS = 10_000;
-/** Tries of one artifact chunk before the operation fails (backoff 1 s doubling to 30 s between). */
+/** Tries of one artifact chunk before the operation fails (jittered backoff, steps of 1 s doubling to 30 s). */
 export const ARTIFACT_UPLOAD_ATTEMPTS = 8;
 const PERMANENT_UPLOAD_REJECTIONS = new Set([400, 401, 403, 404, 413, 422]);
 

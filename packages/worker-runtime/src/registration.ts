@@ -6,7 +6,7 @@ import type {
 } from '@ktrdr/contracts';
 import { redactUrlCredentials } from '@ktrdr/config';
 import type { BackendClient, BackendResponse } from './backend-client';
-import { backoffDelay } from './config';
+import { backoffDelay, UNREACHABLE_BACKOFF_MAX_MS } from './config';
 import type { RuntimeLogger } from './logger';
 import type { Timers } from './timers';
 
@@ -40,8 +40,9 @@ export type RegistrationReason =
   'start' | 'heartbeat_unregistered' | 'heartbeat_404' | 'worker_404' | 'backend_shutdown';
 
 /**
- * Rule 4. One background loop: while unregistered, POST /workers/register with exponential
- * backoff (1 s → 30 s, forever; every 2 s after a backend shutdown notice); while registered, a
+ * Rule 4. One background loop: while unregistered, POST /workers/register with jittered exponential
+ * backoff (from 250 ms; capped at 1 s while the backend cannot be reached, at 30 s when it answers
+ * with a refusal or an error; forever; every 2 s after a backend shutdown notice); while registered, a
  * heartbeat every interval (and every few heartbeats a GET /workers/{id}). `registered:false`,
  * a 404 from either, or a shutdown notice flips it back to registering at once.
  */
@@ -119,7 +120,8 @@ export class RegistrationManager {
     let attempt = 0;
     while (!this.stopped) {
       if (!this.registeredFlag) {
-        const ok = await this.tryRegister();
+        const outcome = await this.tryRegister();
+        const ok = outcome === 'registered';
         if (this.stopped) break;
         if (ok) {
           attempt = 0;
@@ -129,7 +131,13 @@ export class RegistrationManager {
         }
         const delay = this.shutdownNotice
           ? this.options.shutdownPollMs
-          : backoffDelay(attempt++, this.options.backoffInitialMs, this.options.backoffMaxMs);
+          : backoffDelay(
+              attempt++,
+              this.options.backoffInitialMs,
+              outcome === 'unreachable'
+                ? Math.min(UNREACHABLE_BACKOFF_MAX_MS, this.options.backoffMaxMs)
+                : this.options.backoffMaxMs,
+            );
         this.retryDelays.push(delay);
         await this.timers.sleep(delay, this.wake.signal);
       } else {
@@ -141,13 +149,14 @@ export class RegistrationManager {
     }
   }
 
-  private async tryRegister(): Promise<boolean> {
+  /** One POST /workers/register: registered, refused/failed with an answer, or no answer at all. */
+  private async tryRegister(): Promise<'registered' | 'refused' | 'unreachable'> {
     let body: RegisterWorkerRequestDto;
     try {
       body = await this.hooks.registrationBody();
     } catch (err) {
       this.logger.error(`cannot build the registration: ${(err as Error).message}`);
-      return false;
+      return 'refused';
     }
     const res = await this.client.register(body);
     if (res.status >= 200 && res.status < 300) {
@@ -165,7 +174,7 @@ export class RegistrationManager {
       );
       const stop = Array.isArray(reply.stop_operations) ? reply.stop_operations : [];
       if (stop.length > 0) this.hooks.stopOperations(stop);
-      return true;
+      return 'registered';
     }
     this.hooks.registrationAttempt?.(false);
     const carried = (body.completed_operations ?? []).map((c) => c.operation_id);
@@ -189,7 +198,7 @@ export class RegistrationManager {
         `registration with ${redactUrlCredentials(this.client.baseUrl)} failed: ${why}${hint}; retrying`,
       );
     }
-    return false;
+    return res.status === 0 ? 'unreachable' : 'refused';
   }
 
   private async heartbeat(): Promise<void> {

@@ -289,7 +289,7 @@ export function testRuntimeConfig(
     heartbeat_interval_ms: 5_000,
     progress_interval_ms: 0,
     shutdown_grace_ms: 20_000,
-    backoff_initial_ms: 1_000,
+    backoff_initial_ms: 250,
     backoff_max_ms: 30_000,
     shutdown_poll_ms: 2_000,
     verify_every_heartbeats: 0,

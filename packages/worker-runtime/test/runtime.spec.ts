@@ -97,7 +97,9 @@ async function get(
   url: string,
   method = 'GET',
 ): Promise<{ status: number; body: Record<string, unknown>; text: string }> {
-  const res = method === 'GET' ? await fetch(url) : await signedFetch(url, { method });
+  // The backend signs every call but the health probes and /metrics (anyone may read those).
+  const open = method === 'GET' && !new URL(url).pathname.startsWith('/api/v1/operations/');
+  const res = open ? await fetch(url) : await signedFetch(url, { method });
   const text = await res.text();
   let body: Record<string, unknown> = {};
   try {
@@ -117,8 +119,22 @@ const HEARTBEAT = /\/heartbeat$/;
 const COMPLETE = /\/complete$/;
 const PROGRESS = /\/progress$/;
 
+/** Each delay is in the upper half of its backoff step (the jitter band). */
+function expectBackoff(delays: number[], steps: number[]): void {
+  expect(delays).toHaveLength(steps.length);
+  delays.forEach((d, i) => {
+    expect([i, d >= steps[i]! / 2 && d <= steps[i]!]).toEqual([i, true]);
+  });
+}
+
+/** Among the requested timer delays, one in the jitter band of each step. */
+function expectBackoffSteps(requested: number[], steps: number[]): void {
+  for (const step of steps)
+    expect([step, requested.some((d) => d >= step / 2 && d <= step)]).toEqual([step, true]);
+}
+
 describe('registration', () => {
-  it('retries with exponential backoff 1 s → 30 s until the backend accepts, then is ready', async () => {
+  it('retries with jittered exponential backoff 0.25 s → 30 s until the backend accepts, then is ready', async () => {
     let failures = 8;
     const h = await harness({}, (b) =>
       b.on('POST', REGISTER, () =>
@@ -127,22 +143,24 @@ describe('registration', () => {
     );
     expect((await get(`${h.url}/health/ready`)).status).toBe(503);
     await until(() => h.runtime.registered, 10_000, 'registration');
-    expect(h.runtime.registration.retryDelays).toEqual([
-      1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000,
-    ]);
+    expectBackoff(
+      h.runtime.registration.retryDelays,
+      [250, 500, 1000, 2000, 4000, 8000, 16000, 30000],
+    );
     expect(h.backend.count('POST', REGISTER)).toBe(9);
     const ready = await get(`${h.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(ready.body.registered).toBe(true);
   });
 
-  it('keeps retrying while the backend is unreachable (connection dropped) and logs the cause once', async () => {
+  it('keeps retrying at most every second while the backend is unreachable (connection dropped) and logs the cause once', async () => {
     let drops = 4;
     const h = await harness({}, (b) =>
       b.on('POST', REGISTER, () => (drops-- > 0 ? null : undefined)),
     );
     await until(() => h.runtime.registered, 10_000, 'registration');
-    expect(h.runtime.registration.retryDelays).toEqual([1000, 2000, 4000, 8000]);
+    // No answer at all: the steps stop at 1 s, so the worker registers right after the backend is up.
+    expectBackoff(h.runtime.registration.retryDelays, [250, 500, 1000, 1000]);
     expect(h.logger.lines.filter((l) => l.includes('registration with')).length).toBe(1);
   });
 
@@ -599,7 +617,8 @@ describe('at-least-once completion', () => {
     const attempts = h.backend.matching('POST', COMPLETE);
     expect(attempts.length).toBeGreaterThanOrEqual(5);
     expect(new Set(attempts.map((a) => JSON.stringify(a.body))).size).toBe(1);
-    expect(h.timers.requested).toEqual(expect.arrayContaining([1000, 2000, 4000]));
+    // Jittered steps of 250, 500 and 1000 ms (each delay in the upper half of its step).
+    expectBackoffSteps(h.timers.requested, [250, 500, 1000]);
   });
 
   it('stops retrying on 409 (stale lease)', async () => {
@@ -697,7 +716,7 @@ describe('result artifacts', () => {
     const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
     expect(done.body).toMatchObject({ status: 'completed' });
     expect(h.backend.count('POST', ARTIFACT)).toBe(3);
-    expect(h.timers.requested).toEqual(expect.arrayContaining([1000, 2000]));
+    expectBackoffSteps(h.timers.requested, [1000, 2000]);
   });
 
   it('fails the operation with the reason when the backend refuses a chunk (never a shorter result)', async () => {
@@ -885,7 +904,7 @@ describe('signed calls from the backend', () => {
   const unsigned = (url: string, method: string, body?: unknown) =>
     signedFetch(url, { method, body, token: null });
 
-  it('refuses an unsigned dispatch, cancel and shutdown notice with 401; nothing runs or stops', async () => {
+  it('refuses an unsigned dispatch, cancel, shutdown notice and status read with 401; nothing runs or stops', async () => {
     const h = await harness();
     await until(() => h.runtime.registered);
     const start = await unsigned(`${h.url}/backtests/start`, 'POST', startBody('op-rogue'));
@@ -903,6 +922,10 @@ describe('signed calls from the backend', () => {
     const shutdown = await unsigned(`${h.url}/backend-shutdown`, 'POST', {});
     expect(shutdown.status).toBe(401);
     expect(h.runtime.registered).toBe(true);
+    // The operation status (parameters, error texts) is for the backend only; health stays open.
+    expect((await unsigned(`${h.url}/api/v1/operations/op-real`, 'GET')).status).toBe(401);
+    expect((await get(`${h.url}/api/v1/operations/op-real`)).status).toBe(200);
+    expect((await fetch(`${h.url}/health`)).status).toBe(200);
     // The signed cancel works.
     expect((await get(`${h.url}/api/v1/operations/op-real/cancel`, 'DELETE')).status).toBe(200);
     await until(() => h.runtime.jobEnds.length === 1);
@@ -940,9 +963,12 @@ describe('signed calls from the backend', () => {
     });
     const expired = await fetch(`${h.url}/backend-shutdown`, { method: 'POST', headers: old });
     expect(expired.status).toBe(401);
-    // Reads stay open: health, readiness, operation status, metrics.
+    // Health, readiness and metrics stay open; the operation status needs the signature too.
     expect((await fetch(`${h.url}/health`)).status).toBe(200);
-    expect((await fetch(`${h.url}/api/v1/operations/op-sig`)).status).toBe(200);
+    expect((await fetch(`${h.url}/health/ready`)).status).toBe(200);
+    expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
+    expect((await fetch(`${h.url}/api/v1/operations/op-sig`)).status).toBe(401);
+    expect((await get(`${h.url}/api/v1/operations/op-sig`)).status).toBe(200);
   });
 
   it('answers 415 to a write that is not JSON, and 400 naming the path to unsafe JSON', async () => {

@@ -9,12 +9,12 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import {
   ATTR,
   SPAN,
+  ServiceLogger,
   shutdownTelemetry,
   startTelemetry,
   withSpan,
   type Span,
 } from '@ktrdr/telemetry';
-import { WorkerConsoleLogger } from '../src/bootstrap';
 import { WorkerRuntime } from '../src/runtime';
 import {
   FakeBackend,
@@ -209,7 +209,7 @@ it('JSON log lines carry trace_id and span_id inside a span, and none outside', 
     return true;
   }) as typeof process.stdout.write;
   try {
-    const logger = new WorkerConsoleLogger('log', true);
+    const logger = new ServiceLogger('log', true);
     logger.log('outside', 'Test');
     withSpan('test.log', {}, (span) => {
       logger.log('inside', 'Test');
