@@ -65,7 +65,7 @@ else
   npm install -g --no-fund --no-audit "pnpm@$pnpm_version"
   ln -sfn /usr/local/lib/nodejs/bin/pnpm /usr/local/bin/pnpm
 fi
-# The repository's .npmrc says the same; pnpm must never try to switch its own version on a host.
+# The repository's pnpm-workspace.yaml says the same; pnpm must never try to switch its own version on a host.
 pnpm config set --global manage-package-manager-versions false
 
 log "creating the ktrdr user and directories"
