@@ -16,6 +16,8 @@ import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { loadBackendSettingsWithReport, type SecretsReport } from './config/settings';
 import { DASHBOARD_PATH, dashboardDistDir, mountDashboard } from './dashboard';
+import { LifecycleEvents } from './operations/lifecycle-events';
+import { announceWhenReady } from './ready-banner';
 import { ShutdownService } from './shutdown.service';
 
 /** The services' console logger at KTRDR_LOG_LEVEL (JSON lines with trace ids when KTRDR_LOG_JSON is set). */
@@ -67,12 +69,10 @@ async function bootstrap(): Promise<void> {
   logger.log(
     `KTRDR backend listening on http://${settings.api.host}:${settings.api.port} (${dashboard ? `dashboard ${DASHBOARD_PATH}/, ` : ''}API /api/v1, Swagger /api/docs, metrics /metrics, live events /api/v1/events; ${settings.auth.keys.length} API key(s))`,
   );
-  if (getRuntimeSettings().environment === 'development') {
-    logger.log(
-      'First steps (another terminal): npx ktrdr workers · npx ktrdr backtest run --help · npx ktrdr status',
-    );
-  }
   logSecrets(logger, secrets, settings.api.port);
+  if (getRuntimeSettings().environment === 'development') {
+    announceWhenReady(app.get(LifecycleEvents), logger, settings.api, dashboard, secrets);
+  }
 
   // SIGTERM/SIGINT: stop accepting, 503 on worker routes, notify workers, close idle then all
   // connections, close the store, and exit 0 within the deadline whatever clients do.
