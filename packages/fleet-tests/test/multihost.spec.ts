@@ -874,8 +874,9 @@ function deployToWorkers(
       expect(r.out).toContain(`── ${hostNs(first)}: rolling back to ${releases.v2}`);
       expect(r.out).toContain(`── ${hostNs(first)}: rolled back to ${releases.v2}`);
       expect(r.out).toContain(
-        `rollout of ${releases.v3} stopped: ${hostNs(first)} failed (rolled back); 0 host(s) updated, 2 not touched`,
+        `rollout of ${releases.v3} stopped: ${hostNs(first)} failed (rolled back to the previous release); 0 host(s) updated, 2 not touched`,
       );
+      expect(r.out).not.toContain('undrain');
       expect(fs.readFileSync(workerLog(first, 'backtesting'), 'utf8')).toContain(
         'release v3: crashing at start',
       );
