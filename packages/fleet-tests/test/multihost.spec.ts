@@ -829,6 +829,8 @@ function deployToWorkers(
       for (const h of HOSTS)
         expect(r.out).toContain(`── ${hostNs(h)}: done, running ${releases.v2}`);
 
+      // Every operation first: while the queue still holds work the workers are busy, not available.
+      const ops = await finished(ids, 150_000);
       const after = await fleetReady(releases.v2, 30_000, started);
       for (const w of after)
         expect({ id: w.worker_id, new_process: w.metadata.pid !== pids.get(w.worker_id) }).toEqual({
@@ -839,7 +841,6 @@ function deployToWorkers(
         expect(fs.readlinkSync(path.join(appDir(h), 'current'))).toBe(`releases/${releases.v2}`);
         expect(fs.readlinkSync(path.join(appDir(h), 'previous'))).toBe(`releases/${releases.v1}`);
       }
-      const ops = await finished(ids, 150_000);
       // No operation lost or failed; each completed exactly once (the metric counts completions).
       expect(
         ops
