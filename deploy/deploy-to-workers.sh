@@ -3,8 +3,10 @@
 # For each host: drain its workers (POST /api/v1/workers/{id}/drain: no new dispatches, the running
 # operation finishes), wait until they are idle, run update-code.sh on the host (fetch, frozen-lockfile
 # install, build, atomic switch of `current`), restart the units, and wait until every worker registered
-# again, available and reporting the new release. The first failure stops the rollout and rolls that host
-# back to the release it ran before (update-code.sh --activate, restart, wait). Operations are never lost:
+# again, available and reporting the new release. The first failure stops the rollout. A host whose update
+# had started is rolled back to the release it ran before (update-code.sh --activate, restart, wait); a
+# host that failed before (drain refused, drain timeout, host unreachable) still runs that release and is
+# undrained (DELETE /api/v1/workers/{id}/drain), so it takes operations again. Operations are never lost:
 # a drained worker takes nothing new, and what it runs finishes before the restart.
 #
 # Hosts come from the fleet plan (`kinfra fleet plan --env prod`: one host per container, by IP) or from
@@ -40,7 +42,11 @@ Usage: deploy-to-workers.sh [options]
   --dry-run             print every command, change nothing
   -h, --help            this help
 
-Environment: KTRDR_API_KEY, an operate API key of the backend (drain is an operate call; the waits read).
+The first failure stops the rollout: a host whose update had started is rolled back to its previous
+release; a host that failed before its update (drain, idle wait, host unreachable) is undrained.
+
+Environment: KTRDR_API_KEY, an operate API key of the backend (drain and undrain are operate calls; the
+waits read).
 EOF
 }
 
@@ -224,16 +230,46 @@ drain_host() {
   done
 }
 
+# undrain_host HOST: undoes the drain of the host's workers (--missing-ok: one that is not registered
+# has nothing to undo). Fails when any undrain failed.
+undrain_host() {
+  local host="$1" entry failed=0
+  for entry in "${inventory[@]}"; do
+    [ "${entry%% *}" = "$host" ] || continue
+    kf fleet undrain "${entry##* }" --backend "$backend" --missing-ok || failed=1
+  done
+  return "$failed"
+}
+
+# not_updated HOST: the host failed before its update started, so it still runs the release it ran;
+# its workers are undrained so that they take operations again. Returns 3 (undrained) or 4 (the undrain
+# failed: the workers stay drained).
+not_updated() {
+  local host="$1"
+  step "── $host: failed before its update: nothing changed on it; undraining its workers"
+  if undrain_host "$host"; then
+    step "── $host: undrained: it keeps its release and takes operations again"
+    return 3
+  fi
+  step "── $host: UNDRAIN FAILED: its workers stay drained (kinfra fleet undrain <worker_id>)"
+  return 4
+}
+
+# deploy_host HOST: returns 0 updated, 1 failed and rolled back to its previous release, 2 failed and
+# not rolled back (the rollback failed, or nothing was deployed before), 3 failed before its update and
+# undrained, 4 failed before its update and still drained.
 deploy_host() {
   local host="$1" app before deployed cmd
   app="$(fill "$app_dir_tpl" "$host")"
   step "── $host: draining"
-  drain_host "$host" || return 1
+  if ! drain_host "$host"; then
+    not_updated "$host" || return $?
+  fi
 
-  remote_capture before '<current release>' "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --print-current)" || {
+  if ! remote_capture before '<current release>' "$host" "$(quote "$app/bin/update-code.sh" --app-dir "$app" --print-current)"; then
     log "$host: cannot reach the host"
-    return 1
-  }
+    not_updated "$host" || return $?
+  fi
   step "── $host: updating ${before:-<nothing deployed>} -> $sha"
   cmd="$(quote "$app/bin/update-code.sh" --app-dir "$app" --source "$source_url" --ref "$sha" "${update_args[@]}")"
   if remote_capture deployed "$sha" "$host" "$cmd" && [ "$deployed" = "$sha" ] &&
@@ -262,13 +298,17 @@ deploy_host() {
 updated=()
 for ((i = 0; i < ${#hosts[@]}; i += batch)); do
   group=("${hosts[@]:i:batch}")
-  failed=()
+  rolled_back=()
   broken=()
-  # record HOST STATUS: 0 updated, 1 failed and rolled back, 2 failed and the rollback failed too.
+  undrained=()
+  drained=()
+  # record HOST STATUS: the status of deploy_host.
   record() {
     case "$2" in
       0) updated+=("$1") ;;
-      1) failed+=("$1") ;;
+      1) rolled_back+=("$1") ;;
+      3) undrained+=("$1") ;;
+      4) drained+=("$1") ;;
       *) broken+=("$1") ;;
     esac
   }
@@ -290,11 +330,15 @@ for ((i = 0; i < ${#hosts[@]}; i += batch)); do
       record "${group[$j]}" "$status"
     done
   fi
-  if [ "${#failed[@]}" -gt 0 ] || [ "${#broken[@]}" -gt 0 ]; then
-    untouched=$((${#hosts[@]} - ${#updated[@]} - ${#failed[@]} - ${#broken[@]}))
+  failures=$((${#rolled_back[@]} + ${#broken[@]} + ${#undrained[@]} + ${#drained[@]}))
+  if [ "$failures" -gt 0 ]; then
+    untouched=$((${#hosts[@]} - ${#updated[@]} - failures))
     what=''
-    [ "${#failed[@]}" -eq 0 ] || what="${failed[*]} failed (rolled back)"
-    [ "${#broken[@]}" -eq 0 ] || what="${what:+$what; }${broken[*]} failed and COULD NOT BE ROLLED BACK"
+    add() { what="${what:+$what; }$*"; }
+    [ "${#rolled_back[@]}" -eq 0 ] || add "${rolled_back[*]} failed (rolled back to the previous release)"
+    [ "${#undrained[@]}" -eq 0 ] || add "${undrained[*]} failed before the update (unchanged, undrained)"
+    [ "${#drained[@]}" -eq 0 ] || add "${drained[*]} failed before the update (unchanged) and COULD NOT BE UNDRAINED"
+    [ "${#broken[@]}" -eq 0 ] || add "${broken[*]} failed and COULD NOT BE ROLLED BACK"
     die "rollout of $sha stopped: $what; ${#updated[@]} host(s) updated${updated[*]:+ (${updated[*]})}, $untouched not touched"
   fi
 done

@@ -184,6 +184,8 @@ describe('access control of every route', () => {
     expect(level('get', '/api/v1/health/ready')).toBe('public-health');
     expect(level('post', '/api/v1/backtests/start')).toBe('operate');
     expect(level('delete', '/api/v1/operations/op_auth_x1')).toBe('operate');
+    expect(level('post', '/api/v1/workers/op_auth_x1/drain')).toBe('operate');
+    expect(level('delete', '/api/v1/workers/op_auth_x1/drain')).toBe('operate');
     expect(level('get', '/api/v1/operations')).toBe('read');
   });
 

@@ -1,6 +1,6 @@
 /**
- * Endpoints a production fleet relies on: draining a worker before a deploy, the worker metrics summary,
- * the Prometheus exposition under /api/v1, and liveness at the root (/health).
+ * Endpoints a production fleet relies on: draining a worker before a deploy (and undoing it), the worker
+ * metrics summary, the Prometheus exposition under /api/v1, and liveness at the root (/health).
  */
 import request from 'supertest';
 import { authed } from './support/test-app';
@@ -142,6 +142,59 @@ describe('fleet endpoints', () => {
     });
   });
 
+  describe('DELETE /workers/{id}/drain (undrain)', () => {
+    it('an idle drained worker is available again and takes the queued operation', async () => {
+      await register('b1');
+      await authed(http).post('/api/v1/workers/b1/drain').expect(200);
+      const queued = await start();
+      expect([202, 503]).toContain(queued.status);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fake.requestsTo('b1', '/backtests/start')).toHaveLength(0);
+
+      const undrained = await authed(http).delete('/api/v1/workers/b1/drain').expect(200);
+      expect(undrained.body).toMatchObject({
+        worker_id: 'b1',
+        status: 'available',
+        draining: false,
+      });
+      expect((await authed(http).get('/api/v1/workers/b1').expect(200)).body.draining).toBe(false);
+      // The undrain wakes the dispatcher: a queued operation goes to the worker without a new start.
+      const op = queued.status === 202 ? queued : await start();
+      expect(await dispatchedTo(op.id!)).toBe('b1');
+      expect(fake.requestsTo('b1', '/backtests/start')).toHaveLength(1);
+    });
+
+    it('a busy drained worker stays busy with its operation; idempotent', async () => {
+      await register('b1');
+      const first = await start();
+      expect(await dispatchedTo(first.id!)).toBe('b1');
+      await authed(http).post('/api/v1/workers/b1/drain').expect(200);
+
+      const undrained = await authed(http).delete('/api/v1/workers/b1/drain').expect(200);
+      expect(undrained.body).toMatchObject({
+        status: 'busy',
+        current_operation_id: first.id,
+        draining: false,
+      });
+      // Again, and on a worker that was never drained: the same answer, nothing changes.
+      const again = await authed(http).delete('/api/v1/workers/b1/drain').expect(200);
+      expect(again.body).toMatchObject({ status: 'busy', draining: false });
+      await register('b2');
+      const never = await authed(http).delete('/api/v1/workers/b2/drain').expect(200);
+      expect(never.body).toMatchObject({ worker_id: 'b2', status: 'available', draining: false });
+      expect(registry.get('b1')).toMatchObject({ status: 'busy', current_operation_id: first.id });
+    });
+
+    it('404 for an unknown worker names it', async () => {
+      const res = await authed(http).delete('/api/v1/workers/nobody/drain').expect(404);
+      expect(res.body).toEqual({
+        statusCode: 404,
+        error: 'Not Found',
+        message: 'Worker nobody is not registered: nothing to undrain',
+      });
+    });
+  });
+
   it('GET /metrics/workers: total_workers, by_status, by_type and every worker', async () => {
     await register('b1');
     await register('b2', 'backtesting', { current_operation_id: null });
@@ -218,6 +271,7 @@ describe('fleet endpoints', () => {
       components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
     };
     expect(doc.paths['/api/v1/workers/{id}/drain']).toHaveProperty('post');
+    expect(doc.paths['/api/v1/workers/{id}/drain']).toHaveProperty('delete');
     expect(doc.paths['/api/v1/metrics/prometheus']).toHaveProperty('get');
     expect(doc.paths['/health']).toHaveProperty('get');
     expect(doc.components.schemas.WorkerDto!.properties).toHaveProperty('draining');

@@ -733,6 +733,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'GET /api/v1/workers/{id}',
           'POST /api/v1/workers/{id}/heartbeat',
           'POST /api/v1/workers/{id}/drain',
+          'DELETE /api/v1/workers/{id}/drain',
           'GET /api/v1/operations',
           'GET /api/v1/operations/{id}',
           'POST /api/v1/backtests/sweep',

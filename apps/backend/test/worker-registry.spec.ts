@@ -1,4 +1,5 @@
 import { WorkerActivity, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import { LifecycleEvents } from '../src/operations/lifecycle-events';
 import { WorkerRegistry, toWorkerDto } from '../src/workers/worker-registry';
 import { ManualClock } from './support/manual-clock';
 
@@ -119,6 +120,37 @@ describe('WorkerRegistry', () => {
       expect(registry.get('a')!.status).toBe(WorkerStatus.BUSY);
       expect(registry.release('a', 'op1')).toBe(true);
       expect(registry.get('a')!.status).toBe(WorkerStatus.AVAILABLE);
+    });
+  });
+
+  describe('drain and undrain', () => {
+    it('undrain makes a drained worker selectable again and tells the listeners once', () => {
+      const events = new LifecycleEvents();
+      const seen: string[] = [];
+      events.on('worker', (e) => seen.push(`${e.kind} ${e.worker.worker_id} ${e.worker.draining}`));
+      registry = new WorkerRegistry(clock, events);
+      registry.upsert(reg('a'));
+      registry.drain('a');
+      expect(registry.peekAvailable([WorkerType.BACKTESTING])).toBeNull();
+      expect(registry.undrain('a')?.draining).toBe(false);
+      expect(registry.undrain('a')?.draining).toBe(false); // idempotent: no second event
+      expect(registry.peekAvailable([WorkerType.BACKTESTING])?.worker_id).toBe('a');
+      expect(seen).toEqual([
+        'registered a false',
+        'status_changed a true',
+        'status_changed a false',
+      ]);
+      expect(registry.undrain('nobody')).toBeUndefined();
+    });
+
+    it('undrain keeps the status of a busy worker', () => {
+      registry.upsert({ ...reg('a'), current_operation_id: 'op1' });
+      registry.drain('a');
+      expect(registry.undrain('a')).toMatchObject({
+        status: WorkerStatus.BUSY,
+        current_operation_id: 'op1',
+        draining: false,
+      });
     });
   });
 

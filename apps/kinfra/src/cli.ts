@@ -13,7 +13,14 @@ import {
   status,
   up,
 } from './commands';
-import { fleetDrain, fleetPlan, fleetWait, type PlanFormat, type WaitCondition } from './fleet';
+import {
+  fleetDrain,
+  fleetPlan,
+  fleetUndrain,
+  fleetWait,
+  type PlanFormat,
+  type WaitCondition,
+} from './fleet';
 import { RegistryCorruptError } from './registry';
 import { LockTimeoutError } from './file-lock';
 import { PROFILE_NAMES, ProfileName, SLOT_COUNT, parseSlotArgument } from './slots';
@@ -223,36 +230,47 @@ export function buildProgram(ctx: Context): Command {
       fleetPlan(ctx, { env: opts.env, file: opts.file, format: opts.json ? 'json' : opts.format });
     });
 
-  fleetSource(
-    fleet
-      .command('drain')
-      .description(
-        'POST /workers/{id}/drain: no new dispatches to the worker; its running operation finishes',
-      )
-      .argument('<worker_id>', 'the worker to drain'),
-  )
-    .option(
-      '--backend <url>',
-      'backend API base with /api/v1 (default: backend_url of the fleet file)',
+  const drainCommand = (
+    name: 'drain' | 'undrain',
+    description: string,
+    run: typeof fleetDrain,
+  ): void => {
+    fleetSource(
+      fleet.command(name).description(description).argument('<worker_id>', `the worker to ${name}`),
     )
-    .option('--missing-ok', 'a worker the backend does not know is not an error', false)
-    .option('--print <field>', 'print only this field of the worker record (e.g. registered_at)')
-    .option('--json', 'print the worker record as JSON', false)
-    .action(
-      async (
-        id: string,
-        opts: {
-          env?: string;
-          file?: string;
-          backend?: string;
-          missingOk: boolean;
-          print?: string;
-          json: boolean;
+      .option(
+        '--backend <url>',
+        'backend API base with /api/v1 (default: backend_url of the fleet file)',
+      )
+      .option('--missing-ok', 'a worker the backend does not know is not an error', false)
+      .option('--print <field>', 'print only this field of the worker record (e.g. registered_at)')
+      .option('--json', 'print the worker record as JSON', false)
+      .action(
+        async (
+          id: string,
+          opts: {
+            env?: string;
+            file?: string;
+            backend?: string;
+            missingOk: boolean;
+            print?: string;
+            json: boolean;
+          },
+        ) => {
+          await run(ctx, id, opts);
         },
-      ) => {
-        await fleetDrain(ctx, id, opts);
-      },
-    );
+      );
+  };
+  drainCommand(
+    'drain',
+    'POST /workers/{id}/drain: no new dispatches to the worker; its running operation finishes',
+    fleetDrain,
+  );
+  drainCommand(
+    'undrain',
+    'DELETE /workers/{id}/drain: the worker takes operations again (undoes a drain)',
+    fleetUndrain,
+  );
 
   fleetSource(
     fleet

@@ -270,32 +270,54 @@ function summary(w: WorkerView): string {
   return `status ${w.status}${w.current_operation_id ? `, running ${w.current_operation_id}` : ''}${w.draining ? ', draining' : ''}, registered ${w.registered_at}${typeof w.metadata?.release === 'string' ? `, release ${w.metadata.release}` : ''}`;
 }
 
-export async function fleetDrain(
+export interface DrainOptions {
+  backend?: string;
+  env?: string;
+  file?: string;
+  missingOk: boolean;
+  print?: string;
+  json: boolean;
+}
+
+/** POST /workers/{id}/drain: no new dispatches to the worker; its running operation finishes. */
+export function fleetDrain(
   ctx: Context,
   workerId: string,
-  opts: {
-    backend?: string;
-    env?: string;
-    file?: string;
-    missingOk: boolean;
-    print?: string;
-    json: boolean;
-  },
+  opts: DrainOptions,
+): Promise<WorkerView | null> {
+  return drainCall(ctx, workerId, opts, 'drain');
+}
+
+/** DELETE /workers/{id}/drain: the worker takes operations again (undoes a drain). */
+export function fleetUndrain(
+  ctx: Context,
+  workerId: string,
+  opts: DrainOptions,
+): Promise<WorkerView | null> {
+  return drainCall(ctx, workerId, opts, 'undrain');
+}
+
+async function drainCall(
+  ctx: Context,
+  workerId: string,
+  opts: DrainOptions,
+  action: 'drain' | 'undrain',
 ): Promise<WorkerView | null> {
   const backend = backendOf(opts);
+  const method = action === 'drain' ? 'POST' : 'DELETE';
   const url = `${backend}/workers/${encodeURIComponent(workerId)}/drain`;
   let res: Awaited<ReturnType<Context['http']['fetch']>>;
   try {
     res = await ctx.http.fetch(url, {
-      method: 'POST',
+      method,
       headers: authHeaders(),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new KinfraError(`POST ${url} failed: ${describeError(err)}`);
+    throw new KinfraError(`${method} ${url} failed: ${describeError(err)}`);
   }
   if (res.status === 404 && opts.missingOk) {
-    ctx.out.note(`Worker ${workerId} is not registered: nothing to drain`);
+    ctx.out.note(`Worker ${workerId} is not registered: nothing to ${action}`);
     if (opts.json) ctx.out.json(null);
     else if (opts.print) ctx.out.line('');
     return null;
@@ -303,15 +325,19 @@ export async function fleetDrain(
   if (res.status !== 200) {
     const body = (await res.json().catch(() => undefined)) as { message?: string } | undefined;
     throw new KinfraError(
-      `POST ${url} answered ${res.status}${body?.message ? `: ${body.message}` : ''}`,
+      `${method} ${url} answered ${res.status}${body?.message ? `: ${body.message}` : ''}`,
     );
   }
   const w = (await res.json()) as WorkerView;
+  const said =
+    action === 'drain'
+      ? `Draining ${workerId}: ${summary(w)}`
+      : `Undrained ${workerId} (takes operations again): ${summary(w)}`;
   if (opts.json) ctx.out.json(w);
   else if (opts.print)
     ctx.out.line(String((w as unknown as Record<string, unknown>)[opts.print] ?? ''));
-  else ctx.out.line(`Draining ${workerId}: ${summary(w)}`);
-  if (opts.print || opts.json) ctx.out.note(`Draining ${workerId}: ${summary(w)}`);
+  else ctx.out.line(said);
+  if (opts.print || opts.json) ctx.out.note(said);
   return w;
 }
 

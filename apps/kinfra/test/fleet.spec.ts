@@ -232,6 +232,47 @@ describe('kinfra fleet', () => {
       expect(ok.err).toContain('not registered: nothing to drain');
     });
 
+    it('undrain DELETEs /workers/{id}/drain; 404 is an error unless --missing-ok; errors name the call', async () => {
+      const http = fakeBackend((c) =>
+        c.url.includes('/gone/')
+          ? { status: 404, body: { message: 'Worker gone is not registered: nothing to undrain' } }
+          : c.url.includes('/locked/')
+            ? { status: 403, body: { message: 'the key has the read role' } }
+            : {
+                status: 200,
+                body: worker({ status: 'available', current_operation_id: null, draining: false }),
+              },
+      );
+      const r = await run(['fleet', 'undrain', 'bt-1', '--backend', 'http://b:8000/api/v1'], http);
+      expect(r.code).toBe(0);
+      expect(http.calls).toEqual([
+        { url: 'http://b:8000/api/v1/workers/bt-1/drain', method: 'DELETE' },
+      ]);
+      expect(r.out).toBe(
+        'Undrained bt-1 (takes operations again): status available, registered 2026-01-01T00:00:00.000Z, release aaa\n',
+      );
+
+      const missing = await run(['fleet', 'undrain', 'gone', '--backend', 'http://b/api/v1'], http);
+      expect(missing.code).toBe(1);
+      expect(missing.err).toContain(
+        'DELETE http://b/api/v1/workers/gone/drain answered 404: Worker gone is not registered: nothing to undrain',
+      );
+      const ok = await run(
+        ['fleet', 'undrain', 'gone', '--backend', 'http://b/api/v1', '--missing-ok'],
+        http,
+      );
+      expect(ok.code).toBe(0);
+      expect(ok.err).toContain('Worker gone is not registered: nothing to undrain');
+      const refused = await run(
+        ['fleet', 'undrain', 'locked', '--backend', 'http://b/api/v1', '--missing-ok'],
+        http,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain(
+        'DELETE http://b/api/v1/workers/locked/drain answered 403: the key has the read role',
+      );
+    });
+
     it('wait --for idle polls until the worker runs nothing', async () => {
       const http = fakeBackend((_c, n) => ({
         status: 200,

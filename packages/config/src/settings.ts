@@ -86,7 +86,7 @@ export const ApiSettings = defineSettings({
       itemPattern: /^[0-9a-fA-F]{64}$/,
       itemPatternText: 'SHA-256 hex digests (64 hex characters)',
       description:
-        'SHA-256 digests (hex, comma-separated) of API keys with the `operate` role: everything `read` allows, plus start, cancel, resume, sweeps and drain.',
+        'SHA-256 digests (hex, comma-separated) of API keys with the `operate` role: everything `read` allows, plus start, cancel, resume, sweeps, drain and undrain.',
     }),
     read_key_sha256: list({
       secret: true,

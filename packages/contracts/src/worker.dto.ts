@@ -176,7 +176,7 @@ export class WorkerDto {
 
   @ApiProperty({
     description:
-      'Drained (POST /workers/{id}/drain): no new dispatches; its running operation finishes. A re-registration clears it.',
+      'Drained (POST /workers/{id}/drain): no new dispatches; its running operation finishes. A re-registration or DELETE /workers/{id}/drain clears it.',
     example: false,
   })
   draining!: boolean;

@@ -105,10 +105,18 @@ export interface FakeWorkerRecord {
   metadata: Record<string, unknown>;
 }
 
-/** A loopback backend answering GET /api/v1/workers/{id} and POST …/drain from a map. */
+/**
+ * A loopback backend answering GET /api/v1/workers/{id}, POST …/drain and DELETE …/drain (undrain) from
+ * a map. `refuse` makes a drain or undrain call fail (key "POST id" or "DELETE id" → HTTP status).
+ * `POST /fake/restart?host=H&type=T&release=SHA` stands in for a restarted worker registering again: the
+ * worker that `place(host, type, id)` put there gets a newer registered_at, draining false, available,
+ * metadata.release = SHA (what a stand-in restart command on a fake host calls).
+ */
 export class FakeBackend {
   readonly workers = new Map<string, FakeWorkerRecord>();
   readonly requests: { method: string; path: string }[] = [];
+  readonly refuse = new Map<string, number>();
+  private readonly placement = new Map<string, string>();
   private server: Server | null = null;
   port = 0;
 
@@ -138,18 +146,47 @@ export class FakeBackend {
     return w;
   }
 
+  /** The worker `id` runs on `host` as its `type` unit (for /fake/restart). */
+  place(host: string, type: string, id: string): void {
+    this.placement.set(`${host} ${type}`, id);
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
-    this.requests.push({ method: req.method ?? 'GET', path: url });
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path: url });
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (url.startsWith('/fake/restart?') && method === 'POST') return this.restarted(url, send);
     const m = /^\/api\/v1\/workers\/([^/]+)(\/drain)?$/.exec(url);
     if (!m) return send(404, { statusCode: 404, error: 'Not Found', message: 'no route' });
-    const w = this.workers.get(decodeURIComponent(m[1] as string));
+    const id = decodeURIComponent(m[1] as string);
+    const refused = m[2] ? this.refuse.get(`${method} ${id}`) : undefined;
+    if (refused !== undefined)
+      return send(refused, { statusCode: refused, message: `refused by the test (${method})` });
+    const w = this.workers.get(id);
     if (!w) return send(404, { statusCode: 404, error: 'Not Found', message: 'not registered' });
-    if (m[2] && req.method === 'POST') w.draining = true;
+    if (m[2] && method === 'POST') w.draining = true;
+    if (m[2] && method === 'DELETE') w.draining = false;
+    return send(200, w);
+  }
+
+  private restarted(url: string, send: (status: number, body: unknown) => void): void {
+    const q = new URL(url, 'http://fake').searchParams;
+    const id = this.placement.get(`${q.get('host') ?? ''} ${q.get('type') ?? ''}`);
+    const w = id === undefined ? undefined : this.workers.get(id);
+    if (!w) return send(404, { message: `no worker placed on ${q.get('host')} ${q.get('type')}` });
+    // A new registration: strictly later than the previous one (what the ready wait compares).
+    const at = Math.max(Date.now(), Date.parse(w.registered_at) + 1);
+    Object.assign(w, {
+      registered_at: new Date(at).toISOString(),
+      draining: false,
+      status: 'available',
+      current_operation_id: null,
+      metadata: { ...w.metadata, release: q.get('release') ?? '' },
+    });
     return send(200, w);
   }
 

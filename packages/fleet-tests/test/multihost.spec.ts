@@ -829,6 +829,8 @@ function deployToWorkers(
       for (const h of HOSTS)
         expect(r.out).toContain(`── ${hostNs(h)}: done, running ${releases.v2}`);
 
+      // Every operation first: while the queue still holds work the workers are busy, not available.
+      const ops = await finished(ids, 150_000);
       const after = await fleetReady(releases.v2, 30_000, started);
       for (const w of after)
         expect({ id: w.worker_id, new_process: w.metadata.pid !== pids.get(w.worker_id) }).toEqual({
@@ -839,7 +841,6 @@ function deployToWorkers(
         expect(fs.readlinkSync(path.join(appDir(h), 'current'))).toBe(`releases/${releases.v2}`);
         expect(fs.readlinkSync(path.join(appDir(h), 'previous'))).toBe(`releases/${releases.v1}`);
       }
-      const ops = await finished(ids, 150_000);
       // No operation lost or failed; each completed exactly once (the metric counts completions).
       expect(
         ops
@@ -874,8 +875,9 @@ function deployToWorkers(
       expect(r.out).toContain(`── ${hostNs(first)}: rolling back to ${releases.v2}`);
       expect(r.out).toContain(`── ${hostNs(first)}: rolled back to ${releases.v2}`);
       expect(r.out).toContain(
-        `rollout of ${releases.v3} stopped: ${hostNs(first)} failed (rolled back); 0 host(s) updated, 2 not touched`,
+        `rollout of ${releases.v3} stopped: ${hostNs(first)} failed (rolled back to the previous release); 0 host(s) updated, 2 not touched`,
       );
+      expect(r.out).not.toContain('undrain');
       expect(fs.readFileSync(workerLog(first, 'backtesting'), 'utf8')).toContain(
         'release v3: crashing at start',
       );

@@ -384,6 +384,7 @@ describe('provision-worker.sh', () => {
     ]);
     expect(r.stdout).toContain(`    | KTRDR_API_CLIENT_BASE_URL=${backend.url}`);
     expect(r.stdout).toContain('    | KTRDR_WORKER_ID=backtesting-302');
+    expect(r.stdout).toContain('    | KTRDR_WORKER_HOST=0.0.0.0');
     expect(r.stdout).toContain('    | KTRDR_WORKER_PUBLIC_BASE_URL=http://10.77.0.102:5003');
     expect(r.stdout).toContain('    | KTRDR_WORKER_REGISTRATION_TOKEN=<from --token-file>');
     expect(r.stdout).toContain(`    | commit=${'a'.repeat(40)}`);
@@ -411,6 +412,7 @@ describe('provision-worker.sh', () => {
       'KTRDR_WORKER_REGISTRATION_TOKEN=sekret-registration-token-0123456789abcdef\n',
     );
     expect(workerEnv).toContain('KTRDR_WORKER_PUBLIC_BASE_URL=http://10.77.0.121:5003\n');
+    expect(workerEnv).toContain('KTRDR_WORKER_HOST=0.0.0.0\n');
     expect(fs.readFileSync(path.join(state, 'fs', '401', 'opt/ktrdr/release.pin'), 'utf8')).toBe(
       `source=${src()}\ncommit=${'a'.repeat(40)}\n`,
     );

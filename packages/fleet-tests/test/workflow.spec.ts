@@ -1,4 +1,7 @@
-/** .github/workflows/deploy-workers.yml: triggers, protection, secrets handling and the rolling deploy. */
+/**
+ * .github/workflows/deploy-workers.yml: triggers, protection, secrets handling and the rolling deploy;
+ * .github/workflows/ci.yml: the multi-host suite runs there as root (it skips otherwise).
+ */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -95,5 +98,23 @@ describe('deploy-workers workflow', () => {
     const r = spawnSync('actionlint', [FILE], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('ci workflow', () => {
+  const ci = parse(fs.readFileSync(path.join(REPO, '.github', 'workflows', 'ci.yml'), 'utf8')) as {
+    jobs: Record<string, { steps: { name?: string; run?: string }[] }>;
+  };
+  const steps = ci.jobs.checks!.steps;
+  const at = (needle: string) => steps.findIndex((s) => (s.run ?? '').includes(needle));
+
+  it('runs the multi-host suite as root after the build, where a skip fails', () => {
+    const i = at('test/multihost.spec.ts');
+    expect(i).toBeGreaterThan(at('pnpm build'));
+    const run = steps[i]!.run!;
+    expect(run).toMatch(/^sudo -E env "PATH=\$PATH" /);
+    expect(run).toContain('KTRDR_TEST_REQUIRE_ALL=true');
+    expect(run).toContain('pnpm --filter @ktrdr/fleet-tests exec jest --runInBand');
+    expect(steps[at('apt-get install')]!.run).toContain('iproute2');
   });
 });

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { devApiKeyPath, readOrCreateSecretFile } from '@ktrdr/config';
 
-/** `read`: list and get everything; `operate`: read plus start, cancel, resume, sweeps, drain. */
+/** `read`: list and get everything; `operate`: read plus start, cancel, resume, sweeps, (un)drain. */
 export type ApiRole = 'read' | 'operate';
 export const API_ROLES: readonly ApiRole[] = ['read', 'operate'];
 

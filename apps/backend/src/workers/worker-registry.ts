@@ -28,7 +28,7 @@ export interface WorkerEntry {
   last_selected_seq: number;
   /** When the backend marked it busy for a dispatch (the worker may not know yet). */
   reserved_at: number | null;
-  /** Drained for a deploy: never selected; cleared by a re-registration. */
+  /** Drained for a deploy: never selected; cleared by a re-registration or an undrain. */
   draining: boolean;
 }
 
@@ -186,6 +186,21 @@ export class WorkerRegistry {
     const w = this.workers.get(workerId);
     if (w && !w.draining) {
       w.draining = true;
+      this.emit('status_changed', w);
+    }
+    return w;
+  }
+
+  /**
+   * Undoes {@link drain}: the worker takes operations again (a rollout stopped before it updated the
+   * host). Its status is untouched: available, or busy while it runs an operation. Returns the entry,
+   * or undefined when it is not registered. Idempotent: a worker that is not draining is returned as is.
+   */
+  undrain(workerId: string): WorkerEntry | undefined {
+    const w = this.workers.get(workerId);
+    if (w && w.draining) {
+      w.draining = false;
+      // An available worker wakes the dispatcher up: queued operations may go to it now.
       this.emit('status_changed', w);
     }
     return w;

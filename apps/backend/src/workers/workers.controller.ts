@@ -1,6 +1,7 @@
 import {
   Body,
   Controller,
+  Delete,
   Get,
   HttpCode,
   Inject,
@@ -86,7 +87,7 @@ export class WorkersController {
     description:
       'No new operation is dispatched to the worker; the operation it runs finishes normally. ' +
       'The worker list shows draining:true. The next registration of the worker (e.g. after its ' +
-      'restart) clears it. Idempotent.',
+      'restart) or DELETE /workers/{id}/drain clears it. Idempotent.',
   })
   @ApiParam({ name: 'id', description: 'worker_id' })
   @ApiOkResponse({ type: WorkerDto })
@@ -97,6 +98,26 @@ export class WorkersController {
     this.logger.log(
       `Worker ${id} is draining: no new dispatches${w.current_operation_id ? `; ${w.current_operation_id} continues` : ''}`,
     );
+    return toWorkerDto(w);
+  }
+
+  @Delete(BACKEND_ROUTES.workerDrain)
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Undrain a worker (a deploy stopped before updating it)',
+    description:
+      'Undoes POST /workers/{id}/drain: the worker takes new operations again (draining:false); its ' +
+      'status is unchanged (available, or busy while it runs an operation). Idempotent: a worker that ' +
+      'is not draining is answered as it is. 404 when the worker is not registered.',
+  })
+  @ApiParam({ name: 'id', description: 'worker_id' })
+  @ApiOkResponse({ type: WorkerDto })
+  @ApiErrors(400, 404)
+  undrain(@Param('id') id: string): WorkerDto {
+    const before = this.registry.get(id)?.draining;
+    const w = this.registry.undrain(id);
+    if (!w) throw new NotFoundException(`Worker ${id} is not registered: nothing to undrain`);
+    if (before) this.logger.log(`Worker ${id} is no longer draining: it takes operations again`);
     return toWorkerDto(w);
   }
 
