@@ -117,6 +117,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           sweep_id: null,
           resume_from: null,
           attempt_base: 0,
+          attempts: [],
         });
         expect(created.created_at).toBeInstanceOf(Date);
         expect(await repo.get('op_1')).toEqual(created);
@@ -566,6 +567,67 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           attempt_base: 2,
           queued_at: minutes(5),
         });
+      });
+    });
+
+    describe('attempt history', () => {
+      it('a claim appends an open attempt: its number, the worker, the time, the checkpoint it resumes from', async () => {
+        await repo.enqueue(op('op_h'), 10);
+        const first = await repo.claimNext(BACKTESTING, {
+          worker_id: 'w-1',
+          lease_token: 'lease-1',
+          at: minutes(1),
+        });
+        expect(first!.attempts).toEqual([
+          {
+            attempt: 1,
+            worker_id: 'w-1',
+            dispatched_at: minutes(1).toISOString(),
+            started_at: null,
+            ended_at: null,
+            outcome: null,
+            reason: null,
+            resumed_from: null,
+          },
+        ]);
+        // The lifecycle closes it and queues the operation again from a checkpoint.
+        const ckpt = {
+          type: CheckpointType.PERIODIC,
+          created_at: minutes(2).toISOString(),
+          unit: 40,
+        };
+        const closed = [{ ...first!.attempts[0], ended_at: minutes(3).toISOString() }];
+        const requeued = await repo.update(
+          'op_h',
+          {
+            status: PENDING,
+            worker_id: null,
+            lease_token: null,
+            resume_from: ckpt,
+            attempts: closed,
+          },
+          { status: [OperationStatus.DISPATCHED], lease_token: 'lease-1' },
+        );
+        expect(requeued!.attempts).toEqual(closed);
+        const second = await repo.claimNext(BACKTESTING, {
+          worker_id: 'w-2',
+          lease_token: 'lease-2',
+          at: minutes(4),
+        });
+        expect(second!.attempt).toBe(2);
+        expect(second!.attempts.map((a) => [a.attempt, a.worker_id, a.resumed_from])).toEqual([
+          [1, 'w-1', null],
+          [2, 'w-2', ckpt],
+        ]);
+        expect(second!.attempts[1].dispatched_at).toBe(minutes(4).toISOString());
+        expect((await repo.get('op_h'))!.attempts).toEqual(second!.attempts);
+      });
+
+      it('refuses attempts that are not an array, naming the field', async () => {
+        await repo.create(op('op_h2'));
+        await expect(
+          repo.update('op_h2', { attempts: {} as unknown as OperationRecord['attempts'] }),
+        ).rejects.toThrow(/attempts must be a JSON array/);
       });
     });
 
