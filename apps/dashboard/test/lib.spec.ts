@@ -8,8 +8,15 @@ import {
   elapsedMs,
   etaMs,
   headlineMetrics,
+  isActive,
+  isFinished,
   queueInfo,
 } from '../src/lib/ops';
+import {
+  ACTIVE_OPERATION_STATUSES,
+  OperationStatus,
+  TERMINAL_OPERATION_STATUSES,
+} from '@ktrdr/contracts/constants';
 import { parseRoute } from '../src/lib/route';
 import type { OperationDto } from '../src/api/types';
 
@@ -65,6 +72,23 @@ describe('format', () => {
 });
 
 describe('operations', () => {
+  it("finished and active are the contracts' status lists", () => {
+    for (const status of Object.values(OperationStatus)) {
+      expect([status, isFinished(status)]).toEqual([
+        status,
+        TERMINAL_OPERATION_STATUSES.includes(status),
+      ]);
+      expect([status, isActive(status)]).toEqual([
+        status,
+        ACTIVE_OPERATION_STATUSES.includes(status),
+      ]);
+    }
+    expect(['completed', 'failed', 'cancelled'].every(isFinished)).toBe(true);
+    expect(['pending', 'dispatched', 'running'].every(isActive)).toBe(true);
+    // A status a newer backend might add is neither.
+    expect(isFinished('archived') || isActive('archived')).toBe(false);
+  });
+
   it('elapsed and ETA extrapolate the rate so far', () => {
     const o = op({ progress: { percentage: 25 } });
     expect(elapsedMs(o, T0 + 30_000)).toBe(30_000);

@@ -1,4 +1,5 @@
 import { useQuery, type QueryClient } from '@tanstack/react-query';
+import { isFinished } from '../lib/ops';
 import { useLive } from '../live/LiveContext';
 import { ApiError, apiPath, get } from './client';
 import type {
@@ -64,7 +65,7 @@ export function useOperation(id: string) {
       get<OperationResponseDto>(apiPath('operation', { id }), signal).then((r) => r.data),
     refetchInterval: (q) => {
       const op = q.state.data as OperationDto | undefined;
-      return op && ['completed', 'failed', 'cancelled'].includes(op.status) ? false : detailPollMs;
+      return op && isFinished(op.status) ? false : detailPollMs;
     },
     retry,
   });
