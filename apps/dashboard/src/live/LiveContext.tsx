@@ -70,7 +70,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         for (const r of applyEffect(qc, effect)) pending.add(r);
         if (effect.patchOperation) {
           // A finished operation: its detail page needs params and result again.
-          if (isFinished(effect.patchOperation.status ?? ''))
+          if (isFinished(effect.patchOperation.status))
             void qc.invalidateQueries({
               queryKey: ['operation', effect.patchOperation.operation_id],
             });
