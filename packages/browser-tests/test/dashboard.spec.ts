@@ -167,6 +167,13 @@ describe('dashboard in a real browser', () => {
       await page.locator('[data-testid="drawdown-chart"] path.recharts-area-area').waitFor();
       await expectText(page.locator('[data-testid="metrics"]'), /total return/);
       await expectText(page.locator('[data-testid="trades"]'), /Trades \(\d+/);
+      // The attempts: one, on the worker, completed; as the API says.
+      expect(op.body.data.attempts).toMatchObject([
+        { attempt: 1, worker_id: WORKER, outcome: 'completed' },
+      ]);
+      const attempt = page.locator(`[data-testid="attempts"] tbody tr[data-worker-id="${WORKER}"]`);
+      await expectText(attempt, new RegExp(`^1\\s+${WORKER}\\s+\\d{4}-.*completed`));
+      expect(await page.locator('[data-testid="attempts"] tbody tr').count()).toBe(1);
     });
   });
 
@@ -220,7 +227,7 @@ describe('dashboard in a real browser', () => {
       await page.locator('[data-testid="operation-detail"][data-status="running"]').waitFor();
       await page.getByRole('button', { name: 'Cancel', exact: true }).click();
       await page.locator('[data-testid="operation-detail"][data-status="cancelled"]').waitFor();
-      await expectText(page.locator('[data-testid="checkpoint"]'), /at unit \d+/);
+      await expectText(page.locator('[data-testid="checkpoint"]'), /checkpoint at epoch \d+/);
       await page.getByRole('button', { name: 'Resume', exact: true }).click();
       await expectText(page.locator('[data-testid="notices"]'), new RegExp(`${id}: resumed \\(`));
       const back = await sys.waitFor('the training queued again', async () => {
@@ -233,6 +240,17 @@ describe('dashboard in a real browser', () => {
       await page
         .locator('[data-testid="operation-detail"]:not([data-status="cancelled"])')
         .waitFor();
+      // Its second attempt resumes from the checkpoint: the attempts table says so, per attempt.
+      const second = await sys.waitFor('the second attempt', async () => {
+        const op = await sys.call('GET', `/operations/${id}`);
+        return op.body.data.attempts.length === 2 ? op.body.data.attempts[1] : undefined;
+      });
+      expect(second).toMatchObject({ attempt: 2, worker_id: TRAINER });
+      expect(second.resumed_from.unit).toBeGreaterThan(0);
+      const rows = page.locator('[data-testid="attempts"] tbody tr');
+      await expectText(rows.nth(0), /cancelled/);
+      await expectText(rows.nth(0), /the start/);
+      await expectText(rows.nth(1), new RegExp(`checkpoint, epoch ${second.resumed_from.unit}`));
       // Clean up: cancel it again (the training worker is shared with later tests).
       await page.getByRole('button', { name: 'Cancel', exact: true }).click();
       await page.locator('[data-testid="operation-detail"][data-status="cancelled"]').waitFor();
@@ -260,6 +278,10 @@ describe('dashboard in a real browser', () => {
       expect(await reason.getAttribute('role')).toBe('alert');
       await expectText(reason, 'Failed:');
       await expectText(reason, failed.error_message as string);
+      // Its attempt: the worker that ran it, failed, with the same reason.
+      const attempt = page.locator(`[data-testid="attempts"] tbody tr[data-worker-id="${WORKER}"]`);
+      await expectText(attempt, /failed/);
+      await expectText(attempt, failed.error_message as string);
       // The list says so too, next to the status.
       await gotoUi('/operations');
       const row = page.locator(`[data-testid="operations"] tr[data-operation-id="${id}"]`);
