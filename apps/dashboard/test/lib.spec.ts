@@ -173,9 +173,23 @@ describe('equity and drawdown', () => {
       { time: '2024-01-04T00:00:00Z', equity: 130 },
     ]);
     expect(rows.map((r) => r.equity)).toEqual([100, 120, 90, 130]);
-    expect(rows.map((r) => Number(r.drawdown.toFixed(4)))).toEqual([0, 0, -0.25, 0]);
-    expect(maxDrawdown(rows)).toBeCloseTo(-0.25);
+    // 1 − E / running peak, positive like max_drawdown (docs/metrics.md).
+    expect(rows.map((r) => Number(r.drawdown.toFixed(4)))).toEqual([0, 0, 0.25, 0]);
+    expect(maxDrawdown(rows)).toBeCloseTo(0.25);
     expect(equityRows(undefined)).toEqual([]);
+  });
+
+  it('the running peak starts at the initial capital, as max_drawdown does', () => {
+    const curve = [
+      { time: '2024-01-01T00:00:00Z', equity: 90 },
+      { time: '2024-01-02T00:00:00Z', equity: 80 },
+      { time: '2024-01-03T00:00:00Z', equity: 110 },
+    ];
+    const rows = equityRows(curve, 100);
+    expect(rows.map((r) => Number(r.drawdown.toFixed(4)))).toEqual([0.1, 0.2, 0]);
+    expect(maxDrawdown(rows)).toBeCloseTo(0.2);
+    // Without the capital the first point is the first peak.
+    expect(maxDrawdown(equityRows(curve))).toBeCloseTo(1 - 80 / 90);
   });
 });
 

@@ -153,6 +153,19 @@ describe('dashboard in a real browser', () => {
       expect((d.match(/[LC]/g) ?? []).length).toBeGreaterThan(curve.length / 2);
       await expectText(chart, /Equity: \d+ points from 2020-01-0\d to 2023-12-3\d/);
       await page.locator('[data-testid="drawdown-chart"] path.recharts-area-area').waitFor();
+      // The drawdown chart's caption and the max drawdown card say the same (docs/metrics.md:
+      // a positive fraction, shown in %), and that is the result's max_drawdown.
+      const maxDd = results.body.data.result.max_drawdown as number;
+      expect(maxDd).toBeGreaterThan(0);
+      const ddCard = page
+        .locator('[data-testid="metrics"] .metric-card')
+        .filter({ hasText: 'max drawdown' })
+        .locator('dd');
+      expect((await ddCard.textContent())!.trim()).toBe(`${(maxDd * 100).toFixed(2)}%`);
+      await expectText(
+        page.locator('[data-testid="drawdown-chart"] figcaption'),
+        `max ${(maxDd * 100).toFixed(2)}%`,
+      );
       await expectText(page.locator('[data-testid="metrics"]'), /total return/);
       await expectText(page.locator('[data-testid="trades"]'), /Trades \(\d+/);
       // The attempts: one, on the worker, completed; as the API says.

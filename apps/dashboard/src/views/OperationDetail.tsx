@@ -348,7 +348,10 @@ function BacktestResults({
   result: BacktestResultDto;
   links: OperationResultsResponseDto['data']['links'] | undefined;
 }) {
-  const rows = useMemo(() => equityRows(result.equity_curve), [result.equity_curve]);
+  const rows = useMemo(
+    () => equityRows(result.equity_curve, result.initial_capital),
+    [result.equity_curve, result.initial_capital],
+  );
   const cards = {
     ...(result as unknown as Record<string, unknown>),
     benchmark_return: result.benchmark?.total_return,
@@ -359,7 +362,7 @@ function BacktestResults({
       <MetricCards result={cards} names={BACKTEST_METRICS} />
       <div className="charts">
         <EquityChart rows={rows} />
-        <DrawdownChart rows={rows} />
+        <DrawdownChart rows={rows} maxDrawdown={result.max_drawdown} />
       </div>
       <Downloads links={links} />
       <TradesTable op={op} result={result} />
