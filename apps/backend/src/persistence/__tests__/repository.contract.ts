@@ -1,5 +1,6 @@
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../migrations';
+import type { Migration } from '../migrations';
 import type { NewOperation, OperationRecord, OperationsRepository } from '../operations.repository';
 import {
   DuplicateOperationError,
@@ -32,6 +33,40 @@ const { BACKTESTING, TRAINING } = OperationType;
 
 function minutes(n: number): Date {
   return new Date(T0.getTime() + n * 60_000);
+}
+
+/**
+ * Migration 4 (the attempt history) on a store written at schema 3: the existing operation gets an
+ * empty history, and the next claim records its first attempt. `open` makes a repository on one
+ * fresh store (with the given migrations; all when none are given).
+ */
+export async function checkAttemptsMigration(
+  open: (migrations?: readonly Migration[]) => SqlOperationsRepository,
+): Promise<void> {
+  const before = MIGRATIONS.filter((m) => m.version < 4);
+  const old = open(before);
+  await old.init();
+  expect(old.migrationOutcome?.current).toBe(3);
+  await old.enqueue({ operation_id: 'op_old', operation_type: BACKTESTING, params: {} }, 10);
+  await old.close();
+  const current = open();
+  await current.init();
+  try {
+    expect(current.migrationOutcome?.applied).toEqual(
+      MIGRATIONS.filter((m) => m.version >= 4).map((m) => m.version),
+    );
+    expect((await current.get('op_old'))!.attempts).toEqual([]);
+    const claimed = await current.claimNext(BACKTESTING, {
+      worker_id: 'w-up',
+      lease_token: 'lease-up',
+      at: T0,
+    });
+    expect(claimed!.attempts).toMatchObject([
+      { attempt: 1, worker_id: 'w-up', dispatched_at: T0.toISOString(), outcome: null },
+    ]);
+  } finally {
+    await current.close();
+  }
 }
 
 /**
