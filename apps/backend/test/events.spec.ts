@@ -73,6 +73,18 @@ function record(over: Partial<OperationRecord> = {}): OperationRecord {
     sweep_id: null,
     resume_from: null,
     attempt_base: 0,
+    attempts: [
+      {
+        attempt: 1,
+        worker_id: 'bw-1',
+        dispatched_at: '2026-01-01T00:00:01.000Z',
+        started_at: '2026-01-01T00:00:01.000Z',
+        ended_at: null,
+        outcome: null,
+        reason: null,
+        resumed_from: null,
+      },
+    ],
     ...over,
   } as OperationRecord;
 }
@@ -143,6 +155,7 @@ describe('GET /api/v1/events', () => {
       worker_id: 'bw-1',
       sweep_id: null,
       progress: { percentage: 50, current_step: 'bars' },
+      attempts: [{ attempt: 1, worker_id: 'bw-1', outcome: null }],
     });
     // Params and results stay out of events.
     expect(c.frames[2]!.data.payload).not.toHaveProperty('params');

@@ -136,6 +136,23 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       const last = h.client.starts[h.client.starts.length - 1]!;
       expect(last.url).toBe('http://w2:5003');
       expect(last.body).toMatchObject({ task_id: opId, attempt: 2, resume_from: SHUTDOWN });
+      // The history: w1's attempt was requeued by the shutdown; w2 runs attempt 2 from its
+      // checkpoint. A dispatch that busy w1 refused in between is there, with its reason.
+      const { attempts } = await h.operations.getDto(opId);
+      expect(attempts[0]).toMatchObject({ attempt: 1, worker_id: 'w1', outcome: 'requeued' });
+      expect(attempts[0].reason).toMatch(/^Interrupted on w1: Worker shut down/);
+      expect(attempts.at(-1)).toMatchObject({
+        attempt: 2,
+        worker_id: 'w2',
+        outcome: null,
+        ended_at: null,
+        resumed_from: SHUTDOWN,
+      });
+      for (const refused of attempts.slice(1, -1)) {
+        expect(refused).toMatchObject({ attempt: 2, worker_id: 'w1', outcome: 'requeued' });
+        expect(refused.started_at).toBeNull();
+        expect(refused.reason).toMatch(/did not take .*busy: stopping/);
+      }
     });
 
     it('interrupted before its first checkpoint, it starts again from scratch', async () => {
@@ -203,6 +220,14 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       progress: { percentage: 100 },
     });
     expect(h.registry.get('w1')!.status).toBe(WorkerStatus.AVAILABLE);
+    const [attempt] = (await h.operations.getDto(opId)).attempts;
+    expect(attempt).toMatchObject({
+      attempt: 1,
+      worker_id: 'w1',
+      outcome: 'completed',
+      reason: null,
+    });
+    expect(attempt.ended_at).toBe(first!.completed_at!.toISOString());
     h.clock.advanceSeconds(10);
     expect(await h.operations.complete(opId, { ...report, result: { total_return: 0.5 } })).toEqual(
       {
@@ -250,6 +275,9 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       checkpoint: { ...CKPT, type: CheckpointType.CANCELLATION },
     });
     expect(ack).toEqual({ acknowledged: true, status: 'cancelled' });
+    expect((await h.operations.getDto(opId)).attempts).toMatchObject([
+      { attempt: 1, worker_id: 'w1', outcome: 'cancelled', reason: 'Cancelled by user' },
+    ]);
     expect((await h.repo.get(opId))!.checkpoint!.type).toBe('cancellation');
     expect(h.registry.get('w1')!.status).toBe(WorkerStatus.AVAILABLE);
     // Finished operations cannot be cancelled.

@@ -69,6 +69,20 @@ describe('orphan detector (rule 6)', () => {
       /^Worker lost: worker w2 is not registered for 60 s \(attempt 2 of at most 2; no attempts left\)/,
     );
     expect(h.orphans.status()).toMatchObject({ failed: 1, redispatched: 1, unclaimed: 0 });
+    // The API's attempt history: both dispatches, with their workers, how and why each ended.
+    const dto = await h.operations.getDto(opId);
+    expect(dto.attempts).toHaveLength(2);
+    expect(dto.attempts.map((a) => [a.attempt, a.worker_id, a.outcome])).toEqual([
+      [1, 'w1', 'orphaned'],
+      [2, 'w2', 'orphaned'],
+    ]);
+    expect(dto.attempts[0].reason).toMatch(/^Worker lost \(worker w1 is not registered for 60 s\)/);
+    expect(dto.attempts[1].reason).toBe(op!.error_message);
+    for (const a of dto.attempts) {
+      expect(a.started_at).not.toBeNull();
+      expect(Date.parse(a.ended_at!)).toBeGreaterThanOrEqual(Date.parse(a.started_at!));
+      expect(a.resumed_from).toBeNull();
+    }
   });
 
   it('queues it again from the checkpoint when it has one; the next worker resumes from it', async () => {
@@ -83,6 +97,13 @@ describe('orphan detector (rule 6)', () => {
     const op = await h.repo.get(opId);
     expect(op).toMatchObject({ status: 'running', worker_id: 'w2', attempt: 2 });
     expect(h.client.starts.at(-1)!.body).toMatchObject({ resume_from: CKPT, attempt: 2 });
+    // Two attempts: w1's ended orphaned, w2's runs, resumed from the checkpoint.
+    const { attempts } = await h.operations.getDto(opId);
+    expect(attempts).toMatchObject([
+      { attempt: 1, worker_id: 'w1', outcome: 'orphaned', resumed_from: null },
+      { attempt: 2, worker_id: 'w2', outcome: null, ended_at: null, resumed_from: CKPT },
+    ]);
+    expect(attempts[1].started_at).not.toBeNull();
   });
 
   it('treats a worker that re-registered with another operation as not claiming it', async () => {

@@ -8,8 +8,15 @@ import {
   elapsedMs,
   etaMs,
   headlineMetrics,
+  isActive,
+  isFinished,
   queueInfo,
 } from '../src/lib/ops';
+import {
+  ACTIVE_OPERATION_STATUSES,
+  OperationStatus,
+  TERMINAL_OPERATION_STATUSES,
+} from '@ktrdr/contracts/constants';
 import { parseRoute } from '../src/lib/route';
 import type { OperationDto } from '../src/api/types';
 
@@ -65,6 +72,23 @@ describe('format', () => {
 });
 
 describe('operations', () => {
+  it("finished and active are the contracts' status lists", () => {
+    for (const status of Object.values(OperationStatus)) {
+      expect([status, isFinished(status)]).toEqual([
+        status,
+        TERMINAL_OPERATION_STATUSES.includes(status),
+      ]);
+      expect([status, isActive(status)]).toEqual([
+        status,
+        ACTIVE_OPERATION_STATUSES.includes(status),
+      ]);
+    }
+    expect(['completed', 'failed', 'cancelled'].every(isFinished)).toBe(true);
+    expect(['pending', 'dispatched', 'running'].every(isActive)).toBe(true);
+    // A status a newer backend might add is neither.
+    expect(isFinished('archived') || isActive('archived')).toBe(false);
+  });
+
   it('elapsed and ETA extrapolate the rate so far', () => {
     const o = op({ progress: { percentage: 25 } });
     expect(elapsedMs(o, T0 + 30_000)).toBe(30_000);
@@ -149,9 +173,23 @@ describe('equity and drawdown', () => {
       { time: '2024-01-04T00:00:00Z', equity: 130 },
     ]);
     expect(rows.map((r) => r.equity)).toEqual([100, 120, 90, 130]);
-    expect(rows.map((r) => Number(r.drawdown.toFixed(4)))).toEqual([0, 0, -0.25, 0]);
-    expect(maxDrawdown(rows)).toBeCloseTo(-0.25);
+    // 1 − E / running peak, positive like max_drawdown (docs/metrics.md).
+    expect(rows.map((r) => Number(r.drawdown.toFixed(4)))).toEqual([0, 0, 0.25, 0]);
+    expect(maxDrawdown(rows)).toBeCloseTo(0.25);
     expect(equityRows(undefined)).toEqual([]);
+  });
+
+  it('the running peak starts at the initial capital, as max_drawdown does', () => {
+    const curve = [
+      { time: '2024-01-01T00:00:00Z', equity: 90 },
+      { time: '2024-01-02T00:00:00Z', equity: 80 },
+      { time: '2024-01-03T00:00:00Z', equity: 110 },
+    ];
+    const rows = equityRows(curve, 100);
+    expect(rows.map((r) => Number(r.drawdown.toFixed(4)))).toEqual([0.1, 0.2, 0]);
+    expect(maxDrawdown(rows)).toBeCloseTo(0.2);
+    // Without the capital the first point is the first peak.
+    expect(maxDrawdown(equityRows(curve))).toBeCloseTo(1 - 80 / 90);
   });
 });
 

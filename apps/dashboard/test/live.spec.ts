@@ -216,6 +216,38 @@ describe('events into the cache', () => {
     expect(qc.getQueryData<WorkerListResponseDto>(['workers'])).toEqual({ total: 0, workers: [] });
   });
 
+  it('a lifecycle event brings the attempt history along', () => {
+    const qc = new QueryClient();
+    qc.setQueryData(['operation', 'op1'], operation({ attempts: [] }));
+    const attempts = [
+      {
+        attempt: 1,
+        worker_id: 'w1',
+        dispatched_at: '2026-01-01T00:00:01.000Z',
+        started_at: null,
+        ended_at: null,
+        outcome: null,
+        reason: null,
+        resumed_from: null,
+      },
+    ];
+    applyEffect(
+      qc,
+      effectOf(ev('operation.dispatched', { operation_id: 'op1', status: 'dispatched', attempts })),
+    );
+    expect(qc.getQueryData<OperationDto>(['operation', 'op1'])).toMatchObject({
+      status: 'dispatched',
+      attempts,
+      params: { symbol: 'SYNTH-A' },
+    });
+  });
+
+  it('an event type the contracts do not have, or a frame without payload, re-reads everything', () => {
+    expect(effectOf(ev('operation.archived', { operation_id: 'op1' })).refetch).toEqual(['all']);
+    expect(effectOf(ev('operation.progress', null)).refetch).toEqual(['all']);
+    expect(effectOf({ id: '1', type: 'message', data: 'not json' }).refetch).toEqual(['all']);
+  });
+
   it('a gap re-reads everything; a dropped stream does nothing by itself', () => {
     expect(effectOf(ev('stream.gap', { last_event_id: 3 })).refetch).toEqual(['all']);
     expect(effectOf(ev('stream.dropped', { reason: 'slow_client' })).refetch).toEqual([]);

@@ -4,7 +4,7 @@
  * a cancel from the page, a failed operation's reason, field errors from the API's 400, the API-key
  * prompt on a 401, and keyboard navigation. Screenshots of failures: .test-results/browser-tests/.
  */
-import type { Page } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import { launchBrowser, withScreenshot, type Browser } from './support/browser';
 import { System } from './support/system';
 
@@ -27,20 +27,6 @@ function ui(hash = ''): string {
 async function gotoUi(hash = ''): Promise<void> {
   await page.goto(ui(hash));
   await page.locator('main#main').waitFor();
-}
-
-/** Whether the backend has the event stream (the page goes live) or answers 404 (it polls). */
-async function hasEventStream(): Promise<boolean> {
-  const ac = new AbortController();
-  const res = await fetch(`${sys.api}/events`, {
-    headers: {
-      accept: 'text/event-stream',
-      ...(sys.apiKey ? { authorization: `Bearer ${sys.apiKey}` } : {}),
-    },
-    signal: ac.signal,
-  });
-  ac.abort();
-  return res.status !== 404;
 }
 
 beforeAll(async () => {
@@ -80,14 +66,9 @@ describe('dashboard in a real browser', () => {
       await expectText(page.locator('[data-testid="fleet"]'), /backtesting \(1\)/);
       await expectText(page.locator('[data-testid="fleet"]'), /training \(1\)/);
       await page.locator(`[data-testid="fleet"] [data-worker-id="${TRAINER}"]`).waitFor();
-      // Live from the event stream when the backend has one, else polling: the page says which.
-      const mode = page.locator('[data-testid="live-mode"]');
-      const expected = (await hasEventStream()) ? 'live' : 'polling';
-      await page.waitForFunction(
-        (m) => document.querySelector('[data-testid="live-mode"]')?.getAttribute('data-mode') === m,
-        expected,
-      );
-      await expectText(mode, new RegExp(expected));
+      // Live from the event stream (GET /api/v1/events): the page says so. Polling is a failure
+      // here; the next test checks that changes really arrive through the stream.
+      await waitForLive();
     });
   });
 
@@ -112,8 +93,11 @@ describe('dashboard in a real browser', () => {
       await page.getByRole('link', { name: 'Overview' }).click();
       await page.locator(`main [data-operation-id="${id}"]`).first().waitFor();
 
-      // Its detail page: record every progress value the page renders until it completes.
+      // Its detail page: record every progress value the page renders until it completes, and
+      // every progress value the page read from the API (GET /operations/{id}).
+      const fetched = recordFetchedProgress(id);
       await page.locator(`main a[href="#/operations/${id}"]`).first().click();
+      await waitForLive();
       await page.locator('[data-testid="operation-detail"]').waitFor();
       await page.evaluate(() => {
         const w = window as unknown as { __progress: number[] };
@@ -144,6 +128,10 @@ describe('dashboard in a real browser', () => {
       expect({ seen, moved: between.length >= 3 }).toMatchObject({ moved: true });
       // Never backwards.
       expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+      // Live: values the page showed that no API read gave it came from the event stream.
+      const read = await fetched.stop();
+      const live = between.filter((v) => !read.includes(v));
+      expect({ read, live, arrivedLive: live.length >= 2 }).toMatchObject({ arrivedLive: true });
 
       const op = await sys.call('GET', `/operations/${id}`);
       expect(op.body.data.status).toBe('completed');
@@ -165,8 +153,28 @@ describe('dashboard in a real browser', () => {
       expect((d.match(/[LC]/g) ?? []).length).toBeGreaterThan(curve.length / 2);
       await expectText(chart, /Equity: \d+ points from 2020-01-0\d to 2023-12-3\d/);
       await page.locator('[data-testid="drawdown-chart"] path.recharts-area-area').waitFor();
+      // The drawdown chart's caption and the max drawdown card say the same (docs/metrics.md:
+      // a positive fraction, shown in %), and that is the result's max_drawdown.
+      const maxDd = results.body.data.result.max_drawdown as number;
+      expect(maxDd).toBeGreaterThan(0);
+      const ddCard = page
+        .locator('[data-testid="metrics"] .metric-card')
+        .filter({ hasText: 'max drawdown' })
+        .locator('dd');
+      expect((await ddCard.textContent())!.trim()).toBe(`${(maxDd * 100).toFixed(2)}%`);
+      await expectText(
+        page.locator('[data-testid="drawdown-chart"] figcaption'),
+        `max ${(maxDd * 100).toFixed(2)}%`,
+      );
       await expectText(page.locator('[data-testid="metrics"]'), /total return/);
       await expectText(page.locator('[data-testid="trades"]'), /Trades \(\d+/);
+      // The attempts: one, on the worker, completed; as the API says.
+      expect(op.body.data.attempts).toMatchObject([
+        { attempt: 1, worker_id: WORKER, outcome: 'completed' },
+      ]);
+      const attempt = page.locator(`[data-testid="attempts"] tbody tr[data-worker-id="${WORKER}"]`);
+      await expectText(attempt, new RegExp(`^1\\s+${WORKER}\\s+\\d{4}-.*completed`));
+      expect(await page.locator('[data-testid="attempts"] tbody tr').count()).toBe(1);
     });
   });
 
@@ -220,7 +228,7 @@ describe('dashboard in a real browser', () => {
       await page.locator('[data-testid="operation-detail"][data-status="running"]').waitFor();
       await page.getByRole('button', { name: 'Cancel', exact: true }).click();
       await page.locator('[data-testid="operation-detail"][data-status="cancelled"]').waitFor();
-      await expectText(page.locator('[data-testid="checkpoint"]'), /at unit \d+/);
+      await expectText(page.locator('[data-testid="checkpoint"]'), /checkpoint at epoch \d+/);
       await page.getByRole('button', { name: 'Resume', exact: true }).click();
       await expectText(page.locator('[data-testid="notices"]'), new RegExp(`${id}: resumed \\(`));
       const back = await sys.waitFor('the training queued again', async () => {
@@ -233,6 +241,17 @@ describe('dashboard in a real browser', () => {
       await page
         .locator('[data-testid="operation-detail"]:not([data-status="cancelled"])')
         .waitFor();
+      // Its second attempt resumes from the checkpoint: the attempts table says so, per attempt.
+      const second = await sys.waitFor('the second attempt', async () => {
+        const op = await sys.call('GET', `/operations/${id}`);
+        return op.body.data.attempts.length === 2 ? op.body.data.attempts[1] : undefined;
+      });
+      expect(second).toMatchObject({ attempt: 2, worker_id: TRAINER });
+      expect(second.resumed_from.unit).toBeGreaterThan(0);
+      const rows = page.locator('[data-testid="attempts"] tbody tr');
+      await expectText(rows.nth(0), /cancelled/);
+      await expectText(rows.nth(0), /the start/);
+      await expectText(rows.nth(1), new RegExp(`checkpoint, epoch ${second.resumed_from.unit}`));
       // Clean up: cancel it again (the training worker is shared with later tests).
       await page.getByRole('button', { name: 'Cancel', exact: true }).click();
       await page.locator('[data-testid="operation-detail"][data-status="cancelled"]').waitFor();
@@ -260,6 +279,10 @@ describe('dashboard in a real browser', () => {
       expect(await reason.getAttribute('role')).toBe('alert');
       await expectText(reason, 'Failed:');
       await expectText(reason, failed.error_message as string);
+      // Its attempt: the worker that ran it, failed, with the same reason.
+      const attempt = page.locator(`[data-testid="attempts"] tbody tr[data-worker-id="${WORKER}"]`);
+      await expectText(attempt, /failed/);
+      await expectText(attempt, failed.error_message as string);
       // The list says so too, next to the status.
       await gotoUi('/operations');
       const row = page.locator(`[data-testid="operations"] tr[data-operation-id="${id}"]`);
@@ -495,6 +518,42 @@ describe('dashboard in a real browser', () => {
     });
   });
 });
+
+/** Waits until the page reads the event stream (its live indicator says `live`). */
+async function waitForLive(): Promise<void> {
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="live-mode"]')?.getAttribute('data-mode') === 'live',
+  );
+  await expectText(page.locator('[data-testid="live-mode"]'), /live/);
+}
+
+/**
+ * Records the progress (as the page renders it: percent, one decimal) of every answer of
+ * GET /operations/{id} the page receives until stop().
+ */
+function recordFetchedProgress(id: string): { stop(): Promise<number[]> } {
+  const reads: Array<Promise<number | null>> = [];
+  const path = `/api/v1/operations/${id}`;
+  const onResponse = (res: Response): void => {
+    if (new URL(res.url()).pathname !== path || res.request().method() !== 'GET') return;
+    reads.push(
+      res.json().then(
+        (b: { data?: { progress?: { percentage?: number } } }) => {
+          const p = b.data?.progress?.percentage;
+          return typeof p === 'number' ? Number(Math.max(0, Math.min(100, p)).toFixed(1)) : null;
+        },
+        () => null,
+      ),
+    );
+  };
+  page.on('response', onResponse);
+  return {
+    async stop() {
+      page.off('response', onResponse);
+      return (await Promise.all(reads)).filter((v): v is number => v !== null);
+    },
+  };
+}
 
 async function expectText(
   locator: ReturnType<Page['locator']>,

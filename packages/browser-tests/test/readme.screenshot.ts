@@ -18,6 +18,11 @@ const strategy = { type: 'sma_crossover', fast_period: 10, slow_period: 30 };
 beforeAll(async () => {
   await sys.start(['backtest-worker-a1', 'backtest-worker-b2', 'training-worker-c3']);
   browser = await launchBrowser({ width: 1440, height: 900 });
+  if (sys.apiKey) {
+    // A backend with API keys: the tab holds its development key, as a user would have typed it.
+    await browser.page.goto(`${sys.origin}/ui/`);
+    await browser.page.evaluate((k) => sessionStorage.setItem('ktrdr.apiKey', k), sys.apiKey);
+  }
 }, 180_000);
 
 afterAll(async () => {

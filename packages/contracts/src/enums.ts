@@ -35,6 +35,17 @@ export enum CompletionStatus {
   CANCELLED = 'cancelled',
 }
 
+/** How one dispatch attempt of an operation ended (`OperationAttemptDto.outcome`). */
+export enum AttemptOutcome {
+  COMPLETED = 'completed',
+  FAILED = 'failed',
+  CANCELLED = 'cancelled',
+  /** Back to the queue: the worker did not take it (busy, unreachable, refused) or shut down. */
+  REQUEUED = 'requeued',
+  /** Its worker was lost (no sign of it running the operation): requeued, or failed when no attempts were left. */
+  ORPHANED = 'orphaned',
+}
+
 /** Why a checkpoint was written. */
 export enum CheckpointType {
   PERIODIC = 'periodic',

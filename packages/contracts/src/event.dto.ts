@@ -9,6 +9,7 @@ import {
   WorkerStatus,
   WorkerType,
 } from './enums';
+import { OperationAttemptDto } from './operation.dto';
 import { WorkerDto } from './worker.dto';
 import { IsId } from './validation';
 import {
@@ -39,6 +40,9 @@ export class OperationEventPayloadDto {
 
   @ApiProperty({ example: 1 })
   attempt!: number;
+
+  @ApiProperty({ type: [OperationAttemptDto], description: 'Every dispatch so far, oldest first' })
+  attempts!: OperationAttemptDto[];
 
   @ApiProperty({ type: String, nullable: true, description: 'Sweep this operation belongs to' })
   sweep_id!: string | null;

@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   IsBoolean,
   IsEnum,
+  IsISO8601,
   IsInt,
   IsObject,
   IsOptional,
@@ -14,9 +15,84 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { CheckpointInfoDto, OperationProgressDto } from './common.dto';
-import { CompletionStatus, OperationStatus, OperationType } from './enums';
+import { AttemptOutcome, CompletionStatus, OperationStatus, OperationType } from './enums';
 import { OperationMetricsDto } from './results.dto';
 import { IsId } from './validation';
+
+/**
+ * One dispatch of an operation to a worker, as the backend recorded it. A dispatch the worker did
+ * not take (busy, unreachable) gives its attempt number back, so the next entry may repeat it.
+ */
+export class OperationAttemptDto {
+  @ApiProperty({ description: 'Dispatch attempt, 1 for the first', minimum: 1, example: 1 })
+  @IsInt()
+  @Min(1)
+  attempt!: number;
+
+  @ApiProperty({ description: 'The worker it was dispatched to', example: 'backtest-worker-1' })
+  @IsString()
+  @IsId()
+  worker_id!: string;
+
+  @ApiProperty({
+    description: 'ISO-8601 UTC time it was claimed from the queue for this worker',
+    example: '2026-11-22T10:00:00.000Z',
+  })
+  @IsISO8601({ strict: true })
+  dispatched_at!: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'When the worker accepted it (null: it never did)',
+    example: '2026-11-22T10:00:00.120Z',
+  })
+  @ValidateIf((_o, v) => v !== null)
+  @IsISO8601({ strict: true })
+  started_at!: string | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'When this attempt ended (null while it is the current one)',
+  })
+  @ValidateIf((_o, v) => v !== null)
+  @IsISO8601({ strict: true })
+  ended_at!: string | null;
+
+  @ApiProperty({
+    enum: AttemptOutcome,
+    enumName: 'AttemptOutcome',
+    nullable: true,
+    description: 'How it ended (null while it is the current one)',
+  })
+  @ValidateIf((_o, v) => v !== null)
+  @IsEnum(AttemptOutcome)
+  outcome!: AttemptOutcome | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'Why it ended that way (the error, the refusal, the lost worker); null when completed',
+    example:
+      'Worker lost (no heartbeat for 60 s); queued again from its periodic checkpoint at 12000',
+  })
+  @ValidateIf((_o, v) => v !== null)
+  @IsString()
+  @MaxLength(4000)
+  reason!: string | null;
+
+  @ApiProperty({
+    type: CheckpointInfoDto,
+    nullable: true,
+    description: 'The checkpoint this attempt resumed from (null: from the start)',
+  })
+  @ValidateIf((_o, v) => v !== null)
+  @ValidateNested()
+  @Type(() => CheckpointInfoDto)
+  resumed_from!: CheckpointInfoDto | null;
+}
 
 /** An operation (a backtest or a training) as the backend stores it. */
 export class OperationDto {
@@ -34,6 +110,13 @@ export class OperationDto {
 
   @ApiProperty({ description: 'Dispatch attempt, 1 for the first', example: 1 })
   attempt!: number;
+
+  @ApiProperty({
+    type: [OperationAttemptDto],
+    description:
+      'Every dispatch so far, oldest first: the worker, when it started and ended, how and why (empty before the first dispatch, and for operations dispatched before the backend recorded attempts)',
+  })
+  attempts!: OperationAttemptDto[];
 
   @ApiProperty({ description: 'ISO-8601 UTC' })
   created_at!: string;

@@ -76,6 +76,7 @@ export function toOperationEventPayload(r: OperationRecord): OperationEventPaylo
     status: r.status,
     worker_id: r.worker_id,
     attempt: r.attempt,
+    attempts: r.attempts.map((a) => ({ ...a })),
     sweep_id: r.sweep_id ?? null,
     priority: r.priority ?? 0,
     created_at: r.created_at.toISOString(),

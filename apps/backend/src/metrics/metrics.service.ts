@@ -1,19 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { OperationStatus, OperationType, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import {
+  OperationStatus,
+  OperationType,
+  TERMINAL_OPERATION_STATUSES,
+  WorkerStatus,
+  WorkerType,
+} from '@ktrdr/contracts';
 import {
   OPERATIONS_REPOSITORY,
   type OperationsRepository,
 } from '../persistence/operations.repository';
 import { WorkerRegistry } from '../workers/worker-registry';
-
-/** Final statuses: what `ktrdr_operations_completed_total` counts. */
-export const FINAL_OPERATION_STATUSES: readonly OperationStatus[] = [
-  OperationStatus.COMPLETED,
-  OperationStatus.FAILED,
-  OperationStatus.CANCELLED,
-];
 
 /** What one try of a dispatch ended with (`ktrdr_dispatch_tries_total{outcome}`). */
 export type DispatchTryOutcome = 'accepted' | 'busy' | 'unreachable' | 'rejected' | 'invalid';
@@ -227,7 +226,7 @@ export class MetricsService {
       registers,
     });
     for (const t of Object.values(OperationType)) {
-      for (const s of FINAL_OPERATION_STATUSES) {
+      for (const s of TERMINAL_OPERATION_STATUSES) {
         this.operationsCompleted.inc({ operation_type: t, status: s }, 0);
       }
       for (const o of ['accepted', 'busy', 'unreachable', 'rejected', 'invalid'] as const) {
@@ -254,7 +253,7 @@ export class MetricsService {
     completedAt?: Date | null,
   ): void {
     this.operationsTotal.inc({ operation_type: type, status });
-    if (FINAL_OPERATION_STATUSES.includes(status)) {
+    if (TERMINAL_OPERATION_STATUSES.includes(status)) {
       this.operationsCompleted.inc({ operation_type: type, status });
     }
     if (startedAt && completedAt) {

@@ -183,6 +183,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         await this.lifecycle.requeue(op, 'dispatch_failed', {
           resumeFrom: op.resume_from,
           countAttempt: false,
+          message: `Last dispatch: worker ${worker.worker_id} went away or got busy before it was sent`,
         });
         continue;
       }

@@ -1,8 +1,12 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
+  ASSIGNED_OPERATION_STATUSES,
+  AttemptOutcome,
   OperationStatus,
+  TERMINAL_OPERATION_STATUSES,
   isAllowedTransition,
   type CheckpointInfoDto,
+  type OperationAttemptDto,
   type OperationProgressDto,
   type OperationType,
 } from '@ktrdr/contracts';
@@ -43,11 +47,44 @@ const EVENT_OF: Record<OperationStatus, OperationEventKind> = {
   [OperationStatus.CANCELLED]: 'cancelled',
 };
 
-const FINAL = new Set<OperationStatus>([
-  OperationStatus.COMPLETED,
-  OperationStatus.FAILED,
-  OperationStatus.CANCELLED,
-]);
+const FINAL = new Set<OperationStatus>(TERMINAL_OPERATION_STATUSES);
+
+/** How the current attempt ends when the operation moves to a status (unless the caller says). */
+const OUTCOME_OF: Partial<Record<OperationStatus, AttemptOutcome>> = {
+  [OperationStatus.PENDING]: AttemptOutcome.REQUEUED,
+  [OperationStatus.COMPLETED]: AttemptOutcome.COMPLETED,
+  [OperationStatus.FAILED]: AttemptOutcome.FAILED,
+  [OperationStatus.CANCELLED]: AttemptOutcome.CANCELLED,
+};
+
+/**
+ * The attempt history once `op` moves to `to`: its open attempt (the one claimNext appended for
+ * this dispatch) starts when it runs and ends with an outcome and reason otherwise. Undefined when
+ * there is nothing to record: only an operation that holds a lease has an open attempt, and the
+ * compare-and-set on that lease makes `op.attempts` the stored history.
+ */
+export function attemptsAfter(
+  op: OperationRecord,
+  to: OperationStatus,
+  at: Date,
+  reason: string | null,
+  outcome?: AttemptOutcome,
+): OperationAttemptDto[] | undefined {
+  if (!ASSIGNED_OPERATION_STATUSES.includes(op.status) || op.lease_token === null) return undefined;
+  const last = op.attempts[op.attempts.length - 1];
+  if (!last || last.ended_at !== null || last.worker_id !== op.worker_id) return undefined;
+  const iso = at.toISOString();
+  let next: OperationAttemptDto;
+  if (to === OperationStatus.RUNNING) {
+    if (last.started_at !== null) return undefined;
+    next = { ...last, started_at: iso };
+  } else {
+    const ending = outcome ?? OUTCOME_OF[to];
+    if (!ending) return undefined;
+    next = { ...last, ended_at: iso, outcome: ending, reason };
+  }
+  return [...op.attempts.slice(0, -1), next];
+}
 
 /**
  * The one owner of operation state: every write of an operation's status (and of its progress) goes
@@ -121,6 +158,10 @@ export class OperationLifecycle {
     op: OperationRecord,
     to: OperationStatus,
     patch: OperationPatch = {},
+    options: {
+      /** How the current attempt ended, when not what `to` says (e.g. `orphaned`). */
+      attemptOutcome?: AttemptOutcome;
+    } = {},
   ): Promise<OperationRecord | null> {
     if (!isAllowedTransition(op.status, to)) {
       throw new IllegalTransitionError(op.operation_id, op.status, to);
@@ -128,6 +169,7 @@ export class OperationLifecycle {
     const at = this.now();
     const full: OperationPatch = { ...patch, status: to };
     if (FINAL.has(to)) full.completed_at ??= at;
+    full.attempts = attemptsAfter(op, to, at, patch.error_message ?? null, options.attemptOutcome);
     const updated = await this.repo.update(op.operation_id, full, {
       status: [op.status],
       lease_token: op.lease_token,
@@ -182,7 +224,9 @@ export class OperationLifecycle {
     }
     // The trace: a requeue that costs an attempt starts the next attempt's trace.
     this.tracing?.noteRequeue(op.operation_id, reason, options.countAttempt);
-    const updated = await this.transition(op, OperationStatus.PENDING, patch);
+    const updated = await this.transition(op, OperationStatus.PENDING, patch, {
+      attemptOutcome: reason === 'worker_lost' ? AttemptOutcome.ORPHANED : AttemptOutcome.REQUEUED,
+    });
     if (updated) this.metrics.requeues.inc({ operation_type: op.operation_type, reason });
     return updated;
   }

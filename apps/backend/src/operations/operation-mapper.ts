@@ -14,6 +14,7 @@ export function toOperationDto(
     status: r.status,
     worker_id: r.worker_id,
     attempt: r.attempt,
+    attempts: r.attempts.map((a) => ({ ...a })),
     created_at: r.created_at.toISOString(),
     started_at: r.started_at ? r.started_at.toISOString() : null,
     completed_at: r.completed_at ? r.completed_at.toISOString() : null,

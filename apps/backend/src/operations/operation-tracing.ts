@@ -1,4 +1,5 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { TERMINAL_OPERATION_STATUSES } from '@ktrdr/contracts';
 import {
   ATTR,
   AttemptContexts,
@@ -22,7 +23,7 @@ interface Requeue {
   countAttempt: boolean;
 }
 
-const FINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+const FINAL: ReadonlySet<string> = new Set(TERMINAL_OPERATION_STATUSES);
 
 /**
  * The backend's side of the operation traces, one trace per attempt: the attempt span

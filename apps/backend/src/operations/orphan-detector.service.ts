@@ -6,7 +6,12 @@ import {
   type OnModuleDestroy,
   Optional,
 } from '@nestjs/common';
-import { ASSIGNED_OPERATION_STATUSES, OperationStatus, WorkerStatus } from '@ktrdr/contracts';
+import {
+  ASSIGNED_OPERATION_STATUSES,
+  AttemptOutcome,
+  OperationStatus,
+  WorkerStatus,
+} from '@ktrdr/contracts';
 import { CLOCK, type Clock } from '../common/clock';
 import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
 import { BACKGROUND_TASKS } from '../common/tokens';
@@ -220,9 +225,12 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
       };
     }
     const reason = `Worker lost: ${why} (attempt ${op.attempt - op.attempt_base} of at most ${maxAttempts}; no attempts left). Resume it with POST /api/v1/operations/${op.operation_id}/resume.`;
-    const failed = await this.lifecycle.transition(op, OperationStatus.FAILED, {
-      error_message: reason,
-    });
+    const failed = await this.lifecycle.transition(
+      op,
+      OperationStatus.FAILED,
+      { error_message: reason },
+      { attemptOutcome: AttemptOutcome.ORPHANED },
+    );
     if (failed) {
       released();
       this.stats.failed += 1;

@@ -90,6 +90,16 @@ CREATE TABLE operation_artifacts (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'operation_attempts',
+    // Every dispatch of an operation (OperationAttemptDto objects, oldest first): appended by the
+    // queue claim, closed by the lifecycle. Rows from before start empty.
+    sql: `
+ALTER TABLE operations ADD COLUMN attempts jsonb NOT NULL DEFAULT '[]'::jsonb
+  CHECK (jsonb_typeof(attempts) = 'array');
+`,
+  },
 ];
 
 /** Key of the PostgreSQL advisory lock that serializes migrations of concurrent backends. */

@@ -1,5 +1,6 @@
 import type {
   CheckpointInfoDto,
+  OperationAttemptDto,
   OperationProgressDto,
   OperationStatus,
   OperationType,
@@ -33,6 +34,11 @@ export interface OperationRecord {
   resume_from: CheckpointInfoDto | null;
   /** Attempts before the last manual resume (the automatic retry budget counts from here). */
   attempt_base: number;
+  /**
+   * Every dispatch, oldest first (times as ISO-8601 strings, as in `checkpoint`): claimNext appends
+   * one; the lifecycle fills in its start and its end.
+   */
+  attempts: OperationAttemptDto[];
 }
 
 export type NewOperation = Pick<OperationRecord, 'operation_id' | 'operation_type' | 'params'> &
@@ -125,7 +131,8 @@ export interface OperationsRepository {
   /**
    * Atomic compare-and-set claim of the next pending operation of `type` in dispatch order
    * (priority desc, queued_at, operation_id): it becomes `dispatched` with the worker, the lease and
-   * attempt + 1. Two concurrent claims (even from two backends on one PostgreSQL) never get the same row.
+   * attempt + 1, and a new open entry in `attempts` (that worker, dispatched at `claim.at`, resumed
+   * from `resume_from`). Two concurrent claims (even from two backends on one PostgreSQL) never get the same row.
    */
   claimNext(type: OperationType, claim: QueueClaim): Promise<OperationRecord | null>;
   /** 1-based place of each given pending operation in the queue of its type (absent: not pending). */

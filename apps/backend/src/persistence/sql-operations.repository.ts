@@ -5,7 +5,11 @@ import {
   TERMINAL_OPERATION_STATUSES,
 } from '@ktrdr/contracts';
 import { toStorableText } from '@ktrdr/contracts';
-import type { CheckpointInfoDto, OperationProgressDto } from '@ktrdr/contracts';
+import type {
+  CheckpointInfoDto,
+  OperationAttemptDto,
+  OperationProgressDto,
+} from '@ktrdr/contracts';
 import { applyMigrations, MIGRATIONS } from './migrations';
 import type { Migration, MigrationOutcome } from './migrations';
 import type {
@@ -46,7 +50,8 @@ export interface SqlOperationsRepositoryOptions {
   migrations?: readonly Migration[];
 }
 
-type ColumnKind = 'text' | 'int' | 'sint' | 'timestamptz' | 'jsonb';
+/** `jsonb_array`: a jsonb column holding an array (`jsonb` ones hold objects). */
+type ColumnKind = 'text' | 'int' | 'sint' | 'timestamptz' | 'jsonb' | 'jsonb_array';
 
 /** Columns an update may set, with their SQL type (the cast applied to the parameter). */
 const PATCHABLE: Readonly<Record<keyof OperationPatch, ColumnKind>> = {
@@ -65,6 +70,16 @@ const PATCHABLE: Readonly<Record<keyof OperationPatch, ColumnKind>> = {
   queued_at: 'timestamptz',
   resume_from: 'jsonb',
   attempt_base: 'int',
+  attempts: 'jsonb_array',
+};
+
+const SQL_TYPE: Readonly<Record<ColumnKind, string>> = {
+  text: 'text',
+  int: 'integer',
+  sint: 'integer',
+  timestamptz: 'timestamptz',
+  jsonb: 'jsonb',
+  jsonb_array: 'jsonb',
 };
 
 const STATUSES = new Set<string>(Object.values(OperationStatus));
@@ -246,7 +261,11 @@ export class SqlOperationsRepository implements OperationsRepository {
       `UPDATE operations
           SET status = 'dispatched', worker_id = $2::text, lease_token = $3::text,
               attempt = attempt + 1, started_at = COALESCE(started_at, $4::timestamptz),
-              completed_at = NULL, error_message = NULL, updated_at = $4::timestamptz
+              completed_at = NULL, error_message = NULL, updated_at = $4::timestamptz,
+              attempts = attempts || jsonb_build_array(jsonb_build_object(
+                'attempt', attempt + 1, 'worker_id', $2::text, 'dispatched_at', $5::text,
+                'started_at', NULL::text, 'ended_at', NULL::text, 'outcome', NULL::text,
+                'reason', NULL::text, 'resumed_from', resume_from))
         WHERE operation_id = (
                 SELECT operation_id FROM operations
                  WHERE status = 'pending' AND operation_type = $1::text
@@ -255,7 +274,7 @@ export class SqlOperationsRepository implements OperationsRepository {
                    FOR UPDATE SKIP LOCKED)
           AND status = 'pending'
        RETURNING *`,
-      [type, claim.worker_id, claim.lease_token, at],
+      [type, claim.worker_id, claim.lease_token, at, at],
     );
     return rows.length > 0 ? rowToRecord(rows[0]) : null;
   }
@@ -454,9 +473,7 @@ export class SqlOperationsRepository implements OperationsRepository {
         );
       }
       params.push(encode(key, kind, value));
-      sets.push(
-        `${key} = $${params.length}::${kind === 'int' || kind === 'sint' ? 'integer' : kind}`,
-      );
+      sets.push(`${key} = $${params.length}::${SQL_TYPE[kind]}`);
     }
     if (patch.status !== undefined && !STATUSES.has(patch.status)) {
       throw invalid('status', patch.status, [...STATUSES]);
@@ -597,6 +614,7 @@ export function rowToRecord(row: SqlRow | undefined): OperationRecord {
     sweep_id: nullableText(row.sweep_id),
     resume_from: fromJson(row.resume_from) as CheckpointInfoDto | null,
     attempt_base: Number(row.attempt_base ?? 0),
+    attempts: (fromJson(row.attempts) ?? []) as OperationAttemptDto[],
   };
 }
 
@@ -645,6 +663,8 @@ function encode(field: string, kind: ColumnKind, value: unknown): unknown {
       return timestamp(field, value);
     case 'jsonb':
       return json(field, value);
+    case 'jsonb_array':
+      return jsonArray(field, value);
   }
 }
 
@@ -660,6 +680,15 @@ function json(field: string, value: unknown): string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidOperationInputError(`${field} must be a JSON object`);
   }
+  return jsonText(field, value);
+}
+
+function jsonArray(field: string, value: unknown): string {
+  if (!Array.isArray(value)) throw new InvalidOperationInputError(`${field} must be a JSON array`);
+  return jsonText(field, value);
+}
+
+function jsonText(field: string, value: object): string {
   try {
     const text = JSON.stringify(value);
     // jsonb refuses \u0000 and unpaired surrogate escapes: store U+FFFD in their place (keys too).

@@ -112,6 +112,7 @@ export class InMemoryOperationsRepository implements OperationsRepository {
       sweep_id: op.sweep_id ?? null,
       resume_from: null,
       attempt_base: 0,
+      attempts: [],
     };
     this.rows.set(record.operation_id, record);
     return clone(record);
@@ -169,6 +170,19 @@ export class InMemoryOperationsRepository implements OperationsRepository {
     head.worker_id = claim.worker_id;
     head.lease_token = claim.lease_token;
     head.attempt += 1;
+    head.attempts = [
+      ...head.attempts,
+      {
+        attempt: head.attempt,
+        worker_id: claim.worker_id,
+        dispatched_at: claim.at.toISOString(),
+        started_at: null,
+        ended_at: null,
+        outcome: null,
+        reason: null,
+        resumed_from: head.resume_from ? clone(head.resume_from) : null,
+      },
+    ];
     head.started_at ??= claim.at;
     head.completed_at = null;
     head.error_message = null;

@@ -1,4 +1,6 @@
 import { useQuery, type QueryClient } from '@tanstack/react-query';
+import { OperationStatus } from '@ktrdr/contracts/constants';
+import { isFinished } from '../lib/ops';
 import { useLive } from '../live/LiveContext';
 import { ApiError, apiPath, get } from './client';
 import type {
@@ -56,6 +58,19 @@ export function useOperations(filter: OperationFilter, enabled = true) {
   });
 }
 
+/**
+ * The operations a worker holds: dispatched (sent, not accepted yet) and running, in that order
+ * (the contracts' ASSIGNED_OPERATION_STATUSES). The running panel and the fleet share these queries.
+ */
+export function useAssignedOperations(): { data: OperationDto[]; error: Error | null } {
+  const dispatched = useOperations({ status: OperationStatus.DISPATCHED, limit: 200, offset: 0 });
+  const running = useOperations({ status: OperationStatus.RUNNING, limit: 200, offset: 0 });
+  return {
+    data: [...(dispatched.data?.data ?? []), ...(running.data?.data ?? [])],
+    error: running.error ?? dispatched.error,
+  };
+}
+
 export function useOperation(id: string) {
   const { detailPollMs } = useLive();
   return useQuery({
@@ -64,7 +79,7 @@ export function useOperation(id: string) {
       get<OperationResponseDto>(apiPath('operation', { id }), signal).then((r) => r.data),
     refetchInterval: (q) => {
       const op = q.state.data as OperationDto | undefined;
-      return op && ['completed', 'failed', 'cancelled'].includes(op.status) ? false : detailPollMs;
+      return op && isFinished(op.status) ? false : detailPollMs;
     },
     retry,
   });

@@ -11,8 +11,8 @@ import {
   YAxis,
 } from 'recharts';
 import type { EpochRecordDto } from '../api/types';
-import type { EquityRow } from '../lib/equity';
-import { formatMoney, formatPct } from '../lib/format';
+import { maxDrawdown, type EquityRow } from '../lib/equity';
+import { formatMetric, formatMoney, formatPct } from '../lib/format';
 
 const dateTick = (t: number) => new Date(t).toISOString().slice(0, 10);
 const dateTimeLabel = (t: unknown) =>
@@ -83,13 +83,23 @@ export function EquityChart({ rows }: { rows: EquityRow[] }) {
   );
 }
 
-export function DrawdownChart({ rows }: { rows: EquityRow[] }) {
-  const worst = rows.reduce((m, r) => Math.min(m, r.drawdown), 0);
+/**
+ * Drawdown `1 − equity / running peak` (docs/metrics.md), positive like `max_drawdown` and drawn
+ * downwards from 0. The caption's maximum is the result's `max_drawdown` (over every bar) when given.
+ */
+export function DrawdownChart({
+  rows,
+  maxDrawdown: reported,
+}: {
+  rows: EquityRow[];
+  maxDrawdown?: number | null;
+}) {
+  const max = typeof reported === 'number' ? reported : maxDrawdown(rows);
   return (
     <ChartFrame
       testId="drawdown-chart"
       points={rows.length}
-      label={`Drawdown from the running peak: worst ${formatPct(-worst)}`}
+      label={`Drawdown (1 − equity / running peak): max ${formatMetric('max_drawdown', max)}`}
     >
       <AreaChart data={rows} margin={{ top: 8, right: 16, bottom: 8, left: 8 }}>
         <CartesianGrid strokeDasharray="3 3" stroke="var(--grid)" />
@@ -101,7 +111,13 @@ export function DrawdownChart({ rows }: { rows: EquityRow[] }) {
           tickFormatter={dateTick}
           stroke="var(--muted)"
         />
-        <YAxis tickFormatter={(v: number) => formatPct(v, 0)} width={80} stroke="var(--muted)" />
+        <YAxis
+          reversed
+          domain={[0, 'auto']}
+          tickFormatter={(v: number) => formatPct(v, 0)}
+          width={80}
+          stroke="var(--muted)"
+        />
         <Tooltip
           labelFormatter={dateTimeLabel}
           formatter={(v) => [formatPct(Number(v)), 'drawdown']}

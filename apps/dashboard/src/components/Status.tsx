@@ -6,6 +6,8 @@ const SYMBOLS: Record<string, string> = {
   completed: '✓',
   failed: '✗',
   cancelled: '⊘',
+  requeued: '↺',
+  orphaned: '⚠',
   available: '●',
   busy: '▶',
   temporarily_unavailable: '⚠',

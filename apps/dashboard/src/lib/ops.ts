@@ -1,16 +1,19 @@
+import { ACTIVE_OPERATION_STATUSES, TERMINAL_OPERATION_STATUSES } from '@ktrdr/contracts/constants';
 import type { OperationDto } from '../api/types';
 import { formatMetric } from './format';
 
-/** Statuses as plain strings (the queue adds `dispatched`; a newer backend may add more). */
-export const FINISHED_STATUSES = ['completed', 'failed', 'cancelled'] as const;
-export const ACTIVE_STATUSES = ['pending', 'dispatched', 'running'] as const;
+// The contracts' lists; a status a newer backend adds is neither finished nor active here.
+const FINISHED: ReadonlySet<string> = new Set(TERMINAL_OPERATION_STATUSES);
+const ACTIVE: ReadonlySet<string> = new Set(ACTIVE_OPERATION_STATUSES);
 
+/** Completed, failed or cancelled (the contracts' TERMINAL_OPERATION_STATUSES). */
 export function isFinished(status: string): boolean {
-  return (FINISHED_STATUSES as readonly string[]).includes(status);
+  return FINISHED.has(status);
 }
 
+/** Pending, dispatched or running (the contracts' ACTIVE_OPERATION_STATUSES). */
 export function isActive(status: string): boolean {
-  return (ACTIVE_STATUSES as readonly string[]).includes(status);
+  return ACTIVE.has(status);
 }
 
 /** Cancel is offered while an operation has not finished. */

@@ -1,6 +1,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { apiPath } from '../api/client';
+import { isFinished } from '../lib/ops';
 import { applyEffect, effectOf } from './events';
 import { runEventStream, type LiveMode } from './stream';
 
@@ -69,8 +70,7 @@ export function LiveProvider({ children }: { children: ReactNode }) {
         for (const r of applyEffect(qc, effect)) pending.add(r);
         if (effect.patchOperation) {
           // A finished operation: its detail page needs params and result again.
-          const s = effect.patchOperation.status;
-          if (s === 'completed' || s === 'failed' || s === 'cancelled')
+          if (isFinished(effect.patchOperation.status))
             void qc.invalidateQueries({
               queryKey: ['operation', effect.patchOperation.operation_id],
             });

@@ -1,6 +1,9 @@
 import type { QueryClient } from '@tanstack/react-query';
+import { EVENT_TYPES } from '@ktrdr/contracts/constants';
 import type {
+  KtrdrEvent,
   OperationDto,
+  OperationEventPayloadDto,
   OperationListResponseDto,
   WorkerDto,
   WorkerListResponseDto,
@@ -8,17 +11,17 @@ import type {
 import type { LiveEvent } from './stream';
 
 /**
- * What an event of `GET /api/v1/events` changes in the page's cache. Frames are
- * `{ id, type, time, payload }` with `type` `operation.<kind>` (payload: the operation without params
- * and result), `worker.<kind>` (payload: `{ worker, previous_status }`), `stream.gap` or
- * `stream.dropped`.
+ * What an event of `GET /api/v1/events` changes in the page's cache. Frames are the contracts'
+ * KtrdrEvent: `{ id, type, time, payload }` with `type` `operation.<kind>` (payload: the operation
+ * without params and result), `worker.<kind>` (payload: `{ worker, previous_status }`),
+ * `stream.gap` or `stream.dropped`.
  *
  * Progress events patch the cached operation in place (no refetch, so a fast job cannot make the
  * page hammer the API); lifecycle events patch and then ask for a (throttled) refetch of the lists,
  * whose order and membership they change; a gap refetches everything.
  */
 export interface CacheEffect {
-  patchOperation?: Partial<OperationDto> & { operation_id: string };
+  patchOperation?: OperationEventPayloadDto;
   patchWorker?: WorkerDto;
   removeWorker?: string;
   refetch: Array<'operations' | 'workers' | 'all'>;
@@ -28,34 +31,55 @@ function obj(v: unknown): Record<string, unknown> | null {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 }
 
-export function effectOf(e: LiveEvent): CacheEffect {
+const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+/**
+ * The SSE frame as the contracts' KtrdrEvent, or null when it is none (an event type this page does
+ * not know, from a newer backend, or a frame without payload). The frame's own `type` wins over the
+ * SSE `event:` name. The payload's fields are checked where they are used.
+ */
+export function parseEvent(e: LiveEvent): KtrdrEvent | null {
   const frame = obj(e.data);
   const type = typeof frame?.type === 'string' ? frame.type : e.type;
-  const payload = obj(frame?.payload);
-  if (type.startsWith('operation.')) {
-    const op = payload && typeof payload.operation_id === 'string' ? payload : null;
-    const kind = type.slice('operation.'.length);
-    return {
-      patchOperation: op ? (op as unknown as CacheEffect['patchOperation']) : undefined,
-      // Progress leaves the lists as they are (in place patch); every other step moves the
-      // operation between lists (queue, running, finished) or changes a worker.
-      refetch: kind === 'progress' && op ? [] : ['operations', 'workers'],
-    };
-  }
-  if (type.startsWith('worker.')) {
-    const worker = obj(payload?.worker) as unknown as WorkerDto | null;
-    if (!worker || typeof worker.worker_id !== 'string') return { refetch: ['workers'] };
-    if (type === 'worker.removed') return { removeWorker: worker.worker_id, refetch: [] };
-    return { patchWorker: worker, refetch: [] };
-  }
-  if (type === 'stream.dropped') return { refetch: [] };
-  // stream.gap, or anything this page does not know: re-read the current state.
-  return { refetch: ['all'] };
+  if (!frame || !KNOWN_TYPES.has(type) || !obj(frame.payload)) return null;
+  // The wire format is the contracts' (the backend builds it from these DTOs); the checks above
+  // make sure it is an event at all.
+  return { ...frame, type } as unknown as KtrdrEvent;
 }
 
-function mergeOp(op: OperationDto, patch: Partial<OperationDto>): OperationDto {
-  // The event carries no params or metrics: keep the cached ones.
-  return { ...op, ...patch, params: op.params, metrics: patch.metrics ?? op.metrics };
+export function effectOf(e: LiveEvent): CacheEffect {
+  const ev = parseEvent(e);
+  // Anything this page does not know: re-read the current state.
+  if (!ev) return { refetch: ['all'] };
+  switch (ev.type) {
+    case 'stream.gap':
+      return { refetch: ['all'] };
+    case 'stream.dropped':
+      return { refetch: [] };
+    case 'worker.registered':
+    case 'worker.status_changed':
+    case 'worker.removed': {
+      const worker = obj(ev.payload.worker) ? ev.payload.worker : null;
+      if (!worker || typeof worker.worker_id !== 'string') return { refetch: ['workers'] };
+      if (ev.type === 'worker.removed') return { removeWorker: worker.worker_id, refetch: [] };
+      return { patchWorker: worker, refetch: [] };
+    }
+    default: {
+      // operation.*
+      const op = typeof ev.payload.operation_id === 'string' ? ev.payload : undefined;
+      return {
+        patchOperation: op,
+        // Progress leaves the lists as they are (in place patch); every other step moves the
+        // operation between lists (queue, running, finished) or changes a worker.
+        refetch: ev.type === 'operation.progress' && op ? [] : ['operations', 'workers'],
+      };
+    }
+  }
+}
+
+function mergeOp(op: OperationDto, patch: OperationEventPayloadDto): OperationDto {
+  // The event carries no params, metrics or queue place: keep the cached ones.
+  return { ...op, ...patch, params: op.params, metrics: op.metrics };
 }
 
 /** Applies the in-place part of an effect to the cache; returns what still needs a refetch. */

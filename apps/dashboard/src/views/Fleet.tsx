@@ -1,4 +1,4 @@
-import { useOperations, useWorkers } from '../api/queries';
+import { useAssignedOperations, useWorkers } from '../api/queries';
 import type { OperationDto, WorkerDto } from '../api/types';
 import { ProgressBar, StatusBadge, statusLabel } from '../components/Status';
 import { formatAgo, formatTime } from '../lib/format';
@@ -26,9 +26,17 @@ function WorkerCard({ w, op, now }: { w: WorkerDto; op: OperationDto | undefined
         <dt>Current operation</dt>
         <dd>
           {w.current_operation_id ? (
-            <a href={`#/operations/${encodeURIComponent(w.current_operation_id)}`}>
-              {w.current_operation_id}
-            </a>
+            <>
+              <a href={`#/operations/${encodeURIComponent(w.current_operation_id)}`}>
+                {w.current_operation_id}
+              </a>
+              {op && (
+                <>
+                  {' '}
+                  <StatusBadge status={op.status} />
+                </>
+              )}
+            </>
           ) : (
             'none'
           )}
@@ -60,10 +68,11 @@ function WorkerCard({ w, op, now }: { w: WorkerDto; op: OperationDto | undefined
 /** Workers grouped by type, then by status, with their current operation and its progress. */
 export function Fleet() {
   const workers = useWorkers();
-  const running = useOperations({ status: 'running', limit: 200, offset: 0 });
+  // A worker's current operation is dispatched (not accepted yet) or running.
+  const assigned = useAssignedOperations();
   const now = useNow();
   const list = workers.data?.workers ?? [];
-  const opById = new Map((running.data?.data ?? []).map((o) => [o.operation_id, o]));
+  const opById = new Map(assigned.data.map((o) => [o.operation_id, o]));
   const types = [...new Set([...TYPE_ORDER, ...list.map((w) => w.worker_type)])].filter((t) =>
     list.some((w) => w.worker_type === t),
   );

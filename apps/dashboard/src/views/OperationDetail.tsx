@@ -2,7 +2,9 @@ import { useEffect, useMemo, useState } from 'react';
 import { useOperation, useResults, useTrades } from '../api/queries';
 import type {
   BacktestResultDto,
+  CheckpointInfoDto,
   EpochRecordDto,
+  OperationAttemptDto,
   OperationDto,
   OperationResultsResponseDto,
   TrainingResultDto,
@@ -51,9 +53,7 @@ function Facts({ op, now }: { op: OperationDto; now: number }) {
           <>
             {' '}
             on <span className="mono">{op.worker_id}</span>
-            {op.attempt > 1
-              ? ' (this attempt; earlier attempts ran elsewhere or were re-dispatched)'
-              : ''}
+            {op.attempt > 1 ? ' (earlier attempts below)' : ''}
           </>
         ) : (
           ' (no worker yet)'
@@ -100,13 +100,81 @@ function Facts({ op, now }: { op: OperationDto; now: number }) {
           <dd>{formatDuration(etaMs(op, now))}</dd>
         </>
       )}
-      <dt>Checkpoint</dt>
+      <dt>Latest checkpoint</dt>
       <dd data-testid="checkpoint">
-        {op.checkpoint
-          ? `${op.checkpoint.type} at unit ${op.checkpoint.unit} (${formatTime(op.checkpoint.created_at)})`
-          : 'none'}
+        {op.checkpoint ? describeCheckpoint(op.checkpoint, op.operation_type) : 'none'}
       </dd>
     </dl>
+  );
+}
+
+/** The unit a checkpoint counts: bars for a backtest, epochs for a training. */
+function unitName(type: OperationDto['operation_type']): string {
+  return type === 'training' ? 'epoch' : 'bar';
+}
+
+function describeCheckpoint(c: CheckpointInfoDto, type: OperationDto['operation_type']): string {
+  return `${c.type} checkpoint at ${unitName(type)} ${formatNumber(c.unit, 0)}, written ${formatTime(c.created_at)}`;
+}
+
+/** Every dispatch of the operation: which worker ran it, when, how and why it ended. */
+function AttemptsTable({ op }: { op: OperationDto }) {
+  const attempts: OperationAttemptDto[] = op.attempts ?? [];
+  return (
+    <section aria-labelledby="attempts-h" data-testid="attempts">
+      <h3 id="attempts-h">
+        Attempts <span className="count">({attempts.length})</span>
+      </h3>
+      {attempts.length === 0 ? (
+        <p className="empty">
+          {op.attempt > 0
+            ? `No attempt history recorded (attempt ${op.attempt}${op.worker_id ? ` on ${op.worker_id}` : ''}).`
+            : 'Not dispatched yet.'}
+        </p>
+      ) : (
+        <table>
+          <caption className="sr-only">Dispatch attempts, oldest first</caption>
+          <thead>
+            <tr>
+              <th scope="col" className="num">
+                Attempt
+              </th>
+              <th scope="col">Worker</th>
+              <th scope="col">Started</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Outcome</th>
+              <th scope="col">Resumed from</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.map((a, i) => (
+              <tr key={`${a.attempt}-${a.dispatched_at}-${i}`} data-worker-id={a.worker_id}>
+                <td className="num">{a.attempt}</td>
+                <td className="mono">{a.worker_id}</td>
+                <td title={`dispatched ${formatTime(a.dispatched_at)}`}>
+                  {a.started_at ? formatTime(a.started_at) : 'not taken'}
+                </td>
+                <td>{a.ended_at ? formatTime(a.ended_at) : '—'}</td>
+                <td data-outcome={a.outcome ?? 'current'}>
+                  {a.outcome ? (
+                    <StatusBadge status={a.outcome} />
+                  ) : (
+                    <StatusBadge status={op.status} />
+                  )}
+                </td>
+                <td>
+                  {a.resumed_from
+                    ? `${a.resumed_from.type} checkpoint, ${unitName(op.operation_type)} ${formatNumber(a.resumed_from.unit, 0)}`
+                    : 'the start'}
+                </td>
+                <td className="reason-cell">{a.reason ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
@@ -280,7 +348,10 @@ function BacktestResults({
   result: BacktestResultDto;
   links: OperationResultsResponseDto['data']['links'] | undefined;
 }) {
-  const rows = useMemo(() => equityRows(result.equity_curve), [result.equity_curve]);
+  const rows = useMemo(
+    () => equityRows(result.equity_curve, result.initial_capital),
+    [result.equity_curve, result.initial_capital],
+  );
   const cards = {
     ...(result as unknown as Record<string, unknown>),
     benchmark_return: result.benchmark?.total_return,
@@ -291,7 +362,7 @@ function BacktestResults({
       <MetricCards result={cards} names={BACKTEST_METRICS} />
       <div className="charts">
         <EquityChart rows={rows} />
-        <DrawdownChart rows={rows} />
+        <DrawdownChart rows={rows} maxDrawdown={result.max_drawdown} />
       </div>
       <Downloads links={links} />
       <TradesTable op={op} result={result} />
@@ -415,6 +486,7 @@ export function OperationDetail({ id }: { id: string }) {
             </table>
           </section>
         </div>
+        <AttemptsTable op={op} />
       </section>
 
       {completed && op.operation_type === 'backtesting' && result && (

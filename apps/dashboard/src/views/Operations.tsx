@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { OperationStatus, OperationType } from '@ktrdr/contracts/constants';
-import { useOperations, type OperationFilter } from '../api/queries';
+import { useAssignedOperations, useOperations, type OperationFilter } from '../api/queries';
 import type { OperationDto } from '../api/types';
 import { OperationActions } from '../components/Actions';
 import { ProgressBar, StatusBadge, statusLabel } from '../components/Status';
@@ -18,7 +18,7 @@ import { ErrorLine, OpLink } from './common';
 
 /** Pending operations in dispatch order, with their queue position and why they wait. */
 export function QueuePanel() {
-  const q = useOperations({ status: 'pending', limit: 100, offset: 0 });
+  const q = useOperations({ status: OperationStatus.PENDING, limit: 100, offset: 0 });
   const now = useNow();
   const ops = q.data?.data ?? [];
   return (
@@ -75,18 +75,15 @@ export function QueuePanel() {
 
 /** Dispatched and running operations: progress, worker, elapsed time and ETA. */
 export function RunningPanel() {
-  const running = useOperations({ status: 'running', limit: 200, offset: 0 });
-  // `dispatched` exists once the backend has the queue (the contracts' enum says so).
-  const hasDispatched = (Object.values(OperationStatus) as string[]).includes('dispatched');
-  const dispatched = useOperations({ status: 'dispatched', limit: 200, offset: 0 }, hasDispatched);
+  const assigned = useAssignedOperations();
   const now = useNow();
-  const ops: OperationDto[] = [...(dispatched.data?.data ?? []), ...(running.data?.data ?? [])];
+  const ops: OperationDto[] = assigned.data;
   return (
     <section aria-labelledby="running-h" className="panel" data-testid="running">
       <h2 id="running-h">
         Running <span className="count">({ops.length})</span>
       </h2>
-      {running.error && <ErrorLine error={running.error} what="running operations" />}
+      {assigned.error && <ErrorLine error={assigned.error} what="running operations" />}
       {ops.length === 0 ? (
         <p className="empty">Nothing is running.</p>
       ) : (

@@ -4,7 +4,11 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGLITE_LOCK_FILE } from '../pglite-lock';
 import { PgliteOperationsRepository } from '../pglite-operations.repository';
-import { PGLITE_TIMEOUT_MS, describeRepositoryContract } from './repository.contract';
+import {
+  PGLITE_TIMEOUT_MS,
+  checkAttemptsMigration,
+  describeRepositoryContract,
+} from './repository.contract';
 
 // A data directory that does not exist yet: the repository must create it.
 const base = mkdtempSync(join(tmpdir(), 'ktrdr-pglite-'));
@@ -15,6 +19,17 @@ describeRepositoryContract('PGlite file-backed', {
   shared: false,
   create: (now) => new PgliteOperationsRepository({ dir, now }),
   teardown: async () => rmSync(base, { recursive: true, force: true }),
+});
+
+describe('PGlite migrations of a store written by an older backend', () => {
+  jest.setTimeout(PGLITE_TIMEOUT_MS);
+  const root = mkdtempSync(join(tmpdir(), 'ktrdr-pglite-upgrade-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('schema 3 → 4: existing operations get an empty attempt history; claims record attempts', () =>
+    checkAttemptsMigration(
+      (migrations) => new PgliteOperationsRepository({ dir: join(root, 'db'), migrations }),
+    ));
 });
 
 describe('PGlite data directory lock (one process per directory)', () => {

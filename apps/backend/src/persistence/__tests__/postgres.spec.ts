@@ -5,7 +5,7 @@ import { OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../migrations';
 import type { OperationRecord } from '../operations.repository';
 import { PostgresOperationsRepository } from '../postgres-operations.repository';
-import { describeRepositoryContract } from './repository.contract';
+import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
 
 const url = getTestSettings().postgres_url;
 
@@ -81,6 +81,13 @@ if (!url) {
       expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
       await a.create({ operation_id: 'x', operation_type: OperationType.TRAINING, params: {} });
       expect((await b.get('x'))?.operation_type).toBe(OperationType.TRAINING);
+    });
+
+    it('schema 3 → 4: existing operations get an empty attempt history; claims record attempts', async () => {
+      const schema = await freshSchema();
+      await checkAttemptsMigration(
+        (migrations) => new PostgresOperationsRepository({ connectionString, schema, migrations }),
+      );
     });
 
     it('six repositories starting together all succeed', async () => {

@@ -1,5 +1,6 @@
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../migrations';
+import type { Migration } from '../migrations';
 import type { NewOperation, OperationRecord, OperationsRepository } from '../operations.repository';
 import {
   DuplicateOperationError,
@@ -32,6 +33,40 @@ const { BACKTESTING, TRAINING } = OperationType;
 
 function minutes(n: number): Date {
   return new Date(T0.getTime() + n * 60_000);
+}
+
+/**
+ * Migration 4 (the attempt history) on a store written at schema 3: the existing operation gets an
+ * empty history, and the next claim records its first attempt. `open` makes a repository on one
+ * fresh store (with the given migrations; all when none are given).
+ */
+export async function checkAttemptsMigration(
+  open: (migrations?: readonly Migration[]) => SqlOperationsRepository,
+): Promise<void> {
+  const before = MIGRATIONS.filter((m) => m.version < 4);
+  const old = open(before);
+  await old.init();
+  expect(old.migrationOutcome?.current).toBe(3);
+  await old.enqueue({ operation_id: 'op_old', operation_type: BACKTESTING, params: {} }, 10);
+  await old.close();
+  const current = open();
+  await current.init();
+  try {
+    expect(current.migrationOutcome?.applied).toEqual(
+      MIGRATIONS.filter((m) => m.version >= 4).map((m) => m.version),
+    );
+    expect((await current.get('op_old'))!.attempts).toEqual([]);
+    const claimed = await current.claimNext(BACKTESTING, {
+      worker_id: 'w-up',
+      lease_token: 'lease-up',
+      at: T0,
+    });
+    expect(claimed!.attempts).toMatchObject([
+      { attempt: 1, worker_id: 'w-up', dispatched_at: T0.toISOString(), outcome: null },
+    ]);
+  } finally {
+    await current.close();
+  }
 }
 
 /**
@@ -117,6 +152,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           sweep_id: null,
           resume_from: null,
           attempt_base: 0,
+          attempts: [],
         });
         expect(created.created_at).toBeInstanceOf(Date);
         expect(await repo.get('op_1')).toEqual(created);
@@ -566,6 +602,67 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           attempt_base: 2,
           queued_at: minutes(5),
         });
+      });
+    });
+
+    describe('attempt history', () => {
+      it('a claim appends an open attempt: its number, the worker, the time, the checkpoint it resumes from', async () => {
+        await repo.enqueue(op('op_h'), 10);
+        const first = await repo.claimNext(BACKTESTING, {
+          worker_id: 'w-1',
+          lease_token: 'lease-1',
+          at: minutes(1),
+        });
+        expect(first!.attempts).toEqual([
+          {
+            attempt: 1,
+            worker_id: 'w-1',
+            dispatched_at: minutes(1).toISOString(),
+            started_at: null,
+            ended_at: null,
+            outcome: null,
+            reason: null,
+            resumed_from: null,
+          },
+        ]);
+        // The lifecycle closes it and queues the operation again from a checkpoint.
+        const ckpt = {
+          type: CheckpointType.PERIODIC,
+          created_at: minutes(2).toISOString(),
+          unit: 40,
+        };
+        const closed = [{ ...first!.attempts[0], ended_at: minutes(3).toISOString() }];
+        const requeued = await repo.update(
+          'op_h',
+          {
+            status: PENDING,
+            worker_id: null,
+            lease_token: null,
+            resume_from: ckpt,
+            attempts: closed,
+          },
+          { status: [OperationStatus.DISPATCHED], lease_token: 'lease-1' },
+        );
+        expect(requeued!.attempts).toEqual(closed);
+        const second = await repo.claimNext(BACKTESTING, {
+          worker_id: 'w-2',
+          lease_token: 'lease-2',
+          at: minutes(4),
+        });
+        expect(second!.attempt).toBe(2);
+        expect(second!.attempts.map((a) => [a.attempt, a.worker_id, a.resumed_from])).toEqual([
+          [1, 'w-1', null],
+          [2, 'w-2', ckpt],
+        ]);
+        expect(second!.attempts[1].dispatched_at).toBe(minutes(4).toISOString());
+        expect((await repo.get('op_h'))!.attempts).toEqual(second!.attempts);
+      });
+
+      it('refuses attempts that are not an array, naming the field', async () => {
+        await repo.create(op('op_h2'));
+        await expect(
+          repo.update('op_h2', { attempts: {} as unknown as OperationRecord['attempts'] }),
+        ).rejects.toThrow(/attempts must be a JSON array/);
       });
     });
 
