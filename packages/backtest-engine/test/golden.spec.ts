@@ -62,4 +62,27 @@ describe.each(configs)('golden result ($strategy.type)', (config) => {
       expect(hashOf(runBacktest(bars, config, { resumeFrom: s }))).toBe(golden);
     }
   });
+
+  it('is unchanged with a time-like checkpointDue cadence (a snapshot only when due)', () => {
+    const asked: number[] = [];
+    const states: BacktestState[] = [];
+    const r = runBacktest(bars, config, {
+      signal: new AbortController().signal,
+      abortCheckEvery: 1024,
+      checkpointDue: (done) => {
+        asked.push(done);
+        return asked.length % 60 === 0;
+      },
+      onCheckpoint: (s) => states.push(JSON.parse(JSON.stringify(s)) as BacktestState),
+    });
+    expect(hashOf(r)).toBe(golden);
+    // Asked at every abort-check boundary before the end, never per bar.
+    expect(asked).toEqual(
+      Array.from({ length: Math.floor(299_999 / 1024) }, (_, k) => (k + 1) * 1024),
+    );
+    expect(states.map((s) => s.bar_index)).toEqual([1, 2, 3, 4].map((k) => k * 60 * 1024));
+    for (const s of states) {
+      expect(hashOf(runBacktest(bars, config, { resumeFrom: s }))).toBe(golden);
+    }
+  });
 });
