@@ -20,7 +20,7 @@ import { CheckpointStore } from './checkpoint-store';
 import { CompletionOutbox } from './completion-outbox';
 import { advertisedEndpoint, RuntimeConfig } from './config';
 import { WorkerBusyError, WorkerShuttingDownError } from './errors';
-import { JobEnd, RunningJob } from './job';
+import { closeIdleJobThreads, JobEnd, RunningJob } from './job';
 import { nestLogger, RuntimeLogger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { RegistrationManager } from './registration';
@@ -435,6 +435,7 @@ export class WorkerRuntime {
     this.cleanupStop.abort();
     this.outbox.stop();
     await this.registration.stop();
+    await closeIdleJobThreads();
   }
 
   /** Stops background loops without aborting anything (tests, module destroy). */
@@ -449,6 +450,7 @@ export class WorkerRuntime {
       wait.abort();
       await this.current?.terminate();
     }
+    await closeIdleJobThreads();
   }
 
   private async cleanupLoop(): Promise<void> {
