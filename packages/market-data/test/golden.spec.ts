@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Bars, synthBars } from '../src';
+import { Bars, createRng, parseBarsCsv, parseTimestamp, synthBars } from '../src';
 
 /**
  * SHA-256 of every column (raw float64 bytes) of SYNTH series, recorded before the generator was
@@ -39,5 +39,68 @@ describe('SYNTH golden series', () => {
     ],
   ])('%s %s from %s, %d bars', (symbol, tf, start, count, hash) => {
     expect(barsHash(synthBars(symbol, tf, start, { count }))).toBe(hash);
+  });
+});
+
+describe('CSV rows parse to the values of Number() and parseTimestamp()', () => {
+  it('on many decimal spellings and time formats (fast and general paths alike)', () => {
+    // A deterministic spread of decimals: short and long, leading zeros, signs, "1." and ".5".
+    const rng = createRng(7);
+    const spell = (x: number, k: number): string => {
+      const s = x.toFixed(k);
+      const r = rng();
+      if (r < 0.05) return `+${s}`;
+      if (r < 0.1) return `0${s}`;
+      if (r < 0.13 && k === 0) return `${s}.`;
+      if (r < 0.16 && x < 1) return s.replace(/^0/, '');
+      if (r < 0.2) return x.toPrecision(17); // too many digits for the fast path
+      if (r < 0.22) return x.toExponential();
+      if (r < 0.24) return ` ${s} `;
+      return s;
+    };
+    const times = [
+      (t: number) => new Date(t).toISOString().slice(0, 19) + 'Z',
+      (t: number) => new Date(t).toISOString().slice(0, 19),
+      (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' '),
+      (t: number) => new Date(t).toISOString(),
+      (t: number) => String(Math.floor(t / 1000)),
+      (t: number) => new Date(t).toISOString().slice(0, 19) + '+00:00',
+    ];
+    const rows: string[] = ['timestamp,open,high,low,close,volume'];
+    const expected: number[][] = [];
+    let t = Date.UTC(2023, 11, 30, 22, 0);
+    for (let i = 0; i < 20_000; i++) {
+      t += 60_000 * (1 + Math.floor(rng() * 3));
+      const tf = times[Math.floor(rng() * times.length)];
+      // Integer ticks of 10^-k, so the spelled prices keep their order exactly.
+      const k = Math.floor(rng() * 9);
+      const unit = 10 ** k;
+      const oT = Math.floor((2 + rng() * 300) * unit);
+      const cT = Math.max(1, Math.floor(oT * (1 + (rng() - 0.5) * 0.01)));
+      const hT = Math.max(oT, cT) + Math.floor(rng() * unit);
+      const lT = Math.max(1, Math.min(oT, cT) - Math.floor(rng() * unit));
+      const o = spell(oT / unit, k);
+      const c = spell(cT / unit, k);
+      const hi = spell(hT / unit, k);
+      const lo = spell(lT / unit, k);
+      const v = spell(Math.floor(rng() * 1e6), Math.floor(rng() * 3));
+      const ts = tf(t);
+      rows.push([ts, o, hi, lo, c, v].join(','));
+      expected.push([parseTimestamp(ts), Number(o), Number(hi), Number(lo), Number(c), Number(v)]);
+    }
+    const bars = parseBarsCsv(rows.join('\r\n'), 'X', '1m');
+    const order = expected
+      .map((_, i) => i)
+      .sort((a, b) => expected[a][0] - expected[b][0] || a - b);
+    expect(bars.length).toBe(expected.length);
+    const actual = order.map((_, k) => [
+      bars.time[k],
+      bars.open[k],
+      bars.high[k],
+      bars.low[k],
+      bars.close[k],
+      bars.volume[k],
+    ]);
+    expect(actual).toEqual(order.map((i) => expected[i]));
   });
 });
