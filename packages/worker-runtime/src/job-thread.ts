@@ -113,6 +113,9 @@ const ctx = {
 if (workerData.input) {
   runOne(workerData.input, workerData.abortBuffer);
 } else {
+  if (workerData.preload) {
+    try { loadRunJob(); } catch (err) { /* reported when a job runs */ }
+  }
   parentPort.on('message', (msg) => {
     if (msg && msg.kind === 'run') runOne(msg.input, msg.abortBuffer);
   });

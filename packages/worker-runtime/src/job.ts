@@ -736,6 +736,25 @@ function releaseThread(modulePath: string, worker: Worker): void {
 
 const watched = new WeakSet<Worker>();
 
+/**
+ * Starts an idle reusable job thread for `modulePath` (which loads the job module at once), so
+ * the first job does not pay for the thread start and the module loading. A no-op when one is
+ * idle already; a module that fails to load reports its error when a job runs.
+ */
+export function prewarmJobThread(modulePath: string): void {
+  if (idleThreads.has(modulePath)) return;
+  let worker: Worker;
+  try {
+    worker = new Worker(JOB_THREAD_SOURCE, {
+      eval: true,
+      workerData: { modulePath, preload: true },
+    });
+  } catch {
+    return; // the first job starts its own thread (and reports why it cannot)
+  }
+  releaseThread(modulePath, worker);
+}
+
 /** Terminates the idle reusable job threads (shutdown, tests). */
 export async function closeIdleJobThreads(): Promise<void> {
   const threads = [...idleThreads.values()];

@@ -2,7 +2,7 @@ import { CheckpointType } from '@ktrdr/contracts';
 import { BackendClient } from '../src/backend-client';
 import { CheckpointStore } from '../src/checkpoint-store';
 import { join } from 'node:path';
-import { closeIdleJobThreads, RunningJob } from '../src/job';
+import { closeIdleJobThreads, prewarmJobThread, RunningJob } from '../src/job';
 import { realTimers } from '../src/timers';
 import type { CheckpointMeta, DispatchedRequest } from '../src/types';
 import {
@@ -155,6 +155,17 @@ describe('RunningJob at the end of a job', () => {
       const b = await result(job(store, {}, opts, engine));
       expect(b.thread).toBe(a.thread);
       expect(b.runs).toBe(a.runs + 1);
+    });
+
+    it('runs the first job in a thread started (module loaded) beforehand by prewarmJobThread', async () => {
+      await closeIdleJobThreads();
+      prewarmJobThread(engine.jobModulePath);
+      prewarmJobThread(engine.jobModulePath); // one idle thread per module
+      const store = new CheckpointStore(tmp.dir);
+      const a = await result(job(store, {}, opts, engine));
+      expect(a.runs).toBe(1);
+      const b = await result(job(store, {}, opts, engine));
+      expect(b).toEqual({ thread: a.thread, runs: 2 });
     });
 
     it('never reuses a terminated thread', async () => {
