@@ -212,10 +212,12 @@ export class RunningJob {
 
     const outcome = await this.runThread(input);
     // A completed or aborted run supersedes any periodic checkpoint still queued (completion removes
-    // the checkpoints, an abort writes its own, newer one): wait only for the write in progress. A
-    // failed thread keeps its newest periodic checkpoint (one more write at most).
+    // the checkpoints, an abort writes its own, newer one). An abort waits for the write in
+    // progress; a completion does not wait for it at all (the removal follows it). A failed thread
+    // keeps its newest periodic checkpoint (one more write at most).
     if (outcome.kind === 'done') this.pendingCheckpoint = null;
-    await this.checkpointWrites();
+    const completed = outcome.kind === 'done' && outcome.outcome.status === 'completed';
+    if (!completed) await this.checkpointWrites();
     await this.flushProgress();
     if (outcome.kind === 'error') {
       return this.finish(CompletionStatus.FAILED, null, outcome.message, this.latestCheckpoint);
@@ -249,11 +251,20 @@ export class RunningJob {
         if (up.kind === 'aborted') {
           // Cancelled or SIGTERM while uploading: the last periodic checkpoint (if any) becomes
           // the cancellation / shutdown checkpoint.
+          await this.checkpointWrites();
           const stored = await this.store.read(this.operationId).catch(() => null);
           return this.endAborted(stored?.meta.unit ?? 0, stored?.state ?? null);
         }
       }
-      await this.store.remove(this.operationId).catch(() => undefined);
+      if (this.writing) {
+        // A periodic checkpoint still being written: remove the checkpoints once it is on disk,
+        // without holding the completion for it.
+        void this.checkpointWrites()
+          .then(() => this.store.remove(this.operationId))
+          .catch(() => undefined);
+      } else {
+        await this.store.remove(this.operationId).catch(() => undefined);
+      }
       return this.finish(CompletionStatus.COMPLETED, o.result, null, null);
     }
     return this.endAborted(o.unit, o.state);
