@@ -13,6 +13,7 @@ import {
   BacktestState,
   downsampleMinMax,
   isBacktestAborted,
+  parseIsoTime,
   runBacktest,
   StrategyConfig,
 } from '@ktrdr/backtest-engine';
@@ -287,8 +288,9 @@ export function shapeResult(
   const [entry, exit, entryPrice, exitPrice, qty, pnl, ret, held] = cols;
   for (let i = 0; i < nTrades; i++) {
     const t = trades[i];
-    entry[i] = Date.parse(t.entry_time);
-    exit[i] = Date.parse(t.exit_time);
+    // parseIsoTime: Date.parse with a fast path for the engine's own ISO form (same numbers).
+    entry[i] = parseIsoTime(t.entry_time);
+    exit[i] = parseIsoTime(t.exit_time);
     entryPrice[i] = t.entry_price;
     exitPrice[i] = t.exit_price;
     qty[i] = t.quantity;
@@ -305,8 +307,12 @@ export function shapeResult(
     eqValue = equity.slice();
   } else {
     const idx = downsampleMinMax(equity, caps.max_equity_points);
-    eqTime = Float64Array.from(idx, (i) => time[i]);
-    eqValue = Float64Array.from(idx, (i) => equity[i]);
+    eqTime = new Float64Array(idx.length);
+    eqValue = new Float64Array(idx.length);
+    for (let k = 0; k < idx.length; k++) {
+      eqTime[k] = time[idx[k]];
+      eqValue[k] = equity[idx[k]];
+    }
   }
   return {
     result: {
