@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getDataSettings, getResultsSettings } from '@ktrdr/config';
+import { getCheckpointSettings, getDataSettings, getResultsSettings } from '@ktrdr/config';
 import {
   OperationType,
   WORKER_ROUTES,
@@ -28,6 +28,8 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
   startRoute: WORKER_ROUTES.backtestStart,
   startRequestDto: WorkerBacktestStartRequestDto,
   jobModulePath: jobModulePath(),
+  // One warm thread for every job: JIT-compiled engine, loaded modules and the bars cache stay.
+  reuseThread: true,
   unitName: 'bars',
   capabilities: () => Promise.resolve(hostCapabilities()),
   prepareJob: (request): Record<string, unknown> => {
@@ -39,6 +41,8 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
       max_trades: results.max_trades,
       max_equity_points: results.max_equity_points,
       upload_chunk_rows: results.upload_chunk_rows,
+      checkpoint_interval_ms: getCheckpointSettings().backtest_interval_seconds * 1000,
+      bars_cache_bytes: data.bars_cache_mb * 1024 * 1024,
     };
     return { ...prepareBacktestJob(request, job) };
   },

@@ -13,12 +13,14 @@ import {
   BacktestState,
   downsampleMinMax,
   isBacktestAborted,
+  parseIsoTime,
   runBacktest,
   StrategyConfig,
 } from '@ktrdr/backtest-engine';
 import { ARTIFACT_COLUMNS } from '@ktrdr/contracts';
 import type { BacktestStrategyDto, BacktestStartRequestDto } from '@ktrdr/contracts';
 import {
+  BarsCache,
   checkBarsAvailable,
   loadBars,
   MarketDataAbortedError,
@@ -27,8 +29,11 @@ import {
 import { loadModel, predictSignals } from '@ktrdr/training-engine';
 import type { JobArtifact, JobContext, JobInput, JobOutcome } from '@ktrdr/worker-runtime';
 
-/** Checkpoint cadence unit for backtests: thousands of bars (KTRDR_CHECKPOINT_EPOCH_INTERVAL). */
-export const BARS_PER_CHECKPOINT_UNIT = 1000;
+/**
+ * Default of the backtests' time-based checkpoint cadence (KTRDR_CHECKPOINT_BACKTEST_INTERVAL_SECONDS),
+ * for job data built by hand.
+ */
+export const BACKTEST_CHECKPOINT_INTERVAL_MS = 2_000;
 /**
  * Percent of the progress given to generating a SYNTH-* series, when it reports progress (a long
  * one): generation takes most of such a run (about 3 s for 3M one-minute bars, the bar loop about
@@ -43,6 +48,29 @@ export interface BacktestJobData {
   max_trades: number;
   max_equity_points: number;
   upload_chunk_rows: number;
+  /**
+   * Milliseconds of running time between periodic checkpoints (CheckpointSettings
+   * backtest_interval_seconds; default BACKTEST_CHECKPOINT_INTERVAL_MS).
+   */
+  checkpoint_interval_ms?: number;
+  /**
+   * Bytes of bars kept loaded between the jobs of this (reused) job thread (DataSettings
+   * bars_cache_mb); 0 or absent: no cache.
+   */
+  bars_cache_bytes?: number;
+}
+
+/** The job thread's bars cache: lives as long as the thread (the runtime reuses it between jobs). */
+let barsCache: BarsCache | null = null;
+
+/** The cache for `maxBytes` (a new one when the budget changed), or undefined when it is off. */
+export function barsCacheFor(maxBytes: number | undefined): BarsCache | undefined {
+  if (!maxBytes || maxBytes <= 0) {
+    barsCache = null;
+    return undefined;
+  }
+  if (!barsCache || barsCache.maxBytes !== maxBytes) barsCache = new BarsCache(maxBytes);
+  return barsCache;
 }
 
 /** ResultsSettings' defaults, for callers that build job data by hand. */
@@ -134,6 +162,7 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
           start_date: p.start_date,
           end_date: p.end_date,
           dataDir: data.data_dir,
+          cache: barsCacheFor(data.bars_cache_bytes),
           // Generating millions of SYNTH bars takes seconds: a cancel must not wait for it.
           signal: ctx.signal,
           onProgress: (done, total) => {
@@ -186,6 +215,8 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
   const resumeFrom = (input.resume_state ?? undefined) as BacktestState | undefined;
   const startBar = resumeFrom?.bar_index ?? 0;
   ctx.event('data_loaded', { bars: bars.length, start_bar: startBar });
+  const checkpointEveryMs = data.checkpoint_interval_ms ?? BACKTEST_CHECKPOINT_INTERVAL_MS;
+  let lastCheckpoint = performance.now();
   try {
     const result = ctx.phase(
       'run',
@@ -204,10 +235,11 @@ export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
               items_processed: bars_processed,
               items_total: bars_total,
             }),
-          checkpointEvery: BARS_PER_CHECKPOINT_UNIT,
+          // Time-based: looked at every 1024 bars (a clock read), the state is built only when due.
+          checkpointDue: () => performance.now() - lastCheckpoint >= checkpointEveryMs,
           onCheckpoint: (state) => {
-            const units = Math.floor((state.bar_index - startBar) / BARS_PER_CHECKPOINT_UNIT);
-            if (ctx.checkpointDue(units)) ctx.checkpoint(state.bar_index, state);
+            lastCheckpoint = performance.now();
+            ctx.checkpoint(state.bar_index, state);
           },
           resumeFrom,
           signals,
@@ -256,8 +288,9 @@ export function shapeResult(
   const [entry, exit, entryPrice, exitPrice, qty, pnl, ret, held] = cols;
   for (let i = 0; i < nTrades; i++) {
     const t = trades[i];
-    entry[i] = Date.parse(t.entry_time);
-    exit[i] = Date.parse(t.exit_time);
+    // parseIsoTime: Date.parse with a fast path for the engine's own ISO form (same numbers).
+    entry[i] = parseIsoTime(t.entry_time);
+    exit[i] = parseIsoTime(t.exit_time);
     entryPrice[i] = t.entry_price;
     exitPrice[i] = t.exit_price;
     qty[i] = t.quantity;
@@ -274,8 +307,12 @@ export function shapeResult(
     eqValue = equity.slice();
   } else {
     const idx = downsampleMinMax(equity, caps.max_equity_points);
-    eqTime = Float64Array.from(idx, (i) => time[i]);
-    eqValue = Float64Array.from(idx, (i) => equity[i]);
+    eqTime = new Float64Array(idx.length);
+    eqValue = new Float64Array(idx.length);
+    for (let k = 0; k < idx.length; k++) {
+      eqTime[k] = time[idx[k]];
+      eqValue[k] = equity[idx[k]];
+    }
   }
   return {
     result: {

@@ -382,10 +382,18 @@ describe('backtest worker', () => {
       data_dir: '/srv/ktrdr-data',
       models_dir: '/srv/ktrdr-data/models',
       ...RESULTS_DEFAULTS,
+      // CheckpointSettings.backtest_interval_seconds and DataSettings.bars_cache_mb defaults.
+      checkpoint_interval_ms: 2_000,
+      bars_cache_bytes: 512 * 1024 * 1024,
     });
     const capped = withEnv({ KTRDR_RESULTS_MAX_TRADES: '500' }, () =>
       backtestEngine.prepareJob!(synth),
     );
     expect(capped).toMatchObject({ max_trades: 500 });
+    const tuned = withEnv(
+      { KTRDR_CHECKPOINT_BACKTEST_INTERVAL_SECONDS: '0.5', KTRDR_DATA_BARS_CACHE_MB: '0' },
+      () => backtestEngine.prepareJob!(synth),
+    );
+    expect(tuned).toMatchObject({ checkpoint_interval_ms: 500, bars_cache_bytes: 0 });
   });
 });

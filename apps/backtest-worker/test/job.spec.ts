@@ -1,5 +1,5 @@
 import type { JobContext } from '@ktrdr/worker-runtime';
-import { RESULTS_DEFAULTS, runJob, SYNTH_LOAD_SHARE } from '../src/job';
+import { barsCacheFor, RESULTS_DEFAULTS, runJob, SYNTH_LOAD_SHARE } from '../src/job';
 
 jest.setTimeout(120_000);
 
@@ -186,5 +186,60 @@ describe('backtest job', () => {
     expect(loop[loop.length - 1]!.percentage).toBe(100);
     const values = seen.map((p) => p.percentage);
     expect([...values].sort((a, b) => a - b)).toEqual(values);
+  });
+
+  it('checkpoints on a time-based cadence (checkpoint_interval_ms), and resumes to the same result', () => {
+    const input = bigInput({ checkpoint_interval_ms: 0.01 });
+    const states: Array<{ unit: number; state: { bar_index: number } }> = [];
+    const full = runJob(input, {
+      ...ctx,
+      // The unit-based cadence of the runtime is not used by backtests.
+      checkpointDue: () => {
+        throw new Error('backtests use their own time-based cadence');
+      },
+      checkpoint: (unit, state) => states.push({ unit, state: state as { bar_index: number } }),
+    });
+    if (full.status !== 'completed') throw new Error('expected a completed backtest');
+    // Looked at every 1024 bars; with a 10 µs interval nearly every look is due.
+    expect(states.length).toBeGreaterThan(5);
+    for (const { unit, state } of states) {
+      expect(unit).toBe(state.bar_index);
+      expect(state.bar_index % 1024).toBe(0);
+    }
+    const mid = states[Math.floor(states.length / 2)];
+    const resumed = runJob(
+      {
+        ...bigInput(),
+        resume_state: JSON.parse(JSON.stringify(mid.state)) as unknown,
+        resume_unit: mid.unit,
+      },
+      ctx,
+    );
+    if (resumed.status !== 'completed') throw new Error('expected a completed backtest');
+    expect(resumed.result).toEqual({ ...full.result, resumed_from_bar: mid.unit });
+    expect(resumed.artifacts).toEqual(full.artifacts);
+  });
+
+  it('writes no periodic checkpoint before the interval has passed', () => {
+    const states: unknown[] = [];
+    const out = runJob(bigInput({ checkpoint_interval_ms: 3_600_000 }), {
+      ...ctx,
+      checkpoint: (_unit, state) => states.push(state),
+    });
+    expect(out.status).toBe('completed');
+    expect(states).toEqual([]);
+  });
+
+  it('keeps the bars between jobs of the thread (bars_cache_bytes), with the same result', () => {
+    const bytes = 64 * 1024 * 1024;
+    const cache = barsCacheFor(bytes)!;
+    cache.clear();
+    const first = runJob(bigInput({ bars_cache_bytes: bytes }), ctx);
+    const second = runJob(bigInput({ bars_cache_bytes: bytes }), ctx);
+    expect(cache.misses).toBeGreaterThanOrEqual(1);
+    expect(cache.hits).toBe(1);
+    expect(second).toEqual(first);
+    expect(runJob(bigInput({ bars_cache_bytes: 0 }), ctx)).toEqual(first);
+    expect(barsCacheFor(0)).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { Bars, parseTimeframe } from '@ktrdr/market-data';
-import { computeMetrics, downsampleMinMax } from './metrics';
+import { computeMetrics, downsampleMinMax, type TradeTimes } from './metrics';
 import { computeActions } from './strategies';
 import {
   BacktestConfig,
@@ -9,6 +9,7 @@ import {
   EquityPoint,
   Trade,
 } from './types';
+import { isoTime } from './iso';
 import { assertValidBacktestConfig } from './validate';
 
 /** Maximum points in `equity_curve` (the downsampled curve of the JSON result). */
@@ -69,8 +70,31 @@ function checkResumable(state: BacktestState, bars: Bars, configJson: string): v
   if (problems.length > 0) throw new Error(`Cannot resume backtest: ${problems.join('; ')}`);
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
+/** Appends a closed round trip (kept out of the bar loop so the loop's locals stay in registers). */
+function pushTrade(
+  trades: Trade[],
+  times: { entry: number[]; exit: number[] },
+  entryTime: number | null,
+  exitTime: number,
+  entryPrice: number,
+  exitPrice: number,
+  quantity: number,
+  pnl: number,
+  entryCost: number,
+  barsHeld: number,
+): void {
+  times.entry.push(entryTime ?? exitTime);
+  times.exit.push(exitTime);
+  trades.push({
+    entry_time: isoTime(entryTime ?? exitTime),
+    exit_time: isoTime(exitTime),
+    entry_price: entryPrice,
+    exit_price: exitPrice,
+    quantity,
+    pnl,
+    return_pct: pnl / entryCost,
+    bars_held: barsHeld,
+  });
 }
 
 /**
@@ -108,74 +132,133 @@ export function runBacktest(
   const checkpointEvery = Math.floor(hooks.checkpointEvery ?? 0);
   const equity = new Float64Array(n);
   const trades: Trade[] = [];
+  const tradeTimes = { entry: [] as number[], exit: [] as number[] };
   let entryIndex = -1;
+  const checkpointDue = hooks.checkpointDue;
 
   const snapshot = (): BacktestState => ({ ...st, strategy_state: { ...st.strategy_state } });
 
-  const closePosition = (price: number, exitIndex: number, heldUntil: number): void => {
-    const qty = st.position_qty;
-    const proceeds = qty * price;
-    const net = proceeds - proceeds * commission;
-    const pnl = net - st.entry_cost;
-    st.cash += net;
-    st.num_trades++;
-    const exitTime = time[exitIndex];
-    trades.push({
-      entry_time: iso(st.entry_time ?? exitTime),
-      exit_time: iso(exitTime),
-      entry_price: st.entry_price,
-      exit_price: price,
-      quantity: qty,
-      pnl,
-      return_pct: pnl / st.entry_cost,
-      bars_held: heldUntil - entryIndex,
-    });
-    st.position_qty = 0;
-    st.entry_price = 0;
-    st.entry_time = null;
-    st.entry_cost = 0;
-    entryIndex = -1;
-  };
-
-  /** Bars [from, to): fills, close-out, marking. `live` = with hooks (not a resume replay). */
-  const simulate = (from: number, to: number, live: boolean): void => {
+  /**
+   * Bars [from, to): fills, close-out, marking, without any hook. The state lives in locals while
+   * the loop runs (written back to `st` at the end), so the loop stays in registers; the
+   * arithmetic is the same, in the same order, as a bar-by-bar update of `st`.
+   */
+  const runBars = (from: number, to: number): void => {
+    let cash = st.cash;
+    let qty = st.position_qty;
+    let entryPrice = st.entry_price;
+    let entryTime = st.entry_time;
+    let entryCost = st.entry_cost;
+    let numTrades = st.num_trades;
+    let entryIdx = entryIndex;
     for (let i = from; i < to; i++) {
-      if (live && signal !== undefined && i % abortEvery === 0 && signal.aborted) {
-        st.bar_index = i;
-        throw new BacktestAbortedError(snapshot());
-      }
       // 1. Fill the previous bar's action at this bar's open.
       if (i > 0) {
         const a = actions[i - 1];
-        if (a > 0 && st.position_qty === 0) {
+        if (a > 0 && qty === 0) {
           const price = open[i] * (1 + slippage);
-          const cost = st.cash;
-          st.position_qty = cost / (price * (1 + commission));
-          st.entry_price = price;
-          st.entry_time = time[i];
-          st.entry_cost = cost;
-          st.cash = 0;
-          entryIndex = i;
-        } else if (a < 0 && st.position_qty > 0) {
-          closePosition(open[i] * (1 - slippage), i, i);
+          const cost = cash;
+          qty = cost / (price * (1 + commission));
+          entryPrice = price;
+          entryTime = time[i];
+          entryCost = cost;
+          cash = 0;
+          entryIdx = i;
+        } else if (a < 0 && qty > 0) {
+          const price = open[i] * (1 - slippage);
+          const proceeds = qty * price;
+          const net = proceeds - proceeds * commission;
+          cash += net;
+          numTrades++;
+          pushTrade(
+            trades,
+            tradeTimes,
+            entryTime,
+            time[i],
+            entryPrice,
+            price,
+            qty,
+            net - entryCost,
+            entryCost,
+            i - entryIdx,
+          );
+          qty = 0;
+          entryPrice = 0;
+          entryTime = null;
+          entryCost = 0;
+          entryIdx = -1;
         }
       }
       // 2. Close out an open position at the end of the data (held through this bar's close).
-      if (i === n - 1 && st.position_qty > 0) closePosition(close[i] * (1 - slippage), i, n);
+      if (i === n - 1 && qty > 0) {
+        const price = close[i] * (1 - slippage);
+        const proceeds = qty * price;
+        const net = proceeds - proceeds * commission;
+        cash += net;
+        numTrades++;
+        pushTrade(
+          trades,
+          tradeTimes,
+          entryTime,
+          time[i],
+          entryPrice,
+          price,
+          qty,
+          net - entryCost,
+          entryCost,
+          n - entryIdx,
+        );
+        qty = 0;
+        entryPrice = 0;
+        entryTime = null;
+        entryCost = 0;
+        entryIdx = -1;
+      }
       // 3. Mark to market at the close.
-      equity[i] = st.cash + st.position_qty * close[i];
-      st.strategy_state.last_signal = actions[i];
-      if (!live) continue;
+      equity[i] = cash + qty * close[i];
+    }
+    st.cash = cash;
+    st.position_qty = qty;
+    st.entry_price = entryPrice;
+    st.entry_time = entryTime;
+    st.entry_cost = entryCost;
+    st.num_trades = numTrades;
+    entryIndex = entryIdx;
+    if (to > from) st.strategy_state.last_signal = actions[to - 1];
+  };
 
-      const done = i + 1;
-      if (onProgress !== undefined && done % progressEvery === 0 && done < n) {
+  /** Next multiple of `every` after `i`. */
+  const nextMultiple = (i: number, every: number): number => (Math.floor(i / every) + 1) * every;
+
+  /**
+   * Bars [from, to) with the hooks: the bars run in chunks that end where a hook is due (an abort
+   * check before bar i when i is a multiple of abortEvery; progress and count-based checkpoints
+   * after `done` bars when done is a multiple of their period; `checkpointDue` asked at every
+   * abort-check boundary), so the per-bar loop carries no hook test at all.
+   */
+  const simulate = (from: number, to: number): void => {
+    const countCheckpoints = onCheckpoint !== undefined && checkpointEvery > 0;
+    const askCheckpoint = onCheckpoint !== undefined && checkpointDue !== undefined;
+    let i = from;
+    while (i < to) {
+      if (signal !== undefined && i % abortEvery === 0 && signal.aborted) {
+        st.bar_index = i;
+        throw new BacktestAbortedError(snapshot());
+      }
+      let end = Math.min(to, nextMultiple(i, abortEvery));
+      if (onProgress !== undefined) end = Math.min(end, nextMultiple(i, progressEvery));
+      if (countCheckpoints) end = Math.min(end, nextMultiple(i, checkpointEvery));
+      runBars(i, end);
+      i = end;
+      const done = end;
+      if (done >= n) break;
+      if (onProgress !== undefined && done % progressEvery === 0) {
         onProgress({ bars_processed: done, bars_total: n });
       }
       if (
         onCheckpoint !== undefined &&
-        checkpointEvery > 0 &&
-        done % checkpointEvery === 0 &&
-        done < n
+        ((countCheckpoints && done % checkpointEvery === 0) ||
+          (askCheckpoint && done % abortEvery === 0 && checkpointDue(done)))
       ) {
         st.bar_index = done;
         onCheckpoint(snapshot());
@@ -186,7 +269,7 @@ export function runBacktest(
   if (resume) {
     // Rebuild the trades and the equity before the checkpoint; the loop is deterministic, so the
     // replay must land exactly on the saved cash, position and trade count.
-    simulate(0, resume.bar_index, false);
+    runBars(0, resume.bar_index);
     if (
       st.cash !== resume.cash ||
       st.position_qty !== resume.position_qty ||
@@ -199,10 +282,10 @@ export function runBacktest(
     st.bar_index = resume.bar_index;
   }
   if (signal?.aborted) throw new BacktestAbortedError(snapshot());
-  simulate(st.bar_index, n, true);
+  simulate(st.bar_index, n);
   st.bar_index = n;
   onProgress?.({ bars_processed: n, bars_total: n });
-  return buildResult(bars, config, equity, trades, st.cash);
+  return buildResult(bars, config, equity, trades, tradeTimes, st.cash);
 }
 
 function buildResult(
@@ -210,6 +293,7 @@ function buildResult(
   config: BacktestConfig,
   equity: Float64Array,
   trades: Trade[],
+  tradeTimes: TradeTimes,
   finalCash: number,
 ): BacktestResult {
   const n = bars.length;
@@ -220,10 +304,11 @@ function buildResult(
     close: bars.close,
     initial_capital: config.initial_capital,
     trades,
+    trade_times: tradeTimes,
     risk_free_rate: rf,
   });
   const equityCurve: EquityPoint[] = downsampleMinMax(equity, MAX_EQUITY_POINTS).map((i) => ({
-    time: iso(bars.time[i]),
+    time: isoTime(bars.time[i]),
     equity: equity[i],
   }));
   return {

@@ -3,3 +3,4 @@ export * from './validate';
 export * from './strategies';
 export * from './metrics';
 export * from './engine';
+export { isoTime, parseIsoTime } from './iso';

@@ -8,6 +8,7 @@
  * series are not inflated as if they traded around the clock.
  */
 import { MS_PER_YEAR } from '@ktrdr/market-data';
+import { isoTime } from './iso';
 import type { Trade } from './types';
 
 export const MS_PER_DAY = 86_400_000;
@@ -98,6 +99,11 @@ export interface MetricsInput {
   close: ArrayLike<number>;
   initial_capital: number;
   trades: readonly Trade[];
+  /**
+   * Epoch ms of each trade's entry and exit (parallel to `trades`), when the caller has them: used
+   * instead of parsing the ISO strings back (the same numbers: the strings are made from them).
+   */
+  trade_times?: TradeTimes;
   /** Annual risk-free rate (0.04 = 4 %), default 0. */
   risk_free_rate?: number;
 }
@@ -108,7 +114,7 @@ export interface MetricsOutput {
   benchmark: BenchmarkMetrics;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = (ms: number): string => isoTime(ms);
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 export function periodOf(time: ArrayLike<number>): PeriodInfo {
@@ -245,7 +251,18 @@ export function drawdownOf(
   };
 }
 
-export function tradeStats(trades: readonly Trade[]): TradeStats {
+/** Entry and exit epoch ms of trades, parallel to the trade list. */
+export interface TradeTimes {
+  entry: ArrayLike<number>;
+  exit: ArrayLike<number>;
+}
+
+/**
+ * Statistics of the closed trades. `times` (optional) gives each trade's entry and exit as epoch
+ * ms, so the ISO strings need not be parsed; Date's whole-millisecond truncation is applied, so
+ * the result is the same as with the strings.
+ */
+export function tradeStats(trades: readonly Trade[], times?: TradeTimes): TradeStats {
   const count = trades.length;
   let wins = 0;
   let losses = 0;
@@ -255,11 +272,15 @@ export function tradeStats(trades: readonly Trade[]): TradeStats {
   let retSum = 0;
   let barsSum = 0;
   let msSum = 0;
-  for (const t of trades) {
+  for (let k = 0; k < count; k++) {
+    const t = trades[k];
     pnlSum += t.pnl;
     retSum += t.return_pct;
     barsSum += t.bars_held;
-    msSum += Date.parse(t.exit_time) - Date.parse(t.entry_time);
+    msSum +=
+      times !== undefined
+        ? Math.trunc(times.exit[k]) - Math.trunc(times.entry[k])
+        : Date.parse(t.exit_time) - Date.parse(t.entry_time);
     if (t.pnl > 0) {
       wins++;
       grossProfit += t.pnl;
@@ -295,7 +316,7 @@ export function computeMetrics(input: MetricsInput): MetricsOutput {
   const period = periodOf(time);
   const stats = returnStats(equity, initial, period, rf);
   const dd = drawdownOf(time, equity, initial);
-  const ts = tradeStats(trades);
+  const ts = tradeStats(trades, input.trade_times);
   const calmar =
     stats.annualized_return !== null && dd.max_drawdown > 0
       ? stats.annualized_return / dd.max_drawdown

@@ -1,4 +1,5 @@
 import { Bars, rsi, sma } from '@ktrdr/market-data';
+
 import { StrategyConfig } from './types';
 
 /** Per-bar action decided on a bar's close: +1 enter long (if flat), -1 exit (if long), 0 nothing. */
@@ -23,18 +24,8 @@ export function computeActions(
   const n = bars.length;
   const out = new Int8Array(n);
   switch (strategy.type) {
-    case 'sma_crossover': {
-      const fast = sma(bars.close, strategy.fast_period);
-      const slow = sma(bars.close, strategy.slow_period);
-      for (let i = 1; i < n; i++) {
-        const d = fast[i] - slow[i];
-        const p = fast[i - 1] - slow[i - 1];
-        if (Number.isNaN(d) || Number.isNaN(p)) continue;
-        if (d > 0 && p <= 0) out[i] = ACTION_BUY;
-        else if (d < 0 && p >= 0) out[i] = ACTION_SELL;
-      }
-      return out;
-    }
+    case 'sma_crossover':
+      return smaCrossoverActions(bars.close, strategy.fast_period, strategy.slow_period, out);
     case 'rsi_mean_reversion': {
       const r = rsi(bars.close, strategy.period);
       for (let i = 0; i < n; i++) {
@@ -61,4 +52,62 @@ export function computeActions(
       throw new Error(`Unknown strategy type ${JSON.stringify((t as { type: unknown }).type)}`);
     }
   }
+}
+
+/**
+ * The crossovers of SMA(fast) and SMA(slow) in one pass without the two average arrays: the
+ * running sums, NaN counts and divisions are exactly those of `sma()` (same values, same order),
+ * so the actions are identical to comparing `sma(close, fast)` with `sma(close, slow)`.
+ */
+function smaCrossoverActions(
+  close: Float64Array,
+  fastPeriod: number,
+  slowPeriod: number,
+  out: Int8Array,
+): Int8Array {
+  // sma() validates its period; keep its errors for bad periods.
+  if (
+    !Number.isInteger(fastPeriod) ||
+    fastPeriod < 1 ||
+    !Number.isInteger(slowPeriod) ||
+    slowPeriod < 1
+  ) {
+    sma(close, fastPeriod);
+    sma(close, slowPeriod);
+  }
+  const n = close.length;
+  let sumF = 0;
+  let nanF = 0;
+  let sumS = 0;
+  let nanS = 0;
+  let p = NaN; // fast − slow on the previous bar (NaN while either is undefined)
+  for (let i = 0; i < n; i++) {
+    const v = close[i];
+    if (Number.isNaN(v)) {
+      nanF++;
+      nanS++;
+    } else {
+      sumF += v;
+      sumS += v;
+    }
+    if (i >= fastPeriod) {
+      const old = close[i - fastPeriod];
+      if (Number.isNaN(old)) nanF--;
+      else sumF -= old;
+    }
+    if (i >= slowPeriod) {
+      const old = close[i - slowPeriod];
+      if (Number.isNaN(old)) nanS--;
+      else sumS -= old;
+    }
+    const f = i >= fastPeriod - 1 && nanF === 0 ? sumF / fastPeriod : NaN;
+    const sl = i >= slowPeriod - 1 && nanS === 0 ? sumS / slowPeriod : NaN;
+    const d = f - sl;
+    if (i >= 1 && !Number.isNaN(d) && !Number.isNaN(p)) {
+      if (d > 0 && p <= 0) out[i] = ACTION_BUY;
+      else if (d < 0 && p >= 0) out[i] = ACTION_SELL;
+    }
+    p = d;
+  }
+  return out;
 }

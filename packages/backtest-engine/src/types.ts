@@ -130,6 +130,12 @@ export interface BacktestHooks {
   onCheckpoint?(state: BacktestState): void;
   /** Bars between checkpoints (no checkpoints when omitted or 0). */
   checkpointEvery?: number;
+  /**
+   * Asked after every `abortCheckEvery` bars (with the bars done so far) when `onCheckpoint` is
+   * set: true builds a snapshot and calls `onCheckpoint` (a time-based cadence without a snapshot
+   * per look). Independent of `checkpointEvery`; either one makes a checkpoint due.
+   */
+  checkpointDue?(barsDone: number): boolean;
   resumeFrom?: BacktestState;
   /** Per-bar model signals for `strategy.type === 'model'`: +1 long, 0 flat, -1 exit (flat). */
   signals?: Int8Array;

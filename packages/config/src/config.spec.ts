@@ -117,7 +117,11 @@ describe('defaults', () => {
 
   it('derives the checkpoint, models and database directories from the data directory', () => {
     withEnv({ KTRDR_DATA_DIR: '/srv/ktrdr' }, () => {
-      expect(getDataSettings()).toEqual({ dir: '/srv/ktrdr', models_dir: '/srv/ktrdr/models' });
+      expect(getDataSettings()).toEqual({
+        dir: '/srv/ktrdr',
+        models_dir: '/srv/ktrdr/models',
+        bars_cache_mb: 512,
+      });
       expect(getCheckpointSettings().dir).toBe('/srv/ktrdr/checkpoints');
       expect(getDatabaseSettings().dir).toBe('/srv/ktrdr/db');
     });
@@ -283,6 +287,23 @@ describe('constraints and errors', () => {
     expect(() => validateAll('worker', { WORKER_PORT: 'x' })).toThrow(
       /WORKER_PORT \(deprecated name of KTRDR_WORKER_PORT\): must be an integer/,
     );
+  });
+
+  it('bounds the backtest checkpoint interval and the bars cache', () => {
+    expect(getCheckpointSettings().backtest_interval_seconds).toBe(2);
+    withEnv(
+      { KTRDR_CHECKPOINT_BACKTEST_INTERVAL_SECONDS: '0.25', KTRDR_DATA_BARS_CACHE_MB: '0' },
+      () => {
+        expect(getCheckpointSettings().backtest_interval_seconds).toBe(0.25);
+        expect(getDataSettings().bars_cache_mb).toBe(0);
+      },
+    );
+    withEnv({ KTRDR_CHECKPOINT_BACKTEST_INTERVAL_SECONDS: '0' }, () => {
+      expect(() => getCheckpointSettings()).toThrow(/KTRDR_CHECKPOINT_BACKTEST_INTERVAL_SECONDS/);
+    });
+    withEnv({ KTRDR_DATA_BARS_CACHE_MB: '-1' }, () => {
+      expect(() => getDataSettings()).toThrow(/KTRDR_DATA_BARS_CACHE_MB/);
+    });
   });
 
   it('reports every problem of a component at once, each line starting with the variable', () => {

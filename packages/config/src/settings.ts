@@ -301,6 +301,13 @@ export const DataSettings = defineSettings({
       description:
         'Where the training worker saves models and the backtest worker’s `model` strategy loads them.',
     }),
+    bars_cache_mb: int({
+      default: 512,
+      min: 0,
+      max: 1_048_576,
+      description:
+        'Memory (MiB of bar columns) the backtest worker keeps loaded bars in between jobs, least recently used first out: a sweep over one data set reads (or generates) it once. CSV entries are keyed by path, inode, size and mtime (a changed file is read again), SYNTH-* series by symbol, timeframe and range. 0 turns the cache off.',
+    }),
   },
 });
 
@@ -347,14 +354,22 @@ export const CheckpointSettings = defineSettings({
       max: 1000000,
       deprecated: ['CHECKPOINT_EPOCH_INTERVAL'],
       description:
-        'Write a periodic checkpoint every this many units (epochs, or thousands of bars).',
+        'Write a periodic checkpoint every this many units (training epochs). Backtests do not use it: they follow backtest_interval_seconds.',
     }),
     time_interval_seconds: num({
       default: 300,
       min: 0.1,
       max: 86400,
       deprecated: ['CHECKPOINT_TIME_INTERVAL_SECONDS'],
-      description: 'Write a periodic checkpoint at least this often, in seconds.',
+      description:
+        'Write a periodic checkpoint at least this often, in seconds (training; backtests follow backtest_interval_seconds).',
+    }),
+    backtest_interval_seconds: num({
+      default: 2,
+      min: 0.01,
+      max: 86400,
+      description:
+        'Backtests write a periodic checkpoint this often, in seconds of running time (time-based: the engine looks every 1024 bars and builds the state only when one is due; a run shorter than this writes none, since replaying it costs less than the interval).',
     }),
     dir: path({
       deprecated: ['CHECKPOINT_DIR'],

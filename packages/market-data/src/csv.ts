@@ -1,9 +1,18 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { allocBars, Bars, filterBarsByTime } from './bars';
+import type { BarsCache } from './cache';
 import { isSynthSymbol, synthBars, type AbortFlag } from './synth';
 import { parseTimeframe } from './timeframe';
-import { parseTimestamp, TimeLike, toEpochMs } from './time';
+import { parseIsoTime, parseTimestamp, TimeLike, toEpochMs } from './time';
 
 /** Error raised for unreadable or invalid market data; `line` is 1-based when known. */
 export class MarketDataError extends Error {
@@ -52,6 +61,92 @@ function normaliseHeader(name: string): string {
 function parseNumber(text: string): number {
   const s = unquote(text);
   return NUMBER_PATTERN.test(s) ? Number(s) : NaN;
+}
+
+/** Exact powers of ten (10^k is a double exactly for k <= 22). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
+
+/**
+ * `Number(text)` for a plain decimal (`[+-]digits[.digits]`, at most 15 significant digits, no
+ * spaces, quotes or exponent), else NaN (the caller then takes the general path). The digits form
+ * an exact integer m < 2^53 and 10^k is exact, so m / 10^k is the correctly rounded value, the
+ * same double `Number` gives.
+ */
+function fastDecimal(text: string | undefined): number {
+  if (text === undefined) return NaN;
+  const len = text.length;
+  let i = 0;
+  let neg = false;
+  const first = text.charCodeAt(0);
+  if (first === 45 || first === 43) {
+    neg = first === 45;
+    i = 1;
+  }
+  let m = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < len; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 46) {
+      if (frac >= 0) return NaN;
+      frac = 0;
+      continue;
+    }
+    const d = ch - 48;
+    if (d < 0 || d > 9) return NaN;
+    m = m * 10 + d;
+    digits++;
+    if (frac >= 0) frac++;
+  }
+  if (digits === 0 || digits > 15) return NaN;
+  const k = frac > 0 ? frac : 0;
+  const x = k === 0 ? m : m / POW10[k];
+  return neg ? -x : x;
+}
+
+let fastDayKey = -1;
+let fastDayMs = NaN;
+
+const d2 = (s: string, i: number): number => {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
+};
+
+/**
+ * `parseTimestamp(text)` for `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM[:SS]` with an optional `Z`
+ * (UTC), else NaN (the caller then takes the general path). The day is checked and converted
+ * once per day (as `parseIsoTime` does it), the clock by digits.
+ */
+function fastIsoTime(text: string | undefined): number {
+  if (text === undefined) return NaN;
+  let len = text.length;
+  if (len > 10 && text.charCodeAt(len - 1) === 90) len--; // Z
+  if (len !== 10 && len !== 16 && len !== 19) return NaN;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return NaN;
+  const y = d2(text, 0) * 100 + d2(text, 2);
+  const mo = d2(text, 5);
+  const d = d2(text, 8);
+  const key = y * 10000 + mo * 100 + d;
+  if (!(key >= 0)) return NaN;
+  if (key !== fastDayKey) {
+    const ms = parseIsoTime(text.slice(0, 10));
+    if (!Number.isFinite(ms)) return NaN;
+    fastDayKey = key;
+    fastDayMs = ms;
+  }
+  if (len === 10) return text.length === 10 ? fastDayMs : NaN;
+  const sep = text.charCodeAt(10);
+  if ((sep !== 84 && sep !== 32) || text.charCodeAt(13) !== 58) return NaN;
+  const hh = d2(text, 11);
+  const mm = d2(text, 14);
+  let ss = 0;
+  if (len === 19) {
+    if (text.charCodeAt(16) !== 58) return NaN;
+    ss = d2(text, 17);
+  }
+  if (!(hh <= 23 && mm <= 59 && ss <= 59)) return NaN;
+  return fastDayMs + ((hh * 60 + mm) * 60 + ss) * 1000;
 }
 
 /** A Yahoo-style missing row: every price is `null` (or empty). */
@@ -204,14 +299,43 @@ export function parseBarsCsv(
   let skipped = 0;
   let sorted = true;
   const timeText = (cells: string[]): string => plan.time.map((k) => unquote(cells[k])).join('T');
+  const fastTime = plan.time.length === 1 ? plan.time[0] : -1;
+  const { open: iOpen, high: iHigh, low: iLow, close: iClose, volume: iVolume } = plan;
   while (pos < body.length) {
     const nl = body.indexOf('\n', pos);
-    const raw = body.slice(pos, nl).replace(/\r$/, '');
+    const end = nl > pos && body.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    const raw = body.slice(pos, end);
     pos = nl + 1;
     lineNo++;
-    if (raw.trim() === '') continue;
+    const c0 = raw.charCodeAt(0);
+    if (raw.length === 0 || ((c0 <= 32 || c0 >= 127) && raw.trim() === '')) continue;
     const cells = raw.split(',');
     if (cells.length !== nCols) fail(lineNo, `expected ${nCols} fields, got ${cells.length}`);
+    // Fast path for the common row (one ISO or plain-decimal cell per field, a valid bar): the
+    // same values as the general path below, which handles (and reports) everything else.
+    if (fastTime >= 0) {
+      const t = fastIsoTime(cells[fastTime]);
+      const o = fastDecimal(cells[iOpen]);
+      const h = fastDecimal(cells[iHigh]);
+      const l = fastDecimal(cells[iLow]);
+      const c = fastDecimal(cells[iClose]);
+      const v = iVolume >= 0 ? fastDecimal(cells[iVolume]) : 0;
+      // NaN fails every comparison: any cell the fast path did not take goes the general way.
+      if (t === t && o > 0 && h > 0 && l > 0 && c > 0 && v >= 0 && v < Infinity) {
+        if (h < Infinity && h >= Math.max(o, c, l) && l <= Math.min(o, c)) {
+          if (n > 0 && t <= out.time[n - 1]) sorted = false;
+          out.time[n] = t;
+          out.open[n] = o;
+          out.high[n] = h;
+          out.low[n] = l;
+          out.close[n] = c;
+          out.volume[n] = v;
+          lines[n] = lineNo;
+          n++;
+          continue;
+        }
+      }
+    }
     if ([plan.open, plan.high, plan.low, plan.close].every((k) => isEmptyValue(cells[k]))) {
       skipped++; // e.g. Yahoo's "null" rows for days without data
       continue;
@@ -335,6 +459,11 @@ export interface LoadBarsOptions {
   signal?: AbortFlag;
   /** Progress of a long SYNTH-* generation (bars done, total); CSV files are read in one go. */
   onProgress?(done: number, total: number): void;
+  /**
+   * Bars loaded before: a hit skips reading (or generating) the data. CSV files are cached whole
+   * (the dates are applied to the cached bars), keyed by path, inode, size and mtime.
+   */
+  cache?: BarsCache;
 }
 
 /** Default range for SYNTH-* symbols when a bound is missing. */
@@ -439,13 +568,32 @@ export function loadBars(opts: LoadBarsOptions): Bars {
       (end !== undefined
         ? end - SYNTH_DEFAULT_COUNT * parseTimeframe(timeframe)
         : toEpochMs(SYNTH_DEFAULT_START));
+    const key = `synth\0${symbol}\0${timeframe}\0${from}\0${end ?? `count ${SYNTH_DEFAULT_COUNT}`}`;
+    const cached = opts.cache?.get(key);
+    if (cached) return cached;
     const bars = synthBars(symbol, timeframe, from, end ?? { count: SYNTH_DEFAULT_COUNT }, {
       signal: opts.signal,
       onProgress: opts.onProgress,
     });
-    return { ...bars, source: { kind: 'synthetic' } };
+    const out: Bars = { ...bars, source: { kind: 'synthetic' } };
+    opts.cache?.set(key, out);
+    return out;
   }
   const path = csvPathFor(dataDir, symbol, timeframe);
   if (!existsSync(path)) throw missingDataError(dataDir, symbol, timeframe);
-  return filterBarsByTime(loadBarsFromCsv(path, symbol, timeframe), start, end);
+  const cache = opts.cache;
+  if (!cache) return filterBarsByTime(loadBarsFromCsv(path, symbol, timeframe), start, end);
+  let key: string;
+  try {
+    const st = statSync(path);
+    key = `csv\0${path}\0${st.dev}:${st.ino}\0${st.size}\0${st.mtimeMs}\0${symbol}\0${timeframe}`;
+  } catch (err) {
+    throw new MarketDataError(`Cannot read ${path}: ${(err as Error).message}`, path);
+  }
+  let all = cache.get(key);
+  if (!all) {
+    all = loadBarsFromCsv(path, symbol, timeframe);
+    cache.set(key, all);
+  }
+  return filterBarsByTime(all, start, end);
 }

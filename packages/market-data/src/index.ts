@@ -4,3 +4,4 @@ export * from './time';
 export * from './csv';
 export * from './synth';
 export * from './indicators';
+export * from './cache';

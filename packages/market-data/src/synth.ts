@@ -114,38 +114,101 @@ export function synthBars(
   }
 
   const seed = hashString(`${symbol}|${timeframe}`);
-  const rand = createRng(seed);
-  let spare = NaN;
-  const gauss = (): number => {
-    if (!Number.isNaN(spare)) {
-      const s = spare;
-      spare = NaN;
-      return s;
-    }
-    let u = rand();
-    while (u <= 1e-12) u = rand();
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
-  };
-
   const bars = allocBars(symbol, timeframe, count);
   const { time, open, high, low, close, volume } = bars;
   const baseSigma = 0.02 * Math.sqrt(tfMs / 86_400_000);
   const x0 = Math.log(20 + (seed % 180)); // start price between 20 and 200
   const baseVolume = 1000 + ((seed >>> 8) % 9000);
+  const TWO_PI = 2 * Math.PI;
+
+  // The generator of createRng(seed), inlined (same sequence): sfc32 on int32 locals (the bit
+  // patterns and the |0 arithmetic are those of the uint32 version), 15 draws to mix the seed.
+  let ra = 0x9e3779b9 | 0;
+  let rb = 0x243f6a88 | 0;
+  let rc = 0xb7e15162 | 0;
+  let rd = seed | 0;
+  let rt = 0;
+  for (let k = 0; k < 15; k++) {
+    rt = (ra + rb) | 0;
+    ra = rb ^ (rb >>> 9);
+    rb = (rc + (rc << 3)) | 0;
+    rc = (rc << 21) | (rc >>> 11);
+    rd = (rd + 1) | 0;
+    rt = (rt + rd) | 0;
+    rc = (rc + rt) | 0;
+  }
+  // Box–Muller pairs: the second value of a pair is kept for the next draw (across bars too).
+  let hasSpare = false;
+  let spare = 0;
+
   let x = x0;
   let regime = seed % 3;
   let anchor = x;
+  // Five normal draws per bar, in this order: gap, return, high, low, volume.
+  let g0 = 0;
+  let g1 = 0;
+  let g2 = 0;
+  let g3 = 0;
+  let g4 = 0;
   for (let i = 0; i < count; i++) {
     if (i > 0 && i % ABORT_CHECK_EVERY === 0) {
       if (signal?.aborted) throw new MarketDataAbortedError(symbol);
       onProgress?.(i, count);
     }
-    if (rand() < 1 / 250) {
-      regime = Math.floor(rand() * 3);
+    // rand() < 1 / 250: a regime switch (one more draw for the new regime).
+    rt = (ra + rb) | 0;
+    ra = rb ^ (rb >>> 9);
+    rb = (rc + (rc << 3)) | 0;
+    rc = (rc << 21) | (rc >>> 11);
+    rd = (rd + 1) | 0;
+    rt = (rt + rd) | 0;
+    rc = (rc + rt) | 0;
+    if ((rt >>> 0) / 4294967296 < 1 / 250) {
+      rt = (ra + rb) | 0;
+      ra = rb ^ (rb >>> 9);
+      rb = (rc + (rc << 3)) | 0;
+      rc = (rc << 21) | (rc >>> 11);
+      rd = (rd + 1) | 0;
+      rt = (rt + rd) | 0;
+      rc = (rc + rt) | 0;
+      regime = Math.floor(((rt >>> 0) / 4294967296) * 3);
       anchor = x;
+    }
+    for (let k = 0; k < 5; k++) {
+      let g: number;
+      if (hasSpare) {
+        hasSpare = false;
+        g = spare;
+      } else {
+        let u: number;
+        do {
+          rt = (ra + rb) | 0;
+          ra = rb ^ (rb >>> 9);
+          rb = (rc + (rc << 3)) | 0;
+          rc = (rc << 21) | (rc >>> 11);
+          rd = (rd + 1) | 0;
+          rt = (rt + rd) | 0;
+          rc = (rc + rt) | 0;
+          u = (rt >>> 0) / 4294967296;
+        } while (u <= 1e-12);
+        rt = (ra + rb) | 0;
+        ra = rb ^ (rb >>> 9);
+        rb = (rc + (rc << 3)) | 0;
+        rc = (rc << 21) | (rc >>> 11);
+        rd = (rd + 1) | 0;
+        rt = (rt + rd) | 0;
+        rc = (rc + rt) | 0;
+        const v = (rt >>> 0) / 4294967296;
+        const r = Math.sqrt(-2 * Math.log(u));
+        spare = r * Math.sin(TWO_PI * v);
+        hasSpare = true;
+        g = r * Math.cos(TWO_PI * v);
+      }
+      if (k === 0) g0 = g;
+      else if (k === 1) g1 = g;
+      else if (k === 2) g2 = g;
+      else if (k === 3) g3 = g;
+      else g4 = g;
     }
     let sigma: number;
     let drift: number;
@@ -160,8 +223,8 @@ export function synthBars(
       drift = -0.05 * (x - anchor);
     }
     drift -= 1e-4 * (x - x0);
-    const gap = 0.1 * sigma * gauss();
-    const r = drift + sigma * gauss();
+    const gap = 0.1 * sigma * g0;
+    const r = drift + sigma * g1;
     const o = Math.exp(x + gap);
     x += gap + r;
     const c = Math.exp(x);
@@ -170,11 +233,9 @@ export function synthBars(
     time[i] = first + i * tfMs;
     open[i] = o;
     close[i] = c;
-    high[i] = top * Math.exp(0.5 * sigma * Math.abs(gauss()));
-    low[i] = bottom * Math.exp(-0.5 * sigma * Math.abs(gauss()));
-    volume[i] = Math.round(
-      baseVolume * Math.exp(0.3 * gauss()) * (1 + (0.5 * Math.abs(r)) / sigma),
-    );
+    high[i] = top * Math.exp(0.5 * sigma * Math.abs(g2));
+    low[i] = bottom * Math.exp(-0.5 * sigma * Math.abs(g3));
+    volume[i] = Math.round(baseVolume * Math.exp(0.3 * g4) * (1 + (0.5 * Math.abs(r)) / sigma));
   }
   onProgress?.(count, count);
   return bars;

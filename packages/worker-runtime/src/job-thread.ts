@@ -7,17 +7,51 @@
  * postMessage-delivered abort would never be seen while it runs), calls `runJob` and posts the
  * outcome. Messages: progress, checkpoint, log, done, completed, error, and the phase/event
  * messages the main thread turns into spans (see ThreadMessage). A completed result is serialised
- * here, timed as the `serialise_result` phase, and sent as one JSON string.
+ * here, timed as the `serialise_result` phase, and sent as one JSON string. A reusable thread
+ * (WorkerEngine.reuseThread) runs one job per `{ kind: 'run', input, abortBuffer }` message.
  */
 export const JOB_THREAD_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const cell = new Int32Array(workerData.abortBuffer, 0, 1);
+// One job per thread (workerData.input), or a reusable thread (WorkerEngine.reuseThread) that runs
+// each { kind: 'run', input, abortBuffer } message it is sent, one at a time: the job module stays
+// loaded and its JIT-compiled code and module-level caches stay warm between jobs.
+let runJobFn = null;
+function loadRunJob() {
+  if (runJobFn) return runJobFn;
+  const mod = require(workerData.modulePath);
+  const runJob = mod.runJob || (mod.default && mod.default.runJob);
+  if (typeof runJob !== 'function') {
+    throw new Error('job module ' + workerData.modulePath + ' does not export runJob');
+  }
+  runJobFn = runJob;
+  return runJob;
+}
+function now() { return performance.timeOrigin + performance.now(); }
+function clean(attributes) {
+  if (!attributes || typeof attributes !== 'object') return undefined;
+  const out = {};
+  for (const [k, v] of Object.entries(attributes)) {
+    if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v;
+  }
+  return out;
+}
+function endPhase(id, err) {
+  const msg = { kind: 'phase_end', id, time: now() };
+  if (err) {
+    msg.error = err && err.message ? String(err.message) : String(err);
+    msg.error_name = err && err.name ? String(err.name) : 'Error';
+  }
+  parentPort.postMessage(msg);
+}
+function runOne(input, abortBuffer) {
+const cell = new Int32Array(abortBuffer, 0, 1);
 const signal = { get aborted() { return Atomics.load(cell, 0) === 1; } };
-const cadence = workerData.input.checkpoint;
+const cadence = input.checkpoint;
 let lastUnits = 0;
 let seenUnits = 0;
 let lastTime = Date.now();
+let phaseIds = 0;
 const ctx = {
   signal,
   progress(progress) { parentPort.postMessage({ kind: 'progress', progress }); },
@@ -53,32 +87,10 @@ const ctx = {
     parentPort.postMessage({ kind: 'event', name: String(name), time: now(), attributes: clean(attributes) });
   },
 };
-let phaseIds = 0;
-function now() { return performance.timeOrigin + performance.now(); }
-function clean(attributes) {
-  if (!attributes || typeof attributes !== 'object') return undefined;
-  const out = {};
-  for (const [k, v] of Object.entries(attributes)) {
-    if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v;
-  }
-  return out;
-}
-function endPhase(id, err) {
-  const msg = { kind: 'phase_end', id, time: now() };
-  if (err) {
-    msg.error = err && err.message ? String(err.message) : String(err);
-    msg.error_name = err && err.name ? String(err.name) : 'Error';
-  }
-  parentPort.postMessage(msg);
-}
 (async () => {
   try {
-    const mod = require(workerData.modulePath);
-    const runJob = mod.runJob || (mod.default && mod.default.runJob);
-    if (typeof runJob !== 'function') {
-      throw new Error('job module ' + workerData.modulePath + ' does not export runJob');
-    }
-    const outcome = await runJob(workerData.input, ctx);
+    const runJob = loadRunJob();
+    const outcome = await runJob(input, ctx);
     if (outcome && outcome.status === 'completed') {
       const id = ++phaseIds;
       parentPort.postMessage({ kind: 'phase_start', id, name: 'serialise_result', time: now() });
@@ -97,4 +109,15 @@ function endPhase(id, err) {
     parentPort.postMessage({ kind: 'error', message });
   }
 })();
+}
+if (workerData.input) {
+  runOne(workerData.input, workerData.abortBuffer);
+} else {
+  if (workerData.preload) {
+    try { loadRunJob(); } catch (err) { /* reported when a job runs */ }
+  }
+  parentPort.on('message', (msg) => {
+    if (msg && msg.kind === 'run') runOne(msg.input, msg.abortBuffer);
+  });
+}
 `;

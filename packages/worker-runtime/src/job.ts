@@ -89,11 +89,17 @@ export class RunningJob {
   latestCheckpoint: CheckpointMeta | null = null;
   private readonly abortBuffer = new SharedArrayBuffer(4);
   private readonly abortCell = new Int32Array(this.abortBuffer);
-  private writes: Promise<unknown> = Promise.resolve();
+  /** The checkpoint being written (one at a time) and the newest one waiting behind it. */
+  private writing: Promise<void> | null = null;
+  private pendingCheckpoint: { unit: number; state: unknown } | null = null;
   private progressDirty = false;
   private pumping: Promise<void> | null = null;
+  /** Set at the end of the thread: the pump sends the last report without waiting out the throttle. */
+  private flushing = false;
+  private readonly pumpWake = new AbortController();
   private lastProgressSent = 0;
   private worker: Worker | null = null;
+  private terminated = false;
   /** Wakes an artifact upload's backoff sleep when the job is aborted. */
   private readonly abortWake = new AbortController();
   /** The job's span (`ktrdr.job`) and the context its reports and phases run in. */
@@ -205,7 +211,13 @@ export class RunningJob {
     }
 
     const outcome = await this.runThread(input);
-    await this.writes;
+    // A completed or aborted run supersedes any periodic checkpoint still queued (completion removes
+    // the checkpoints, an abort writes its own, newer one). An abort waits for the write in
+    // progress; a completion does not wait for it at all (the removal follows it). A failed thread
+    // keeps its newest periodic checkpoint (one more write at most).
+    if (outcome.kind === 'done') this.pendingCheckpoint = null;
+    const completed = outcome.kind === 'done' && outcome.outcome.status === 'completed';
+    if (!completed) await this.checkpointWrites();
     await this.flushProgress();
     if (outcome.kind === 'error') {
       return this.finish(CompletionStatus.FAILED, null, outcome.message, this.latestCheckpoint);
@@ -239,11 +251,20 @@ export class RunningJob {
         if (up.kind === 'aborted') {
           // Cancelled or SIGTERM while uploading: the last periodic checkpoint (if any) becomes
           // the cancellation / shutdown checkpoint.
+          await this.checkpointWrites();
           const stored = await this.store.read(this.operationId).catch(() => null);
           return this.endAborted(stored?.meta.unit ?? 0, stored?.state ?? null);
         }
       }
-      await this.store.remove(this.operationId).catch(() => undefined);
+      if (this.writing) {
+        // A periodic checkpoint still being written: remove the checkpoints once it is on disk,
+        // without holding the completion for it.
+        void this.checkpointWrites()
+          .then(() => this.store.remove(this.operationId))
+          .catch(() => undefined);
+      } else {
+        await this.store.remove(this.operationId).catch(() => undefined);
+      }
       return this.finish(CompletionStatus.COMPLETED, o.result, null, null);
     }
     return this.endAborted(o.unit, o.state);
@@ -454,22 +475,45 @@ export class RunningJob {
 
   private runThread(input: JobInput): Promise<ThreadEnd> {
     return new Promise((resolve) => {
+      const modulePath = this.engine.jobModulePath;
+      const reuse = this.engine.reuseThread === true;
+      let worker: Worker;
+      let reusable = reuse;
       let settled = false;
+      const onMessage = (msg: ThreadMessage): void =>
+        runInContext(this.trace, () => this.onThreadMessage(msg, settle));
+      const onError = (err: Error): void => {
+        reusable = false;
+        settle({ kind: 'error', message: err.message });
+      };
+      const onExit = (code: number): void => {
+        reusable = false;
+        this.worker = null;
+        settle({ kind: 'error', message: `job thread exited unexpectedly (code ${code})` });
+      };
       const settle = (v: ThreadEnd): void => {
         if (settled) return;
         settled = true;
+        if (reuse) {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+          this.worker = null;
+          if (reusable && !this.terminated) releaseThread(modulePath, worker);
+          else void worker.terminate();
+        }
         resolve(v);
       };
-      let worker: Worker;
       try {
-        worker = new Worker(JOB_THREAD_SOURCE, {
-          eval: true,
-          workerData: {
-            modulePath: this.engine.jobModulePath,
-            input,
-            abortBuffer: this.abortBuffer,
-          },
-        });
+        const idle = reuse ? takeIdleThread(modulePath) : undefined;
+        worker =
+          idle ??
+          new Worker(JOB_THREAD_SOURCE, {
+            eval: true,
+            workerData: reuse
+              ? { modulePath }
+              : { modulePath, input, abortBuffer: this.abortBuffer },
+          });
       } catch (err) {
         settle({
           kind: 'error',
@@ -478,14 +522,13 @@ export class RunningJob {
         return;
       }
       this.worker = worker;
-      worker.on('message', (msg: ThreadMessage) =>
-        runInContext(this.trace, () => this.onThreadMessage(msg, settle)),
-      );
-      worker.on('error', (err) => settle({ kind: 'error', message: err.message }));
-      worker.on('exit', (code) => {
-        this.worker = null;
-        settle({ kind: 'error', message: `job thread exited unexpectedly (code ${code})` });
-      });
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      if (reuse) {
+        worker.ref();
+        worker.postMessage({ kind: 'run', input, abortBuffer: this.abortBuffer });
+      }
     });
   }
 
@@ -538,23 +581,46 @@ export class RunningJob {
 
   /** Terminates the thread (last resort at the end of the shutdown grace period). */
   async terminate(): Promise<void> {
+    this.terminated = true;
     await this.worker?.terminate();
   }
 
+  /**
+   * Periodic checkpoints are written one at a time, off the job thread; one that arrives while
+   * another is being written replaces any still waiting (only the newest matters), so a slow disk
+   * never builds a queue that the end of the job would have to wait for.
+   */
   private onCheckpoint(unit: number, state: unknown): void {
-    this.writes = this.writes
-      .then(() => this.store.write(this.operationId, CheckpointType.PERIODIC, unit, state))
-      .then(
-        (meta) => {
-          this.latestCheckpoint = meta;
-          this.progressDirty = true;
-          void this.pump();
-        },
-        (err: unknown) =>
-          this.logger.error(
-            `could not write a checkpoint of ${this.operationId}: ${(err as Error).message}`,
-          ),
-      );
+    this.pendingCheckpoint = { unit, state };
+    if (this.writing) return;
+    this.writing = (async () => {
+      try {
+        for (let next = this.pendingCheckpoint; next; next = this.pendingCheckpoint) {
+          this.pendingCheckpoint = null;
+          try {
+            this.latestCheckpoint = await this.store.write(
+              this.operationId,
+              CheckpointType.PERIODIC,
+              next.unit,
+              next.state,
+            );
+            this.progressDirty = true;
+            void this.pump();
+          } catch (err) {
+            this.logger.error(
+              `could not write a checkpoint of ${this.operationId}: ${(err as Error).message}`,
+            );
+          }
+        }
+      } finally {
+        this.writing = null;
+      }
+    })();
+  }
+
+  /** Resolves when no periodic checkpoint is being written (or waiting). */
+  private async checkpointWrites(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   private onProgress(progress: OperationProgressDto): void {
@@ -580,7 +646,7 @@ export class RunningJob {
       try {
         while (this.progressDirty && this.status === 'running') {
           const wait = this.lastProgressSent + this.options.progressIntervalMs - this.timers.now();
-          if (wait > 0) await this.timers.sleep(wait);
+          if (wait > 0 && !this.flushing) await this.timers.sleep(wait, this.pumpWake.signal);
           if (!this.progressDirty || this.latestProgress === null) break;
           this.progressDirty = false;
           await this.sendProgress();
@@ -597,6 +663,9 @@ export class RunningJob {
     // On SIGTERM the completion (which carries the checkpoint) matters more than a last progress
     // report that may wait for a request timeout when the backend is unreachable.
     if (this.abortReason === 'shutdown') return;
+    // The job has ended: its last report goes now, not when the throttle window closes.
+    this.flushing = true;
+    this.pumpWake.abort();
     if (this.pumping) await this.pumping;
     if (this.progressDirty && this.latestProgress) {
       this.progressDirty = false;
@@ -640,4 +709,66 @@ export class RunningJob {
 function messageOf(body: unknown): string {
   const m = (body as { message?: unknown } | null)?.message;
   return typeof m === 'string' ? `: ${m}` : '';
+}
+
+/** Idle reusable job threads, one per job module (WorkerEngine.reuseThread). */
+const idleThreads = new Map<string, Worker>();
+
+/** Watches a pooled thread: one that fails or exits while idle leaves the pool. */
+function watchIdle(modulePath: string, worker: Worker): void {
+  const drop = (): void => {
+    if (idleThreads.get(modulePath) === worker) idleThreads.delete(modulePath);
+  };
+  worker.once('exit', drop);
+  worker.once('error', drop);
+}
+
+function takeIdleThread(modulePath: string): Worker | undefined {
+  const w = idleThreads.get(modulePath);
+  if (w) idleThreads.delete(modulePath);
+  return w;
+}
+
+function releaseThread(modulePath: string, worker: Worker): void {
+  const previous = idleThreads.get(modulePath);
+  if (previous && previous !== worker) {
+    // One idle thread per module is enough (one job at a time per worker).
+    void worker.terminate();
+    return;
+  }
+  // An idle thread does not keep the process alive.
+  worker.unref();
+  if (!watched.has(worker)) {
+    watched.add(worker);
+    watchIdle(modulePath, worker);
+  }
+  idleThreads.set(modulePath, worker);
+}
+
+const watched = new WeakSet<Worker>();
+
+/**
+ * Starts an idle reusable job thread for `modulePath` (which loads the job module at once), so
+ * the first job does not pay for the thread start and the module loading. A no-op when one is
+ * idle already; a module that fails to load reports its error when a job runs.
+ */
+export function prewarmJobThread(modulePath: string): void {
+  if (idleThreads.has(modulePath)) return;
+  let worker: Worker;
+  try {
+    worker = new Worker(JOB_THREAD_SOURCE, {
+      eval: true,
+      workerData: { modulePath, preload: true },
+    });
+  } catch {
+    return; // the first job starts its own thread (and reports why it cannot)
+  }
+  releaseThread(modulePath, worker);
+}
+
+/** Terminates the idle reusable job threads (shutdown, tests). */
+export async function closeIdleJobThreads(): Promise<void> {
+  const threads = [...idleThreads.values()];
+  idleThreads.clear();
+  await Promise.all(threads.map((w) => w.terminate()));
 }

@@ -20,7 +20,7 @@ import { CheckpointStore } from './checkpoint-store';
 import { CompletionOutbox } from './completion-outbox';
 import { advertisedEndpoint, RuntimeConfig } from './config';
 import { WorkerBusyError, WorkerShuttingDownError } from './errors';
-import { JobEnd, RunningJob } from './job';
+import { closeIdleJobThreads, JobEnd, prewarmJobThread, RunningJob } from './job';
 import { nestLogger, RuntimeLogger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { RegistrationManager } from './registration';
@@ -201,6 +201,8 @@ export class WorkerRuntime {
   start(): void {
     if (this.started) return;
     this.started = true;
+    // A reusable job thread is started (and its job module loaded) now, not by the first job.
+    if (this.engine.reuseThread) prewarmJobThread(this.engine.jobModulePath);
     this.registration.start();
     void this.cleanupLoop();
   }
@@ -435,6 +437,7 @@ export class WorkerRuntime {
     this.cleanupStop.abort();
     this.outbox.stop();
     await this.registration.stop();
+    await closeIdleJobThreads();
   }
 
   /** Stops background loops without aborting anything (tests, module destroy). */
@@ -449,6 +452,7 @@ export class WorkerRuntime {
       wait.abort();
       await this.current?.terminate();
     }
+    await closeIdleJobThreads();
   }
 
   private async cleanupLoop(): Promise<void> {

@@ -33,6 +33,12 @@ export interface WorkerEngine<TRequest extends DispatchedRequest = DispatchedReq
    * loaded inside the worker_thread (compiled JavaScript, e.g. `join(__dirname, 'job.js')`).
    */
   jobModulePath: string;
+  /**
+   * Keep the job thread after a job ends normally and run the next job in it (the job module stays
+   * loaded, JIT-warm, with its module-level caches, e.g. the backtest worker's bars cache). A thread
+   * that crashed, exited or was terminated is never reused. Default false: a fresh thread per job.
+   */
+  reuseThread?: boolean;
   /** What one unit of work is (`bars`, `epochs`), used in messages. */
   unitName: string;
   /** Capabilities sent on registration. */

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// Issue 16: a backtest through the worker (job thread, progress, checkpoints, artifacts, completion)
+// against the engine alone on the same bars, in the same run. Goal: worker <= 1.5x engine + 150 ms,
+// from 0.1 M to 5 M bars. The machine is noisy: compare the ratios, not the absolute times.
+//
+// Per size: `engine` = runBacktest on bars already in memory (best of --repeat, the anchor);
+// `worker first` = the first job on a data set (SYNTH generation included: the bars cache is cold,
+// the job thread is warm from an earlier small job);
+// `worker` = best of --repeat further jobs on the same data set (a sweep: the worker's bars cache
+// and warm job thread). A job runs from RunningJob.run() to its completion being built (artifact
+// chunks uploaded to a loopback fake backend), with the production progress throttle (500 ms) and
+// checkpoint settings (KTRDR_CHECKPOINT_* defaults).
+// Needs the built packages (pnpm --filter @ktrdr/backtest-worker... build).
+// Options: --sizes=1e5,1e6,5e6 --repeat=3 --max-seconds=240 --checkpoint-bars=1e6
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ktrdr-bench-worker-'));
+process.env.KTRDR_DATA_DIR = tmp;
+const require = createRequire(import.meta.url);
+const md = require(path.join(root, 'packages/market-data/dist/index.js'));
+const bt = require(path.join(root, 'packages/backtest-engine/dist/index.js'));
+const wr = require(path.join(root, 'packages/worker-runtime/dist/index.js'));
+const testing = require(path.join(root, 'packages/worker-runtime/dist/testing.js'));
+const config = require(path.join(root, 'packages/config/dist/index.js'));
+const { backtestEngine } = require(path.join(root, 'apps/backtest-worker/dist/engine.js'));
+
+const arg = (name, dflt) => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : dflt;
+};
+const sizes = arg('sizes', '1e5,1e6,5e6')
+  .split(',')
+  .map((s) => Math.round(Number(s)));
+const repeat = Math.max(1, Number(arg('repeat', '3')));
+const maxSeconds = Number(arg('max-seconds', '240'));
+const t00 = performance.now();
+const elapsed = () => (performance.now() - t00) / 1000;
+
+const strategy = { type: 'sma_crossover', fast_period: 10, slow_period: 30 };
+const START = Date.UTC(2020, 0, 1);
+const cp = config.getCheckpointSettings();
+const options = {
+  progressIntervalMs: config.getWorkerSettings().progress_interval_ms,
+  checkpoint: { every_units: cp.epoch_interval, every_ms: cp.time_interval_seconds * 1000 },
+};
+
+// A loopback sink for the backend: drains each request and acknowledges it (the fake backend of the
+// tests parses and keeps every body, which would bill the backend's work to the worker).
+const sink = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"acknowledged":true}');
+  });
+});
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const backend = {
+  baseUrl: `http://127.0.0.1:${sink.address().port}/api/v1`,
+  stop: () => new Promise((r) => (sink.closeAllConnections(), sink.close(r))),
+};
+const client = new wr.BackendClient({
+  baseUrl: backend.baseUrl,
+  timeoutMs: 30_000,
+  registrationToken: testing.TEST_REGISTRATION_TOKEN,
+});
+// Time spent uploading artifact chunks (every trade and the equity curve, JSON, before completing).
+let uploadMs = 0;
+const upload = client.uploadArtifact.bind(client);
+client.uploadArtifact = async (...a) => {
+  const t = performance.now();
+  const r = await upload(...a);
+  uploadMs += performance.now() - t;
+  return r;
+};
+// As the runtime does at start: the reusable job thread is started (job module loaded) up front.
+wr.prewarmJobThread(backtestEngine.jobModulePath);
+const store = new wr.CheckpointStore(path.join(tmp, 'checkpoints'));
+const logger = testing.recordingLogger();
+let ops = 0;
+
+const withCheckpointEvery = (ms) => ({
+  ...backtestEngine,
+  prepareJob: (r) => ({ ...backtestEngine.prepareJob(r), checkpoint_interval_ms: ms }),
+});
+
+async function workerJob(symbol, n, engine = backtestEngine) {
+  const request = {
+    task_id: `op-bench-${++ops}`,
+    lease_token: `lease-${ops}`,
+    attempt: 1,
+    symbol,
+    timeframe: '1m',
+    start_date: new Date(START).toISOString(),
+    end_date: new Date(START + n * 60_000).toISOString(),
+    strategy,
+  };
+  const job = new wr.RunningJob(engine, request, client, store, wr.realTimers, logger, options);
+  let checkpoints = 0;
+  uploadMs = 0;
+  const write = store.write.bind(store);
+  store.write = (...a) => (checkpoints++, write(...a));
+  const t = performance.now();
+  job.run();
+  const end = await job.finished;
+  const ms = performance.now() - t;
+  store.write = write;
+  if (end.status !== 'completed')
+    throw new Error(`job ${request.task_id}: ${end.completion?.error_message}`);
+  return { ms, trades: end.completion.result.num_trades, checkpoints, uploadMs };
+}
+
+console.log(
+  `node ${process.version}; progress throttle ${options.progressIntervalMs} ms; checkpoints ` +
+    `every ${options.checkpoint.every_units} units / ${options.checkpoint.every_ms} ms`,
+);
+// Warm the main thread's engine (the anchor) the way the worker's thread is warmed by earlier jobs.
+{
+  const warm = md.synthBars('SYNTH-WARMUP', '1m', START, { count: 200_000 });
+  for (let k = 0; k < 3; k++) bt.runBacktest(warm, { ...bt.BACKTEST_DEFAULTS, strategy });
+}
+try {
+  // One small job first, as a running worker has done: the thread is warm from here on, so the
+  // "first job" below is the first on its data set (the bars cache is cold, the thread is not).
+  await workerJob('SYNTH-WARMUP', 20_000);
+  for (const n of sizes) {
+    if (elapsed() > maxSeconds) {
+      console.log(`(time budget of ${maxSeconds} s used up; ${n} bars skipped)`);
+      continue;
+    }
+    const symbol = `SYNTH-WB${n}`;
+    const bars = md.synthBars(symbol, '1m', START, { count: n });
+    const cfg = { ...bt.BACKTEST_DEFAULTS, strategy };
+    let engine = Infinity;
+    let worker = Infinity;
+    let upload = 0;
+    let trades = 0;
+    const first = await workerJob(symbol, n);
+    for (let k = 0; k < repeat && elapsed() < maxSeconds; k++) {
+      const t = performance.now();
+      trades = bt.runBacktest(bars, cfg).num_trades;
+      engine = Math.min(engine, performance.now() - t);
+      const w = await workerJob(symbol, n);
+      if (w.ms < worker) {
+        worker = w.ms;
+        upload = w.uploadMs;
+      }
+    }
+    const f = (ms) => `${ms.toFixed(0)} ms`;
+    console.log(
+      `${n.toLocaleString('en-US')} bars (${trades} trades): engine ${f(engine)} (anchor), ` +
+        `worker ${f(worker)}, worker first job ${f(first.ms)}`,
+    );
+    console.log(
+      `  worker / engine = ${(worker / engine).toFixed(2)}x; worker - 1.5 x engine = ${f(worker - 1.5 * engine)} ` +
+        `(goal < 150 ms); first job / engine = ${(first.ms / engine).toFixed(2)}x`,
+    );
+    console.log(
+      `  of the worker's ${f(worker)}: artifact upload ${f(upload)}; without it ${f(worker - upload)} = ` +
+        `${((worker - upload) / engine).toFixed(2)}x the engine, ${f(worker - upload - 1.5 * engine)} over 1.5x`,
+    );
+  }
+  // Periodic checkpoints: jobs with a checkpoint every 100 ms (20x the default cadence) against
+  // jobs with none, interleaved, on the largest size run. Goal: < 5 % extra.
+  const n = Number(arg('checkpoint-bars', '1e6'));
+  if (elapsed() < maxSeconds * 1.5) {
+    const symbol = `SYNTH-WB${n}`;
+    const often = withCheckpointEvery(100);
+    const never = withCheckpointEvery(86_400_000);
+    await workerJob(symbol, n, never);
+    let off = Infinity;
+    let on = Infinity;
+    let written = 0;
+    for (let k = 0; k < repeat + 2; k++) {
+      // The artifact upload (the same rows either way, and the noisiest part) is left out.
+      const a = await workerJob(symbol, n, never);
+      off = Math.min(off, a.ms - a.uploadMs);
+      const r = await workerJob(symbol, n, often);
+      on = Math.min(on, r.ms - r.uploadMs);
+      written = Math.max(written, r.checkpoints);
+    }
+    console.log(
+      `${n.toLocaleString('en-US')} bars, periodic checkpoints (job time less upload): none ${off.toFixed(0)} ms (anchor), every 100 ms ` +
+        `${on.toFixed(0)} ms (${written} written) = +${((on / off - 1) * 100).toFixed(1)} % (goal < 5 %)`,
+    );
+  }
+} finally {
+  await backend.stop();
+  await wr.closeIdleJobThreads?.();
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// Issue 16, market data: SYNTH generation and CSV parsing against the rate the engine consumes
+// bars (runBacktest, SMA crossover, on the same bars), in the same run. Goal: both >= 1x the
+// engine. Also the bars cache: a second load of the same file/series (a sweep) against the engine.
+// The machine is noisy: compare the ratios. Best of --repeat, interleaved.
+// Needs the built packages (pnpm --filter @ktrdr/backtest-engine... build).
+// Options: --bars=1e6 --repeat=3 --max-seconds=180
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const md = require(path.join(root, 'packages/market-data/dist/index.js'));
+const bt = require(path.join(root, 'packages/backtest-engine/dist/index.js'));
+
+const arg = (name, dflt) => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : dflt;
+};
+const n = Math.round(Number(arg('bars', '1e6')));
+const repeat = Math.max(1, Number(arg('repeat', '3')));
+const maxSeconds = Number(arg('max-seconds', '180'));
+const t00 = performance.now();
+const elapsed = () => (performance.now() - t00) / 1000;
+
+const START = Date.UTC(2020, 0, 1);
+const config = {
+  ...bt.BACKTEST_DEFAULTS,
+  strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
+};
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ktrdr-bench-md-'));
+try {
+  const bars = md.synthBars('SYNTH-MDBENCH', '1m', START, { count: n });
+  // A CSV file of the same bars, as a data export would have them (ISO times, plain decimals).
+  const lines = ['timestamp,open,high,low,close,volume'];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      `${new Date(bars.time[i]).toISOString().slice(0, 19)}Z,${bars.open[i].toFixed(4)},` +
+        `${bars.high[i].toFixed(4)},${bars.low[i].toFixed(4)},${bars.close[i].toFixed(4)},${bars.volume[i]}`,
+    );
+  }
+  writeFileSync(path.join(tmp, 'BENCH_1m.csv'), lines.join('\n') + '\n');
+  lines.length = 0;
+  const opts = { symbol: 'BENCH', timeframe: '1m', dataDir: tmp };
+  const cache = new md.BarsCache(2 ** 31);
+  // Warm-up.
+  for (let k = 0; k < 2; k++) {
+    bt.runBacktest(md.synthBars('SYNTH-W', '1m', START, { count: 100_000 }), config);
+  }
+  md.loadBars(opts);
+  const best = { engine: Infinity, synth: Infinity, csv: Infinity, cached: Infinity };
+  const time = (key, fn) => {
+    const t = performance.now();
+    fn();
+    best[key] = Math.min(best[key], performance.now() - t);
+  };
+  md.loadBars({ ...opts, cache }); // fills the cache
+  for (let k = 0; k < repeat && elapsed() < maxSeconds; k++) {
+    time('engine', () => bt.runBacktest(bars, config));
+    time('synth', () => md.synthBars('SYNTH-MDBENCH', '1m', START, { count: n }));
+    time('csv', () => md.loadBars(opts));
+    time('cached', () => md.loadBars({ ...opts, cache }));
+  }
+  const rate = (ms) => (n / ms) * 1000;
+  const f = (ms) => `${ms.toFixed(0)} ms = ${Math.round(rate(ms)).toLocaleString('en-US')} bars/s`;
+  console.log(
+    `node ${process.version}; ${n.toLocaleString('en-US')} one-minute bars, best of ${repeat}`,
+  );
+  console.log(`  engine (SMA backtest)   ${f(best.engine)} (anchor)`);
+  for (const [key, label] of [
+    ['synth', 'SYNTH generation'],
+    ['csv', 'CSV parse (loadBars)'],
+    ['cached', 'cached load (sweep)'],
+  ]) {
+    console.log(
+      `  ${label.padEnd(23)} ${f(best[key])}   = ${(best.engine / best[key]).toFixed(2)}x the engine's rate (goal >= 1x)`,
+    );
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
