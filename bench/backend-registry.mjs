@@ -8,11 +8,11 @@
 //   [--concurrency=50]
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg as textArg, root } from './lib.mjs';
 
-import { createHash } from 'node:crypto';
 // The backend refuses requests without credentials: the bench configures its own (never used elsewhere).
 const BENCH_TOKEN = 'bench-registration-token-0123456789abcdef';
 const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
@@ -32,15 +32,11 @@ const withAuth = (s) => ({
   },
 });
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const backendDir = path.join(root, 'apps/backend');
 // Resolve Nest and friends from the backend package (they are its dependencies, not the root's).
 const require = createRequire(path.join(backendDir, 'package.json'));
 
-const arg = (name, dflt) => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? Number(hit.slice(name.length + 3)) : dflt;
-};
+const arg = (name, dflt) => Number(textArg(name, String(dflt)));
 const WORKERS = Math.max(1, Math.min(20_000, arg('workers', 1000)));
 const SWEEPS = Math.max(1, Math.min(20, arg('sweeps', 3)));
 const REQUESTS = Math.max(10, Math.min(5000, arg('requests', 200)));

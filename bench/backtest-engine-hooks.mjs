@@ -9,22 +9,13 @@
 // Runs are interleaved (bare, engine, engine+hooks, …) and the best of each is compared.
 // Needs the built packages (pnpm --filter @ktrdr/backtest-engine... build).
 // Options: --sizes=1e5,1e6,5e6 --repeat=7 --max-seconds=120
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, loadBuilt, sizesArg } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const md = require(path.join(root, 'packages/market-data/dist/index.js'));
-const bt = require(path.join(root, 'packages/backtest-engine/dist/index.js'));
+const BUILD = 'pnpm --filter @ktrdr/backtest-engine... build';
+const md = loadBuilt('packages/market-data/dist/index.js', BUILD);
+const bt = loadBuilt('packages/backtest-engine/dist/index.js', BUILD);
 
-const arg = (name, dflt) => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : dflt;
-};
-const sizes = arg('sizes', '1e5,1e6,5e6')
-  .split(',')
-  .map((s) => Math.round(Number(s)));
+const sizes = sizesArg('sizes', '1e5,1e6,5e6');
 const repeat = Math.max(1, Number(arg('repeat', '7')));
 const maxSeconds = Number(arg('max-seconds', '120'));
 const t00 = process.hrtime.bigint();

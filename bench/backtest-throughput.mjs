@@ -3,33 +3,14 @@
 // Uses the built packages: run `pnpm --filter @ktrdr/market-data --filter @ktrdr/backtest-engine build`
 // first, then `node bench/backtest-throughput.mjs` from the repo root.
 // Options: --sizes=1e6,1e7  --repeat=3
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, loadBuilt, sizesArg } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-let md;
-let bt;
-try {
-  md = require(path.join(root, 'packages/market-data/dist/index.js'));
-  bt = require(path.join(root, 'packages/backtest-engine/dist/index.js'));
-} catch (err) {
-  console.error(
-    `Cannot load the built packages (${err.message}).\n` +
-      'Build them first: pnpm --filter @ktrdr/market-data --filter @ktrdr/backtest-engine build',
-  );
-  process.exit(1);
-}
+const BUILD = 'pnpm --filter @ktrdr/market-data --filter @ktrdr/backtest-engine build';
+const md = loadBuilt('packages/market-data/dist/index.js', BUILD);
+const bt = loadBuilt('packages/backtest-engine/dist/index.js', BUILD);
 
-const arg = (name, dflt) => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : dflt;
-};
-const sizes = arg('sizes', '1e6,1e7')
-  .split(',')
-  .map((s) => Math.round(Number(s)));
+const sizes = sizesArg('sizes', '1e6,1e7');
 const repeat = Math.max(1, Number(arg('repeat', '3')));
 
 const strategies = [

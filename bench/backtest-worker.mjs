@@ -14,29 +14,22 @@
 // Options: --sizes=1e5,1e6,5e6 --repeat=3 --max-seconds=240 --checkpoint-bars=1e6
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, loadBuilt, sizesArg } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ktrdr-bench-worker-'));
+// Before @ktrdr/config loads: the bench's data directory (checkpoints, dev secrets) is its own.
 process.env.KTRDR_DATA_DIR = tmp;
-const require = createRequire(import.meta.url);
-const md = require(path.join(root, 'packages/market-data/dist/index.js'));
-const bt = require(path.join(root, 'packages/backtest-engine/dist/index.js'));
-const wr = require(path.join(root, 'packages/worker-runtime/dist/index.js'));
-const testing = require(path.join(root, 'packages/worker-runtime/dist/testing.js'));
-const config = require(path.join(root, 'packages/config/dist/index.js'));
-const { backtestEngine } = require(path.join(root, 'apps/backtest-worker/dist/engine.js'));
+const BUILD = 'pnpm --filter @ktrdr/backtest-worker... build';
+const md = loadBuilt('packages/market-data/dist/index.js', BUILD);
+const bt = loadBuilt('packages/backtest-engine/dist/index.js', BUILD);
+const wr = loadBuilt('packages/worker-runtime/dist/index.js', BUILD);
+const testing = loadBuilt('packages/worker-runtime/dist/testing.js', BUILD);
+const config = loadBuilt('packages/config/dist/index.js', BUILD);
+const { backtestEngine } = loadBuilt('apps/backtest-worker/dist/engine.js', BUILD);
 
-const arg = (name, dflt) => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : dflt;
-};
-const sizes = arg('sizes', '1e5,1e6,5e6')
-  .split(',')
-  .map((s) => Math.round(Number(s)));
+const sizes = sizesArg('sizes', '1e5,1e6,5e6');
 const repeat = Math.max(1, Number(arg('repeat', '3')));
 const maxSeconds = Number(arg('max-seconds', '240'));
 const t00 = performance.now();

@@ -6,20 +6,13 @@
 // Needs the built packages (pnpm --filter @ktrdr/backtest-engine... build).
 // Options: --bars=1e6 --repeat=3 --max-seconds=180
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, loadBuilt } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const md = require(path.join(root, 'packages/market-data/dist/index.js'));
-const bt = require(path.join(root, 'packages/backtest-engine/dist/index.js'));
-
-const arg = (name, dflt) => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : dflt;
-};
+const BUILD = 'pnpm --filter @ktrdr/backtest-engine... build';
+const md = loadBuilt('packages/market-data/dist/index.js', BUILD);
+const bt = loadBuilt('packages/backtest-engine/dist/index.js', BUILD);
 const n = Math.round(Number(arg('bars', '1e6')));
 const repeat = Math.max(1, Number(arg('repeat', '3')));
 const maxSeconds = Number(arg('max-seconds', '180'));

@@ -12,16 +12,10 @@
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, root } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const backendDir = path.join(root, 'apps/backend');
 const require = createRequire(path.join(backendDir, 'package.json'));
-
-const arg = (name, dflt) => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : dflt;
-};
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
 const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
 const PG_URL = arg('postgres', '');
