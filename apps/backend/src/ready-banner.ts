@@ -23,14 +23,17 @@ export function announceWhenReady(
     events.off('worker', onWorker);
     const host = ['0.0.0.0', '::', ''].includes(api.host) ? 'localhost' : api.host;
     const base = `http://${host}:${api.port}`;
-    logger.log(
-      [
-        'KTRDR is ready: a backtest and a training worker are registered',
-        ...(dashboard ? [`  Dashboard  ${base}${DASHBOARD_PATH}/`] : []),
-        `  API        ${base}/api/v1${secrets.dev_key_file ? ` (key: ${secrets.dev_key_file})` : ''}`,
-        `  Swagger    ${base}/api/docs`,
-        '  Try        npx ktrdr backtest run --symbol SYNTH-DEMO --timeframe 1h --start 2024-01-01 --end 2024-03-01 --strategy sma_crossover --fast 10 --slow 30',
-      ].join('\n'),
+    // After the registration's own log line (emitted in the same tick as this event).
+    setImmediate(() =>
+      logger.log(
+        [
+          'KTRDR is ready: a backtest and a training worker are registered',
+          ...(dashboard ? [`  Dashboard  ${base}${DASHBOARD_PATH}/`] : []),
+          `  API        ${base}/api/v1${secrets.dev_key_file ? ` (key: ${secrets.dev_key_file})` : ''}`,
+          `  Swagger    ${base}/api/docs`,
+          '  Try        npx ktrdr backtest run --symbol SYNTH-DEMO --timeframe 1h --start 2024-01-01 --end 2024-03-01 --strategy sma_crossover --fast 10 --slow 30',
+        ].join('\n'),
+      ),
     );
   };
   events.on('worker', onWorker);

@@ -20,7 +20,9 @@ function worker(type: WorkerType, status: WorkerStatus): WorkerDto {
 }
 
 describe('the development ready banner', () => {
-  it('is printed once, when a backtest and a training worker are both available', () => {
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('is printed once, when a backtest and a training worker are both available', async () => {
     const events = new LifecycleEvents();
     const lines: string[] = [];
     announceWhenReady(
@@ -32,8 +34,10 @@ describe('the development ready banner', () => {
     );
     events.worker('registered', worker(WorkerType.BACKTESTING, WorkerStatus.AVAILABLE));
     events.worker('registered', worker(WorkerType.TRAINING, WorkerStatus.BUSY));
+    await tick();
     expect(lines).toEqual([]);
     events.worker('status_changed', worker(WorkerType.TRAINING, WorkerStatus.AVAILABLE));
+    await tick();
     expect(lines).toHaveLength(1);
     const banner = lines[0]!;
     expect(banner).toMatch(/^KTRDR is ready/);
@@ -45,11 +49,12 @@ describe('the development ready banner', () => {
     expect(banner).toContain('npx ktrdr backtest run');
     // Later registrations say nothing more, and the listener is gone.
     events.worker('registered', worker(WorkerType.BACKTESTING, WorkerStatus.AVAILABLE));
+    await tick();
     expect(lines).toHaveLength(1);
     expect(events.listenerCount('worker')).toBe(0);
   });
 
-  it('names the configured host, and leaves out the dashboard and key lines when there are none', () => {
+  it('names the configured host, and leaves out the dashboard and key lines when there are none', async () => {
     const events = new LifecycleEvents();
     const lines: string[] = [];
     announceWhenReady(
@@ -61,6 +66,7 @@ describe('the development ready banner', () => {
     );
     events.worker('registered', worker(WorkerType.TRAINING, WorkerStatus.AVAILABLE));
     events.worker('registered', worker(WorkerType.BACKTESTING, WorkerStatus.AVAILABLE));
+    await tick();
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain('Dashboard');
     expect(lines[0]).toContain('API        http://127.0.0.1:9100/api/v1\n');
