@@ -47,8 +47,17 @@ if (run(pnpm[0], [...pnpm.slice(1), 'install', ...frozen]).code !== 0) {
 }
 
 if (mode === 'dev') {
-  // Backend on 8000, backtest worker on 5003, training worker on 5005 (see each app's dev script).
-  const { code } = run(pnpm[0], [...pnpm.slice(1), 'exec', 'turbo', 'run', 'dev']);
+  // Backend on 8000, backtest worker on 5003, training worker on 5005 (see each app's dev script),
+  // built with what they depend on (the dashboard too) and the CLI; not kinfra or the e2e suites.
+  const only = ['@ktrdr/backend', '@ktrdr/backtest-worker', '@ktrdr/training-worker', '@ktrdr/cli'];
+  const { code } = run(pnpm[0], [
+    ...pnpm.slice(1),
+    'exec',
+    'turbo',
+    'run',
+    'dev',
+    ...only.map((name) => `--filter=${name}`),
+  ]);
   process.exit(code);
 } else if (mode === 'test') {
   fs.rmSync(path.join(root, '.test-results'), { recursive: true, force: true });
