@@ -241,7 +241,10 @@ export class WorkerRuntime {
   heartbeatBody(): HeartbeatRequestDto {
     const job = this.current;
     const body: HeartbeatRequestDto = {
-      status: job ? WorkerStatus.BUSY : WorkerStatus.AVAILABLE,
+      // Busy until the backend has the last completion too: a heartbeat sent between the end of a
+      // job and the backend storing its completion would otherwise make the backend dispatch the
+      // next operation while it still records the last one as running (two at once, on its books).
+      status: job || this.outbox.size > 0 ? WorkerStatus.BUSY : WorkerStatus.AVAILABLE,
       current_operation_id: job?.operationId ?? null,
     };
     if (job?.latestProgress) body.progress = { ...job.latestProgress };

@@ -604,6 +604,24 @@ describe('shutdown', () => {
 });
 
 describe('at-least-once completion', () => {
+  it('heartbeats say busy until the backend has the completion, then available', async () => {
+    let down = true;
+    const h = await harness({}, (b) =>
+      b.on('POST', COMPLETE, () =>
+        down ? { status: 503, body: { message: 'restarting' } } : undefined,
+      ),
+    );
+    await until(() => h.runtime.registered);
+    await post(`${h.url}/backtests/start`, startBody('op-hb', { units: 3, unit_ms: 1 }));
+    await h.backend.waitForCount('POST', COMPLETE, 2);
+    // The job is over (the slot is free for a start), but its completion is not stored yet.
+    expect(h.runtime.currentOperationId).toBeNull();
+    expect(h.runtime.heartbeatBody()).toEqual({ status: 'busy', current_operation_id: null });
+    down = false;
+    await until(() => h.runtime.outbox.size === 0, 10_000, 'acknowledged completion');
+    expect(h.runtime.heartbeatBody()).toEqual({ status: 'available', current_operation_id: null });
+  });
+
   it('retries /complete with backoff while the backend is down, until it is back', async () => {
     let down = true;
     const h = await harness({}, (b) => b.on('POST', COMPLETE, () => (down ? null : undefined)));
