@@ -84,14 +84,16 @@ const withCheckpointEvery = (ms) => ({
 
 async function workerJob(symbol, n, engine = backtestEngine) {
   const request = {
-    task_id: `op-bench-${++ops}`,
+    operation_id: `op-bench-${++ops}`,
     lease_token: `lease-${ops}`,
     attempt: 1,
-    symbol,
-    timeframe: '1m',
-    start_date: new Date(START).toISOString(),
-    end_date: new Date(START + n * 60_000).toISOString(),
-    strategy,
+    params: {
+      symbol,
+      timeframe: '1m',
+      start_date: new Date(START).toISOString(),
+      end_date: new Date(START + n * 60_000).toISOString(),
+      strategy,
+    },
   };
   const job = new wr.RunningJob(engine, request, client, store, wr.realTimers, logger, options);
   let checkpoints = 0;
@@ -104,7 +106,7 @@ async function workerJob(symbol, n, engine = backtestEngine) {
   const ms = performance.now() - t;
   store.write = write;
   if (end.status !== 'completed')
-    throw new Error(`job ${request.task_id}: ${end.completion?.error_message}`);
+    throw new Error(`job ${request.operation_id}: ${end.completion?.error_message}`);
   return { ms, trades: end.completion.result.num_trades, checkpoints, uploadMs };
 }
 

@@ -76,10 +76,10 @@ it('a busy worker refuses a second start with 503', async () => {
   const worker = stack.service(alias);
   // Signed as the backend signs it: the worker refuses unsigned dispatches with 401.
   const dispatch = JSON.stringify({
-    ...MEDIUM_BACKTEST,
-    task_id: 'op_backtesting_e2e_second',
+    operation_id: 'op_backtesting_e2e_second',
     lease_token: 'lease-e2e-second',
     attempt: 1,
+    params: MEDIUM_BACKTEST,
   });
   const second = await http<{ message?: string }>(
     'POST',

@@ -73,11 +73,11 @@ describe('durable queue and dispatch', () => {
       url,
       route: '/backtests/start',
       body: {
-        ...BACKTEST_PARAMS,
-        task_id: res.operation_id,
+        operation_id: res.operation_id,
         lease_token: op!.lease_token,
         attempt: 1,
         resume_from: null,
+        params: BACKTEST_PARAMS,
       },
     });
     expect(h.registry.get('w1')).toMatchObject({
@@ -252,7 +252,7 @@ describe('durable queue and dispatch', () => {
     ]);
     register(h, 'w1');
     await h.dispatcher.settle();
-    expect(h.client.starts.map((s) => s.body.task_id)).toEqual([b.operation_id]);
+    expect(h.client.starts.map((s) => s.body.operation_id)).toEqual([b.operation_id]);
   });
 
   it('a cancel of a running operation never waits on a hung worker', async () => {
@@ -269,7 +269,7 @@ describe('durable queue and dispatch', () => {
     release();
   });
 
-  it('sends trainings to GPU workers first, then CPU ones, on /training/start', async () => {
+  it('sends trainings to GPU workers first, then CPU ones, on /trainings/start', async () => {
     register(h, 'cpu1', WorkerType.TRAINING, false);
     register(h, 'gpu1', WorkerType.GPU_HOST, true);
     const a = await h.operations.start(OperationType.TRAINING, TRAINING_PARAMS);
@@ -278,7 +278,7 @@ describe('durable queue and dispatch', () => {
     await h.dispatcher.settle();
     expect((await h.repo.get(a.operation_id))!.worker_id).toBe('gpu1');
     expect((await h.repo.get(b.operation_id))!.worker_id).toBe('cpu1');
-    expect(h.client.starts.every((s) => s.route === '/training/start')).toBe(true);
+    expect(h.client.starts.every((s) => s.route === '/trainings/start')).toBe(true);
   });
 
   it('a worker that reports progress before its start answer arrives is running', async () => {

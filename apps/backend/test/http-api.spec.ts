@@ -407,11 +407,19 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       const [sent] = fake.requestsTo('b1', '/backtests/start');
       const body = sent!.body as Record<string, unknown>;
       expect(body).toMatchObject({
-        ...BACKTEST_PARAMS,
-        task_id: id,
+        operation_id: id,
         attempt: 1,
         resume_from: null,
+        params: BACKTEST_PARAMS,
       });
+      // The parameters travel nested only, never spread beside the dispatch fields.
+      expect(Object.keys(body).sort()).toEqual([
+        'attempt',
+        'lease_token',
+        'operation_id',
+        'params',
+        'resume_from',
+      ]);
       const lease = body.lease_token as string;
 
       const one = await authed(http).get(`/api/v1/operations/${id}`).expect(200);
@@ -527,7 +535,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       );
     }, 30_000);
 
-    it('skips a worker answering 503 and dispatches a training GPU-first on /training/start', async () => {
+    it('skips a worker answering 503 and dispatches a training GPU-first on /trainings/start', async () => {
       await registerFake('cpu1', 'training', { capabilities: { gpu: false } });
       await registerFake('gpu1', 'gpu_host', { capabilities: { gpu: true } });
       fake.set('gpu1', { startStatus: 503 });
@@ -538,8 +546,8 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
       await settle();
       const op = await authed(http).get(`/api/v1/operations/${res.body.operation_id}`);
       expect(op.body.data.worker_id).toBe('cpu1');
-      expect(fake.requestsTo('gpu1', '/training/start')).toHaveLength(1);
-      expect(fake.requestsTo('cpu1', '/training/start')).toHaveLength(1);
+      expect(fake.requestsTo('gpu1', '/trainings/start')).toHaveLength(1);
+      expect(fake.requestsTo('cpu1', '/trainings/start')).toHaveLength(1);
       fake.set('gpu1', { startStatus: 200 });
     });
 

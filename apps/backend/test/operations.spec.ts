@@ -135,7 +135,7 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       });
       const last = h.client.starts[h.client.starts.length - 1]!;
       expect(last.url).toBe('http://w2:5003');
-      expect(last.body).toMatchObject({ task_id: opId, attempt: 2, resume_from: SHUTDOWN });
+      expect(last.body).toMatchObject({ operation_id: opId, attempt: 2, resume_from: SHUTDOWN });
       // The history: w1's attempt was requeued by the shutdown; w2 runs attempt 2 from its
       // checkpoint. A dispatch that busy w1 refused in between is there, with its reason.
       const { attempts } = await h.operations.getDto(opId);
@@ -318,7 +318,7 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
     expect(h.client.starts.at(-1)!.body).toMatchObject({
       resume_from: CKPT,
       attempt: 3,
-      task_id: opId,
+      operation_id: opId,
     });
   });
 

@@ -123,7 +123,7 @@ describe.each(stores)('queue across a backend restart on $name', (store) => {
       await after.dispatcher.settle();
     }
     for (const id of ids) expect((await second.get(id))!.status).toBe('completed');
-    const sent = after.client.starts.map((s) => s.body.task_id as string);
+    const sent = after.client.starts.map((s) => s.body.operation_id as string);
     expect(sent.sort()).toEqual([...ids].sort()); // each exactly once
     await after.dispatcher.onModuleDestroy();
     await second.close();

@@ -44,6 +44,6 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
       checkpoint_interval_ms: getCheckpointSettings().backtest_interval_seconds * 1000,
       bars_cache_bytes: data.bars_cache_mb * 1024 * 1024,
     };
-    return { ...prepareBacktestJob(request, job) };
+    return { ...prepareBacktestJob(request.params, job) };
   },
 };

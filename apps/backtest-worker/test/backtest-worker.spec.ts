@@ -1,3 +1,4 @@
+import type { BacktestStartRequestDto, WorkerBacktestStartRequestDto } from '@ktrdr/contracts';
 import 'reflect-metadata';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -20,6 +21,7 @@ import {
   testRuntimeConfig,
   until,
   signedFetch,
+  dispatchBody,
 } from '@ktrdr/worker-runtime/testing';
 import { backtestEngine } from '../src/engine';
 import { prepareBacktestJob, RESULTS_DEFAULTS } from '../src/job';
@@ -44,7 +46,7 @@ beforeAll(async () => {
       ...backtestEngine,
       prepareJob: (request) =>
         ({
-          ...prepareBacktestJob(request as never, {
+          ...prepareBacktestJob(request.params as BacktestStartRequestDto, {
             data_dir: tmp.dir,
             models_dir: join(tmp.dir, 'models'),
             ...RESULTS_DEFAULTS,
@@ -73,12 +75,12 @@ afterAll(async () => {
 async function start(
   body: Record<string, unknown>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await signedFetch(`${url}/backtests/start`, { body });
+  const res = await signedFetch(`${url}/backtests/start`, { body: dispatchBody(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 async function run(id: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const res = await start({ task_id: id, lease_token: `lease-${id}`, attempt: 1, ...params });
+  const res = await start({ operation_id: id, lease_token: `lease-${id}`, attempt: 1, ...params });
   expect(res.status).toBe(200);
   const done = await backend.waitFor((r) => r.path === `/api/v1/operations/${id}/complete`, 30_000);
   await until(() => runtime.currentOperationId === null);
@@ -356,7 +358,7 @@ describe('backtest worker', () => {
 
   it('rejects an invalid request with 400 naming the field', async () => {
     const res = await start({
-      task_id: 'op-bad',
+      operation_id: 'op-bad',
       lease_token: 'l',
       attempt: 1,
       symbol: 'SYNTH-X',
@@ -369,12 +371,19 @@ describe('backtest worker', () => {
     expect(res.body).toEqual({
       statusCode: 400,
       error: 'Bad Request',
-      message: 'strategy.fast_period must be less than slow_period',
+      message: 'params.strategy.fast_period must be less than slow_period',
     });
   });
 
   it('takes the data and models dirs from DataSettings', () => {
-    const synth = { symbol: 'SYNTH-X', timeframe: '1h', strategy: SMA } as never;
+    const synth = dispatchBody({
+      operation_id: 'op-dirs',
+      lease_token: 'l',
+      attempt: 1,
+      symbol: 'SYNTH-X',
+      timeframe: '1h',
+      strategy: SMA,
+    }) as unknown as WorkerBacktestStartRequestDto;
     const job = withEnv({ KTRDR_DATA_DIR: '/srv/ktrdr-data' }, () =>
       backtestEngine.prepareJob!(synth),
     );

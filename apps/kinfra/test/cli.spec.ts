@@ -50,7 +50,7 @@ describe('kinfra CLI (in process)', () => {
     it('--version prints the package version and exits 0', async () => {
       const r = await run(['--version']);
       expect(r.code).toBe(0);
-      expect(r.out).toBe('0.1.0\n');
+      expect(r.out).toBe('0.2.0\n');
     });
 
     it('lists every sandbox command', async () => {

@@ -32,6 +32,7 @@ export function createTrainingEngine(
     workerType: WorkerType.TRAINING,
     operationType: OperationType.TRAINING,
     startRoute: WORKER_ROUTES.trainingStart,
+    legacyStartRoutes: [WORKER_ROUTES.trainingStartLegacy],
     startRequestDto: WorkerTrainingStartRequestDto,
     jobModulePath: jobModulePath(),
     unitName: 'epochs',
@@ -41,7 +42,7 @@ export function createTrainingEngine(
     prepareJob: (request): Record<string, unknown> => {
       const data = getDataSettings();
       const job: TrainingJobData = { data_dir: data.dir, models_dir: data.models_dir };
-      return { ...prepareTrainingJob(request, job) };
+      return { ...prepareTrainingJob(request.params, job) };
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { TrainingStartRequestDto, WorkerTrainingStartRequestDto } from '@ktrdr/contracts';
 import 'reflect-metadata';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import {
   testRuntimeConfig,
   until,
   signedFetch,
+  dispatchBody,
 } from '@ktrdr/worker-runtime/testing';
 import { createTrainingEngine, trainingEngine } from '../src/engine';
 import { prepareTrainingJob, trainingConfig } from '../src/job';
@@ -56,7 +58,7 @@ async function harness(engine: WorkerEngine, workerId: string): Promise<Harness>
     {
       ...engine,
       prepareJob: (request) => ({
-        ...prepareTrainingJob(request as never, {
+        ...prepareTrainingJob(request.params as TrainingStartRequestDto, {
           data_dir: tmp.dir,
           models_dir: join(tmp.dir, 'models'),
         }),
@@ -84,7 +86,7 @@ async function start(
   h: Harness,
   body: Record<string, unknown>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await signedFetch(`${h.url}/training/start`, { body });
+  const res = await signedFetch(`${h.url}/trainings/start`, { body: dispatchBody(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -116,7 +118,7 @@ describe('training worker', () => {
       'training-worker-t1',
     );
     const res = await start(h, {
-      task_id: 'op-tr-1',
+      operation_id: 'op-tr-1',
       lease_token: 'lease-1',
       attempt: 1,
       ...SMALL,
@@ -195,7 +197,7 @@ describe('training worker', () => {
       early_stopping: { patience: 1000 },
       model_name: 'resumed',
     };
-    await start(h, { task_id: 'op-tr-2', lease_token: 'lease-2a', attempt: 1, ...params });
+    await start(h, { operation_id: 'op-tr-2', lease_token: 'lease-2a', attempt: 1, ...params });
     await h.backend.waitFor((r) => r.path === '/api/v1/operations/op-tr-2/progress');
     const del = await signedFetch(`${h.url}/api/v1/operations/op-tr-2/cancel`, {
       method: 'DELETE',
@@ -210,7 +212,7 @@ describe('training worker', () => {
 
     h.backend.requests.length = 0;
     await start(h, {
-      task_id: 'op-tr-2',
+      operation_id: 'op-tr-2',
       lease_token: 'lease-2b',
       attempt: 2,
       resume_from: cp,
@@ -269,7 +271,7 @@ describe('training worker', () => {
       'training-worker-t4',
     );
     const res = await start(h, {
-      task_id: 'op-bad',
+      operation_id: 'op-bad',
       lease_token: 'l',
       attempt: 1,
       ...SMALL,
@@ -277,14 +279,30 @@ describe('training worker', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
-    expect(String(res.body.message)).toMatch(/^features must only contain: returns_1, /);
+    expect(String(res.body.message)).toMatch(/^params.features must only contain: returns_1, /);
+  });
+
+  it('still serves a 0.1 backend: /training/start with the flat body', async () => {
+    const h = harnesses[0];
+    const res = await signedFetch(`${h.url}/training/start`, {
+      body: {
+        task_id: 'op-tr-legacy',
+        lease_token: 'lease-legacy',
+        attempt: 1,
+        ...SMALL,
+        epochs: 2,
+      },
+    });
+    expect(res.status).toBe(200);
+    const report = await completion(h, 'op-tr-legacy');
+    expect(report).toMatchObject({ lease_token: 'lease-legacy', status: 'completed' });
   });
 
   it('fails a symbol without data within a second, naming the file it looked for', async () => {
     const h = harnesses[0];
     const t0 = Date.now();
     const res = await start(h, {
-      task_id: 'op-tr-nodata',
+      operation_id: 'op-tr-nodata',
       lease_token: 'lease-nodata',
       attempt: 1,
       ...SMALL,
@@ -302,7 +320,14 @@ describe('training worker', () => {
 
   it('takes the data and models dirs from DataSettings', () => {
     const job = withEnv({ KTRDR_DATA_DIR: '/srv/d', KTRDR_DATA_MODELS_DIR: '/srv/models' }, () =>
-      trainingEngine.prepareJob!(SMALL as never),
+      trainingEngine.prepareJob!(
+        dispatchBody({
+          operation_id: 'op-dirs',
+          lease_token: 'l',
+          attempt: 1,
+          ...SMALL,
+        }) as unknown as WorkerTrainingStartRequestDto,
+      ),
     );
     expect(job).toEqual({ data_dir: '/srv/d', models_dir: '/srv/models' });
   });

@@ -12,6 +12,7 @@ import {
   TrainingStartRequestDto,
   WorkerBacktestStartRequestDto,
   WorkerTrainingStartRequestDto,
+  fromLegacyDispatchBody,
   WorkerType,
   buildPath,
   validatePayload,
@@ -282,23 +283,67 @@ describe('TrainingStartRequestDto', () => {
 });
 
 describe('dispatch payloads', () => {
-  it('require task_id, lease_token and attempt on top of the start request', () => {
-    expect(errorsOf(WorkerBacktestStartRequestDto, validBacktest).sort()).toEqual(
+  it('require operation_id, lease_token and attempt beside the nested params', () => {
+    expect(errorsOf(WorkerBacktestStartRequestDto, { params: validBacktest }).sort()).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^task_id /),
+        expect.stringMatching(/^operation_id /),
         expect.stringMatching(/^lease_token /),
         expect.stringMatching(/^attempt /),
       ]),
     );
     expect(
       errorsOf(WorkerTrainingStartRequestDto, {
-        ...validTraining,
-        task_id: 'op_1',
+        operation_id: 'op_1',
         lease_token: 'lease-1',
         attempt: 1,
         resume_from: { type: 'shutdown', created_at: '2026-11-22T10:00:00.000Z', unit: 3 },
+        params: validTraining,
       }),
     ).toEqual([]);
+  });
+
+  it('validate the params with the public start request and name the nested field', () => {
+    const dispatch = { operation_id: 'op_1', lease_token: 'lease-1', attempt: 1 };
+    expect(errorsOf(WorkerBacktestStartRequestDto, dispatch)).toEqual([
+      expect.stringMatching(/^params /),
+    ]);
+    expect(
+      errorsOf(WorkerBacktestStartRequestDto, {
+        ...dispatch,
+        params: { ...validBacktest, symbol: '../etc' },
+      }),
+    ).toEqual([expect.stringMatching(/^params\.symbol /)]);
+    // The parameters no longer sit at the top level: a spread body is refused, field by field.
+    expect(errorsOf(WorkerBacktestStartRequestDto, { ...dispatch, ...validBacktest })).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^params /),
+        expect.stringMatching(/^symbol: unknown field/),
+      ]),
+    );
+  });
+
+  it("read a 0.1 backend's flat body (task_id, params spread) as the nested shape", () => {
+    const legacy = {
+      task_id: 'op_1',
+      lease_token: 'l',
+      attempt: 2,
+      resume_from: null,
+      ...validBacktest,
+    };
+    const nested = fromLegacyDispatchBody(legacy);
+    expect(nested).toEqual({
+      operation_id: 'op_1',
+      lease_token: 'l',
+      attempt: 2,
+      resume_from: null,
+      params: validBacktest,
+    });
+    expect(errorsOf(WorkerBacktestStartRequestDto, nested)).toEqual([]);
+    // Anything else is left to validation as it is.
+    expect(fromLegacyDispatchBody({ operation_id: 'op_1', params: {} })).toBeNull();
+    expect(fromLegacyDispatchBody({ task_id: 'op_1', params: {} })).toBeNull();
+    expect(fromLegacyDispatchBody([{ task_id: 'x' }])).toBeNull();
+    expect(fromLegacyDispatchBody('task_id')).toBeNull();
   });
 });
 

@@ -42,7 +42,9 @@ export const WORKER_ROUTES = {
   health: '/health',
   healthReady: '/health/ready',
   backtestStart: '/backtests/start',
-  trainingStart: '/training/start',
+  trainingStart: '/trainings/start',
+  /** The training start route of release 0.1, still served for one deprecation period. */
+  trainingStartLegacy: '/training/start',
   operation: '/api/v1/operations/:id',
   operationCancel: '/api/v1/operations/:id/cancel',
   backendShutdown: '/backend-shutdown',

@@ -101,7 +101,7 @@ describe('signed calls', () => {
 
   it('accepts a signed call once, and only unchanged', () => {
     const v = new SignatureVerifier(token, 30_000, () => at + 1000);
-    const body = '{"task_id":"op-1"}';
+    const body = '{"operation_id":"op-1"}';
     const headers = signRequest(token, { method: 'POST', path: '/backtests/start', body, now: at });
     expect(v.verify({ method: 'POST', path: '/backtests/start', headers, body })).toEqual({
       ok: true,
@@ -112,8 +112,8 @@ describe('signed calls', () => {
     });
     const h2 = signRequest(token, { method: 'POST', path: '/backtests/start', body, now: at });
     for (const [method, path, b] of [
-      ['POST', '/backtests/start', '{"task_id":"op-2"}'],
-      ['POST', '/training/start', body],
+      ['POST', '/backtests/start', '{"operation_id":"op-2"}'],
+      ['POST', '/trainings/start', body],
       ['DELETE', '/backtests/start', body],
     ] as const) {
       expect(v.verify({ method, path, headers: h2, body: b })).toMatchObject({

@@ -9,6 +9,7 @@ import {
   IsInt,
   IsISO8601,
   IsNumber,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -324,47 +325,86 @@ export class TrainingStartRequestDto extends MarketDataRequestDto {
   model_name?: string;
 }
 
-// Mixins need a constructor type that accepts any arguments; `unknown[]` is not assignable here.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Constructor<T = object> = new (...args: any[]) => T;
+/**
+ * The fields the backend attaches when it dispatches an operation to a worker; the operation's own
+ * parameters travel nested in `params`, typed by the public start request.
+ */
+export class DispatchFieldsDto {
+  @ApiProperty({ description: 'The operation id' })
+  @IsString()
+  @IsId()
+  operation_id!: string;
 
-/** Adds the fields the backend attaches when it dispatches an operation to a worker. */
-function WithDispatchFields<TBase extends Constructor>(Base: TBase) {
-  class Dispatched extends Base {
-    @ApiProperty({ description: 'The operation id' })
-    @IsString()
-    @IsId()
-    task_id!: string;
+  @ApiProperty({ description: 'Fences reports: only the latest dispatch may report' })
+  @IsString()
+  @IsId()
+  lease_token!: string;
 
-    @ApiProperty({ description: 'Fences reports: only the latest dispatch may report' })
-    @IsString()
-    @IsId()
-    lease_token!: string;
+  @ApiProperty({ minimum: 1, description: 'Dispatch attempt, 1 for the first' })
+  @IsInt()
+  @Min(1)
+  attempt!: number;
 
-    @ApiProperty({ minimum: 1, description: 'Dispatch attempt, 1 for the first' })
-    @IsInt()
-    @Min(1)
-    attempt!: number;
-
-    @ApiPropertyOptional({
-      type: CheckpointInfoDto,
-      nullable: true,
-      description: 'Resume from this checkpoint (state in KTRDR_CHECKPOINT_DIR/{task_id}/)',
-    })
-    @IsOptional()
-    @ValidateIf((_o, v) => v !== null)
-    @ValidateNested()
-    @Type(() => CheckpointInfoDto)
-    resume_from?: CheckpointInfoDto | null;
-  }
-  return Dispatched;
+  @ApiPropertyOptional({
+    type: CheckpointInfoDto,
+    nullable: true,
+    description: 'Resume from this checkpoint (state in KTRDR_CHECKPOINT_DIR/{operation_id}/)',
+  })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @ValidateNested()
+  @Type(() => CheckpointInfoDto)
+  resume_from?: CheckpointInfoDto | null;
 }
 
 /** Body of a worker's `POST /backtests/start` (backend → worker). */
-export class WorkerBacktestStartRequestDto extends WithDispatchFields(BacktestStartRequestDto) {}
+export class WorkerBacktestStartRequestDto extends DispatchFieldsDto {
+  @ApiProperty({ type: () => BacktestStartRequestDto, description: 'The backtest to run' })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => BacktestStartRequestDto)
+  params!: BacktestStartRequestDto;
+}
 
-/** Body of a worker's `POST /training/start` (backend → worker). */
-export class WorkerTrainingStartRequestDto extends WithDispatchFields(TrainingStartRequestDto) {}
+/** Body of a worker's `POST /trainings/start` (backend → worker). */
+export class WorkerTrainingStartRequestDto extends DispatchFieldsDto {
+  @ApiProperty({ type: () => TrainingStartRequestDto, description: 'The training to run' })
+  @IsObject()
+  @ValidateNested()
+  @Type(() => TrainingStartRequestDto)
+  params!: TrainingStartRequestDto;
+}
+
+/** A dispatch body as the runtime sees it: the dispatch fields and the operation's parameters. */
+export type DispatchedStartRequest<TParams extends object = object> = DispatchFieldsDto & {
+  params: TParams;
+};
+
+const LEGACY_DISPATCH_FIELDS = new Set(['task_id', 'lease_token', 'attempt', 'resume_from']);
+
+/**
+ * Reads a start body sent by a backend of release 0.1, which spread the operation's parameters at
+ * the top level and named the operation `task_id`, as the nested shape. Returns `null` when the
+ * body is not in that legacy shape (it then goes to validation as it is). Accepted for one
+ * deprecation period, so workers can be upgraded before the backend; see docs/deployment.md.
+ */
+export function fromLegacyDispatchBody(body: unknown): Record<string, unknown> | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
+  const flat = body as Record<string, unknown>;
+  if (!('task_id' in flat) || 'params' in flat || 'operation_id' in flat) return null;
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(flat)) {
+    if (!LEGACY_DISPATCH_FIELDS.has(k)) params[k] = v;
+  }
+  const nested: Record<string, unknown> = {
+    operation_id: flat.task_id,
+    lease_token: flat.lease_token,
+    attempt: flat.attempt,
+    params,
+  };
+  if ('resume_from' in flat) nested.resume_from = flat.resume_from;
+  return nested;
+}
 
 /** Response of a worker's start endpoints. */
 export class WorkerStartResponseDto {

@@ -224,13 +224,13 @@ describe('traces across the backend and the workers', () => {
     });
     expect(accept.resource).toMatchObject({
       'service.name': 'backtest-worker',
-      'service.version': '0.1.0',
+      'service.version': '0.2.0',
       [ATTR.WORKER_ID]: 'bt-obs-1',
       [ATTR.WORKER_TYPE]: 'backtesting',
     });
     expect(submit.resource).toMatchObject({
       'service.name': 'backend',
-      'service.version': '0.1.0',
+      'service.version': '0.2.0',
     });
     expect(job.parentSpanId).toBe(accept.spanId);
     expect(job.attributes[ATTR.STATUS]).toBe('completed');

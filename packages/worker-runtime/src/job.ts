@@ -20,7 +20,8 @@ import {
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
 import type { CheckpointStore } from './checkpoint-store';
-import { JOB_THREAD_SOURCE } from './job-thread';
+import { JOB_THREAD_PATH } from './job-thread-path';
+import type { JobThreadData, RunMessage } from './job-thread';
 import type { RuntimeLogger } from './logger';
 import type { Timers } from './timers';
 import type {
@@ -63,8 +64,6 @@ function attrs(a: SpanAttributes | undefined): Record<string, string | number | 
   }
   return out;
 }
-
-const DISPATCH_FIELDS = new Set(['task_id', 'lease_token', 'attempt', 'resume_from']);
 
 /** Rows per artifact upload when the job does not say. */
 export const ARTIFACT_DEFAULT_CHUNK_ROWS = 10_000;
@@ -122,7 +121,7 @@ export class RunningJob {
     parentTrace: Context = context.active(),
   ) {
     this.trace = parentTrace;
-    this.operationId = request.task_id;
+    this.operationId = request.operation_id;
     this.leaseToken = request.lease_token;
     this.startedAt = timers.now();
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
@@ -192,14 +191,11 @@ export class RunningJob {
     } catch (err) {
       return this.finish(CompletionStatus.FAILED, null, (err as Error).message, null);
     }
-    const params: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(this.request)) {
-      if (!DISPATCH_FIELDS.has(k) && v !== undefined) params[k] = v;
-    }
     const input: JobInput = {
       operation_id: this.operationId,
       attempt: this.request.attempt,
-      params: JSON.parse(JSON.stringify(params)) as Record<string, unknown>,
+      // Plain data for postMessage (the validated params are class instances).
+      params: JSON.parse(JSON.stringify(this.request.params)) as Record<string, unknown>,
       resume_state: resumeState,
       resume_unit: resumeUnit,
       checkpoint: this.options.checkpoint,
@@ -508,11 +504,10 @@ export class RunningJob {
         const idle = reuse ? takeIdleThread(modulePath) : undefined;
         worker =
           idle ??
-          new Worker(JOB_THREAD_SOURCE, {
-            eval: true,
-            workerData: reuse
+          new Worker(JOB_THREAD_PATH, {
+            workerData: (reuse
               ? { modulePath }
-              : { modulePath, input, abortBuffer: this.abortBuffer },
+              : { modulePath, input, abortBuffer: this.abortBuffer }) satisfies JobThreadData,
           });
       } catch (err) {
         settle({
@@ -527,7 +522,11 @@ export class RunningJob {
       worker.on('exit', onExit);
       if (reuse) {
         worker.ref();
-        worker.postMessage({ kind: 'run', input, abortBuffer: this.abortBuffer });
+        worker.postMessage({
+          kind: 'run',
+          input,
+          abortBuffer: this.abortBuffer,
+        } satisfies RunMessage);
       }
     });
   }
@@ -756,9 +755,8 @@ export function prewarmJobThread(modulePath: string): void {
   if (idleThreads.has(modulePath)) return;
   let worker: Worker;
   try {
-    worker = new Worker(JOB_THREAD_SOURCE, {
-      eval: true,
-      workerData: { modulePath, preload: true },
+    worker = new Worker(JOB_THREAD_PATH, {
+      workerData: { modulePath, preload: true } satisfies JobThreadData,
     });
   } catch {
     return; // the first job starts its own thread (and reports why it cannot)

@@ -28,7 +28,7 @@ class RuntimeLifecycle implements OnModuleDestroy {
 }
 
 /**
- * Nest module of a worker: GET /health, /health/ready, POST {engine.startRoute},
+ * Nest module of a worker: GET /health, /health/ready, POST {engine.startRoute} (and its legacy names),
  * GET /api/v1/operations/{id}, DELETE /api/v1/operations/{id}/cancel, POST /backend-shutdown,
  * GET /metrics, over one WorkerRuntime (injectable as WORKER_RUNTIME).
  */
@@ -48,7 +48,11 @@ export class WorkerRuntimeModule {
       global: true,
       controllers: [
         WorkerHealthController,
-        createStartController(options.engine.startRoute, options.engine.startRequestDto),
+        createStartController(
+          options.engine.startRoute,
+          options.engine.startRequestDto,
+          options.engine.legacyStartRoutes,
+        ),
         WorkerOperationsController,
         WorkerMetricsController,
       ],

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, totalmem } from 'node:os';
 import {
   SignatureVerifier,
@@ -26,6 +28,11 @@ import { WorkerMetrics } from './metrics';
 import { RegistrationManager } from './registration';
 import { realTimers, Timers } from './timers';
 import type { AbortReason, CheckpointMeta, DispatchedRequest, WorkerEngine } from './types';
+
+/** Version of @ktrdr/worker-runtime from its package.json (works from src/ and dist/). */
+const RUNTIME_VERSION = (
+  JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+).version;
 
 export interface WorkerRuntimeDeps {
   timers?: Timers;
@@ -223,7 +230,7 @@ export class WorkerRuntime {
       capabilities: await this.capabilities(),
       metadata: {
         service: this.engine.serviceName,
-        version: this.deps.version ?? '0.1.0',
+        version: this.deps.version ?? RUNTIME_VERSION,
         pid: process.pid,
         // The deployed commit (deploy/ktrdr-worker-start.sh): rolling deploys wait for it.
         ...(this.config.release ? { release: this.config.release } : {}),
@@ -274,7 +281,7 @@ export class WorkerRuntime {
       SPAN.WORKER_ACCEPT,
       {
         attributes: {
-          [ATTR.OPERATION_ID]: request.task_id,
+          [ATTR.OPERATION_ID]: request.operation_id,
           [ATTR.ATTEMPT]: request.attempt,
           [ATTR.OPERATION_TYPE]: this.engine.operationType,
           [ATTR.WORKER_ID]: this.config.worker_id,
@@ -291,7 +298,10 @@ export class WorkerRuntime {
     if (running) {
       // A repeated dispatch (same operation and lease, e.g. the answer to the first was lost)
       // is acknowledged again instead of refused.
-      if (running.operationId === request.task_id && running.leaseToken === request.lease_token) {
+      if (
+        running.operationId === request.operation_id &&
+        running.leaseToken === request.lease_token
+      ) {
         return { success: true, operation_id: running.operationId, status: 'started' };
       }
       throw new WorkerBusyError(running.operationId);

@@ -316,3 +316,16 @@ export async function until(
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+const DISPATCH_KEYS = new Set(['operation_id', 'lease_token', 'attempt', 'resume_from']);
+
+/**
+ * A worker start body in the dispatch shape from one flat object: the dispatch fields
+ * (operation_id, lease_token, attempt, resume_from) at the top, everything else in `params`.
+ */
+export function dispatchBody(fields: Record<string, unknown>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) (DISPATCH_KEYS.has(k) ? body : params)[k] = v;
+  return { ...body, params };
+}

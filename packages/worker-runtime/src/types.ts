@@ -1,5 +1,5 @@
 import type {
-  CheckpointInfoDto,
+  DispatchedStartRequest,
   CheckpointType,
   OperationProgressDto,
   OperationType,
@@ -7,13 +7,11 @@ import type {
   WorkerType,
 } from '@ktrdr/contracts';
 
-/** The dispatch fields every worker start request carries (see WithDispatchFields in contracts). */
-export interface DispatchedRequest {
-  task_id: string;
-  lease_token: string;
-  attempt: number;
-  resume_from?: CheckpointInfoDto | null;
-}
+/**
+ * A validated worker start request: the dispatch fields and the operation's parameters nested in
+ * `params` (the contracts' Worker*StartRequestDto).
+ */
+export type DispatchedRequest<TParams extends object = object> = DispatchedStartRequest<TParams>;
 
 /**
  * What an app plugs into the runtime: the kind of work it does, its start route and request DTO,
@@ -26,6 +24,11 @@ export interface WorkerEngine<TRequest extends DispatchedRequest = DispatchedReq
   operationType: OperationType;
   /** Absolute route of the start endpoint, e.g. WORKER_ROUTES.backtestStart. */
   startRoute: string;
+  /**
+   * Earlier names of the start route, still served (deprecated) so a backend of the previous
+   * release can dispatch during a rolling upgrade, e.g. WORKER_ROUTES.trainingStartLegacy.
+   */
+  legacyStartRoutes?: readonly string[];
   /** The contracts' Worker*StartRequestDto the start body is validated with. */
   startRequestDto: new () => TRequest;
   /**
@@ -60,7 +63,7 @@ export interface CheckpointCadence {
 export interface JobInput<TParams = Record<string, unknown>> {
   operation_id: string;
   attempt: number;
-  /** The start request without the dispatch fields (task_id, lease_token, attempt, resume_from). */
+  /** The start request's `params` (the operation's parameters, without the dispatch fields). */
   params: TParams;
   /** State saved by an earlier checkpoint of this operation, when resuming. */
   resume_state: unknown;

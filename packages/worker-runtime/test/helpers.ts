@@ -1,21 +1,23 @@
 import { join } from 'node:path';
-import { IsInt, IsOptional, IsString, Min } from 'class-validator';
-import type { CheckpointInfoDto } from '@ktrdr/contracts';
+import { Type } from 'class-transformer';
+import { IsInt, IsObject, IsOptional, Min, ValidateNested } from 'class-validator';
+import { DispatchFieldsDto } from '@ktrdr/contracts';
 import type { WorkerEngine } from '../src/types';
 
 export * from '../src/testing';
 
-/** Start body of the fake engine (test-internal; not a wire DTO of the system). */
-export class FakeStartRequest {
-  @IsString() task_id!: string;
-  @IsString() lease_token!: string;
-  @IsInt() attempt!: number;
-  @IsOptional() resume_from?: CheckpointInfoDto | null;
+/** Parameters of the fake engine's job (test-internal; not a wire DTO of the system). */
+export class FakeStartParams {
   @IsInt() @Min(1) units!: number;
   @IsInt() unit_ms!: number;
   @IsOptional() @IsInt() fail_at?: number;
   @IsOptional() @IsInt() artifact_rows?: number;
   @IsOptional() @IsInt() chunk_rows?: number;
+}
+
+/** Start body of the fake engine: the real dispatch fields around the fake parameters. */
+export class FakeStartRequest extends DispatchFieldsDto {
+  @IsObject() @ValidateNested() @Type(() => FakeStartParams) params!: FakeStartParams;
 }
 
 export function fakeEngine(overrides: Partial<WorkerEngine> = {}): WorkerEngine {

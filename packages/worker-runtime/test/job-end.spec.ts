@@ -12,6 +12,7 @@ import {
   tempDir,
   TEST_REGISTRATION_TOKEN,
   until,
+  dispatchBody,
 } from './helpers';
 
 jest.setTimeout(30_000);
@@ -62,12 +63,12 @@ describe('RunningJob at the end of a job', () => {
   ): RunningJob =>
     new RunningJob(
       engine,
-      {
-        task_id: `op-end-${Math.random().toString(36).slice(2, 8)}`,
+      dispatchBody({
+        operation_id: `op-end-${Math.random().toString(36).slice(2, 8)}`,
         lease_token: 'lease',
         attempt: 1,
         ...params,
-      } as unknown as DispatchedRequest,
+      }) as unknown as DispatchedRequest,
       new BackendClient({
         baseUrl: backend.baseUrl,
         timeoutMs: 5_000,

@@ -3,7 +3,13 @@ import { createServer } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
-import { FakeBackend, TEST_REGISTRATION_TOKEN, signedFetch, tempDir } from './helpers';
+import {
+  FakeBackend,
+  TEST_REGISTRATION_TOKEN,
+  dispatchBody,
+  signedFetch,
+  tempDir,
+} from './helpers';
 
 // These tests run the BUILT runtime (dist) in a child process: `pnpm test` builds it first.
 const MAIN = join(__dirname, 'fixtures', 'worker-main.js');
@@ -178,13 +184,13 @@ describe('worker process', () => {
       expect(startLines[0]).toContain(`127.0.0.1:${port}`);
 
       const res = await signedFetch(`http://127.0.0.1:${port}/backtests/start`, {
-        body: {
-          task_id: 'op-term',
+        body: dispatchBody({
+          operation_id: 'op-term',
           lease_token: 'lease-t',
           attempt: 1,
           units: 100000,
           unit_ms: 2,
-        },
+        }),
       });
       expect(res.status).toBe(200);
       await backend.waitFor((r) => r.path.endsWith('/operations/op-term/progress'));
@@ -231,13 +237,13 @@ describe('worker process', () => {
       children.push(w.proc);
       await backend.waitFor((r) => r.path.endsWith('/workers/register'), 15_000);
       const res = await signedFetch(`http://127.0.0.1:${port}/backtests/start`, {
-        body: {
-          task_id: 'op-grace',
+        body: dispatchBody({
+          operation_id: 'op-grace',
           lease_token: 'lease-g',
           attempt: 1,
           units: 100000,
           unit_ms: 2,
-        },
+        }),
       });
       expect(res.status).toBe(200);
       await backend.waitFor((r) => r.path.endsWith('/operations/op-grace/progress'));

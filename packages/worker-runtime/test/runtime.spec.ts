@@ -21,6 +21,7 @@ import {
   testRuntimeConfig,
   TestConfigOverrides,
   until,
+  dispatchBody,
 } from './helpers';
 
 interface Harness {
@@ -111,7 +112,14 @@ async function get(
 }
 
 function startBody(id: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { task_id: id, lease_token: `lease-${id}`, attempt: 1, units: 20, unit_ms: 5, ...over };
+  return dispatchBody({
+    operation_id: id,
+    lease_token: `lease-${id}`,
+    attempt: 1,
+    units: 20,
+    unit_ms: 5,
+    ...over,
+  });
 }
 
 const REGISTER = /\/workers\/register$/;
@@ -184,6 +192,12 @@ describe('registration', () => {
       service: 'fake-worker',
       release: 'c0ffee1234',
       pid: process.pid,
+      // The runtime's own version (package.json), not a constant.
+      version: (
+        JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+          version: string;
+        }
+      ).version,
     });
     const plain = await harness();
     const reg2 = await plain.backend.waitFor((r) => REGISTER.test(r.path));
@@ -269,6 +283,38 @@ describe('registration', () => {
   });
 });
 
+describe('the 0.1 dispatch shape', () => {
+  it('still runs a flat body (task_id, parameters at the top level), warning once per process', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    const flat = (id: string) => ({
+      task_id: id,
+      lease_token: `lease-${id}`,
+      attempt: 1,
+      resume_from: null,
+      units: 3,
+      unit_ms: 1,
+    });
+    expect(await post(`${h.url}/backtests/start`, flat('op-old1'))).toEqual({
+      status: 200,
+      body: { success: true, operation_id: 'op-old1', status: 'started' },
+    });
+    const done = await h.backend.waitFor((r) => r.path === '/api/v1/operations/op-old1/complete');
+    expect(done.body).toMatchObject({
+      lease_token: 'lease-op-old1',
+      status: 'completed',
+      result: { units_done: 3, resumed_from: null },
+    });
+    await until(() => h.runtime.currentOperationId === null);
+    expect((await post(`${h.url}/backtests/start`, flat('op-old2'))).status).toBe(200);
+    expect(h.logger.lines.filter((l) => l.includes('0.1 dispatch shape'))).toHaveLength(1);
+    // A flat body is validated like any other once it is read: its fields are named.
+    const bad = await post(`${h.url}/backtests/start`, { ...flat('op-old3'), units: 'many' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('params.units');
+  });
+});
+
 describe('jobs', () => {
   it('runs a job in a worker_thread, forwards progress with the lease token and completes once', async () => {
     const h = await harness();
@@ -337,7 +383,7 @@ describe('jobs', () => {
     const extra = await post(`${h.url}/backtests/start`, startBody('op-x', { bogus: 1 }));
     expect(extra.status).toBe(400);
     expect(extra.body.message).toContain('bogus: unknown field');
-    const malformed = await post(`${h.url}/backtests/start`, '{"task_id": ');
+    const malformed = await post(`${h.url}/backtests/start`, '{"operation_id": ');
     expect(malformed.status).toBe(400);
     expect(malformed.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
     expect(String(malformed.body.message)).toContain('not valid JSON');
@@ -839,7 +885,7 @@ describe('metrics', () => {
   it('counts refused start requests by reason', async () => {
     const h = await harness();
     await until(() => h.runtime.registered);
-    expect((await post(`${h.url}/backtests/start`, { task_id: 'x' })).status).toBe(400);
+    expect((await post(`${h.url}/backtests/start`, { operation_id: 'x' })).status).toBe(400);
     await post(`${h.url}/backtests/start`, startBody('op-r1', { units: 50, unit_ms: 20 }));
     expect((await post(`${h.url}/backtests/start`, startBody('op-r2'))).status).toBe(503);
     const text = await (await fetch(`${h.url}/metrics`)).text();
@@ -993,12 +1039,12 @@ describe('signed calls from the backend', () => {
     const h = await harness();
     await until(() => h.runtime.registered);
     const form = await signedFetch(`${h.url}/backtests/start`, {
-      body: 'task_id=op-f&lease_token=l&attempt=1',
+      body: 'operation_id=op-f&lease_token=l&attempt=1',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(form.status).toBe(415);
     expect(await form.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
-    const deep = `{"task_id":"op-d","lease_token":"l","attempt":1,"units":1,"unit_ms":1,"resume_from":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+    const deep = `{"operation_id":"op-d","lease_token":"l","attempt":1,"params":{"units":1,"unit_ms":1},"resume_from":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
     const res = await post(`${h.url}/backtests/start`, deep);
     expect(res.status).toBe(400);
     expect(res.body.message).toMatch(/^resume_from(\.0)+ is nested too deeply/);

@@ -24,6 +24,7 @@ import {
   tempDir,
   testRuntimeConfig,
   until,
+  dispatchBody,
 } from './helpers';
 
 const memory = new InMemorySpanExporter();
@@ -84,13 +85,15 @@ it('accept → job → phases (with events) and reports join the dispatch trace;
     let dispatch!: Span;
     withSpan('test.dispatch', {}, (span) => {
       dispatch = span;
-      runtime.startOperation({
-        task_id: 'op-t1',
-        lease_token: 'lease-t1',
-        attempt: 2,
-        units: 3,
-        unit_ms: 5,
-      } as never);
+      runtime.startOperation(
+        dispatchBody({
+          operation_id: 'op-t1',
+          lease_token: 'lease-t1',
+          attempt: 2,
+          units: 3,
+          unit_ms: 5,
+        }) as never,
+      );
     });
     await until(() => runtime.jobEnds.length === 1, 10_000, 'job end');
     await backend.waitForCount('POST', /\/complete$/, 1);
@@ -157,14 +160,16 @@ it('accept → job → phases (with events) and reports join the dispatch trace;
 
 it('a failing engine ends its job span and the open phase as errors with the reason', async () => {
   await withRuntime(async (runtime) => {
-    runtime.startOperation({
-      task_id: 'op-t2',
-      lease_token: 'lease-t2',
-      attempt: 1,
-      units: 5,
-      unit_ms: 1,
-      fail_at: 2,
-    } as never);
+    runtime.startOperation(
+      dispatchBody({
+        operation_id: 'op-t2',
+        lease_token: 'lease-t2',
+        attempt: 1,
+        units: 5,
+        unit_ms: 1,
+        fail_at: 2,
+      }) as never,
+    );
     await until(() => runtime.jobEnds.length === 1, 10_000, 'job end');
     const job = one(SPAN.JOB);
     const run = one('ktrdr.job.run');
@@ -177,21 +182,25 @@ it('a failing engine ends its job span and the open phase as errors with the rea
 
 it('a busy worker records the refused start on an errored accept span', async () => {
   await withRuntime(async (runtime) => {
-    runtime.startOperation({
-      task_id: 'a',
-      lease_token: 'la',
-      attempt: 1,
-      units: 50,
-      unit_ms: 10,
-    } as never);
-    expect(() =>
-      runtime.startOperation({
-        task_id: 'b',
-        lease_token: 'lb',
+    runtime.startOperation(
+      dispatchBody({
+        operation_id: 'a',
+        lease_token: 'la',
         attempt: 1,
-        units: 1,
-        unit_ms: 1,
-      } as never),
+        units: 50,
+        unit_ms: 10,
+      }) as never,
+    );
+    expect(() =>
+      runtime.startOperation(
+        dispatchBody({
+          operation_id: 'b',
+          lease_token: 'lb',
+          attempt: 1,
+          units: 1,
+          unit_ms: 1,
+        }) as never,
+      ),
     ).toThrow();
     const refused = byName(SPAN.WORKER_ACCEPT).find(
       (s) => s.attributes[ATTR.OPERATION_ID] === 'b',

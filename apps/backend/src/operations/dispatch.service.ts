@@ -14,6 +14,7 @@ import {
   WORKER_TYPE_FOR_OPERATION,
   WorkerStatus,
   type WorkerType,
+  type DispatchedStartRequest,
 } from '@ktrdr/contracts';
 import { ATTR } from '@ktrdr/telemetry';
 import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
@@ -212,12 +213,18 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         ? WORKER_ROUTES.backtestStart
         : WORKER_ROUTES.trainingStart;
     const endTimer = this.metrics.dispatchDuration.startTimer({ operation_type: type });
-    const body = {
-      ...op.params,
-      task_id: op.operation_id,
-      lease_token: op.lease_token,
+    // A claimed operation always holds a lease (the claim sets it in the same UPDATE).
+    const leaseToken = op.lease_token;
+    if (leaseToken === null) {
+      this.logger.error(`Not dispatching ${op.operation_id}: it was claimed without a lease token`);
+      return;
+    }
+    const body: DispatchedStartRequest = {
+      operation_id: op.operation_id,
+      lease_token: leaseToken,
       attempt: op.attempt,
       resume_from: op.resume_from ?? null,
+      params: op.params,
     };
     let outcome: StartOutcome;
     try {

@@ -12,7 +12,7 @@ export interface RecordedRequest {
 }
 
 export interface FakeWorkerBehaviour {
-  /** Status of POST /backtests/start and /training/start (default 200). */
+  /** Status of POST /backtests/start and /trainings/start (default 200). */
   startStatus?: number;
   /** Delay of the start answer in ms. */
   startDelayMs?: number;
@@ -104,10 +104,10 @@ export class FakeWorkers {
       );
       return;
     }
-    if (req.method === 'POST' && (path === '/backtests/start' || path === '/training/start')) {
+    if (req.method === 'POST' && (path === '/backtests/start' || path === '/trainings/start')) {
       await delay(b.startDelayMs);
       const status = b.startStatus ?? 200;
-      const id = (body as { task_id?: string } | null)?.task_id ?? '';
+      const id = (body as { operation_id?: string } | null)?.operation_id ?? '';
       if (status === 503)
         json(503, { statusCode: 503, error: 'Service Unavailable', message: 'Worker busy' });
       else if (status >= 400)

@@ -17,6 +17,7 @@ import {
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { ServerResponse } from 'node:http';
 import {
+  fromLegacyDispatchBody,
   ID_PATTERN,
   validatePayload,
   WORKER_ROUTES,
@@ -141,21 +142,42 @@ export class WorkerMetricsController {
 }
 
 /**
- * The start endpoint lives at the engine's route (`/backtests/start` or `/training/start`), so
- * the controller class is built per engine.
+ * The start endpoint lives at the engine's route (`/backtests/start` or `/trainings/start`, plus
+ * any deprecated earlier names), so the controller class is built per engine.
+ *
+ * The body is `{operation_id, lease_token, attempt, resume_from, params}`. The flat body of a 0.1
+ * backend (`task_id`, parameters at the top level) is still read, with one warning per process.
  */
-export function createStartController(route: string, dto: new () => DispatchedRequest): Type {
+export function createStartController(
+  route: string,
+  dto: new () => DispatchedRequest,
+  legacyRoutes: readonly string[] = [],
+): Type {
+  let warned = false;
   @ApiTags('worker')
   @Controller()
   class WorkerStartController {
     constructor(@Inject(WORKER_RUNTIME) private readonly runtime: WorkerRuntime) {}
 
-    @Post(route)
+    @Post([route, ...legacyRoutes])
     @HttpCode(200)
     @UseGuards(SignedCallGuard)
-    @ApiOperation({ summary: 'Start an operation (backend → worker); 503 when busy' })
+    @ApiOperation({
+      summary: 'Start an operation (backend → worker); 503 when busy',
+      description: legacyRoutes.length
+        ? `${legacyRoutes.join(', ')}: deprecated names of ${route}, served for backends of release 0.1`
+        : undefined,
+    })
     start(@Body() body: unknown): WorkerStartResponseDto {
-      const parsed = validatePayload(dto, body);
+      const legacy = fromLegacyDispatchBody(body);
+      if (legacy && !warned) {
+        warned = true;
+        this.runtime.logger.warn(
+          'A start request came in the 0.1 dispatch shape (task_id, parameters at the top level); ' +
+            'it is still accepted, but upgrade the backend: this shape will be refused in a later release',
+        );
+      }
+      const parsed = validatePayload(dto, legacy ?? body);
       if (!parsed.ok) {
         this.runtime.metrics.startRejected('invalid_request');
         throw new BadRequestException(parsed.errors.join('; '));
