@@ -72,9 +72,9 @@ async function main() {
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
       if (!base || !req.url?.endsWith('/backtests/start')) return;
-      const { task_id, lease_token } = JSON.parse(body);
-      if (task_id === 'anchor') return;
-      void fetch(`${base}/api/v1/operations/${task_id}/complete`, {
+      const { operation_id, lease_token } = JSON.parse(body);
+      if (operation_id === 'anchor') return;
+      void fetch(`${base}/api/v1/operations/${operation_id}/complete`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...AUTH },
         body: JSON.stringify({ lease_token, status: 'completed', result: { total_return: 0 } }),
@@ -91,7 +91,13 @@ async function main() {
     const r = await fetch(`http://127.0.0.1:${workerPort}/w/anchor/backtests/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...BACKTEST, task_id: 'anchor', lease_token: 'x', attempt: 1 }),
+      body: JSON.stringify({
+        operation_id: 'anchor',
+        lease_token: 'x',
+        attempt: 1,
+        resume_from: null,
+        params: BACKTEST,
+      }),
     });
     await r.arrayBuffer();
   }

@@ -102,8 +102,6 @@ describe('defaults', () => {
       expect(w.health_check_failures).toBe(3);
       expect(w.removal_threshold).toBe(300);
       expect(getOperationsSettings()).toMatchObject({
-        cache_ttl: 1,
-        max_operations: 10000,
         cleanup_interval_seconds: 3600,
         retention_days: 7,
         max_attempts: 3,
@@ -193,7 +191,6 @@ describe('every variable name', () => {
       WORKER_ENDPOINT_URL: 'KTRDR_WORKER_PUBLIC_BASE_URL',
       WORKER_PUBLIC_BASE_URL: 'KTRDR_WORKER_PUBLIC_BASE_URL',
       WORKER_REMOVAL_THRESHOLD: 'KTRDR_WORKER_REMOVAL_THRESHOLD',
-      OPERATIONS_CACHE_TTL: 'KTRDR_OPS_CACHE_TTL',
       KTRDR_API_URL: 'KTRDR_API_CLIENT_BASE_URL',
       DATA_DIR: 'KTRDR_DATA_DIR',
       MODELS_DIR: 'KTRDR_DATA_MODELS_DIR',
@@ -343,7 +340,7 @@ describe('constraints and errors', () => {
       KTRDR_WORKER_HEARTBEAT_INTERVAL: '0',
       KTRDR_CHECKPOINT_MAX_AGE_DAYS: '0',
       KTRDR_ORPHAN_TIMEOUT_SECONDS: '0',
-      KTRDR_OPS_CACHE_TTL: '-1',
+      KTRDR_OPS_CLEANUP_INTERVAL_SECONDS: '0',
       KTRDR_DB_PORT: '0',
     };
     let errors: readonly string[] = [];
@@ -353,8 +350,8 @@ describe('constraints and errors', () => {
       errors = (e as ConfigurationError).details.errors;
     }
     expect(errors.map((l) => l.split(':')[0]).sort()).toEqual(Object.keys(env).sort());
-    expect(() => validateAll('worker', { KTRDR_OPS_CACHE_TTL: '-1' })).toThrow(
-      /KTRDR_OPS_CACHE_TTL: must be a number between 0 and 3600 \(got "-1"\)/,
+    expect(() => validateAll('worker', { KTRDR_OPS_RETENTION_DAYS: '-1' })).toThrow(
+      /KTRDR_OPS_RETENTION_DAYS: must be a number between 0.001 and 3650 \(got "-1"\)/,
     );
   });
 
@@ -526,6 +523,24 @@ describe('unknown names', () => {
     expect(warnings[0]).toMatch(/did you mean KTRDR_ORPHAN_TIMEOUT_SECONDS\?/);
   });
 
+  it('says why a removed setting is ignored instead of guessing a near name', () => {
+    expect(
+      warnUnknownEnvVars({
+        KTRDR_OPS_CACHE_TTL: '1',
+        OPERATIONS_CACHE_TTL: '1',
+        KTRDR_OPS_MAX_OPERATIONS: '5',
+      }),
+    ).toEqual(['KTRDR_OPS_CACHE_TTL', 'OPERATIONS_CACHE_TTL', 'KTRDR_OPS_MAX_OPERATIONS']);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^KTRDR_OPS_CACHE_TTL is ignored: removed in 0\.2\.0/),
+      expect.stringMatching(/^OPERATIONS_CACHE_TTL is ignored: removed in 0\.2\.0/),
+      expect.stringMatching(
+        /^KTRDR_OPS_MAX_OPERATIONS is ignored: removed in 0\.2\.0.*KTRDR_OPS_RETENTION_DAYS/,
+      ),
+    ]);
+    expect(() => validateAll('all', { KTRDR_OPS_CACHE_TTL: '-1' })).not.toThrow();
+  });
+
   it('knows every declared and deprecated KTRDR_ name', () => {
     const env: Record<string, string> = {};
     for (const cls of ALL_SETTINGS)
@@ -670,7 +685,7 @@ describe('bounds of intervals and timeouts', () => {
       const lower = f.min ?? f.gt;
       expect(lower).toBeDefined();
       // A zero lower bound only for throttles and caches where 0 means "off", never for a loop period.
-      if (lower === 0) expect(name).toMatch(/progress_interval_ms|cache_ttl/);
+      if (lower === 0) expect(name).toMatch(/progress_interval_ms/);
       // The values of the attack report are refused: a timer overflow and a busy loop.
       if (unitMs === 1000) {
         expect(() => validateAll('all', { [env]: '3000000' })).toThrow(env);

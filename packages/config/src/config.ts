@@ -326,15 +326,32 @@ export function findUnknownEnvVars(env?: EnvMap): { name: string; suggestion?: s
   return out;
 }
 
+/** Settings that were declared once and removed, with why (they are ignored, with this warning). */
+export const REMOVED_SETTINGS: Readonly<Record<string, string>> = {
+  KTRDR_OPS_CACHE_TTL: 'removed in 0.2.0: the backend never had an operation cache to tune',
+  OPERATIONS_CACHE_TTL: 'removed in 0.2.0: the backend never had an operation cache to tune',
+  KTRDR_OPS_MAX_OPERATIONS:
+    'removed in 0.2.0: the backend keeps operations in its database, bounded by KTRDR_OPS_RETENTION_DAYS',
+};
+
 /** Logs a warning per unknown `KTRDR_*` variable (with a did-you-mean). Returns their names. */
 export function warnUnknownEnvVars(env?: EnvMap): string[] {
-  return findUnknownEnvVars(env).map(({ name, suggestion }) => {
-    warnOnce(
-      `unknown:${name}`,
-      `${name} is not a known KTRDR setting and is ignored${suggestion ? ` (did you mean ${suggestion}?)` : ''}. See docs/configuration.md.`,
-    );
-    return name;
-  });
+  const { env: e } = sourcesFor(env);
+  const removed = Object.keys(REMOVED_SETTINGS).filter((name) => e[name] !== undefined);
+  for (const name of removed) {
+    warnOnce(`unknown:${name}`, `${name} is ignored: ${REMOVED_SETTINGS[name]}.`);
+  }
+  const unknown = findUnknownEnvVars(env).filter(({ name }) => !(name in REMOVED_SETTINGS));
+  return [
+    ...removed,
+    ...unknown.map(({ name, suggestion }) => {
+      warnOnce(
+        `unknown:${name}`,
+        `${name} is not a known KTRDR setting and is ignored${suggestion ? ` (did you mean ${suggestion}?)` : ''}. See docs/configuration.md.`,
+      );
+      return name;
+    }),
+  ];
 }
 
 interface InsecureFinding {

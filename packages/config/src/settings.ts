@@ -418,19 +418,6 @@ export const OperationsSettings = defineSettings({
   getter: 'getOperationsSettings',
   description: 'Operations kept by the backend.',
   fields: {
-    cache_ttl: num({
-      default: 1.0,
-      min: 0,
-      max: 3600,
-      deprecated: ['OPERATIONS_CACHE_TTL'],
-      description:
-        'Seconds an operation read may be served from the in-process cache (0 disables it).',
-    }),
-    max_operations: int({
-      default: 10000,
-      min: 1,
-      description: 'Most operations kept in the in-process cache.',
-    }),
     cleanup_interval_seconds: num({
       default: 3600,
       min: 1,

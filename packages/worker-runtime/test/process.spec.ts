@@ -87,7 +87,7 @@ describe('worker process', () => {
   );
 
   it.each([
-    ['KTRDR_OPS_CACHE_TTL', '-1'],
+    ['KTRDR_OPS_RETENTION_DAYS', '-1'],
     ['KTRDR_ORPHAN_TIMEOUT_SECONDS', '0'],
     ['KTRDR_DB_PORT', 'abc'],
     ['KTRDR_CHECKPOINT_EPOCH_INTERVAL', '0'],
