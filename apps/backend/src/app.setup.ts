@@ -1,12 +1,11 @@
-import { RequestMethod, type INestApplication } from '@nestjs/common';
+import { Logger, RequestMethod, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_PREFIX, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import { API_PREFIX, ErrorEnvelopeFilter, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
 import { ACCESS_EXTENSION, defaultRoleFor, type AccessLevel } from './auth/access.decorators';
 import { REGISTRATION_TOKEN_SCHEME } from './common/api-errors.decorator';
 import { JSON_CONTENT_TYPE, jsonOnlyWrites } from './common/json-only.middleware';
 import { ShutdownState } from './common/shutdown-state';
-import { WireExceptionFilter } from './common/wire-exception.filter';
 import { WireValidationPipe } from './common/wire-validation.pipe';
 import { MetricsService } from './metrics/metrics.service';
 import { backendVersion } from './version';
@@ -157,7 +156,8 @@ export function configureApp(app: INestApplication): OpenAPIObject {
   });
   applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
-  app.useGlobalFilters(new WireExceptionFilter());
+  const http = new Logger('HTTP');
+  app.useGlobalFilters(new ErrorEnvelopeFilter((message, stack) => http.error(message, stack)));
   app.use(rootHealthAlias);
   app.use(app.get(MetricsService).httpMiddleware());
   const document = buildOpenApiDocument(app);

@@ -1,7 +1,7 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { toErrorEnvelope as toEnvelope } from '@ktrdr/contracts';
 import { RetryLaterException } from '../src/common/errors';
 import { tokensMatch } from '../src/common/registration-token.guard';
-import { toEnvelope } from '../src/common/wire-exception.filter';
 
 describe('error envelope', () => {
   it('keeps HttpException status and message', () => {

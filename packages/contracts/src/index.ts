@@ -10,3 +10,4 @@ export * from './sweep.dto';
 export * from './results.dto';
 export * from './events';
 export * from './event.dto';
+export * from './error-envelope';

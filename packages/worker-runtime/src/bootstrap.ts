@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { DynamicModule, INestApplication, LoggerService, LogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ErrorEnvelopeFilter } from '@ktrdr/contracts';
 import { getLoggingSettings, loadSettingsOrExit, redactUrlCredentials } from '@ktrdr/config';
 import { ServiceLogger, shutdownTelemetry } from '@ktrdr/telemetry';
 import { WORKER_RUNTIME } from './http/controllers';
-import { ErrorEnvelopeFilter } from './http/exception.filter';
 import { jsonBodyParser } from './http/json-body';
 import { nestLogger } from './logger';
 import type { WorkerRuntime } from './runtime';
@@ -34,7 +34,11 @@ export async function createWorkerApp(
   const app = await NestFactory.create(module, { bodyParser: false, logger });
   const runtime = app.get<WorkerRuntime>(WORKER_RUNTIME);
   app.use(jsonBodyParser());
-  app.useGlobalFilters(new ErrorEnvelopeFilter(runtime.logger));
+  app.useGlobalFilters(
+    new ErrorEnvelopeFilter((message, stack) =>
+      runtime.logger.error(`unhandled error: ${stack ?? message}`),
+    ),
+  );
   return { app, runtime };
 }
 
