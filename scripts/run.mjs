@@ -2,7 +2,7 @@
 // The README's two commands: `npm run dev` (run the platform) and `npm test` (run every check).
 // Works on a fresh machine with only Node.js 20+ and npm: it installs pnpm when missing,
 // installs the workspace, then hands over to turbo.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,16 +49,49 @@ if (run(pnpm[0], [...pnpm.slice(1), 'install', ...frozen]).code !== 0) {
 if (mode === 'dev') {
   // Backend on 8000, backtest worker on 5003, training worker on 5005 (see each app's dev script),
   // built with what they depend on (the dashboard too) and the CLI; not kinfra or the e2e suites.
+  // Replayed build logs of cached packages are not printed again (--output-logs=new-only).
   const only = ['@ktrdr/backend', '@ktrdr/backtest-worker', '@ktrdr/training-worker', '@ktrdr/cli'];
-  const { code } = run(pnpm[0], [
-    ...pnpm.slice(1),
-    'exec',
-    'turbo',
-    'run',
-    'dev',
-    ...only.map((name) => `--filter=${name}`),
-  ]);
-  process.exit(code);
+  const turbo = path.join(root, 'node_modules', '.bin', 'turbo');
+  const args = ['run', 'dev', '--output-logs=new-only', ...only.map((name) => `--filter=${name}`)];
+  // Ctrl-C reaches every process of the terminal's group, and npm forwards it once more: turbo
+  // reads a second SIGINT as "force kill". So turbo runs in a group of its own and gets exactly
+  // one SIGINT per Ctrl-C from here (a second Ctrl-C, a second later, still forces it).
+  // (The group: node_modules/.bin/turbo is a node wrapper around the native binary.)
+  const child = spawn(turbo, args, { stdio: 'inherit', cwd: root, detached: true });
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let lastInt = 0;
+  process.on('SIGINT', () => {
+    const now = Date.now();
+    if (now - lastInt < 1000) return;
+    lastInt = now;
+    signalGroup('SIGINT');
+  });
+  for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => signalGroup(signal));
+  child.on('error', (err) => {
+    console.error(`[ktrdr] could not start turbo (${turbo}): ${err.message}`);
+    process.exit(127);
+  });
+  // The prompt comes back once every service has stopped, not when the wrapper exits.
+  child.on('exit', (code, signal) => {
+    const done = () => process.exit(code ?? (signal === 'SIGINT' ? 0 : 1));
+    const deadline = Date.now() + 60_000;
+    const wait = () => (groupAlive() && Date.now() < deadline ? setTimeout(wait, 50) : done());
+    wait();
+  });
 } else if (mode === 'test') {
   fs.rmSync(path.join(root, '.test-results'), { recursive: true, force: true });
   const failed = [];
