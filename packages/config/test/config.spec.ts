@@ -39,7 +39,7 @@ import {
   devWorkerTokenPath,
   type AnyField,
   type AnySettingsClass,
-} from './index';
+} from '../src/index';
 
 let warnings: string[] = [];
 beforeEach(() => {

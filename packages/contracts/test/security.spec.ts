@@ -10,7 +10,7 @@ import {
   toStorableText,
   validatePayload,
   RegisterWorkerRequestDto,
-} from './index';
+} from '../src/index';
 
 function deep(levels: number): unknown {
   let v: unknown = 1;

@@ -1,4 +1,4 @@
-import { SERVICE_PORTS } from './ports';
+import { SERVICE_PORTS } from '../src/harness/ports';
 
 describe('SERVICE_PORTS', () => {
   it('holds the canonical container ports from the settings schema: backend 8000, every worker 5003', () => {

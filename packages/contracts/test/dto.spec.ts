@@ -16,7 +16,7 @@ import {
   WorkerType,
   buildPath,
   validatePayload,
-} from './index';
+} from '../src/index';
 
 const validRegistration = {
   worker_id: 'backtesting-worker-1a2b3c4d',

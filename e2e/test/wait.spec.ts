@@ -1,4 +1,4 @@
-import { waitFor, WaitTimeoutError, type Clock } from './wait';
+import { waitFor, WaitTimeoutError, type Clock } from '../src/harness/wait';
 
 function fakeClock(): Clock & { slept: number[] } {
   let t = 0;

@@ -18,7 +18,7 @@ import {
   validateAll,
   withEnv,
   type ProxmoxDeployment,
-} from './index';
+} from '../src/index';
 
 const REPO_CONFIG = nodePath.resolve(__dirname, '..', '..', '..', 'config');
 

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { REPO_ROOT } from '../harness/paths';
+import { REPO_ROOT } from '../src/harness/paths';
 
 const infra = (...p: string[]) => path.join(REPO_ROOT, 'infra', ...p);
 const COMPOSE = infra('compose', 'docker-compose.yml');

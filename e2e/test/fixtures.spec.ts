@@ -1,5 +1,5 @@
 import { OperationStatus, type OperationDto } from '@ktrdr/contracts';
-import { overlappingRuns } from './fixtures';
+import { overlappingRuns } from '../src/harness/fixtures';
 
 function op(id: string, worker: string | null, start: number, end: number): OperationDto {
   return {

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as constants from './constants';
-import * as everything from './index';
+import * as constants from '../src/constants';
+import * as everything from '../src/index';
 
 /** The files `@ktrdr/contracts/constants` loads, followed through their relative imports. */
 function importGraph(file: string, seen = new Set<string>()): Set<string> {
   if (seen.has(file)) return seen;
   seen.add(file);
-  const text = readFileSync(join(__dirname, file), 'utf8');
+  const text = readFileSync(join(__dirname, '..', 'src', file), 'utf8');
   for (const m of text.matchAll(/from '(\.\/[^']+)'/g)) importGraph(`${m[1]!.slice(2)}.ts`, seen);
   return seen;
 }
@@ -17,7 +17,7 @@ describe('@ktrdr/contracts/constants', () => {
     const files = importGraph('constants.ts');
     expect([...files].sort()).toEqual(['constants.ts', 'enums.ts', 'events.ts', 'routes.ts']);
     for (const f of files) {
-      expect(readFileSync(join(__dirname, f), 'utf8')).not.toMatch(
+      expect(readFileSync(join(__dirname, '..', 'src', f), 'utf8')).not.toMatch(
         /from '(@nestjs|class-validator|class-transformer|reflect-metadata)/,
       );
     }

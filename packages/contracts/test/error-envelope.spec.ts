@@ -1,6 +1,6 @@
 import { ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import type { ArgumentsHost } from '@nestjs/common';
-import { BAD_PATH_MESSAGE, ErrorEnvelopeFilter, toErrorEnvelope } from './error-envelope';
+import { BAD_PATH_MESSAGE, ErrorEnvelopeFilter, toErrorEnvelope } from '../src/error-envelope';
 
 /** A response that records what the filter wrote (the Node ServerResponse surface it uses). */
 function fakeResponse(headersSent = false) {
