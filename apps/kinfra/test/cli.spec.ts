@@ -485,6 +485,31 @@ describe('kinfra CLI (in process)', () => {
       });
     });
 
+    it('status names a restarting prometheus: the slot is degraded although the backend answers', async () => {
+      const docker = fakeDocker(root);
+      const c = (service: string, state: Record<string, unknown>, restarts = 0): unknown => ({
+        Id: service,
+        Name: `/ktrdr-slot-1_${service}_1`,
+        RestartCount: restarts,
+        State: state,
+        Config: { Labels: { 'com.docker.compose.service': service } },
+      });
+      docker.setBehaviour({
+        ps_ids: 'b\np\n',
+        inspect: [
+          c('backend', { Status: 'running', Health: { Status: 'healthy' } }),
+          c('prometheus', { Status: 'restarting', ExitCode: 1 }, 3),
+        ],
+      });
+      const r = await run(['sandbox', 'status', '1'], work, {
+        exec: createExec(docker.env),
+        http: healthy(2),
+      });
+      expect(r.code).toBe(0);
+      expect(r.lines).toContain('State: degraded: prometheus restarting (3 restarts)');
+      expect(docker.calls()).toContainEqual({ program: 'docker', args: ['inspect', 'b', 'p'] });
+    });
+
     it("up refuses another directory's slot without --force", async () => {
       const other = path.join(root, 'other');
       fs.mkdirSync(other);
