@@ -1,7 +1,11 @@
-/** Finding and driving Docker Compose: the v2 plugin (`docker compose`) or v1 (`docker-compose`). */
+/**
+ * Finding and driving Docker Compose — the v2 plugin (`docker compose`) or v1 (`docker-compose`) —
+ * and Docker itself (`docker inspect`) for a slot. The stack is always infra/compose/docker-compose.yml,
+ * made a slot's stack by the slot's .env.sandbox (--env-file) and project name.
+ */
 import * as path from 'node:path';
 import { Exec, ExecOptions, ExecResult } from './exec';
-import { COMPOSE_FILE, ENV_FILE } from './render';
+import { ENV_FILE, readSlotEnv } from './slot-env';
 import { composeProjectName } from './slots';
 
 export interface ComposeCommand {
@@ -53,21 +57,28 @@ export async function detectCompose(exec: Exec): Promise<ComposeCommand> {
   throw new ComposeNotFoundError();
 }
 
+/** Where a slot's stack is: the stack definition and the slot directory holding .env.sandbox. */
+export interface SlotStack {
+  slot: number;
+  slotDir: string;
+  /** infra/compose/docker-compose.yml of the repository. */
+  stackFile: string;
+}
+
 /** Full argument list for a compose subcommand of a slot's project. */
 export function composeArgs(
   compose: ComposeCommand,
-  slot: number,
-  slotDir: string,
+  stack: SlotStack,
   subcommand: readonly string[],
 ): string[] {
   return [
     ...compose.prefix,
     '--project-name',
-    composeProjectName(slot),
+    composeProjectName(stack.slot),
     '--file',
-    path.join(slotDir, COMPOSE_FILE),
+    stack.stackFile,
     '--env-file',
-    path.join(slotDir, ENV_FILE),
+    path.join(stack.slotDir, ENV_FILE),
     ...subcommand,
   ];
 }
@@ -75,13 +86,14 @@ export function composeArgs(
 export function runCompose(
   exec: Exec,
   compose: ComposeCommand,
-  slot: number,
-  slotDir: string,
+  stack: SlotStack,
   subcommand: readonly string[],
   options?: ExecOptions,
 ): Promise<ExecResult> {
-  return exec(compose.program, composeArgs(compose, slot, slotDir, subcommand), {
-    cwd: slotDir,
+  return exec(compose.program, composeArgs(compose, stack, subcommand), {
+    // Relative paths of the stack file (../prometheus, ../grafana) resolve against its directory.
+    cwd: path.dirname(stack.stackFile),
+    unsetEnv: Object.keys(readSlotEnv(stack.slotDir)),
     ...options,
   });
 }
@@ -89,11 +101,41 @@ export function runCompose(
 /** A printable command line (for messages such as "see: docker compose ... logs"). */
 export function composeCommandLine(
   compose: ComposeCommand,
-  slot: number,
-  slotDir: string,
+  stack: SlotStack,
   subcommand: readonly string[],
 ): string {
-  return [compose.program, ...composeArgs(compose, slot, slotDir, subcommand)]
+  return [compose.program, ...composeArgs(compose, stack, subcommand)]
     .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
     .join(' ');
+}
+
+/** The container ids of a slot's project (`ps -q`); [] when compose fails. */
+export async function projectContainers(
+  exec: Exec,
+  compose: ComposeCommand,
+  stack: SlotStack,
+): Promise<string[]> {
+  const ids = await runCompose(exec, compose, stack, ['ps', '-q']);
+  if (ids.code !== 0) return [];
+  return ids.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** `docker inspect` of containers: the parsed JSON array, or an error message. */
+export async function inspectContainers(
+  exec: Exec,
+  ids: readonly string[],
+): Promise<{ ok: true; json: unknown } | { ok: false; error: string }> {
+  if (ids.length === 0) return { ok: true, json: [] };
+  const r = await exec('docker', ['inspect', ...ids]);
+  if (r.code !== 0) {
+    return { ok: false, error: `docker inspect failed (${r.code}): ${firstLine(r)}` };
+  }
+  try {
+    return { ok: true, json: JSON.parse(r.stdout) as unknown };
+  } catch (err) {
+    return { ok: false, error: `docker inspect printed no JSON: ${(err as Error).message}` };
+  }
 }

@@ -13,6 +13,12 @@ export interface ExecOptions {
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
   cwd?: string;
+  /**
+   * Variables removed from the child's environment. Compose lets the shell override --env-file, so
+   * kinfra drops the keys of a slot's .env.sandbox: a KTRDR_API_PORT exported in the developer's
+   * terminal must not move a slot's port.
+   */
+  unsetEnv?: readonly string[];
 }
 
 export type Exec = (
@@ -34,8 +40,13 @@ export function createExec(env: Record<string, string>): Exec {
           resolve(r);
         }
       };
+      let childEnv = env;
+      if (options.unsetEnv && options.unsetEnv.length > 0) {
+        const drop = new Set(options.unsetEnv);
+        childEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !drop.has(k)));
+      }
       const child = spawn(command, [...args], {
-        env,
+        env: childEnv,
         cwd: options.cwd,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

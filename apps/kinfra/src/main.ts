@@ -2,7 +2,7 @@
 /** Entry point of the `kinfra` command. */
 import { childProcessEnv, getCliSettings, getSandboxSettings } from '@ktrdr/config';
 import { runCli } from './cli';
-import { Context, findRepoRoot } from './commands';
+import { Context, findRepoRoot, findStackFile } from './commands';
 import { createExec } from './exec';
 import { Output, coloursEnabled } from './output';
 import { createPortChecker } from './ports';
@@ -20,6 +20,7 @@ export function defaultContext(): Context {
     http: defaultHttpDeps,
     now: () => new Date(),
     repoRoot: findRepoRoot(),
+    stackFile: findStackFile(),
   };
 }
 

@@ -5,7 +5,7 @@ import { runCli } from '../src/cli';
 import { createExec } from '../src/exec';
 import { Output, coloursEnabled } from '../src/output';
 import { PortChecker } from '../src/ports';
-import { fakeDocker, fakeHttp, makeContext, tempDir } from './helpers';
+import { STACK_FILE_OF_REPO, fakeDocker, fakeHttp, makeContext, tempDir } from './helpers';
 
 // Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
 jest.setTimeout(60_000);
@@ -123,14 +123,14 @@ describe('kinfra CLI (in process)', () => {
       reg.slots['3'].claimed_by = work;
       delete reg.slots['4'];
       fs.writeFileSync(regFile, JSON.stringify(reg));
-      fs.rmSync(path.join(sandboxes(root), 'slot-2', 'docker-compose.yml'));
+      fs.rmSync(path.join(sandboxes(root), 'slot-2', '.env.sandbox'));
       const third = await run(['sandbox', 'provision']);
       expect(third.lines).toContain('Restored registry entry of slot 4');
-      expect(third.lines).toContain('Restored missing file(s) of slot 2: docker-compose.yml');
+      expect(third.lines).toContain('Restored missing file(s) of slot 2: .env.sandbox');
       const after = JSON.parse(fs.readFileSync(regFile, 'utf8'));
       expect(after.slots['4'].slot_id).toBe(4);
       expect(after.slots['3'].claimed_by).toBe(work); // existing entries are kept
-      expect(fs.existsSync(path.join(sandboxes(root), 'slot-2', 'docker-compose.yml'))).toBe(true);
+      expect(fs.existsSync(path.join(sandboxes(root), 'slot-2', '.env.sandbox'))).toBe(true);
     });
 
     it('--json reports each slot', async () => {
@@ -307,7 +307,7 @@ describe('kinfra CLI (in process)', () => {
         '--project-name',
         'ktrdr-slot-1',
         '--file',
-        path.join(dir, 'docker-compose.yml'),
+        STACK_FILE_OF_REPO,
         '--env-file',
         path.join(dir, '.env.sandbox'),
       ];
@@ -366,7 +366,7 @@ describe('kinfra CLI (in process)', () => {
         '--project-name',
         'ktrdr-slot-6',
         '--file',
-        path.join(dir, 'docker-compose.yml'),
+        STACK_FILE_OF_REPO,
         '--env-file',
         path.join(dir, '.env.sandbox'),
       ];
@@ -483,6 +483,31 @@ describe('kinfra CLI (in process)', () => {
         expected_workers: 2,
         compose_project: 'ktrdr-slot-3',
       });
+    });
+
+    it('status names a restarting prometheus: the slot is degraded although the backend answers', async () => {
+      const docker = fakeDocker(root);
+      const c = (service: string, state: Record<string, unknown>, restarts = 0): unknown => ({
+        Id: service,
+        Name: `/ktrdr-slot-1_${service}_1`,
+        RestartCount: restarts,
+        State: state,
+        Config: { Labels: { 'com.docker.compose.service': service } },
+      });
+      docker.setBehaviour({
+        ps_ids: 'b\np\n',
+        inspect: [
+          c('backend', { Status: 'running', Health: { Status: 'healthy' } }),
+          c('prometheus', { Status: 'restarting', ExitCode: 1 }, 3),
+        ],
+      });
+      const r = await run(['sandbox', 'status', '1'], work, {
+        exec: createExec(docker.env),
+        http: healthy(2),
+      });
+      expect(r.code).toBe(0);
+      expect(r.lines).toContain('State: degraded: prometheus restarting (3 restarts)');
+      expect(docker.calls()).toContainEqual({ program: 'docker', args: ['inspect', 'b', 'p'] });
     });
 
     it("up refuses another directory's slot without --force", async () => {

@@ -53,6 +53,17 @@ export function fakeHttp(
   };
 }
 
+/** The repository's stack definition, which kinfra runs (infra/compose/docker-compose.yml). */
+export const STACK_FILE_OF_REPO = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  'infra',
+  'compose',
+  'docker-compose.yml',
+);
+
 export function makeContext(
   sandboxesDir: string,
   cwd: string,
@@ -70,6 +81,7 @@ export function makeContext(
     http: fakeHttp(),
     now: () => new Date('2026-01-02T03:04:05.000Z'),
     lockOptions: { timeoutMs: 5_000 },
+    stackFile: STACK_FILE_OF_REPO,
     ...overrides,
     stdout,
     stderr,
@@ -81,6 +93,8 @@ export interface FakeDockerBehaviour {
   v2_missing?: boolean;
   /** Output of `ps -q` (container ids, one per line). */
   ps_ids?: string;
+  /** What `docker inspect` prints (a JSON value or raw text); unset: it fails ("No such object"). */
+  inspect?: unknown;
   /** Exit code per compose subcommand (up, down, ps). */
   exit_codes?: Record<string, number>;
 }
@@ -103,7 +117,12 @@ fs.appendFileSync(path.join(__dirname, 'calls.jsonl'), JSON.stringify({ program,
 let behaviour = {};
 try { behaviour = JSON.parse(fs.readFileSync(path.join(__dirname, 'behaviour.json'), 'utf8')); } catch {}
 const rest = program === 'docker' ? args.slice(1) : args;
-if (program === 'docker' && args[0] !== 'compose') { process.stderr.write('fake docker: only compose\\n'); process.exit(1); }
+if (program === 'docker' && args[0] === 'inspect') {
+  if (behaviour.inspect === undefined) { process.stderr.write('Error: No such object: ' + args[1] + '\\n'); process.exit(1); }
+  process.stdout.write(typeof behaviour.inspect === 'string' ? behaviour.inspect : JSON.stringify(behaviour.inspect));
+  process.exit(0);
+}
+if (program === 'docker' && args[0] !== 'compose') { process.stderr.write('fake docker: only compose and inspect\\n'); process.exit(1); }
 if (rest[0] === 'version') {
   if (program === 'docker' && behaviour.v2_missing) { process.stderr.write("docker: 'compose' is not a docker command.\\n"); process.exit(1); }
   process.stdout.write(program === 'docker' ? 'Docker Compose version v2.99.0-fake\\n' : 'docker-compose version 1.29.2-fake\\n');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
-import { fakeDocker, tempDir } from './helpers';
+import { STACK_FILE_OF_REPO, fakeDocker, tempDir } from './helpers';
 
 // Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
 jest.setTimeout(60_000);
@@ -96,7 +96,7 @@ describe('built kinfra CLI with a temporary HOME', () => {
       expect(env).toContain(`SLOT_ID=${n}\n`);
       expect(env).toContain(`KTRDR_API_PORT=${8000 + n}\n`);
       expect(env).toContain(`COMPOSE_PROJECT_NAME=ktrdr-slot-${n}\n`);
-      expect(fs.existsSync(path.join(dir, `slot-${n}`, 'docker-compose.yml'))).toBe(true);
+      expect(fs.existsSync(path.join(dir, `slot-${n}`, '.env.sandbox'))).toBe(true);
     }
     const reg = JSON.parse(fs.readFileSync(path.join(dir, 'registry.json'), 'utf8'));
     expect(reg.version).toBe(2);
@@ -115,8 +115,8 @@ describe('built kinfra CLI with a temporary HOME', () => {
 
   it('provision again skips every slot and creates nothing', () => {
     const dir = path.join(home, '.ktrdr', 'sandboxes');
-    const before = fs.readFileSync(path.join(dir, 'slot-1', 'docker-compose.yml'), 'utf8');
-    fs.appendFileSync(path.join(dir, 'slot-1', 'docker-compose.yml'), '# local edit\n');
+    const before = fs.readFileSync(path.join(dir, 'slot-1', '.env.sandbox'), 'utf8');
+    fs.appendFileSync(path.join(dir, 'slot-1', '.env.sandbox'), '# local edit\n');
     const r = kinfra(['sandbox', 'provision']);
     expect(r.code).toBe(0);
     expect(r.lines).toEqual([
@@ -128,7 +128,7 @@ describe('built kinfra CLI with a temporary HOME', () => {
       'Slot 6 already exists, skipping',
       'Skipped 6 existing slot(s)',
     ]);
-    expect(fs.readFileSync(path.join(dir, 'slot-1', 'docker-compose.yml'), 'utf8')).toBe(
+    expect(fs.readFileSync(path.join(dir, 'slot-1', '.env.sandbox'), 'utf8')).toBe(
       `${before}# local edit\n`,
     );
   });
@@ -181,7 +181,7 @@ describe('built kinfra CLI with a temporary HOME', () => {
         '--project-name',
         'ktrdr-slot-2',
         '--file',
-        path.join(slotDir, 'docker-compose.yml'),
+        STACK_FILE_OF_REPO,
         '--env-file',
         path.join(slotDir, '.env.sandbox'),
         'down',
