@@ -10,6 +10,7 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  Max,
   MaxLength,
   Min,
   ValidateIf,
@@ -197,11 +198,20 @@ export class RegisterWorkerResponseDto extends WorkerDto {
 
 /** Response of `GET /workers`. */
 export class WorkerListResponseDto {
-  @ApiProperty({ example: 2 })
+  @ApiProperty({ example: 2, description: 'Workers matching the filters (before limit/offset)' })
   total!: number;
 
   @ApiProperty({ type: [WorkerDto] })
   workers!: WorkerDto[];
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    example: null,
+    description:
+      'offset of the next page, null when this page is the last; sent when the query has limit or offset',
+  })
+  next_offset?: number | null;
 }
 
 /** Query of `GET /workers`. */
@@ -218,6 +228,25 @@ export class ListWorkersQueryDto {
   @IsOptional()
   @IsEnum(WorkerStatus)
   status?: WorkerStatus;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 10000,
+    description: 'page size; without it every matching worker is listed',
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
+  limit?: number;
+
+  @ApiPropertyOptional({ minimum: 0, default: 0 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  offset?: number;
 }
 
 /** Body of `POST /workers/{id}/heartbeat`. */

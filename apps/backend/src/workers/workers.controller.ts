@@ -61,12 +61,22 @@ export class WorkersController {
   }
 
   @Get(BACKEND_ROUTES.workers)
-  @ApiOperation({ summary: 'List workers', description: 'Filters: worker_type, status' })
+  @ApiOperation({
+    summary: 'List workers',
+    description: 'Filters: worker_type, status. Paging: limit, offset (no limit: all)',
+  })
   @ApiOkResponse({ type: WorkerListResponseDto })
   @ApiErrors(400)
   list(@Query() query: ListWorkersQueryDto): WorkerListResponseDto {
-    const workers = this.registry.list(query).map(toWorkerDto);
-    return { total: workers.length, workers };
+    const all = this.registry.list(query);
+    const offset = query.offset ?? 0;
+    // Without limit/offset the response is the 0.1 one: every match, no next_offset.
+    if (query.limit === undefined && offset === 0) {
+      return { total: all.length, workers: all.map(toWorkerDto) };
+    }
+    const end = query.limit === undefined ? all.length : Math.min(all.length, offset + query.limit);
+    const workers = all.slice(offset, end).map(toWorkerDto);
+    return { total: all.length, workers, next_offset: end < all.length ? end : null };
   }
 
   @Get(BACKEND_ROUTES.worker)
