@@ -1,4 +1,6 @@
 import { WorkerActivity, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import type { Timers } from '../src/common/periodic-task';
+import { HealthMonitorService } from '../src/workers/health-monitor.service';
 import { WorkerClient } from '../src/workers/worker-client';
 import type { HealthOutcome } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
@@ -165,6 +167,123 @@ describe('health monitor', () => {
     const report = await h.monitor.sweep();
     expect(report.became_unavailable).toEqual([]);
     expect(h.registry.size).toBe(0);
+  });
+});
+
+/** Timers a test fires by hand: `fireDue(ms)` runs what was set to go off within `ms` of setting. */
+class HandTimers implements Timers {
+  private next = 1;
+  private readonly pending = new Map<number, { fn: () => void; ms: number }>();
+  setTimeout(fn: () => void, ms: number): number {
+    const id = this.next++;
+    this.pending.set(id, { fn, ms });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  fireDue(ms: number): void {
+    for (const [id, t] of [...this.pending]) {
+      if (t.ms > ms) continue;
+      this.pending.delete(id);
+      t.fn();
+    }
+  }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe("health checks on each worker's own schedule", () => {
+  function scheduled(concurrency: number) {
+    const h = createHarness(
+      testSettings({
+        worker: {
+          health_check_interval: 10,
+          health_check_timeout: 5,
+          health_check_concurrency: concurrency,
+        },
+      }),
+    );
+    const timers = new HandTimers();
+    const monitor = new HealthMonitorService(
+      h.registry,
+      h.client as unknown as WorkerClient,
+      h.settings,
+      h.clock,
+      timers,
+      false,
+      h.metrics,
+    );
+    return { h, timers, monitor };
+  }
+
+  it('checks each worker once per interval, each at its own time, without waiting for the others', async () => {
+    const { h, monitor } = scheduled(50);
+    const urls = Array.from({ length: 20 }, (_, i) => register(h, `w${i}`));
+    // Nothing is due at registration: first checks are spread over the first interval.
+    monitor.checkDue();
+    let checked = 0;
+    for (let t = 0; t < 10_000; t += 250) {
+      h.clock.advance(250);
+      checked += monitor.checkDue();
+      await flush();
+    }
+    expect(checked).toBe(20);
+    expect(new Set(h.client.probes)).toEqual(new Set(urls));
+    // The next round: again each worker once, 10 s after its own last check.
+    for (let t = 0; t < 10_000; t += 250) {
+      h.clock.advance(250);
+      checked += monitor.checkDue();
+      await flush();
+    }
+    expect(checked).toBe(40);
+    expect(monitor.schedule.late_checks).toBe(0);
+  });
+
+  it('hung workers (more of them than there are slots) never delay a healthy worker past its interval + 1 s', async () => {
+    const { h, timers, monitor } = scheduled(2);
+    const hung = Array.from({ length: 8 }, (_, i) => register(h, `hung${i}`));
+    const healthy = Array.from({ length: 4 }, (_, i) => register(h, `ok${i}`));
+    const answers: Array<() => void> = [];
+    for (const u of hung)
+      h.client.health.set(
+        u,
+        () =>
+          new Promise<HealthOutcome>((r) =>
+            answers.push(() => r({ ok: false, reason: 'timed out' })),
+          ),
+      );
+    const lastCheck = new Map<string, number>();
+    const worstGap = new Map<string, number>();
+    for (const u of healthy)
+      h.client.health.set(u, async () => {
+        const now = h.clock.now();
+        const before = lastCheck.get(u);
+        if (before !== undefined) worstGap.set(u, Math.max(worstGap.get(u) ?? 0, now - before));
+        lastCheck.set(u, now);
+        return OK;
+      });
+    monitor.checkDue();
+    // 60 s of ticks; each unanswered check gives up after 5 s (the hung ones' answers), and
+    // checks unanswered for a second leave the healthy slots (the demotion timer).
+    for (let t = 0; t < 60_000; t += 250) {
+      h.clock.advance(250);
+      monitor.checkDue();
+      await flush();
+      timers.fireDue(1000);
+      if (t % 5000 === 0) answers.splice(0).forEach((answer) => answer());
+      await flush();
+    }
+    answers.splice(0).forEach((answer) => answer());
+    await flush();
+    for (const u of healthy) {
+      expect(lastCheck.has(u)).toBe(true);
+      expect(worstGap.get(u)).toBeLessThanOrEqual(11_000);
+    }
+    // The hung workers were checked too (on the suspects' slots), and counted as failing.
+    expect(h.registry.get('hung0')!.health_check_failures).toBeGreaterThan(0);
   });
 });
 

@@ -41,8 +41,9 @@ describe('application lifecycle', () => {
       operations: { cleanup_interval_seconds: 3600 },
     });
     const t = await createTestApp({ timers, settings, backgroundTasks: true });
-    // Retention runs at once; the others (the dispatcher's safety pass at 5 s) after their interval.
-    expect(timers.delays()).toEqual([0, 5_000, 10_000, 15_000]);
+    // Retention runs at once; the others (the dispatcher's safety pass at 5 s) after their interval,
+    // except the health checks' tick (250 ms): each worker is due on its own 10 s schedule.
+    expect(timers.delays()).toEqual([0, 250, 5_000, 15_000]);
     const live = await authed(t.app.getHttpServer() as Server)
       .get('/api/v1/health')
       .expect(200);
@@ -56,7 +57,7 @@ describe('application lifecycle', () => {
     timers.fireAll();
     for (let i = 0; i < 20 && timers.pending.size < 4; i++)
       await new Promise((r) => setImmediate(r));
-    expect(timers.delays()).toEqual([5_000, 10_000, 15_000, 3_600_000]);
+    expect(timers.delays()).toEqual([250, 5_000, 15_000, 3_600_000]);
     await t.close();
     expect(timers.pending.size).toBe(0);
     expect(timers.cleared).toHaveLength(4);

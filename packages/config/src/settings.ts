@@ -228,7 +228,7 @@ export const WorkerSettings = defineSettings({
       min: 1,
       max: 10000,
       description:
-        'Health checks the backend runs in parallel (a slow worker never delays the others).',
+        'Health checks the backend runs in parallel per lane: one lane for healthy workers, one for workers failing checks or not answering within a second (so hung workers never delay a healthy one).',
     }),
     dispatch_timeout: num({
       default: 10,

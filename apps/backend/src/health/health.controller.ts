@@ -68,6 +68,8 @@ export class HealthController {
         return this.indicators.check('worker_health_monitor').up({
           running: this.monitor.isRunning,
           workers: this.registry.size,
+          checks_in_flight: this.monitor.schedule.in_flight,
+          late_checks: this.monitor.schedule.late_checks,
           last_sweep_ms: last ? Math.round(last.duration_ms) : null,
         });
       },
