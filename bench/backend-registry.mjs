@@ -155,10 +155,22 @@ async function main() {
         if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
       }
       lat.sort((a, b) => a - b);
-      return { p50: pct(lat, 50), p95: pct(lat, 95), bytes };
+      return { p50: pct(lat, 50), p95: pct(lat, 95), p99: pct(lat, 99), bytes };
     };
     const all = await timeGet(`${base}/api/v1/workers`);
     const filtered = await timeGet(`${base}/api/v1/workers?worker_type=training&status=available`);
+    const page = await timeGet(
+      `${base}/api/v1/workers?limit=100&offset=${Math.floor(WORKERS / 2)}`,
+    );
+    // Anchor: a bare node:http server that serialises the same list (JSON.stringify per request).
+    const listBody = await (await fetch(`${base}/api/v1/workers`, { headers: AUTH })).json();
+    const bare = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(listBody));
+    });
+    await new Promise((r) => bare.listen(0, '127.0.0.1', r));
+    const anchor = await timeGet(`http://127.0.0.1:${bare.address().port}/`);
+    bare.closeAllConnections();
+    await new Promise((r) => bare.close(r));
 
     console.log(
       `backend registry benchmark — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
@@ -170,10 +182,16 @@ async function main() {
       `health sweep (concurrency ${CONCURRENCY}):  ${sweeps.map(ms).join(', ')} (min ${ms(Math.min(...sweeps))})`,
     );
     console.log(
-      `GET /api/v1/workers (${REQUESTS} req):    p50 ${ms(all.p50)}, p95 ${ms(all.p95)}, ${(all.bytes / 1024).toFixed(0)} KiB`,
+      `GET /api/v1/workers (${REQUESTS} req):    p50 ${ms(all.p50)}, p95 ${ms(all.p95)}, p99 ${ms(all.p99)}, ${(all.bytes / 1024).toFixed(0)} KiB`,
     );
     console.log(
-      `GET /api/v1/workers?worker_type=training&status=available: p50 ${ms(filtered.p50)}, p95 ${ms(filtered.p95)}, ${(filtered.bytes / 1024).toFixed(0)} KiB`,
+      `GET /api/v1/workers?worker_type=training&status=available: p50 ${ms(filtered.p50)}, p95 ${ms(filtered.p95)}, p99 ${ms(filtered.p99)}, ${(filtered.bytes / 1024).toFixed(0)} KiB`,
+    );
+    console.log(
+      `GET /api/v1/workers?limit=100: p50 ${ms(page.p50)}, p95 ${ms(page.p95)}, p99 ${ms(page.p99)}, ${(page.bytes / 1024).toFixed(0)} KiB`,
+    );
+    console.log(
+      `anchor, bare node:http serialising the same full list: p50 ${ms(anchor.p50)}, p99 ${ms(anchor.p99)}; full list p99 ratio ${(all.p99 / anchor.p99).toFixed(2)}× the anchor (goal: p99 < ${WORKERS >= 5000 ? 100 : 20} ms)`,
     );
   } finally {
     await nestApp.close();

@@ -146,6 +146,10 @@ export function configureApp(app: INestApplication): OpenAPIObject {
     if (shutdown.isShuttingDown) res.setHeader('connection', 'close');
     next();
   });
+  // No ETag on API answers: Express would hash every JSON body (a sha1 of the whole worker list on
+  // each GET /workers) for conditional requests no client makes; live changes come as events.
+  // (The dashboard's static files keep theirs: serve-static sets them itself.)
+  (app as NestExpressApplication).set('etag', false);
   // JSON only on writes (415 otherwise), before any body parser.
   app.use(jsonOnlyWrites());
   // Registered before init, so Nest skips its default 100 kB JSON parser.

@@ -709,7 +709,11 @@ function deployToWorkers(
         'the operation to continue on another host',
         async () => {
           const o = await operation(id);
-          return o.attempt >= 2 && o.status === 'running' && hostOf(o.worker_id) !== victim
+          // Running there, or already finished there: the resumed epochs can take less than
+          // one poll on an idle machine.
+          return o.attempt >= 2 &&
+            (o.status === 'running' || o.status === 'completed') &&
+            hostOf(o.worker_id) !== victim
             ? o
             : undefined;
         },
