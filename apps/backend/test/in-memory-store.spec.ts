@@ -1,4 +1,4 @@
-import { describeRepositoryContract } from '../src/persistence/__tests__/repository.contract';
+import { describeRepositoryContract } from './persistence/repository.contract';
 import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
 
 // The store the service tests run on keeps the same contract as the SQL drivers (the migration

@@ -14,7 +14,7 @@ import { CompletionStatus, OperationStatus, OperationType, WorkerType } from '@k
 import type { OperationsRepository } from '../src/persistence/operations.repository';
 import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
 import { PostgresOperationsRepository } from '../src/persistence/postgres-operations.repository';
-import { PGLITE_TIMEOUT_MS } from '../src/persistence/__tests__/repository.contract';
+import { PGLITE_TIMEOUT_MS } from './persistence/repository.contract';
 import { BACKTEST_PARAMS, createHarness } from './support/harness';
 import { ManualClock } from './support/manual-clock';
 

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PGLITE_LOCK_FILE } from '../pglite-lock';
-import { PgliteOperationsRepository } from '../pglite-operations.repository';
+import { PGLITE_LOCK_FILE } from '../../src/persistence/pglite-lock';
+import { PgliteOperationsRepository } from '../../src/persistence/pglite-operations.repository';
 import {
   PGLITE_TIMEOUT_MS,
   checkAttemptsMigration,

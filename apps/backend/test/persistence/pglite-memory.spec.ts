@@ -1,5 +1,5 @@
-import { PGLITE_MEMORY_DIR } from '../pglite-executor';
-import { PgliteOperationsRepository } from '../pglite-operations.repository';
+import { PGLITE_MEMORY_DIR } from '../../src/persistence/pglite-executor';
+import { PgliteOperationsRepository } from '../../src/persistence/pglite-operations.repository';
 import { describeRepositoryContract } from './repository.contract';
 
 describeRepositoryContract('PGlite in memory', {

@@ -1,13 +1,13 @@
 import { Test } from '@nestjs/testing';
 import { withEnv } from '@ktrdr/config';
 import { OperationType } from '@ktrdr/contracts';
-import { OPERATIONS_REPOSITORY } from '../operations.repository';
-import type { OperationsRepository } from '../operations.repository';
-import { PersistenceModule } from '../persistence.module';
-import { PgliteOperationsRepository } from '../pglite-operations.repository';
-import { PostgresOperationsRepository } from '../postgres-operations.repository';
-import { createOperationsRepository } from '../repository.factory';
-import type { DatabaseSettingsValues } from '../repository.factory';
+import { OPERATIONS_REPOSITORY } from '../../src/persistence/operations.repository';
+import type { OperationsRepository } from '../../src/persistence/operations.repository';
+import { PersistenceModule } from '../../src/persistence/persistence.module';
+import { PgliteOperationsRepository } from '../../src/persistence/pglite-operations.repository';
+import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
+import { createOperationsRepository } from '../../src/persistence/repository.factory';
+import type { DatabaseSettingsValues } from '../../src/persistence/repository.factory';
 import { captureLogger, closedPort } from './helpers';
 import { PGLITE_TIMEOUT_MS } from './repository.contract';
 

@@ -1,12 +1,12 @@
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
-import { MIGRATIONS } from '../migrations';
-import type { Migration } from '../migrations';
-import type { NewOperation, OperationRecord, OperationsRepository } from '../operations.repository';
+import { MIGRATIONS } from '../../src/persistence/migrations';
+import type { Migration } from '../../src/persistence/migrations';
+import type { NewOperation, OperationRecord, OperationsRepository } from '../../src/persistence/operations.repository';
 import {
   DuplicateOperationError,
   InvalidOperationInputError,
   SqlOperationsRepository,
-} from '../sql-operations.repository';
+} from '../../src/persistence/sql-operations.repository';
 
 /** How the contract suite reaches one store. */
 export interface ContractTarget {

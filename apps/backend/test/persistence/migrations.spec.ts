@@ -1,6 +1,6 @@
-import { MIGRATIONS, applyMigrations } from '../migrations';
-import type { Migration } from '../migrations';
-import { PgliteExecutor } from '../pglite-executor';
+import { MIGRATIONS, applyMigrations } from '../../src/persistence/migrations';
+import type { Migration } from '../../src/persistence/migrations';
+import { PgliteExecutor } from '../../src/persistence/pglite-executor';
 import { captureLogger } from './helpers';
 import { PGLITE_TIMEOUT_MS } from './repository.contract';
 

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import type { PersistenceLogger } from '../sql-executor';
+import type { PersistenceLogger } from '../../src/persistence/sql-executor';
 
 /** A logger that keeps every line, to assert on what was (and was not) logged. */
 export function captureLogger(): PersistenceLogger & { lines: string[] } {

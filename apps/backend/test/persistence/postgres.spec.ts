@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { getTestSettings } from '@ktrdr/config';
 import { OperationStatus, OperationType } from '@ktrdr/contracts';
-import { MIGRATIONS } from '../migrations';
-import type { OperationRecord } from '../operations.repository';
-import { PostgresOperationsRepository } from '../postgres-operations.repository';
+import { MIGRATIONS } from '../../src/persistence/migrations';
+import type { OperationRecord } from '../../src/persistence/operations.repository';
+import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
 import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
 
 const url = getTestSettings().postgres_url;
