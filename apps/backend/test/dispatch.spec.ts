@@ -107,6 +107,28 @@ describe('durable queue and dispatch', () => {
     });
   });
 
+  it('a queue known to be empty costs no claim until something is queued (workers registering, finishing)', async () => {
+    const claims: OperationType[] = [];
+    const claimNext = h.repo.claimNext.bind(h.repo);
+    h.repo.claimNext = (type, claim) => {
+      claims.push(type);
+      return claimNext(type, claim);
+    };
+    register(h, 'w1');
+    await h.dispatcher.settle();
+    const afterFirst = claims.filter((t) => t === OperationType.BACKTESTING).length;
+    expect(afterFirst).toBe(1); // found the backtest queue empty once
+    for (let i = 2; i <= 20; i++) register(h, `w${i}`);
+    await h.dispatcher.settle();
+    expect(claims.filter((t) => t === OperationType.BACKTESTING)).toHaveLength(afterFirst);
+    // Something queued: the next pass claims it at once.
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    expect((await h.repo.get(res.operation_id))!.worker_id).not.toBeNull();
+    await finish(h, res.operation_id);
+    expect((await h.repo.get(res.operation_id))!.status).toBe(OperationStatus.COMPLETED);
+  });
+
   it('5 backtests posted at once to 3 workers: 3 run, 2 wait in order, all complete with no retry', async () => {
     for (const id of ['w1', 'w2', 'w3']) register(h, id);
     const ids: string[] = [];

@@ -62,8 +62,20 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     for (const t of OPERATION_TYPES_OF_WORKER(e.worker.worker_type)) void this.trigger(t);
   };
   private readonly onOperation = (e: OperationEvent): void => {
-    if (e.kind === 'queued') void this.trigger(e.operation.operation_type);
+    if (e.kind !== 'queued') return;
+    const type = e.operation.operation_type;
+    this.queueGeneration.set(type, (this.queueGeneration.get(type) ?? 0) + 1);
+    this.knownEmpty.delete(type);
+    void this.trigger(type);
   };
+  /**
+   * Types whose queue a claim found empty, with nothing queued since (every move to pending goes
+   * through the lifecycle, which says so with a `queued` event): a pass for them — a worker that
+   * registers, heartbeats idle or finishes — costs no claim statement. The safety pass forgets this
+   * (operations another backend process queued on a shared PostgreSQL emit no event here).
+   */
+  private readonly knownEmpty = new Set<OperationType>();
+  private readonly queueGeneration = new Map<OperationType, number>();
   private stopped = false;
 
   constructor(
@@ -81,7 +93,10 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     this.safety = new PeriodicTask(
       'dispatch safety pass',
       settings.operations.dispatch_interval_seconds * 1000,
-      () => this.dispatchAll(),
+      () => {
+        this.knownEmpty.clear();
+        return this.dispatchAll();
+      },
       timers,
       this.logger,
     );
@@ -160,6 +175,8 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     const types = WORKER_TYPE_FOR_OPERATION[type];
     const preferGpu = type === OperationType.TRAINING;
     while (!this.stopped && !this.shutdown.isShuttingDown) {
+      if (this.knownEmpty.has(type)) return;
+      const generation = this.queueGeneration.get(type) ?? 0;
       const lookedAt = Date.now();
       const worker = this.registry.peekAvailable(types, { preferGpu });
       if (!worker) return;
@@ -171,7 +188,11 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         : [];
       const lease = randomUUID();
       const op = await this.lifecycle.claim(type, worker.worker_id, lease);
-      if (!op) return; // the queue of this type is empty
+      if (!op) {
+        // The queue of this type is empty, unless something was queued while the claim ran.
+        if ((this.queueGeneration.get(type) ?? 0) === generation) this.knownEmpty.add(type);
+        return;
+      }
       this.tracing?.selection(
         op,
         worker,

@@ -1,7 +1,11 @@
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../../src/persistence/migrations';
 import type { Migration } from '../../src/persistence/migrations';
-import type { NewOperation, OperationRecord, OperationsRepository } from '../../src/persistence/operations.repository';
+import type {
+  NewOperation,
+  OperationRecord,
+  OperationsRepository,
+} from '../../src/persistence/operations.repository';
 import {
   DuplicateOperationError,
   InvalidOperationInputError,
