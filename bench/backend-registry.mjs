@@ -7,63 +7,16 @@
 // Run from the repo root: node bench/backend-registry.mjs [--workers=1000] [--sweeps=3] [--requests=200]
 //   [--concurrency=50]
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
-import { arg as textArg, root } from './lib.mjs';
-
-// The backend refuses requests without credentials: the bench configures its own (never used elsewhere).
-const BENCH_TOKEN = 'bench-registration-token-0123456789abcdef';
-const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
-const AUTH = { authorization: `Bearer ${BENCH_KEY}`, 'x-ktrdr-worker-token': BENCH_TOKEN };
-const withAuth = (s) => ({
-  ...s,
-  worker: { ...s.worker, registration_token: BENCH_TOKEN },
-  auth: {
-    ...s.auth,
-    keys: [
-      {
-        name: 'bench',
-        role: 'operate',
-        sha256: createHash('sha256').update(BENCH_KEY).digest('hex'),
-      },
-    ],
-  },
-});
-
-const backendDir = path.join(root, 'apps/backend');
-// Resolve Nest and friends from the backend package (they are its dependencies, not the root's).
-const require = createRequire(path.join(backendDir, 'package.json'));
+import { AUTH, loadBackend, run, startBackend } from './backend.mjs';
+import { arg as textArg } from './lib.mjs';
 
 const arg = (name, dflt) => Number(textArg(name, String(dflt)));
 const WORKERS = Math.max(1, Math.min(20_000, arg('workers', 1000)));
 const SWEEPS = Math.max(1, Math.min(20, arg('sweeps', 3)));
 const REQUESTS = Math.max(10, Math.min(5000, arg('requests', 200)));
 const CONCURRENCY = Math.max(1, Math.min(1000, arg('concurrency', 50)));
-
-let nest;
-let app;
-let setup;
-let defaults;
-let store;
-let registryMod;
-let monitorMod;
-try {
-  require('reflect-metadata');
-  nest = require('@nestjs/core');
-  app = require(path.join(backendDir, 'dist/app.module.js'));
-  setup = require(path.join(backendDir, 'dist/app.setup.js'));
-  defaults = require(path.join(backendDir, 'dist/config/defaults.js'));
-  store = require(path.join(backendDir, 'dist/persistence/pglite-operations.repository.js'));
-  registryMod = require(path.join(backendDir, 'dist/workers/worker-registry.js'));
-  monitorMod = require(path.join(backendDir, 'dist/workers/health-monitor.service.js'));
-} catch (err) {
-  console.error(
-    `Cannot load the built backend (${err.message}).\nBuild it first: pnpm turbo run build --filter=@ktrdr/backend...`,
-  );
-  process.exit(1);
-}
+const backend = loadBackend();
 
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -88,21 +41,12 @@ async function main() {
   await new Promise((r) => fake.listen(0, '127.0.0.1', r));
   const fakePort = fake.address().port;
 
+  const defaults = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
-    ...defaults.DEFAULT_BACKEND_SETTINGS,
-    worker: { ...defaults.DEFAULT_BACKEND_SETTINGS.worker, health_check_concurrency: CONCURRENCY },
+    ...defaults,
+    worker: { ...defaults.worker, health_check_concurrency: CONCURRENCY },
   };
-  const nestApp = await nest.NestFactory.create(
-    app.AppModule.forRoot({
-      settings: withAuth(settings),
-      repository: new store.PgliteOperationsRepository({ dir: 'memory://' }),
-      backgroundTasks: false,
-    }),
-    { logger: ['error'] },
-  );
-  setup.configureApp(nestApp);
-  await nestApp.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${nestApp.getHttpServer().address().port}`;
+  const { nestApp, base } = await startBackend(backend, { settings });
 
   try {
     // Register the workers (20 requests in flight).
@@ -128,12 +72,12 @@ async function main() {
       }),
     );
     const registerMs = performance.now() - t0;
-    const registry = nestApp.get(registryMod.WorkerRegistry);
+    const registry = nestApp.get(backend.WorkerRegistry);
     if (registry.size !== WORKERS)
       throw new Error(`expected ${WORKERS} workers, registry has ${registry.size}`);
 
     // Full health sweeps through the real monitor and HTTP client.
-    const monitor = nestApp.get(monitorMod.HealthMonitorService);
+    const monitor = nestApp.get(backend.HealthMonitorService);
     const sweeps = [];
     for (let s = 0; s < SWEEPS; s++) {
       const report = await monitor.sweep();
@@ -200,10 +144,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  },
-);
+run(main);

@@ -10,16 +10,9 @@
 // Run from the repo root: node bench/health-schedule.mjs [--workers=5000] [--hung=0.1] [--interval=10]
 //   [--rounds=3]
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
-import { arg as textArg, root } from './lib.mjs';
-
-const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
-const AUTH = { authorization: `Bearer ${BENCH_KEY}` };
-const backendDir = path.join(root, 'apps/backend');
-const require = createRequire(path.join(backendDir, 'package.json'));
+import { AUTH, loadBackend, run, startBackend } from './backend.mjs';
+import { arg as textArg } from './lib.mjs';
 
 const arg = (name, dflt) => Number(textArg(name, String(dflt)));
 const WORKERS = Math.max(10, Math.min(20_000, arg('workers', 5000)));
@@ -27,23 +20,7 @@ const HUNG = Math.max(0, Math.min(0.9, arg('hung', 0.1)));
 const INTERVAL_S = Math.max(1, Math.min(60, arg('interval', 10)));
 const ROUNDS = Math.max(2, Math.min(10, arg('rounds', 3)));
 const REQUESTS = 400;
-
-let nest, app, setup, defaults, store, registryMod, monitorMod;
-try {
-  require('reflect-metadata');
-  nest = require('@nestjs/core');
-  app = require(path.join(backendDir, 'dist/app.module.js'));
-  setup = require(path.join(backendDir, 'dist/app.setup.js'));
-  defaults = require(path.join(backendDir, 'dist/config/defaults.js'));
-  store = require(path.join(backendDir, 'dist/persistence/pglite-operations.repository.js'));
-  registryMod = require(path.join(backendDir, 'dist/workers/worker-registry.js'));
-  monitorMod = require(path.join(backendDir, 'dist/workers/health-monitor.service.js'));
-} catch (err) {
-  console.error(
-    `Cannot load the built backend (${err.message}).\nBuild it first: pnpm turbo run build --filter=@ktrdr/backend...`,
-  );
-  process.exit(1);
-}
+const backend = loadBackend();
 
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -79,7 +56,7 @@ async function main() {
   await new Promise((r) => fake.listen(0, '127.0.0.1', r));
   const fakePort = fake.address().port;
 
-  const base0 = defaults.DEFAULT_BACKEND_SETTINGS;
+  const base0 = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
     ...base0,
     worker: {
@@ -88,30 +65,10 @@ async function main() {
       health_check_timeout: 5,
       removal_threshold: 3600,
     },
-    auth: {
-      ...base0.auth,
-      keys: [
-        {
-          name: 'bench',
-          role: 'operate',
-          sha256: createHash('sha256').update(BENCH_KEY).digest('hex'),
-        },
-      ],
-    },
   };
-  const nestApp = await nest.NestFactory.create(
-    app.AppModule.forRoot({
-      settings,
-      repository: new store.PgliteOperationsRepository({ dir: 'memory://' }),
-      backgroundTasks: false,
-    }),
-    { logger: ['error'] },
-  );
-  setup.configureApp(nestApp);
-  await nestApp.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${nestApp.getHttpServer().address().port}`;
-  const registry = nestApp.get(registryMod.WorkerRegistry);
-  const monitor = nestApp.get(monitorMod.HealthMonitorService);
+  const { nestApp, base } = await startBackend(backend, { settings });
+  const registry = nestApp.get(backend.WorkerRegistry);
+  const monitor = nestApp.get(backend.HealthMonitorService);
   let ticker = null;
   try {
     for (let i = 0; i < WORKERS; i++)
@@ -193,10 +150,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  },
-);
+run(main);

@@ -10,48 +10,14 @@
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
 // Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8]
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { arg, root } from './lib.mjs';
+import { AUTH, loadBackend, run, startBackend } from './backend.mjs';
+import { arg } from './lib.mjs';
 
-const backendDir = path.join(root, 'apps/backend');
-const require = createRequire(path.join(backendDir, 'package.json'));
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
 const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
 const PG_URL = arg('postgres', '');
 const TIME_LIMIT_MS = 180_000;
-
-require('reflect-metadata');
-const nest = require('@nestjs/core');
-const { AppModule } = require(path.join(backendDir, 'dist/app.module.js'));
-const { configureApp } = require(path.join(backendDir, 'dist/app.setup.js'));
-const { DEFAULT_BACKEND_SETTINGS } = require(path.join(backendDir, 'dist/config/defaults.js'));
-const { PgliteOperationsRepository } = require(
-  path.join(backendDir, 'dist/persistence/pglite-operations.repository.js'),
-);
-const { PostgresOperationsRepository } = require(
-  path.join(backendDir, 'dist/persistence/postgres-operations.repository.js'),
-);
-
-const { createHash } = require('node:crypto');
-// The backend refuses requests without credentials: the bench configures its own (never used elsewhere).
-const BENCH_TOKEN = 'bench-registration-token-0123456789abcdef';
-const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
-const AUTH = { authorization: `Bearer ${BENCH_KEY}`, 'x-ktrdr-worker-token': BENCH_TOKEN };
-const withAuth = (s) => ({
-  ...s,
-  worker: { ...s.worker, registration_token: BENCH_TOKEN },
-  auth: {
-    ...s.auth,
-    keys: [
-      {
-        name: 'bench',
-        role: 'operate',
-        sha256: createHash('sha256').update(BENCH_KEY).digest('hex'),
-      },
-    ],
-  },
-});
+const backend = loadBackend();
 
 const BACKTEST = {
   symbol: 'SYNTH-BENCH',
@@ -104,19 +70,16 @@ async function main() {
   const anchorMs = performance.now() - t0;
 
   const repository = PG_URL
-    ? new PostgresOperationsRepository({ connectionString: PG_URL })
-    : new PgliteOperationsRepository({ dir: 'memory://' });
+    ? new backend.PostgresOperationsRepository({ connectionString: PG_URL })
+    : new backend.PgliteOperationsRepository({ dir: 'memory://' });
+  const defaults = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
-    ...DEFAULT_BACKEND_SETTINGS,
-    operations: { ...DEFAULT_BACKEND_SETTINGS.operations, max_queued: OPS + 10 },
+    ...defaults,
+    operations: { ...defaults.operations, max_queued: OPS + 10 },
   };
-  const app = await nest.NestFactory.create(
-    AppModule.forRoot({ settings: withAuth(settings), repository, backgroundTasks: false }),
-    { logger: ['error'] },
-  );
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  base = `http://127.0.0.1:${app.getHttpServer().address().port}`;
+  const started = await startBackend(backend, { settings, repository });
+  const app = started.nestApp;
+  base = started.base;
   try {
     // Queue OPS backtests with no worker registered (8 clients).
     t0 = performance.now();
@@ -202,10 +165,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+run(main);

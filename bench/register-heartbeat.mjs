@@ -11,45 +11,20 @@
 //   [--heartbeats=20000] [--connections=64]
 import { Agent, createServer, request } from 'node:http';
 import { createRequire } from 'node:module';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
-import path from 'node:path';
-import { arg as textArg, root } from './lib.mjs';
+import { AUTH, BENCH_TOKEN, backendRequire, loadBackend, run, startBackend } from './backend.mjs';
+import { arg as textArg } from './lib.mjs';
 
-const BENCH_TOKEN = 'bench-registration-token-0123456789abcdef';
-const BENCH_KEY = 'bench-operate-key-0123456789abcdef0123456';
-const HEADERS = {
-  'content-type': 'application/json',
-  authorization: `Bearer ${BENCH_KEY}`,
-  'x-ktrdr-worker-token': BENCH_TOKEN,
-};
-const backendDir = path.join(root, 'apps/backend');
-const require = createRequire(path.join(backendDir, 'package.json'));
-
+const HEADERS = { 'content-type': 'application/json', ...AUTH };
 const arg = (name, dflt) => Number(textArg(name, String(dflt)));
 const REGISTERED = Math.max(0, Math.min(50_000, arg('registered', 10_000)));
 const REGISTERS = Math.max(100, Math.min(20_000, arg('registers', 2000)));
 const HEARTBEATS = Math.max(100, Math.min(100_000, arg('heartbeats', 20_000)));
 const CONNECTIONS = Math.max(1, Math.min(512, arg('connections', 64)));
 const TIME_LIMIT_MS = 60_000; // per phase
-
-let nest, app, setup, defaults, store, registryMod, express;
-try {
-  require('reflect-metadata');
-  nest = require('@nestjs/core');
-  app = require(path.join(backendDir, 'dist/app.module.js'));
-  setup = require(path.join(backendDir, 'dist/app.setup.js'));
-  defaults = require(path.join(backendDir, 'dist/config/defaults.js'));
-  store = require(path.join(backendDir, 'dist/persistence/pglite-operations.repository.js'));
-  registryMod = require(path.join(backendDir, 'dist/workers/worker-registry.js'));
-  const fromPlatform = createRequire(require.resolve('@nestjs/platform-express'));
-  express = fromPlatform('express');
-} catch (err) {
-  console.error(
-    `Cannot load the built backend (${err.message}).\nBuild it first: pnpm turbo run build --filter=@ktrdr/backend...`,
-  );
-  process.exit(1);
-}
+const backend = loadBackend();
+// Express as the backend has it (through @nestjs/platform-express).
+const express = createRequire(backendRequire.resolve('@nestjs/platform-express'))('express');
 
 /** One POST over `agent`; resolves with the status code once the answer is read. */
 function post(agent, url, body) {
@@ -128,34 +103,9 @@ async function main() {
   await new Promise((r) => bareServer.listen(0, '127.0.0.1', r));
   const bareBase = `http://127.0.0.1:${bareServer.address().port}`;
 
-  const base0 = defaults.DEFAULT_BACKEND_SETTINGS;
-  const settings = {
-    ...base0,
-    worker: { ...base0.worker, registration_token: BENCH_TOKEN },
-    auth: {
-      ...base0.auth,
-      keys: [
-        {
-          name: 'bench',
-          role: 'operate',
-          sha256: createHash('sha256').update(BENCH_KEY).digest('hex'),
-        },
-      ],
-    },
-  };
-  const nestApp = await nest.NestFactory.create(
-    app.AppModule.forRoot({
-      settings,
-      repository: new store.PgliteOperationsRepository({ dir: 'memory://' }),
-      backgroundTasks: false,
-    }),
-    { logger: ['error'] },
-  );
-  setup.configureApp(nestApp);
-  await nestApp.listen(0, '127.0.0.1');
-  const base = `http://127.0.0.1:${nestApp.getHttpServer().address().port}`;
+  const { nestApp, base } = await startBackend(backend);
   try {
-    const registry = nestApp.get(registryMod.WorkerRegistry);
+    const registry = nestApp.get(backend.WorkerRegistry);
     for (let i = 0; i < REGISTERED; i++) {
       const w = {
         worker_id: `bench-${i}`,
@@ -212,10 +162,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err instanceof Error ? err.stack : err);
-    process.exit(1);
-  },
-);
+run(main);
