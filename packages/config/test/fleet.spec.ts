@@ -42,7 +42,7 @@ function write(text: string): string {
   return file;
 }
 
-const PROD = `backend_url: http://10.9.0.10:8000/api/v1
+const PROD = `backend_url: http://127.9.0.10:8000/api/v1
 health_check:
   interval: 10
   timeout: 5
@@ -53,21 +53,21 @@ deployment:
   proxmox:
     template_id: 9000
     network:
-      subnet: 10.9.0.0/24
-      gateway: 10.9.0.1
+      subnet: 127.9.0.0/24
+      gateway: 127.9.0.1
     workers:
       backtesting:
         count: 3
         id_start: 301
         cores: 2
         memory_mb: 2048
-        ip_range: 10.9.0.101-10.9.0.110
+        ip_range: 127.9.0.101-127.9.0.110
       training:
         count: 2
         id_start: 401
         cores: 4
         memory_mb: 8192
-        ip_range: 10.9.0.121-10.9.0.130
+        ip_range: 127.9.0.121-127.9.0.130
 `;
 
 /** Errors of a file, as loadFleetConfig throws them. */
@@ -154,7 +154,7 @@ describe('the repository fleet files', () => {
     const c = withEnv({ KTRDR_FLEET_DIR: nodePath.join(tmp, 'dir') }, () =>
       loadFleetConfig({ environment: 'prod' }),
     );
-    expect(c.backend_url).toBe('http://10.9.0.10:8000/api/v1');
+    expect(c.backend_url).toBe('http://127.9.0.10:8000/api/v1');
     expect(() => withEnv({}, () => loadFleetConfig({ environment: 'qa' }))).toThrow(
       /--env: must be one of development, test, production/,
     );
@@ -194,7 +194,7 @@ describe('variables override the file', () => {
       expect(w.health_check_interval).toBe(7); // from the file
       expect(w.health_check_timeout).toBe(4); // the variable wins
       expect(w.heartbeat_interval).toBe(5); // not in the file: the default
-      expect(getApiClientSettings().base_url).toBe('http://10.9.0.10:8000/api/v1');
+      expect(getApiClientSettings().base_url).toBe('http://127.9.0.10:8000/api/v1');
     });
     // Without the file the defaults apply (tests are hermetic: no implicit file under withEnv).
     expect(withEnv({}, () => getWorkerSettings().health_check_interval)).toBe(10);
@@ -231,7 +231,7 @@ describe('validation of invalid files', () => {
       PROD.replace('interval: 10', 'interval: fast')
         .replace('failure_threshold: 3', 'failure_treshold: 3')
         .replace('cores: 2', 'cores: 0')
-        .replace('backend_url: http://10.9.0.10:8000/api/v1', 'backend_url: ftp://x'),
+        .replace('backend_url: http://127.9.0.10:8000/api/v1', 'backend_url: ftp://x'),
     );
     expect([...errors].sort()).toEqual(
       [
@@ -245,7 +245,7 @@ describe('validation of invalid files', () => {
 
   it('never echoes credentials inside a refused URL', () => {
     const { errors } = errorsOf(
-      PROD.replace('backend_url: http://10.9.0.10:8000/api/v1', 'backend_url: ftp://u:s3cr@t@h/x'),
+      PROD.replace('backend_url: http://127.9.0.10:8000/api/v1', 'backend_url: ftp://u:s3cr@t@h/x'),
     );
     const text = errors.join('\n');
     expect(text).toMatch(/backend_url .*ftp:\/\/\*\*\*@h\/x/);
@@ -277,30 +277,30 @@ describe('validation of invalid files', () => {
 
   it('checks the network layout of a Proxmox fleet', () => {
     const { errors } = errorsOf(
-      PROD.replace('gateway: 10.9.0.1', 'gateway: 10.9.0.105')
+      PROD.replace('gateway: 127.9.0.1', 'gateway: 127.9.0.105')
         .replace('count: 3', 'count: 30')
-        .replace('ip_range: 10.9.0.121-10.9.0.130', 'ip_range: 10.9.0.108-10.9.1.130')
+        .replace('ip_range: 127.9.0.121-127.9.0.130', 'ip_range: 127.9.0.108-127.9.1.130')
         .replace('id_start: 401', 'id_start: 310')
         .replace('template_id: 9000', 'template_id: 302'),
     );
     const problems = errors.map((e) => e.replace(/ \(.*?, line \d+\)/, ''));
     expect(problems).toEqual(
       expect.arrayContaining([
-        'deployment.proxmox.workers.backtesting.ip_range: 10.9.0.101-10.9.0.110 contains the gateway 10.9.0.105',
-        'deployment.proxmox.workers.backtesting.count: 30 containers do not fit in 10.9.0.101-10.9.0.110 (10 addresses)',
+        'deployment.proxmox.workers.backtesting.ip_range: 127.9.0.101-127.9.0.110 contains the gateway 127.9.0.105',
+        'deployment.proxmox.workers.backtesting.count: 30 containers do not fit in 127.9.0.101-127.9.0.110 (10 addresses)',
         'deployment.proxmox.workers.backtesting.id_start: VMIDs 301-330 include the template 302',
-        'deployment.proxmox.workers.training.ip_range: 10.9.0.108-10.9.1.130 is not inside 10.9.0.0/24',
-        'deployment.proxmox.workers.training.ip_range: 10.9.0.108-10.9.1.130 overlaps the backtesting range',
+        'deployment.proxmox.workers.training.ip_range: 127.9.0.108-127.9.1.130 is not inside 127.9.0.0/24',
+        'deployment.proxmox.workers.training.ip_range: 127.9.0.108-127.9.1.130 overlaps the backtesting range',
         'deployment.proxmox.workers.training.id_start: VMIDs 310-311 overlap the backtesting VMIDs',
       ]),
     );
-    const outside = errorsOf(PROD.replace('gateway: 10.9.0.1', 'gateway: 10.8.0.1')).errors;
+    const outside = errorsOf(PROD.replace('gateway: 127.9.0.1', 'gateway: 127.8.0.1')).errors;
     expect(outside).toEqual([
       expect.stringMatching(
-        /^deployment\.proxmox\.network\.gateway .*10\.8\.0\.1 is not a host address of 10\.9\.0\.0\/24$/,
+        /^deployment\.proxmox\.network\.gateway .*127\.8\.0\.1 is not a host address of 127\.9\.0\.0\/24$/,
       ),
     ]);
-    const badCidr = errorsOf(PROD.replace('subnet: 10.9.0.0/24', 'subnet: 10.9.0.7/24')).errors;
+    const badCidr = errorsOf(PROD.replace('subnet: 127.9.0.0/24', 'subnet: 127.9.0.7/24')).errors;
     expect(badCidr).toEqual([
       expect.stringMatching(
         /^deployment\.proxmox\.network\.subnet .*: must be an IPv4 network in CIDR notation/,
@@ -334,17 +334,17 @@ describe('validation of invalid files', () => {
 
 describe('IPv4 helpers', () => {
   it('parse addresses, networks and ranges', () => {
-    expect(parseIpv4('10.0.0.1')).toBe(0x0a000001);
+    expect(parseIpv4('127.0.0.1')).toBe(0x7f000001);
     expect(parseIpv4('256.0.0.1')).toBeUndefined();
-    expect(parseCidr('10.20.0.0/24')).toEqual({
-      network: 0x0a140000,
+    expect(parseCidr('127.20.0.0/24')).toEqual({
+      network: 0x7f140000,
       prefix: 24,
-      text: '10.20.0.0/24',
+      text: '127.20.0.0/24',
     });
-    expect(parseCidr('10.20.0.0/31')).toBeUndefined();
-    expect(parseIpRange('10.0.0.5-10.0.0.9')).toEqual({ first: 0x0a000005, last: 0x0a000009 });
-    expect(parseIpRange('10.0.0.9-10.0.0.5')).toBeUndefined();
-    expect(parseIpRange('10.0.0.9')).toEqual({ first: 0x0a000009, last: 0x0a000009 });
+    expect(parseCidr('127.20.0.0/31')).toBeUndefined();
+    expect(parseIpRange('127.0.0.5-127.0.0.9')).toEqual({ first: 0x7f000005, last: 0x7f000009 });
+    expect(parseIpRange('127.0.0.9-127.0.0.5')).toBeUndefined();
+    expect(parseIpRange('127.0.0.9')).toEqual({ first: 0x7f000009, last: 0x7f000009 });
   });
 });
 
