@@ -26,6 +26,8 @@ export function loadBackend() {
       DEFAULT_BACKEND_SETTINGS: dist('config/defaults.js').DEFAULT_BACKEND_SETTINGS,
       PgliteOperationsRepository: dist('persistence/pglite-operations.repository.js')
         .PgliteOperationsRepository,
+      SqliteOperationsRepository: dist('persistence/sqlite-operations.repository.js')
+        .SqliteOperationsRepository,
       PostgresOperationsRepository: dist('persistence/postgres-operations.repository.js')
         .PostgresOperationsRepository,
       WorkerRegistry: dist('workers/worker-registry.js').WorkerRegistry,
@@ -59,7 +61,7 @@ export function withBenchAuth(settings) {
 
 /**
  * Starts the backend in-process on 127.0.0.1 (no background loops unless asked) with the bench's
- * credentials; the store defaults to in-memory PGlite. Returns the Nest app and its base URL.
+ * credentials; the store defaults to in-memory SQLite (the embedded default). Returns the Nest app and its base URL.
  */
 export async function startBackend(
   backend,
@@ -68,7 +70,7 @@ export async function startBackend(
   const nestApp = await backend.nest.NestFactory.create(
     backend.AppModule.forRoot({
       settings: withBenchAuth(settings ?? backend.DEFAULT_BACKEND_SETTINGS),
-      repository: repository ?? new backend.PgliteOperationsRepository({ dir: 'memory://' }),
+      repository: repository ?? new backend.SqliteOperationsRepository({ dir: 'memory://' }),
       backgroundTasks,
     }),
     { logger: ['error'] },

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Durable-queue benchmark (not a test): boots the built backend in-process on loopback (operations
-// store on in-memory PGlite, or PostgreSQL with --postgres=URL), queues N backtests while no worker
+// store: --store=sqlite (default, the embedded store, file-backed in a temporary directory),
+// --store=pglite (in memory), or PostgreSQL with --postgres=URL), queues N backtests while no worker
 // is registered, then registers W no-op workers (one loopback HTTP server: every start is accepted
 // and completed at once through the real backend API) and measures
 //   - queue throughput: operations dispatched (claimed + sent + accepted + completed) per second,
@@ -9,13 +10,21 @@
 // sent straight to the no-op worker (the bare HTTP cost of a dispatch, no queue, no store).
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
 // Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8]
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AUTH, loadBackend, run, startBackend } from './backend.mjs';
 import { arg } from './lib.mjs';
 
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
 const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
 const PG_URL = arg('postgres', '');
+const STORE = PG_URL ? 'postgres' : arg('store', 'sqlite');
+if (!['sqlite', 'pglite', 'postgres'].includes(STORE)) {
+  console.error(`--store must be sqlite or pglite (or pass --postgres=URL), got ${STORE}`);
+  process.exit(2);
+}
 const TIME_LIMIT_MS = 180_000;
 const backend = loadBackend();
 
@@ -69,9 +78,13 @@ async function main() {
   }
   const anchorMs = performance.now() - t0;
 
-  const repository = PG_URL
-    ? new backend.PostgresOperationsRepository({ connectionString: PG_URL })
-    : new backend.PgliteOperationsRepository({ dir: 'memory://' });
+  const dataDir = STORE === 'sqlite' ? mkdtempSync(join(tmpdir(), 'ktrdr-bench-queue-')) : '';
+  const repository =
+    STORE === 'postgres'
+      ? new backend.PostgresOperationsRepository({ connectionString: PG_URL })
+      : STORE === 'pglite'
+        ? new backend.PgliteOperationsRepository({ dir: 'memory://' })
+        : new backend.SqliteOperationsRepository({ dir: dataDir });
   const defaults = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
     ...defaults,
@@ -141,7 +154,7 @@ async function main() {
     const opsPerSec = (OPS / drainMs) * 1000;
     const anchorPerSec = (OPS / anchorMs) * 1000;
     console.log(
-      `queue benchmark: ${OPS} operations, ${WORKERS} no-op workers, store ${PG_URL ? 'PostgreSQL' : 'PGlite (memory)'}`,
+      `queue benchmark: ${OPS} operations, ${WORKERS} no-op workers, store ${{ postgres: 'PostgreSQL', pglite: 'PGlite (memory)', sqlite: 'SQLite (file)' }[STORE]}`,
     );
     console.log(
       `  enqueue (202) with no worker:   ${((OPS / enqueueMs) * 1000).toFixed(0)} ops/s (8 clients)`,
@@ -162,6 +175,7 @@ async function main() {
   } finally {
     await app.close();
     worker.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -6,21 +6,21 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import { applyGlobalPrefix, buildOpenApiDocument } from './app.setup';
 import { DEFAULT_BACKEND_SETTINGS } from './config/defaults';
-import { PGLITE_MEMORY_DIR } from './persistence/pglite-executor';
-import { PgliteOperationsRepository } from './persistence/pglite-operations.repository';
+import { SQLITE_MEMORY_DIR } from './persistence/sqlite-executor';
+import { SqliteOperationsRepository } from './persistence/sqlite-operations.repository';
 
 /** Where the committed spec lives: docs/openapi.json at the repository root. */
 export const OPENAPI_FILE = join(__dirname, '..', '..', '..', 'docs', 'openapi.json');
 
 /**
  * Builds the document from the app module; no listener. The app is never initialised, so the
- * (in-memory PGlite) store is never opened.
+ * (in-memory SQLite) store is never opened.
  */
 export async function generateOpenApi(): Promise<OpenAPIObject> {
   const app = await NestFactory.create(
     AppModule.forRoot({
       settings: DEFAULT_BACKEND_SETTINGS,
-      repository: new PgliteOperationsRepository({ dir: PGLITE_MEMORY_DIR }),
+      repository: new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR }),
       backgroundTasks: false,
     }),
     { logger: false },

@@ -98,7 +98,7 @@ const TRUE = new Set(['true', '1', 'yes', 'on']);
 const FALSE = new Set(['false', '0', 'no', 'off']);
 
 export function expandPath(raw: string): string {
-  if (raw.includes('://')) return raw; // e.g. memory:// for an in-memory PGlite
+  if (raw.includes('://')) return raw; // e.g. memory:// for an in-memory embedded store
   let p = raw;
   if (p === '~') p = os.homedir();
   else if (p.startsWith('~/')) p = nodePath.join(os.homedir(), p.slice(2));

@@ -507,19 +507,20 @@ export const DatabaseSettings = defineSettings({
   name: 'DatabaseSettings',
   prefix: 'KTRDR_DB_',
   getter: 'getDatabaseSettings',
-  description: 'The operations store: embedded PGlite (default) or PostgreSQL.',
+  description: 'The operations store: embedded SQLite (default), embedded PGlite or PostgreSQL.',
   fields: {
-    driver: oneOf(['pglite', 'postgres'], {
-      default: 'pglite',
+    driver: oneOf(['sqlite', 'pglite', 'postgres'], {
+      default: 'sqlite',
       deprecated: ['DB_DRIVER'],
       description:
-        '`pglite`: embedded PostgreSQL in a directory, no server needed. `postgres`: a PostgreSQL server.',
+        '`sqlite`: embedded, one file in `KTRDR_DB_DIR`, no server needed. `pglite`: embedded PostgreSQL (WASM) in `KTRDR_DB_DIR`, heavier. `postgres`: a PostgreSQL server (several backends may share it).',
     }),
     dir: path({
       deprecated: ['DB_DIR'],
       default: (ctx) => nodePath.join(ctx.dataDir(), 'db'),
       defaultDoc: '{data dir}/db',
-      description: 'PGlite data directory; `memory://` keeps the database in memory (tests).',
+      description:
+        'Embedded store directory (SQLite: `ktrdr.sqlite` in it); `memory://` keeps the database in memory (tests).',
     }),
     host: str({ default: 'localhost', deprecated: ['DB_HOST'], description: 'PostgreSQL host.' }),
     port: int({

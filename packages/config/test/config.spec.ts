@@ -107,7 +107,7 @@ describe('defaults', () => {
         max_attempts: 3,
       });
       expect(getApiClientSettings().base_url).toBe('http://localhost:8000/api/v1');
-      expect(getDatabaseSettings().driver).toBe('pglite');
+      expect(getDatabaseSettings().driver).toBe('sqlite');
       expect(getDatabaseSettings().port).toBe(5432);
       for (const cls of ALL_SETTINGS) expect(() => loadSettings(cls)).not.toThrow();
     });

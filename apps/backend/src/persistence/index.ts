@@ -15,6 +15,9 @@ export {
 } from './sql-operations.repository';
 export type { SqlOperationsRepositoryOptions } from './sql-operations.repository';
 export { PgliteOperationsRepository } from './pglite-operations.repository';
+export { SqliteExecutor, SQLITE_MEMORY_DIR, SQLITE_FILE } from './sqlite-executor';
+export type { SqliteExecutorOptions } from './sqlite-executor';
+export { SqliteOperationsRepository } from './sqlite-operations.repository';
 export { PostgresOperationsRepository } from './postgres-operations.repository';
 export { createOperationsRepository } from './repository.factory';
 export type { DatabaseSettingsValues } from './repository.factory';

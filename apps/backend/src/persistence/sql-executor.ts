@@ -20,7 +20,7 @@ export interface SqlQueryable {
   exec(script: string): Promise<void>;
 }
 
-export type SqlDialect = 'pglite' | 'postgres';
+export type SqlDialect = 'pglite' | 'postgres' | 'sqlite';
 
 /** Logger used by the persistence code (Nest's Logger fits). */
 export interface PersistenceLogger {
@@ -43,6 +43,16 @@ export interface SqlExecutor extends SqlQueryable {
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A duplicate key: PostgreSQL's unique_violation, or SQLite's primary-key/unique constraint. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
 }
 
 /** The message of anything thrown (checked by shape: errors may come from another realm). */

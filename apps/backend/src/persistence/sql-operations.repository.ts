@@ -23,7 +23,7 @@ import type {
   OperationsRepository,
   UpdateExpectation,
 } from './operations.repository';
-import { errorMessage } from './sql-executor';
+import { errorMessage, isUniqueViolation } from './sql-executor';
 import type { PersistenceLogger, SqlExecutor, SqlQueryable, SqlRow } from './sql-executor';
 
 /** Thrown by `create()` when the operation_id is taken. */
@@ -90,8 +90,42 @@ const ORDER_OLDEST_FIRST = 'created_at ASC, operation_id ASC';
 const ORDER_QUEUE = 'priority DESC, queued_at ASC, operation_id ASC';
 
 /**
- * The operations store, written once in SQL for both drivers; a driver only supplies the
- * SqlExecutor (PgliteOperationsRepository, PostgresOperationsRepository).
+ * The queue claim: $1 type, $2 worker, $3 lease, $4 = $5 the claim time. One statement: the
+ * sub-select picks the head of the queue, the outer UPDATE re-checks it is still pending, so two
+ * claimers never get the same row. On PostgreSQL the head is locked FOR UPDATE SKIP LOCKED (a
+ * concurrent claim takes the next row instead of waiting); SQLite runs one writer at a time.
+ */
+const CLAIM_SET = `status = 'dispatched', worker_id = $2::text, lease_token = $3::text,
+              attempt = attempt + 1, started_at = COALESCE(started_at, $4::timestamptz),
+              completed_at = NULL, error_message = NULL, updated_at = $4::timestamptz`;
+const CLAIM_HEAD = `SELECT operation_id FROM operations
+                 WHERE status = 'pending' AND operation_type = $1::text
+                 ORDER BY ${ORDER_QUEUE}
+                 LIMIT 1`;
+const CLAIM_POSTGRES = `UPDATE operations
+          SET ${CLAIM_SET},
+              attempts = attempts || jsonb_build_array(jsonb_build_object(
+                'attempt', attempt + 1, 'worker_id', $2::text, 'dispatched_at', $5::text,
+                'started_at', NULL::text, 'ended_at', NULL::text, 'outcome', NULL::text,
+                'reason', NULL::text, 'resumed_from', resume_from))
+        WHERE operation_id = (${CLAIM_HEAD} FOR UPDATE SKIP LOCKED)
+          AND status = 'pending'
+       RETURNING *`;
+const CLAIM_SQLITE = `UPDATE operations
+          SET ${CLAIM_SET},
+              attempts = json_insert(attempts, '$[#]', json_object(
+                'attempt', attempt + 1, 'worker_id', $2, 'dispatched_at', $5,
+                'started_at', NULL, 'ended_at', NULL, 'outcome', NULL,
+                'reason', NULL, 'resumed_from', json(resume_from)))
+        WHERE operation_id = (${CLAIM_HEAD})
+          AND status = 'pending'
+       RETURNING *`;
+
+/**
+ * The operations store, written once in SQL for every driver; a driver only supplies the
+ * SqlExecutor (SqliteOperationsRepository, PgliteOperationsRepository, PostgresOperationsRepository).
+ * Statements use PostgreSQL's `$n::type` placeholders (the SQLite executor rewrites them); the few
+ * constructs the dialects spell differently go through `inList()` and `claimNext()`.
  */
 export class SqlOperationsRepository implements OperationsRepository {
   private readonly now: () => Date;
@@ -255,27 +289,13 @@ export class SqlOperationsRepository implements OperationsRepository {
     requireText('worker_id', claim.worker_id);
     requireText('lease_token', claim.lease_token);
     const at = timestamp('at', claim.at);
-    // One statement: the sub-select locks the head of the queue (skipping rows another claimer has
-    // locked), the outer UPDATE re-checks it is still pending. Concurrent claims get different rows.
-    const { rows } = await this.executor.query(
-      `UPDATE operations
-          SET status = 'dispatched', worker_id = $2::text, lease_token = $3::text,
-              attempt = attempt + 1, started_at = COALESCE(started_at, $4::timestamptz),
-              completed_at = NULL, error_message = NULL, updated_at = $4::timestamptz,
-              attempts = attempts || jsonb_build_array(jsonb_build_object(
-                'attempt', attempt + 1, 'worker_id', $2::text, 'dispatched_at', $5::text,
-                'started_at', NULL::text, 'ended_at', NULL::text, 'outcome', NULL::text,
-                'reason', NULL::text, 'resumed_from', resume_from))
-        WHERE operation_id = (
-                SELECT operation_id FROM operations
-                 WHERE status = 'pending' AND operation_type = $1::text
-                 ORDER BY ${ORDER_QUEUE}
-                 LIMIT 1
-                   FOR UPDATE SKIP LOCKED)
-          AND status = 'pending'
-       RETURNING *`,
-      [type, claim.worker_id, claim.lease_token, at, at],
-    );
+    const { rows } = await this.executor.query(this.sqlite ? CLAIM_SQLITE : CLAIM_POSTGRES, [
+      type,
+      claim.worker_id,
+      claim.lease_token,
+      at,
+      at,
+    ]);
     return rows.length > 0 ? rowToRecord(rows[0]) : null;
   }
 
@@ -288,7 +308,7 @@ export class SqlOperationsRepository implements OperationsRepository {
          SELECT operation_id,
                 row_number() OVER (PARTITION BY operation_type ORDER BY ${ORDER_QUEUE})::int AS pos
            FROM operations WHERE status = 'pending') AS q
-        WHERE operation_id = ANY($1::text[])`,
+        WHERE ${this.inList('operation_id', 1)}`,
       [[...operationIds]],
     );
     for (const r of rows) out.set(String(r.operation_id), Number(r.pos));
@@ -358,7 +378,7 @@ export class SqlOperationsRepository implements OperationsRepository {
       const { rows } = await q.query(sql, params);
       return rows[0] ?? null;
     } catch (err) {
-      if ((err as { code?: unknown } | null)?.code === '23505') {
+      if (isUniqueViolation(err)) {
         throw new DuplicateOperationError(op.operation_id);
       }
       throw err;
@@ -401,7 +421,7 @@ export class SqlOperationsRepository implements OperationsRepository {
         if (!STATUSES.has(s)) throw invalid('status', s, [...STATUSES]);
       });
       params.push([...filter.status]);
-      conditions.push(`status = ANY($${params.length}::text[])`);
+      conditions.push(this.inList('status', params.length));
     }
     if (filter.operation_type !== undefined) {
       if (!TYPES.has(filter.operation_type)) {
@@ -430,9 +450,9 @@ export class SqlOperationsRepository implements OperationsRepository {
     const { rows } = await this.executor.query(
       `SELECT c.total_count, c.active_count, o.*
          FROM (SELECT count(*) FILTER (WHERE ${where})::int AS total_count,
-                      count(*) FILTER (WHERE status = ANY($${activeParam}::text[]))::int AS active_count
+                      count(*) FILTER (WHERE ${this.inList('status', activeParam)})::int AS active_count
                  FROM operations) AS c
-         LEFT JOIN LATERAL (
+         LEFT JOIN (
                SELECT * FROM operations WHERE ${where}
                 ORDER BY ${order}
                 LIMIT $${activeParam + 1}::int OFFSET $${activeParam + 2}::int) AS o ON TRUE
@@ -484,7 +504,7 @@ export class SqlOperationsRepository implements OperationsRepository {
     const conditions = ['operation_id = $1::text'];
     if (expect.status !== undefined) {
       params.push([...expect.status]);
-      conditions.push(`status = ANY($${params.length}::text[])`);
+      conditions.push(this.inList('status', params.length));
     }
     if (expect.lease_token !== undefined) {
       params.push(expect.lease_token);
@@ -504,7 +524,7 @@ export class SqlOperationsRepository implements OperationsRepository {
       if (!STATUSES.has(s)) throw invalid('status', s, [...STATUSES]);
     });
     const { rows } = await this.executor.query(
-      `SELECT * FROM operations WHERE status = ANY($1::text[]) ORDER BY ${ORDER_OLDEST_FIRST}`,
+      `SELECT * FROM operations WHERE ${this.inList('status', 1)} ORDER BY ${ORDER_OLDEST_FIRST}`,
       [[...statuses]],
     );
     return rows.map(rowToRecord);
@@ -516,16 +536,24 @@ export class SqlOperationsRepository implements OperationsRepository {
    */
   async purgeFinishedBefore(cutoff: Date): Promise<number> {
     await this.ready();
-    const { rows } = await this.executor.query<{ deleted: number }>(
-      `WITH gone AS (
-         DELETE FROM operations
-          WHERE status = ANY($1::text[])
-            AND COALESCE(completed_at, updated_at) < $2::timestamptz
-         RETURNING 1)
-       SELECT count(*)::int AS deleted FROM gone`,
+    const { rows } = await this.executor.query(
+      `DELETE FROM operations
+        WHERE ${this.inList('status', 1)} AND COALESCE(completed_at, updated_at) < $2::timestamptz
+       RETURNING 1 AS gone`,
       [[...TERMINAL_OPERATION_STATUSES], timestamp('cutoff', cutoff)],
     );
-    return Number(rows[0]?.deleted ?? 0);
+    return rows.length;
+  }
+
+  private get sqlite(): boolean {
+    return this.executor.dialect === 'sqlite';
+  }
+
+  /** `column` is one of the texts in the array parameter `$n`. */
+  private inList(column: string, n: number): string {
+    return this.sqlite
+      ? `${column} IN (SELECT value FROM json_each($${n}))`
+      : `${column} = ANY($${n}::text[])`;
   }
 
   private async ready(): Promise<void> {

@@ -47,7 +47,7 @@ export interface ResultsRepository {
 
 export const RESULTS_REPOSITORY = Symbol('RESULTS_REPOSITORY');
 
-/** The SQL implementation (PGlite and PostgreSQL: the same statements). */
+/** The SQL implementation (the same statements on every driver). */
 export class SqlResultsRepository implements ResultsRepository {
   constructor(private readonly executor: SqlExecutor) {}
 
@@ -59,12 +59,14 @@ export class SqlResultsRepository implements ResultsRepository {
       );
       await tx.query(
         `INSERT INTO operation_artifacts
-           (operation_id, kind, chunk_index, lease_token, first_row, row_count, total_rows, rows)
-         VALUES ($1::text, $2::text, $3::int, $4::text, $5::bigint, $6::int, $7::bigint, $8::text)
+           (operation_id, kind, chunk_index, lease_token, first_row, row_count, total_rows, rows,
+            created_at)
+         VALUES ($1::text, $2::text, $3::int, $4::text, $5::bigint, $6::int, $7::bigint, $8::text,
+                 $9::timestamptz)
          ON CONFLICT (operation_id, kind, chunk_index) DO UPDATE
            SET lease_token = EXCLUDED.lease_token, first_row = EXCLUDED.first_row,
                row_count = EXCLUDED.row_count, total_rows = EXCLUDED.total_rows,
-               rows = EXCLUDED.rows, created_at = now()`,
+               rows = EXCLUDED.rows, created_at = EXCLUDED.created_at`,
         [
           c.operation_id,
           c.kind,
@@ -74,6 +76,7 @@ export class SqlResultsRepository implements ResultsRepository {
           c.row_count,
           c.total_rows,
           c.rows,
+          new Date().toISOString(),
         ],
       );
       const { rows } = await tx.query<{ stored: unknown }>(

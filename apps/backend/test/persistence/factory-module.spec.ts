@@ -5,6 +5,7 @@ import { OPERATIONS_REPOSITORY } from '../../src/persistence/operations.reposito
 import type { OperationsRepository } from '../../src/persistence/operations.repository';
 import { PersistenceModule } from '../../src/persistence/persistence.module';
 import { PgliteOperationsRepository } from '../../src/persistence/pglite-operations.repository';
+import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
 import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
 import { createOperationsRepository } from '../../src/persistence/repository.factory';
 import type { DatabaseSettingsValues } from '../../src/persistence/repository.factory';
@@ -14,7 +15,7 @@ import { PGLITE_TIMEOUT_MS } from './repository.contract';
 jest.setTimeout(PGLITE_TIMEOUT_MS);
 
 const base: DatabaseSettingsValues = {
-  driver: 'pglite',
+  driver: 'sqlite',
   dir: 'memory://',
   host: 'localhost',
   port: 5432,
@@ -26,13 +27,19 @@ const base: DatabaseSettingsValues = {
 describe('createOperationsRepository', () => {
   it('builds the embedded driver in memory for memory://', () => {
     const repo = createOperationsRepository(base);
+    expect(repo).toBeInstanceOf(SqliteOperationsRepository);
+    expect(repo.description).toBe('SQLite in memory');
+  });
+
+  it('builds PGlite for KTRDR_DB_DRIVER=pglite', () => {
+    const repo = createOperationsRepository({ ...base, driver: 'pglite' });
     expect(repo).toBeInstanceOf(PgliteOperationsRepository);
     expect(repo.description).toBe('PGlite in memory');
   });
 
   it('builds the file-backed embedded driver with an absolute directory', () => {
     const repo = createOperationsRepository({ ...base, dir: 'relative/db' });
-    expect(repo.description).toMatch(/^PGlite at \/.*relative\/db$/);
+    expect(repo.description).toMatch(/^SQLite at \/.*relative\/db\/ktrdr\.sqlite$/);
   });
 
   it('builds the PostgreSQL driver from host/port/name/user; the description has no password', () => {
@@ -121,7 +128,7 @@ describe('PersistenceModule', () => {
       Test.createTestingModule({ imports: [PersistenceModule] }).compile(),
     );
     const repo = moduleRef.get<OperationsRepository>(OPERATIONS_REPOSITORY);
-    expect((repo as PgliteOperationsRepository).description).toBe('PGlite in memory');
+    expect((repo as SqliteOperationsRepository).description).toBe('SQLite in memory');
     expect((await repo.list({ limit: 1, offset: 0 })).total_count).toBe(0);
     await moduleRef.close();
   });
@@ -142,7 +149,7 @@ describe('PersistenceModule', () => {
   });
 
   it('accepts a ready-made repository and leaves it open when told to', async () => {
-    const own = new PgliteOperationsRepository({ dir: 'memory://' });
+    const own = new SqliteOperationsRepository({ dir: 'memory://' });
     const moduleRef = await Test.createTestingModule({
       imports: [PersistenceModule.forRoot({ repository: own, closeOnShutdown: false })],
     }).compile();

@@ -1,39 +1,49 @@
 import { MIGRATIONS, applyMigrations } from '../../src/persistence/migrations';
 import type { Migration } from '../../src/persistence/migrations';
 import { PgliteExecutor } from '../../src/persistence/pglite-executor';
+import type { SqlExecutor } from '../../src/persistence/sql-executor';
+import { SqliteExecutor } from '../../src/persistence/sqlite-executor';
 import { captureLogger } from './helpers';
 import { PGLITE_TIMEOUT_MS } from './repository.contract';
 
-const m1: Migration = { version: 1, name: 'one', sql: 'CREATE TABLE t1 (id int PRIMARY KEY);' };
+const both = (sql: string): Pick<Migration, 'sql' | 'sqlite'> => ({ sql, sqlite: sql });
+const m1: Migration = { version: 1, name: 'one', ...both('CREATE TABLE t1 (id int PRIMARY KEY);') };
 const m2: Migration = {
   version: 2,
   name: 'two',
-  sql: 'CREATE TABLE t2 (id int); INSERT INTO t2 VALUES (1), (2);',
+  ...both('CREATE TABLE t2 (id int); INSERT INTO t2 VALUES (1), (2);'),
 };
 const broken: Migration = {
   version: 2,
   name: 'broken',
-  sql: 'CREATE TABLE t2 (id int); SELEC oops;',
+  ...both('CREATE TABLE t2 (id int); SELEC oops;'),
 };
 
-describe('applyMigrations (on in-memory PGlite)', () => {
+const TABLES = {
+  postgres: `SELECT table_name AS name FROM information_schema.tables
+              WHERE table_schema = current_schema() ORDER BY table_name`,
+  sqlite: `SELECT name FROM sqlite_master
+            WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
+};
+
+describe.each([
+  ['PGlite in memory', () => new PgliteExecutor({ dir: 'memory://' }), TABLES.postgres],
+  ['SQLite in memory', () => new SqliteExecutor({ dir: 'memory://' }), TABLES.sqlite],
+])('applyMigrations (on %s)', (name: string, make: () => SqlExecutor, tablesSql: string) => {
   jest.setTimeout(PGLITE_TIMEOUT_MS);
-  const executor = new PgliteExecutor({ dir: 'memory://' });
+  const executor = make();
 
   beforeAll(() => executor.open());
   afterAll(() => executor.close());
 
   async function tables(): Promise<string[]> {
-    const { rows } = await executor.query<{ name: string }>(
-      `SELECT table_name AS name FROM information_schema.tables
-        WHERE table_schema = current_schema() ORDER BY table_name`,
-    );
+    const { rows } = await executor.query<{ name: string }>(tablesSql);
     return rows.map((r) => r.name);
   }
 
   it('rolls back every migration of the run when one fails, naming it', async () => {
     await expect(applyMigrations(executor, [m1, broken])).rejects.toThrow(
-      /Migration 2 \(broken\) failed on PGlite in memory: .*syntax error/,
+      new RegExp(`Migration 2 \\(broken\\) failed on ${name}: .*syntax error`),
     );
     expect(await tables()).toEqual([]);
   });
@@ -70,5 +80,6 @@ describe('applyMigrations (on in-memory PGlite)', () => {
   it('ships a valid list of real migrations', () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
     expect(MIGRATIONS[0].sql).toMatch(/CREATE TABLE operations/);
+    expect(MIGRATIONS[0].sqlite).toMatch(/CREATE TABLE operations/);
   });
 });

@@ -1,0 +1,9 @@
+import { SQLITE_MEMORY_DIR } from '../../src/persistence/sqlite-executor';
+import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
+import { describeRepositoryContract } from './repository.contract';
+
+describeRepositoryContract('SQLite in memory', {
+  persistent: false,
+  shared: false,
+  create: (now) => new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR, now }),
+});
