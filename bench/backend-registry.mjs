@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Backend worker-registry benchmark (not a test): boots the built backend in-process on loopback with
-// the operations store on in-memory PGlite, registers N fake workers over HTTP (their /health is served by one
+// the operations store on in-memory SQLite, registers N fake workers over HTTP (their /health is served by one
 // local HTTP server, a distinct path per worker), then measures full health sweeps (bounded
 // concurrency, the real HTTP client) and GET /api/v1/workers latency (p50/p95).
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...

@@ -24,8 +24,6 @@ export function loadBackend() {
       AppModule: dist('app.module.js').AppModule,
       configureApp: dist('app.setup.js').configureApp,
       DEFAULT_BACKEND_SETTINGS: dist('config/defaults.js').DEFAULT_BACKEND_SETTINGS,
-      PgliteOperationsRepository: dist('persistence/pglite-operations.repository.js')
-        .PgliteOperationsRepository,
       SqliteOperationsRepository: dist('persistence/sqlite-operations.repository.js')
         .SqliteOperationsRepository,
       PostgresOperationsRepository: dist('persistence/postgres-operations.repository.js')

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 // The embedded default as a user runs it (not a test): starts the built backend as its own process
 // on a fresh data directory (first start: the database is created) and again on the same directory
-// (warm start), for each embedded driver (SQLite, the default, and PGlite when it is installed), and
-// measures
+// (warm start) and measures
 //   - start to ready: spawn → GET /api/v1/health/ready answers 200,
 //   - idle RSS: resident memory 5 s after ready, and the peak (VmHWM) up to then,
 // next to an anchor measured in the same run: a bare `node` HTTP server (spawn → first 200, and its
 // RSS) — the floor any Node service sits on. Goals (issue 16): idle RSS < 150 MB and start to ready
 // < 2 s on a fresh data directory. Linux only (/proc); traffic to 127.0.0.1 only.
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
-// Run from the repo root: node bench/embedded-store.mjs [--drivers=sqlite,pglite] [--idle=5]
+// Run from the repo root: node bench/embedded-store.mjs [--idle=5]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -99,11 +98,6 @@ async function anchor() {
   return measure('anchor', ['-e', code], { PATH: process.env.PATH }, `http://127.0.0.1:${port}/`);
 }
 
-function installed(driver) {
-  if (driver !== 'pglite') return true;
-  return fs.existsSync(path.join(root, 'apps/backend/node_modules/@electric-sql/pglite'));
-}
-
 async function main() {
   if (!fs.existsSync(MAIN)) {
     console.error(
@@ -111,9 +105,7 @@ async function main() {
     );
     process.exit(1);
   }
-  const drivers = arg('drivers', 'sqlite,pglite')
-    .split(',')
-    .filter((d) => installed(d));
+  const drivers = ['sqlite'];
   const base = await anchor();
   const mb = (n) => `${n.toFixed(0)} MB`;
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // Durable-queue benchmark (not a test): boots the built backend in-process on loopback (operations
-// store: --store=sqlite (default, the embedded store, file-backed in a temporary directory),
-// --store=pglite (in memory), or PostgreSQL with --postgres=URL), queues N backtests while no worker
+// store: the embedded SQLite, file-backed in a temporary directory, or PostgreSQL with --postgres=URL), queues N backtests while no worker
 // is registered, then registers W no-op workers (one loopback HTTP server: every start is accepted
 // and completed at once through the real backend API) and measures
 //   - queue throughput: operations dispatched (claimed + sent + accepted + completed) per second,
@@ -20,12 +19,13 @@ import { arg } from './lib.mjs';
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
 const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
 const PG_URL = arg('postgres', '');
-const STORE = PG_URL ? 'postgres' : arg('store', 'sqlite');
-if (!['sqlite', 'pglite', 'postgres'].includes(STORE)) {
-  console.error(`--store must be sqlite or pglite (or pass --postgres=URL), got ${STORE}`);
-  process.exit(2);
-}
+const STORE = PG_URL ? 'postgres' : 'sqlite';
 const TIME_LIMIT_MS = 180_000;
+const LATENCY = Math.max(10, Math.min(5000, Number(arg('latency', 300))));
+const cpuMs = (since) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
 const backend = loadBackend();
 
 const BACKTEST = {
@@ -40,6 +40,9 @@ const pct = (sorted, p) =>
 
 async function main() {
   let base = '';
+  /** When the no-op worker received each operation's start, and who waits for one (latency phase). */
+  const arrivedAt = new Map();
+  const waiting = new Map();
   // The no-op workers: accept every start (200), then complete it through the backend API.
   const worker = createServer((req, res) => {
     let body = '';
@@ -49,6 +52,9 @@ async function main() {
       if (!base || !req.url?.endsWith('/backtests/start')) return;
       const { operation_id, lease_token } = JSON.parse(body);
       if (operation_id === 'anchor') return;
+      const at = performance.now();
+      arrivedAt.set(operation_id, at);
+      waiting.get(operation_id)?.(at);
       void fetch(`${base}/api/v1/operations/${operation_id}/complete`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...AUTH },
@@ -61,6 +67,7 @@ async function main() {
   const workerPort = worker.address().port;
 
   // Anchor: OPS sequential start requests straight to the no-op worker.
+  let cpu0 = process.cpuUsage();
   let t0 = performance.now();
   for (let i = 0; i < OPS; i++) {
     const r = await fetch(`http://127.0.0.1:${workerPort}/w/anchor/backtests/start`, {
@@ -77,14 +84,13 @@ async function main() {
     await r.arrayBuffer();
   }
   const anchorMs = performance.now() - t0;
+  const anchorCpuMs = cpuMs(cpu0) / OPS;
 
   const dataDir = STORE === 'sqlite' ? mkdtempSync(join(tmpdir(), 'ktrdr-bench-queue-')) : '';
   const repository =
     STORE === 'postgres'
       ? new backend.PostgresOperationsRepository({ connectionString: PG_URL })
-      : STORE === 'pglite'
-        ? new backend.PgliteOperationsRepository({ dir: 'memory://' })
-        : new backend.SqliteOperationsRepository({ dir: dataDir });
+      : new backend.SqliteOperationsRepository({ dir: dataDir });
   const defaults = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
     ...defaults,
@@ -114,6 +120,7 @@ async function main() {
     const enqueueMs = performance.now() - t0;
 
     // Register the workers: the queue drains from here.
+    cpu0 = process.cpuUsage();
     t0 = performance.now();
     for (let i = 0; i < WORKERS; i++) {
       const r = await fetch(`${base}/api/v1/workers/register`, {
@@ -139,8 +146,39 @@ async function main() {
       await new Promise((res) => setTimeout(res, 20));
     }
     const drainMs = performance.now() - t0;
+    const drainCpuMs = cpuMs(cpu0) / OPS;
     if (completed < OPS)
       throw new Error(`only ${completed} of ${OPS} completed in ${TIME_LIMIT_MS} ms`);
+
+    // Latency with the workers idle: one client submits LATENCY backtests one after another and
+    // times the 202 (submit → accepted) and the start reaching a worker (submit → dispatched).
+    const accepted = [];
+    const dispatched = [];
+    for (let i = 0; i < LATENCY; i++) {
+      const start = performance.now();
+      const r = await fetch(`${base}/api/v1/backtests/start`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...AUTH },
+        body: JSON.stringify(BACKTEST),
+      });
+      const answer = await r.json();
+      accepted.push(performance.now() - start);
+      if (r.status !== 202) throw new Error(`start: HTTP ${r.status} ${JSON.stringify(answer)}`);
+      // The start may reach the worker before the 202 reaches us.
+      const arrived =
+        arrivedAt.get(answer.operation_id) ??
+        (await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no dispatch within 10 s')), 10_000);
+          waiting.set(answer.operation_id, (at) => {
+            clearTimeout(timer);
+            resolve(at);
+          });
+        }));
+      waiting.delete(answer.operation_id);
+      dispatched.push(arrived - start);
+    }
+    accepted.sort((a, b) => a - b);
+    dispatched.sort((a, b) => a - b);
 
     // Queue-to-dispatch latency from the store: started_at (claim) − created_at (queued).
     const waits = [];
@@ -154,7 +192,7 @@ async function main() {
     const opsPerSec = (OPS / drainMs) * 1000;
     const anchorPerSec = (OPS / anchorMs) * 1000;
     console.log(
-      `queue benchmark: ${OPS} operations, ${WORKERS} no-op workers, store ${{ postgres: 'PostgreSQL', pglite: 'PGlite (memory)', sqlite: 'SQLite (file)' }[STORE]}`,
+      `queue benchmark: ${OPS} operations, ${WORKERS} no-op workers, store ${STORE === 'postgres' ? 'PostgreSQL' : 'SQLite (file)'}`,
     );
     console.log(
       `  enqueue (202) with no worker:   ${((OPS / enqueueMs) * 1000).toFixed(0)} ops/s (8 clients)`,
@@ -171,6 +209,13 @@ async function main() {
     );
     console.log(
       `  drain time: ${drainMs.toFixed(0)} ms → per operation ${(drainMs / OPS).toFixed(2)} ms`,
+    );
+    console.log(
+      `  CPU per operation (this process: backend + no-op workers + clients): ${drainCpuMs.toFixed(2)} ms; anchor ${anchorCpuMs.toFixed(2)} ms per bare start (client + worker)`,
+    );
+    const f = (sorted, p) => pct(sorted, p).toFixed(1);
+    console.log(
+      `  ${LATENCY} sequential submits, workers idle: submit → 202 p50 ${f(accepted, 50)} ms, p99 ${f(accepted, 99)} ms (goal p50 < 5, p99 < 25); submit → start at a worker p50 ${f(dispatched, 50)} ms, p99 ${f(dispatched, 99)} ms`,
     );
   } finally {
     await app.close();

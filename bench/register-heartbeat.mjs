@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Register and heartbeat throughput (not a test): the built backend in-process on loopback (auth,
-// validation, metrics and all, operations store on in-memory PGlite) against a bare Express 5 app in
+// validation, metrics and all, operations store on in-memory SQLite) against a bare Express 5 app in
 // the same process doing what the endpoints do at their core — parse the JSON body, check the
 // registration token header, upsert/update a record in a Map, answer JSON — with the same clients.
 // The registry first holds --registered workers (default 10,000; put in directly, not timed), then

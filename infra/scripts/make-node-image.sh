@@ -49,12 +49,23 @@ mkdir -p "$root/usr/local/bin" "$root/tmp" "$root/etc/ssl/certs" "$root/home/nod
 chmod 1777 "$root/tmp"
 cp "$node_bin" "$root/usr/local/bin/node"
 
-# Every library the binary links, at the same path (plus the dynamic loader it names).
+# Every library the binary links, at the same path (plus the dynamic loader it names), and every
+# library the services' native addons link (the embedded store's SQLite engine, libsql, also needs
+# librt): the glibc builds of the addons installed in this repository. A musl build, which ldd
+# cannot read here, contributes nothing.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 while read -r lib; do
   [ -n "$lib" ] || continue
+  [ -e "$root$lib" ] && continue
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
-done < <(ldd "$node_bin" | awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}')
+done < <(
+  {
+    ldd "$node_bin"
+    find "$repo_root/node_modules/.pnpm" -name '*.node' -type f 2>/dev/null |
+      while read -r addon; do ldd "$addon" 2>/dev/null || true; done
+  } | awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' | sort -u
+)
 
 # libc resolves users, hosts and DNS through these files; glibc's NSS modules for "files" and "dns".
 for nss in /lib/x86_64-linux-gnu/libnss_files.so.2 /lib/x86_64-linux-gnu/libnss_dns.so.2 \

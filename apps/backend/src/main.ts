@@ -54,7 +54,7 @@ async function bootstrap(): Promise<void> {
   logger.log(
     db.driver === 'postgres'
       ? `Operations store: PostgreSQL at ${db.host}:${db.port}/${db.name}`
-      : `Operations store: embedded ${db.driver === 'pglite' ? 'PGlite' : 'SQLite'} in ${db.dir}`,
+      : `Operations store: embedded SQLite in ${db.dir}`,
   );
   const app = await NestFactory.create(AppModule.forRoot({ settings }), {
     logger: appLogger,

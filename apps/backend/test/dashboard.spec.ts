@@ -7,7 +7,7 @@ import request from 'supertest';
 import { AppModule } from '../src/app.module';
 import { configureApp } from '../src/app.setup';
 import { DASHBOARD_CSP, dashboardDistDir, mountDashboard } from '../src/dashboard';
-import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
+import { memoryStore } from './support/memory-store';
 import { testSettings } from './support/settings';
 
 type Server = Parameters<typeof request>[0];
@@ -18,7 +18,7 @@ async function appWithDashboard(dir: string | null) {
       AppModule.forRoot({
         settings: testSettings(),
         backgroundTasks: false,
-        repository: new InMemoryOperationsRepository(),
+        repository: memoryStore(),
       }),
     ],
   }).compile();

@@ -12,7 +12,7 @@ import { configureApp } from '../src/app.setup';
 import type { BackendSettings } from '../src/config/settings';
 import { EventsService } from '../src/events/events.service';
 import { LifecycleEvents } from '../src/operations/lifecycle-events';
-import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
+import { memoryStore } from './support/memory-store';
 import type { OperationRecord } from '../src/persistence/operations.repository';
 import { DispatchService } from '../src/operations/dispatch.service';
 import { FakeWorkers } from './support/fake-worker';
@@ -33,7 +33,7 @@ async function listen(settings: BackendSettings): Promise<Running> {
       AppModule.forRoot({
         settings,
         backgroundTasks: false,
-        repository: new InMemoryOperationsRepository(),
+        repository: memoryStore(),
       }),
     ],
   }).compile();

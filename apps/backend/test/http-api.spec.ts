@@ -9,9 +9,9 @@ import {
   REGISTRATION_TOKEN_HEADER,
 } from '@ktrdr/contracts';
 import { DispatchService } from '../src/operations/dispatch.service';
-import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
-import { PGLITE_MEMORY_DIR } from '../src/persistence/pglite-executor';
-import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
+import { memoryStore } from './support/memory-store';
+import { SQLITE_MEMORY_DIR } from '../src/persistence/sqlite-executor';
+import { SqliteOperationsRepository } from '../src/persistence/sqlite-operations.repository';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
 import { WorkerRegistry } from '../src/workers/worker-registry';
 import { ShutdownService } from '../src/shutdown.service';
@@ -33,8 +33,7 @@ function expectEnvelope(body: unknown, statusCode: number, message: RegExp): voi
 }
 
 const drivers: [string, () => OperationsRepository][] = [
-  ['the in-memory test store', () => new InMemoryOperationsRepository()],
-  ['PGlite in memory', () => new PgliteOperationsRepository({ dir: PGLITE_MEMORY_DIR })],
+  ['SQLite in memory', () => new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR })],
 ];
 
 describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
@@ -809,7 +808,7 @@ describe('HTTP API: registration token, readiness failure, shutdown', () => {
   const fake = new FakeWorkers();
   let t: TestApp;
   let http: Server;
-  const repo = new InMemoryOperationsRepository();
+  const repo = memoryStore();
 
   beforeAll(async () => {
     await fake.start();
@@ -878,10 +877,10 @@ describe('HTTP API: registration token, readiness failure, shutdown', () => {
   });
 
   it('readiness is 503 with the envelope when the store does not answer', async () => {
-    repo.failPing = new Error('connection refused');
+    const ping = jest.spyOn(repo, 'ping').mockRejectedValue(new Error('connection refused'));
     const res = await authed(http).get('/api/v1/health/ready').expect(503);
     expectEnvelope(res.body, 503, /store is down: connection refused/);
-    repo.failPing = null;
+    ping.mockRestore();
     await authed(http).get('/api/v1/health/ready').expect(200);
   });
 

@@ -9,8 +9,8 @@ import {
   REGISTRATION_TOKEN_HEADER,
   SignatureVerifier,
 } from '@ktrdr/contracts';
-import { PGLITE_MEMORY_DIR } from '../src/persistence/pglite-executor';
-import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
+import { SQLITE_MEMORY_DIR } from '../src/persistence/sqlite-executor';
+import { SqliteOperationsRepository } from '../src/persistence/sqlite-operations.repository';
 import { ShutdownState } from '../src/common/shutdown-state';
 import { DispatchService } from '../src/operations/dispatch.service';
 import { WorkerRegistry } from '../src/workers/worker-registry';
@@ -22,11 +22,11 @@ type Server = Parameters<typeof request>[0];
 
 const PATH_MESSAGE = PATH_MESSAGE_PATTERN;
 
-describe('input safety (PGlite in memory)', () => {
+describe('input safety (SQLite in memory)', () => {
   const fake = new FakeWorkers();
   let t: TestApp;
   let http: Server;
-  const repo = new PgliteOperationsRepository({ dir: PGLITE_MEMORY_DIR });
+  const repo = new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR });
 
   beforeAll(async () => {
     await fake.start();

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import type { Timers } from '../src/common/periodic-task';
-import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
+import { memoryStore } from './support/memory-store';
 import { FakeWorkers } from './support/fake-worker';
 import { testSettings } from './support/settings';
 import { authed, createTestApp } from './support/test-app';
@@ -67,7 +67,7 @@ describe('application lifecycle', () => {
     const fake = new FakeWorkers();
     await fake.start();
     try {
-      const repository = new InMemoryOperationsRepository();
+      const repository = memoryStore();
       const t = await createTestApp({ repository });
       const http = t.app.getHttpServer() as Server;
       for (const name of ['a', 'b']) {

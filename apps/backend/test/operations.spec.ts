@@ -8,7 +8,7 @@ import {
   WorkerType,
 } from '@ktrdr/contracts';
 import type { StartOperationResponseDto } from '@ktrdr/contracts';
-import { InMemoryResultsRepository } from '../src/results/results.repository';
+import { resultsRepositoryFor } from '../src/results/results.repository';
 import { ResultsService } from '../src/results/results.service';
 import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
 import { testSettings } from './support/settings';
@@ -245,7 +245,7 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
   });
 
   it('results: 400 until completed, then the result', async () => {
-    const results = new ResultsService(h.repo, new InMemoryResultsRepository(h.repo));
+    const results = new ResultsService(h.repo, resultsRepositoryFor(h.repo));
     expect(await statusOf(results.results(opId))).toBe(400);
     await h.operations.complete(opId, {
       lease_token: lease,

@@ -2,7 +2,7 @@
  * The queue survives a backend restart on the real stores: 20 operations queued while no worker is
  * registered, the backend "restarts" (the store is closed and opened again by a new set of services),
  * workers register, and every operation is dispatched exactly once and completes. On file-backed
- * PGlite always; on PostgreSQL when KTRDR_TEST_POSTGRES_URL is set (CI starts one).
+ * SQLite always; on PostgreSQL when KTRDR_TEST_POSTGRES_URL is set (CI starts one).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,13 +12,13 @@ import { Client } from 'pg';
 import { getTestSettings } from '@ktrdr/config';
 import { CompletionStatus, OperationStatus, OperationType, WorkerType } from '@ktrdr/contracts';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
-import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
+import { SqliteOperationsRepository } from '../src/persistence/sqlite-operations.repository';
 import { PostgresOperationsRepository } from '../src/persistence/postgres-operations.repository';
-import { PGLITE_TIMEOUT_MS } from './persistence/repository.contract';
+import { STORE_TIMEOUT_MS } from './persistence/repository.contract';
 import { BACKTEST_PARAMS, createHarness } from './support/harness';
 import { ManualClock } from './support/manual-clock';
 
-jest.setTimeout(PGLITE_TIMEOUT_MS);
+jest.setTimeout(STORE_TIMEOUT_MS);
 
 interface Store {
   name: string;
@@ -31,8 +31,8 @@ const stores: Store[] = [];
 {
   const base = mkdtempSync(join(tmpdir(), 'ktrdr-queue-restart-'));
   stores.push({
-    name: 'PGlite file-backed',
-    open: () => new PgliteOperationsRepository({ dir: join(base, 'db') }),
+    name: 'SQLite file-backed',
+    open: () => new SqliteOperationsRepository({ dir: join(base, 'db') }),
     cleanup: async () => rmSync(base, { recursive: true, force: true }),
   });
 }

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { authed } from './support/test-app';
 import { ARTIFACT_COLUMNS, OperationStatus, OperationType } from '@ktrdr/contracts';
-import { InMemoryOperationsRepository } from './support/in-memory-operations.repository';
+import { memoryStore } from './support/memory-store';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
-import { PGLITE_MEMORY_DIR } from '../src/persistence/pglite-executor';
-import { PgliteOperationsRepository } from '../src/persistence/pglite-operations.repository';
+import { SQLITE_MEMORY_DIR } from '../src/persistence/sqlite-executor';
+import { SqliteOperationsRepository } from '../src/persistence/sqlite-operations.repository';
 import { BACKTEST_PARAMS, TRAINING_PARAMS } from './support/harness';
 import { testSettings } from './support/settings';
 import { createTestApp, type TestApp } from './support/test-app';
@@ -51,13 +51,13 @@ async function runningBacktest(repo: OperationsRepository, type = OperationType.
   return { id, lease };
 }
 
-describe('results on PGlite in memory: the full-size trade list', () => {
+describe('results on SQLite in memory: the full-size trade list', () => {
   let t: TestApp;
   let http: Server;
   let repo: OperationsRepository;
 
   beforeAll(async () => {
-    repo = new PgliteOperationsRepository({ dir: PGLITE_MEMORY_DIR });
+    repo = new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR });
     t = await createTestApp({ repository: repo });
     http = t.app.getHttpServer() as Server;
   }, 60_000);
@@ -379,7 +379,7 @@ describe('results on PGlite in memory: the full-size trade list', () => {
   it('deletes the artifacts with their operation (retention purge)', async () => {
     const gone = await repo.purgeFinishedBefore(new Date(Date.now() + 60_000));
     expect(gone).toBeGreaterThan(0);
-    const executor = (repo as PgliteOperationsRepository).executor;
+    const executor = (repo as SqliteOperationsRepository).executor;
     const { rows } = await executor.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM operation_artifacts WHERE operation_id = $1::text',
       [id],
@@ -392,7 +392,7 @@ describe('GET /models', () => {
   let t: TestApp;
   let http: Server;
   let dir: string;
-  const repo = new InMemoryOperationsRepository();
+  const repo = memoryStore();
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ktrdr-models-'));

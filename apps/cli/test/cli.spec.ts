@@ -1,5 +1,5 @@
 /**
- * The BUILT `ktrdr` against the real built backend (in-memory PGlite, temp data dir) and real built
+ * The BUILT `ktrdr` against the real built backend (in-memory SQLite, temp data dir) and real built
  * workers on loopback: followed backtests and trainings, failures, cancellation, Ctrl-C, --json,
  * NO_COLOR, exit codes, an unreachable backend.
  */

@@ -38,7 +38,7 @@ export interface ServiceHandle {
  */
 export const E2E_BACKEND_ENV: Readonly<Record<string, string>> = Object.freeze({
   NO_COLOR: '1',
-  KTRDR_DB_DRIVER: 'pglite',
+  KTRDR_DB_DRIVER: 'sqlite',
   KTRDR_LOG_LEVEL: 'log',
   KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '1',
   KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '1',
@@ -266,7 +266,7 @@ export class Stack {
     this.services.delete(alias);
   }
 
-  /** Restarts the backend container (its PGlite files survive) and follows its new host port. */
+  /** Restarts the backend container (its SQLite file survives) and follows its new host port. */
   async restartBackend(): Promise<void> {
     const b = this.backend;
     await b.container.restart({ timeout: 10_000 });

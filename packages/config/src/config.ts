@@ -112,6 +112,11 @@ function reportLoadWarnings(r: LoadResult): void {
       `deprecated:${d.oldName}`,
       `${d.oldName} is deprecated; use ${d.newName} instead (the old name still works for now).`,
     );
+  for (const d of r.deprecatedValuesUsed)
+    warnOnce(
+      `deprecated-value:${d.variable}=${d.value}`,
+      `${d.variable}=${d.value} is deprecated (${d.reason}); using ${d.replacement}.`,
+    );
   for (const c of r.conflicts)
     warnOnce(
       `conflict:${c.oldName}`,

@@ -6,7 +6,13 @@
 import os from 'node:os';
 import nodePath from 'node:path';
 import type { EnvMap, EnvSources } from './env';
-import { envNameOf, type AnyField, type AnySettingsClass, type DefaultContext } from './schema';
+import {
+  envNameOf,
+  type AnyField,
+  type AnySettingsClass,
+  type DefaultContext,
+  type DeprecatedValue,
+} from './schema';
 
 export type SourceKind =
   'override' | 'env' | 'deprecated' | 'dotenv' | 'file' | 'default' | 'unset';
@@ -24,6 +30,14 @@ export interface DeprecatedUse {
   readonly newName: string;
 }
 
+/** A deprecated enum value that was read (and loaded as its replacement). */
+export interface DeprecatedValueUse {
+  readonly variable: string;
+  readonly value: string;
+  readonly replacement: string;
+  readonly reason: string;
+}
+
 export interface NameConflict {
   readonly newName: string;
   readonly oldName: string;
@@ -34,6 +48,7 @@ export interface LoadResult {
   readonly sources: Readonly<Record<string, FieldSource>>;
   readonly errors: readonly string[];
   readonly deprecatedUsed: readonly DeprecatedUse[];
+  readonly deprecatedValuesUsed: readonly DeprecatedValueUse[];
   readonly conflicts: readonly NameConflict[];
 }
 
@@ -140,7 +155,8 @@ export function parseRaw(
       const l = s.toLowerCase();
       const hit =
         (f.choices ?? []).find((c) => c.toLowerCase() === l) ??
-        Object.entries(f.aliases ?? {}).find(([a]) => a.toLowerCase() === l)?.[1];
+        Object.entries(f.aliases ?? {}).find(([a]) => a.toLowerCase() === l)?.[1] ??
+        deprecatedValueOf(s, f)?.[1].value;
       return hit === undefined ? fail() : { ok: true, value: hit };
     }
     case 'list': {
@@ -163,6 +179,12 @@ export function parseRaw(
       return { ok: true, value: s.replace(/\/+$/, '') };
     }
   }
+}
+
+/** The deprecated enum value `raw` spells, as [old value, replacement], if any. */
+function deprecatedValueOf(raw: string, f: AnyField): [string, DeprecatedValue] | undefined {
+  const l = raw.trim().toLowerCase();
+  return Object.entries(f.deprecatedValues ?? {}).find(([old]) => old.toLowerCase() === l);
 }
 
 /** Checks an explicit (already typed) override against the field's constraints. */
@@ -197,6 +219,7 @@ export function loadClass(
   const fieldSources: Record<string, FieldSource> = {};
   const errors: string[] = [];
   const deprecatedUsed: DeprecatedUse[] = [];
+  const deprecatedValuesUsed: DeprecatedValueUse[] = [];
   const conflicts: NameConflict[] = [];
   const ctx: DefaultContext = {
     values,
@@ -262,6 +285,15 @@ export function loadClass(
       const parsed = parseRaw(raw, f);
       if (parsed.ok) {
         values[name] = parsed.value;
+        const old = f.kind === 'enum' ? deprecatedValueOf(raw, f) : undefined;
+        if (old) {
+          deprecatedValuesUsed.push({
+            variable: source.variable ?? envName,
+            value: old[0],
+            replacement: old[1].value,
+            reason: old[1].reason,
+          });
+        }
       } else {
         const label =
           source.kind === 'deprecated'
@@ -291,6 +323,7 @@ export function loadClass(
     sources: Object.freeze(fieldSources),
     errors,
     deprecatedUsed,
+    deprecatedValuesUsed,
     conflicts,
   };
 }

@@ -33,6 +33,8 @@ export interface Field<V> {
   readonly choices?: readonly string[];
   /** Other accepted spellings of enum values (alias → value), e.g. `prod` → `production`. */
   readonly aliases?: Readonly<Record<string, string>>;
+  /** Enum values still accepted for a deprecation period, mapped to their replacement with a warning. */
+  readonly deprecatedValues?: Readonly<Record<string, DeprecatedValue>>;
   /** Allowed URL schemes without the colon (url); default http and https. */
   readonly protocols?: readonly string[];
   /** Old variable names still accepted (deprecated), in precedence order. */
@@ -151,10 +153,18 @@ export function list(
   return field('list', options);
 }
 
+/** An enum value that was removed: still accepted, loaded as `value`, and warned about with `reason`. */
+export interface DeprecatedValue {
+  readonly value: string;
+  readonly reason: string;
+}
+
 /** One of a fixed set of strings (matched case-insensitively, loaded as declared). */
 interface EnumOptions<V extends string> extends CommonOptions {
   /** Other accepted spellings (alias → value), matched case-insensitively. */
   aliases?: Readonly<Record<string, V>>;
+  /** Removed values still accepted for a deprecation period (old → replacement, with a warning). */
+  deprecatedValues?: Readonly<Record<string, { value: V; reason: string }>>;
 }
 
 export function oneOf<const C extends readonly string[]>(
@@ -173,6 +183,9 @@ export function oneOf(
     ...options,
     choices: Object.freeze([...choices]),
     ...(options.aliases ? { aliases: Object.freeze({ ...options.aliases }) } : {}),
+    ...(options.deprecatedValues
+      ? { deprecatedValues: Object.freeze({ ...options.deprecatedValues }) }
+      : {}),
   });
 }
 

@@ -507,13 +507,20 @@ export const DatabaseSettings = defineSettings({
   name: 'DatabaseSettings',
   prefix: 'KTRDR_DB_',
   getter: 'getDatabaseSettings',
-  description: 'The operations store: embedded SQLite (default), embedded PGlite or PostgreSQL.',
+  description: 'The operations store: embedded SQLite (default) or PostgreSQL.',
   fields: {
-    driver: oneOf(['sqlite', 'pglite', 'postgres'], {
+    driver: oneOf(['sqlite', 'postgres'], {
       default: 'sqlite',
       deprecated: ['DB_DRIVER'],
+      deprecatedValues: {
+        pglite: {
+          value: 'sqlite',
+          reason:
+            'the PGlite driver was removed in 0.2.0; the embedded store is SQLite, and a PGlite directory of 0.1 is not read',
+        },
+      },
       description:
-        '`sqlite`: embedded, one file in `KTRDR_DB_DIR`, no server needed. `pglite`: embedded PostgreSQL (WASM) in `KTRDR_DB_DIR`, heavier. `postgres`: a PostgreSQL server (several backends may share it).',
+        '`sqlite`: embedded, one file (`ktrdr.sqlite`) in `KTRDR_DB_DIR`, no server needed. `postgres`: a PostgreSQL server (several backends may share it). `pglite` (0.1) is read as `sqlite`, with a warning.',
     }),
     dir: path({
       deprecated: ['DB_DIR'],

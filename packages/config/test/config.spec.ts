@@ -238,6 +238,20 @@ describe('precedence and conflicts', () => {
     expect(warnings.filter((w) => w.startsWith('Both'))).toHaveLength(0);
   });
 
+  it('a removed value (KTRDR_DB_DRIVER=pglite) loads as its replacement and warns once, with why', () => {
+    for (let i = 0; i < 2; i++) {
+      expect(loadSettings(DatabaseSettings, { env: { KTRDR_DB_DRIVER: 'PGlite' } }).driver).toBe(
+        'sqlite',
+      );
+    }
+    expect(warnings.filter((w) => w.includes('KTRDR_DB_DRIVER=pglite'))).toEqual([
+      'KTRDR_DB_DRIVER=pglite is deprecated (the PGlite driver was removed in 0.2.0; the embedded store is SQLite, and a PGlite directory of 0.1 is not read); using sqlite.',
+    ]);
+    expect(() => loadSettings(DatabaseSettings, { env: { KTRDR_DB_DRIVER: 'mysql' } })).toThrow(
+      /KTRDR_DB_DRIVER: must be one of sqlite, postgres/,
+    );
+  });
+
   it('old names are tried in the declared order', () => {
     const s = loadSettings(WorkerSettings, {
       env: { WORKER_ENDPOINT_URL: 'http://b:1', KTRDR_WORKER_ENDPOINT_URL: 'http://a:1' },

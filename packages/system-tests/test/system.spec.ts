@@ -1,5 +1,5 @@
 /**
- * The real system on loopback: the BUILT backend (apps/backend/dist/main.js, in-memory PGlite)
+ * The real system on loopback: the BUILT backend (apps/backend/dist/main.js, in-memory SQLite)
  * and the built backtest and training workers as child processes on random free ports, with short
  * health/orphan timeouts. One backtest and one training run to completion, one training is
  * cancelled, and a training worker is SIGKILLed mid-run: rule 6 re-dispatches the operation
@@ -278,9 +278,16 @@ describe('system: backend + workers as processes', () => {
       strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
     });
     expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ success: true, worker_id: 'backtest-sys-1' });
+    // Queued first (the answer is the insert's own view), then dispatched to the free worker.
+    expect(res.body).toMatchObject({
+      success: true,
+      status: 'pending',
+      worker_id: null,
+      queue_position: 1,
+    });
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
+    expect(op.worker_id).toBe('backtest-sys-1');
     expect(op.metrics).toMatchObject({
       num_trades: expect.any(Number),
       total_return: expect.any(Number),
@@ -302,9 +309,10 @@ describe('system: backend + workers as processes', () => {
   it('runs a training to completion and saves the model in the models dir', async () => {
     const res = await call('POST', '/trainings/start', { ...TRAINING, model_name: 'sys-model' });
     expect(res.status).toBe(202);
-    expect(res.body.worker_id).toBe('training-sys-1');
+    expect(res.body).toMatchObject({ status: 'pending', queue_position: 1 });
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
+    expect(op.worker_id).toBe('training-sys-1');
     const modelPath = join(root, 'data', 'models', 'sys-model.json');
     expect(op.metrics).toMatchObject({ epochs_run: expect.any(Number), model_name: 'sys-model' });
     expect(JSON.stringify(await fullResult(op.operation_id))).not.toContain(root);

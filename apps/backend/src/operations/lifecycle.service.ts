@@ -14,6 +14,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { MetricsService } from '../metrics/metrics.service';
 import {
   OPERATIONS_REPOSITORY,
+  type EnqueuedOperation,
   type NewOperation,
   type OperationPatch,
   type OperationRecord,
@@ -109,9 +110,9 @@ export class OperationLifecycle {
   }
 
   /** A new pending operation; null when `maxPending` operations are queued already. */
-  async enqueue(op: NewOperation, maxPending: number): Promise<OperationRecord | null> {
+  async enqueue(op: NewOperation, maxPending: number): Promise<EnqueuedOperation | null> {
     const created = await this.repo.enqueue(op, maxPending);
-    if (created) this.announceCreated(created);
+    if (created) this.announceCreated(created.record);
     return created;
   }
 

@@ -115,7 +115,17 @@ export class OperationsService {
       this.settings.operations.max_queued,
     );
     if (!op) throw this.queueFull(type);
-    return this.queuedAnswer(op);
+    // The place the insert itself reported: the answer does not depend on whether the dispatcher
+    // (kicked by the `queued` event) claims it before we reply.
+    void this.dispatcher.trigger(type);
+    return {
+      success: true,
+      operation_id: op.record.operation_id,
+      status: OperationStatus.PENDING,
+      worker_id: null,
+      queue_position: op.queue_position,
+      message: `Queued: ${this.dispatcher.describeWait(type, op.queue_position)}`,
+    };
   }
 
   /** The 202 answer for an operation that was just queued; kicks the dispatcher. */

@@ -2,9 +2,6 @@ export * from './operations.repository';
 export * from './sql-executor';
 export { MIGRATIONS, applyMigrations, MIGRATION_LOCK_KEY } from './migrations';
 export type { Migration, MigrationOutcome } from './migrations';
-export { PgliteExecutor, PGLITE_MEMORY_DIR } from './pglite-executor';
-export { PGLITE_LOCK_FILE } from './pglite-lock';
-export type { PgliteExecutorOptions } from './pglite-executor';
 export { PostgresExecutor } from './postgres-executor';
 export type { PostgresConnectionOptions } from './postgres-executor';
 export {
@@ -14,7 +11,6 @@ export {
   rowToRecord,
 } from './sql-operations.repository';
 export type { SqlOperationsRepositoryOptions } from './sql-operations.repository';
-export { PgliteOperationsRepository } from './pglite-operations.repository';
 export { SqliteExecutor, SQLITE_MEMORY_DIR, SQLITE_FILE } from './sqlite-executor';
 export type { SqliteExecutorOptions } from './sqlite-executor';
 export { SqliteOperationsRepository } from './sqlite-operations.repository';

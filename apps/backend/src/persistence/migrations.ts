@@ -3,7 +3,7 @@ import type { PersistenceLogger, SqlExecutor } from './sql-executor';
 
 /**
  * The schema of the operations store: ONE ordered list of migrations for every driver, each in
- * PostgreSQL's SQL (`sql`: PostgreSQL and PGlite) and SQLite's (`sqlite`: same tables, columns and
+ * PostgreSQL's SQL (`sql`) and SQLite's (`sqlite`: same tables, columns and
  * checks; timestamps as ISO-8601 text, JSON as text checked with json_type).
  * Rules: never edit a migration once released, append a new one with the next version instead.
  * Each runs once, recorded in `schema_migrations`, all pending ones inside one transaction.
@@ -185,9 +185,8 @@ export interface MigrationOutcome {
  * Applies pending migrations. Everything runs in one transaction that first takes a
  * transaction-scoped advisory lock, so two backends starting together on one PostgreSQL database
  * serialize here: the second waits, then sees the first one's rows in `schema_migrations` and
- * applies nothing. (PGlite supports the same lock; there it is uncontended. SQLite's transaction
- * takes the database's write lock at BEGIN, which serialises two backends on one file the same
- * way.) A failing migration rolls back all of them.
+ * applies nothing. (On SQLite the transaction takes the database's write lock at BEGIN, which
+ * serialises two backends on one file the same way.) A failing migration rolls back all of them.
  */
 export async function applyMigrations(
   executor: SqlExecutor,

@@ -49,6 +49,12 @@ export type NewOperation = Pick<OperationRecord, 'operation_id' | 'operation_typ
     >
   >;
 
+/** An operation just queued, with its 1-based place in the queue of its type at that moment. */
+export interface EnqueuedOperation {
+  record: OperationRecord;
+  queue_position: number;
+}
+
 /** A sweep as stored: the request it was expanded from. */
 export interface SweepRecord {
   sweep_id: string;
@@ -103,7 +109,7 @@ export interface OperationPage {
 }
 
 /**
- * The operations store. Two drivers implement it with the same SQL and migrations: PGlite (embedded,
+ * The operations store. Two drivers implement it with the same SQL and migrations: SQLite (embedded,
  * default; file-backed or in-memory) and PostgreSQL (`pg`). Every method is safe to call concurrently.
  */
 export interface OperationsRepository {
@@ -114,10 +120,10 @@ export interface OperationsRepository {
   ping(): Promise<void>;
   create(op: NewOperation): Promise<OperationRecord>;
   /**
-   * Inserts a pending operation unless `maxPending` operations are pending already (one statement);
-   * null when the queue is full.
+   * Inserts a pending operation unless `maxPending` operations are pending already, and reports its
+   * place in the queue (one statement); null when the queue is full.
    */
-  enqueue(op: NewOperation, maxPending: number): Promise<OperationRecord | null>;
+  enqueue(op: NewOperation, maxPending: number): Promise<EnqueuedOperation | null>;
   /**
    * Stores a sweep and its children (pending) in one transaction; null (nothing written) when the
    * queue cannot take them all.

@@ -174,7 +174,7 @@ export class PostgresExecutor implements SqlExecutor {
     } else if (isConnectionFailure(err)) {
       message =
         `Cannot reach PostgreSQL at ${host}:${port} ` +
-        `(check KTRDR_DB_HOST and KTRDR_DB_PORT, or use KTRDR_DB_DRIVER=pglite): ${errorText(err)}`;
+        `(check KTRDR_DB_HOST and KTRDR_DB_PORT, or use KTRDR_DB_DRIVER=sqlite for the embedded store): ${errorText(err)}`;
     } else {
       message = `Cannot connect to PostgreSQL at ${host}:${port}/${database}: ${errorText(err)}`;
     }

@@ -1,5 +1,4 @@
 import { getDatabaseSettings } from '@ktrdr/config';
-import { PgliteOperationsRepository } from './pglite-operations.repository';
 import { PostgresOperationsRepository } from './postgres-operations.repository';
 import { SqliteOperationsRepository } from './sqlite-operations.repository';
 import type { SqlOperationsRepository } from './sql-operations.repository';
@@ -10,7 +9,6 @@ export type DatabaseSettingsValues = ReturnType<typeof getDatabaseSettings>;
 /**
  * The repository the settings ask for (not yet initialised: call `init()`):
  * `KTRDR_DB_DRIVER=sqlite` (default) → SQLite in `KTRDR_DB_DIR/ktrdr.sqlite` (`memory://` = in memory);
- * `KTRDR_DB_DRIVER=pglite` → PGlite in `KTRDR_DB_DIR`;
  * `KTRDR_DB_DRIVER=postgres` → PostgreSQL at `KTRDR_DB_HOST:KTRDR_DB_PORT`, database `KTRDR_DB_NAME`.
  */
 export function createOperationsRepository(
@@ -29,13 +27,9 @@ export function createOperationsRepository(
       });
     case 'sqlite':
       return new SqliteOperationsRepository({ dir: settings.dir, ...options });
-    case 'pglite':
-      return new PgliteOperationsRepository({ dir: settings.dir, ...options });
     default: {
       const driver: never = settings.driver;
-      throw new Error(
-        `KTRDR_DB_DRIVER must be sqlite, pglite or postgres (got '${String(driver)}')`,
-      );
+      throw new Error(`KTRDR_DB_DRIVER must be sqlite or postgres (got '${String(driver)}')`);
     }
   }
 }

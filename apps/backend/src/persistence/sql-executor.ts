@@ -20,7 +20,7 @@ export interface SqlQueryable {
   exec(script: string): Promise<void>;
 }
 
-export type SqlDialect = 'pglite' | 'postgres' | 'sqlite';
+export type SqlDialect = 'postgres' | 'sqlite';
 
 /** Logger used by the persistence code (Nest's Logger fits). */
 export interface PersistenceLogger {
@@ -33,7 +33,7 @@ export interface SqlExecutor extends SqlQueryable {
   readonly dialect: SqlDialect;
   /** Where the data lives, for logs and errors; never contains a password. */
   readonly description: string;
-  /** Connects (PostgreSQL: checks a connection can be made; PGlite: opens or creates the data dir). */
+  /** Connects (PostgreSQL: checks a connection can be made; SQLite: opens or creates the file). */
   open(): Promise<void>;
   /**
    * Runs `fn` inside BEGIN … COMMIT (ROLLBACK when it throws) on one connection. Statements of other

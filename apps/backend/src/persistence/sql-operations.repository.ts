@@ -13,6 +13,7 @@ import type {
 import { applyMigrations, MIGRATIONS } from './migrations';
 import type { Migration, MigrationOutcome } from './migrations';
 import type {
+  EnqueuedOperation,
   NewOperation,
   QueueClaim,
   SweepRecord,
@@ -123,7 +124,7 @@ const CLAIM_SQLITE = `UPDATE operations
 
 /**
  * The operations store, written once in SQL for every driver; a driver only supplies the
- * SqlExecutor (SqliteOperationsRepository, PgliteOperationsRepository, PostgresOperationsRepository).
+ * SqlExecutor (SqliteOperationsRepository, PostgresOperationsRepository).
  * Statements use PostgreSQL's `$n::type` placeholders (the SQLite executor rewrites them); the few
  * constructs the dialects spell differently go through `inList()` and `claimNext()`.
  */
@@ -145,7 +146,7 @@ export class SqlOperationsRepository implements OperationsRepository {
     this.migrations = options.migrations ?? MIGRATIONS;
   }
 
-  /** Where the data lives (no password), e.g. `PGlite at /data/db`. */
+  /** Where the data lives (no password), e.g. `SQLite at /data/db/ktrdr.sqlite`. */
   get description(): string {
     return this.executor.description;
   }
@@ -205,14 +206,14 @@ export class SqlOperationsRepository implements OperationsRepository {
     return rowToRecord(row);
   }
 
-  async enqueue(op: NewOperation, maxPending: number): Promise<OperationRecord | null> {
+  async enqueue(op: NewOperation, maxPending: number): Promise<EnqueuedOperation | null> {
     await this.ready();
     const row = await this.insert(
       this.executor,
       { ...op, status: OperationStatus.PENDING },
       maxPending,
     );
-    return row ? rowToRecord(row) : null;
+    return row ? { record: rowToRecord(row), queue_position: Number(row.queue_position) } : null;
   }
 
   async createSweep(
@@ -366,13 +367,24 @@ export class SqlOperationsRepository implements OperationsRepository {
                       params, priority, queued_at, sweep_id)`;
     const values = `$1::text, $2::text, $3::text, 0, $4::timestamptz, $5::timestamptz, $6::jsonb,
                     $7::jsonb, $8::int, $9::timestamptz, $10::text`;
+    // With maxPending (enqueue) the statement also returns the row's place in its queue: the pending
+    // rows of its type at or ahead of it in dispatch order. PostgreSQL's sub-select does not see
+    // the row being inserted (one snapshot per statement), SQLite's does: hence the + 1 there.
     const sql =
       maxPending === null
         ? `INSERT INTO operations ${columns} VALUES (${values}) RETURNING *`
         : `INSERT INTO operations ${columns}
            SELECT ${values}
             WHERE (SELECT count(*) FROM operations WHERE status = 'pending') < $11::int
-           RETURNING *`;
+           RETURNING *, (
+             SELECT count(*) FROM operations AS q
+              WHERE q.status = 'pending' AND q.operation_type = operations.operation_type
+                AND (q.priority > operations.priority
+                     OR (q.priority = operations.priority
+                         AND (q.queued_at < operations.queued_at
+                              OR (q.queued_at = operations.queued_at
+                                  AND q.operation_id <= operations.operation_id)))))::int
+             ${this.sqlite ? '' : '+ 1'} AS queue_position`;
     if (maxPending !== null) params.push(maxPending);
     try {
       const { rows } = await q.query(sql, params);
@@ -562,62 +574,6 @@ export class SqlOperationsRepository implements OperationsRepository {
   }
 }
 
-/**
- * The input checks every store applies (the SQL drivers inline, the in-memory test store by calling
- * these): they throw InvalidOperationInputError naming the field.
- */
-export const validateOperationInput = {
-  create(op: NewOperation): void {
-    requireText('operation_id', op.operation_id);
-    if (!TYPES.has(op.operation_type)) {
-      throw invalid('operation_type', op.operation_type, [...TYPES]);
-    }
-    const status = op.status ?? OperationStatus.PENDING;
-    if (!STATUSES.has(status)) throw invalid('status', status, [...STATUSES]);
-    if (op.priority !== undefined && !Number.isInteger(op.priority)) {
-      throw new InvalidOperationInputError('priority must be an integer');
-    }
-    if (op.created_at !== undefined) timestamp('created_at', op.created_at);
-    if (op.progress !== undefined) json('progress', op.progress);
-    if (op.params !== undefined) json('params', op.params);
-  },
-  patch(operationId: string, patch: OperationPatch): void {
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      const kind = PATCHABLE[key as keyof OperationPatch];
-      if (!kind) {
-        throw new InvalidOperationInputError(
-          `update of operation ${operationId}: field '${key}' cannot be changed ` +
-            `(allowed: ${Object.keys(PATCHABLE).join(', ')})`,
-        );
-      }
-      encode(key, kind, value);
-    }
-    if (patch.status !== undefined && !STATUSES.has(patch.status)) {
-      throw invalid('status', patch.status, [...STATUSES]);
-    }
-  },
-  list(filter: OperationFilter): void {
-    const offset = filter.offset ?? 0;
-    if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > 1000) {
-      throw new InvalidOperationInputError(
-        `limit must be an integer from 1 to 1000 (got ${filter.limit})`,
-      );
-    }
-    if (!Number.isInteger(offset) || offset < 0) {
-      throw new InvalidOperationInputError(
-        `offset must be an integer of at least 0 (got ${offset})`,
-      );
-    }
-    filter.status?.forEach((st) => {
-      if (!STATUSES.has(st)) throw invalid('status', st, [...STATUSES]);
-    });
-    if (filter.operation_type !== undefined && !TYPES.has(filter.operation_type)) {
-      throw invalid('operation_type', filter.operation_type, [...TYPES]);
-    }
-  },
-};
-
 /** Row (from either driver) → record with Date objects and parsed JSON. */
 export function rowToRecord(row: SqlRow | undefined): OperationRecord {
   if (!row) throw new Error('Expected a row from the operations table');
@@ -652,8 +608,8 @@ function nullableText(value: unknown): string | null {
 
 function toDate(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
-  // Not `instanceof Date`: a driver may hand us a Date of another realm (PGlite is loaded with
-  // Node's own require, outside Jest's sandbox), and String(date) would drop the milliseconds.
+  // Not `instanceof Date`: a driver may hand us a Date of another realm (a module loaded outside
+  // Jest's sandbox), and String(date) would drop the milliseconds. SQLite hands ISO-8601 text.
   if (Object.prototype.toString.call(value) === '[object Date]') {
     return new Date((value as Date).getTime());
   }

@@ -40,7 +40,7 @@ export interface SqliteExecutorOptions {
  * Statements run synchronously on one connection; a transaction holds it across its awaits, and
  * statements of other callers wait until it commits or rolls back. WAL journal: readers in other
  * processes never block, and two backends on one file are serialised by SQLite's own write lock
- * (waiting up to 5 s), so the lock-file PGlite needed is not needed here.
+ * (waiting up to 5 s): no lock file of our own is needed.
  */
 export class SqliteExecutor implements SqlExecutor {
   readonly dialect = 'sqlite' as const;

@@ -131,70 +131,12 @@ export class SqlResultsRepository implements ResultsRepository {
   }
 }
 
-/**
- * In memory, for tests and OpenAPI generation with the in-memory operations store. Chunks of an
- * operation that no longer exists in `operations` are ignored (the SQL table cascades instead).
- */
-export class InMemoryResultsRepository implements ResultsRepository {
-  private readonly chunks = new Map<string, NewArtifactChunk>();
-
-  constructor(private readonly operations?: OperationsRepository) {}
-
-  private key(id: string, kind: string, index: number): string {
-    return `${id}\u0000${kind}\u0000${index}`;
-  }
-
-  async putChunk(c: NewArtifactChunk): Promise<number> {
-    for (const [k, v] of this.chunks) {
-      if (v.operation_id === c.operation_id && v.lease_token !== c.lease_token) {
-        this.chunks.delete(k);
-      }
-    }
-    this.chunks.set(this.key(c.operation_id, c.kind, c.chunk_index), { ...c });
-    return (await this.select(c.operation_id, c.kind, c.lease_token)).reduce(
-      (a, x) => a + x.row_count,
-      0,
-    );
-  }
-
-  private async select(id: string, kind: string, lease: string): Promise<NewArtifactChunk[]> {
-    if (this.operations && !(await this.operations.get(id))) return [];
-    return [...this.chunks.values()]
-      .filter((c) => c.operation_id === id && c.kind === kind && c.lease_token === lease)
-      .sort((a, b) => a.first_row - b.first_row || a.chunk_index - b.chunk_index);
-  }
-
-  async listChunks(id: string, kind: ArtifactKind, lease: string): Promise<ChunkMeta[]> {
-    return (await this.select(id, kind, lease)).map((c) => ({
-      chunk_index: c.chunk_index,
-      first_row: c.first_row,
-      row_count: c.row_count,
-      total_rows: c.total_rows,
-    }));
-  }
-
-  async readChunks(
-    id: string,
-    kind: ArtifactKind,
-    lease: string,
-    from: number,
-    to: number,
-  ): Promise<ArtifactChunk[]> {
-    return (await this.select(id, kind, lease))
-      .filter((c) => c.first_row < to && c.first_row + c.row_count > from)
-      .map((c) => ({
-        chunk_index: c.chunk_index,
-        first_row: c.first_row,
-        row_count: c.row_count,
-        total_rows: c.total_rows,
-        rows: c.rows,
-      }));
-  }
-}
-
-/** The results store that goes with an operations store: SQL on its connection, else in memory. */
+/** The results store that goes with an operations store: the same database, on its connection. */
 export function resultsRepositoryFor(operations: OperationsRepository): ResultsRepository {
-  return operations instanceof SqlOperationsRepository
-    ? new SqlResultsRepository(operations.executor)
-    : new InMemoryResultsRepository(operations);
+  if (operations instanceof SqlOperationsRepository) {
+    return new SqlResultsRepository(operations.executor);
+  }
+  throw new Error(
+    'Result artifacts live in the operations database: the operations store must be a SqlOperationsRepository',
+  );
 }

@@ -4,15 +4,14 @@ import { OperationType } from '@ktrdr/contracts';
 import { OPERATIONS_REPOSITORY } from '../../src/persistence/operations.repository';
 import type { OperationsRepository } from '../../src/persistence/operations.repository';
 import { PersistenceModule } from '../../src/persistence/persistence.module';
-import { PgliteOperationsRepository } from '../../src/persistence/pglite-operations.repository';
 import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
 import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
 import { createOperationsRepository } from '../../src/persistence/repository.factory';
 import type { DatabaseSettingsValues } from '../../src/persistence/repository.factory';
 import { captureLogger, closedPort } from './helpers';
-import { PGLITE_TIMEOUT_MS } from './repository.contract';
+import { STORE_TIMEOUT_MS } from './repository.contract';
 
-jest.setTimeout(PGLITE_TIMEOUT_MS);
+jest.setTimeout(STORE_TIMEOUT_MS);
 
 const base: DatabaseSettingsValues = {
   driver: 'sqlite',
@@ -29,12 +28,6 @@ describe('createOperationsRepository', () => {
     const repo = createOperationsRepository(base);
     expect(repo).toBeInstanceOf(SqliteOperationsRepository);
     expect(repo.description).toBe('SQLite in memory');
-  });
-
-  it('builds PGlite for KTRDR_DB_DRIVER=pglite', () => {
-    const repo = createOperationsRepository({ ...base, driver: 'pglite' });
-    expect(repo).toBeInstanceOf(PgliteOperationsRepository);
-    expect(repo.description).toBe('PGlite in memory');
   });
 
   it('builds the file-backed embedded driver with an absolute directory', () => {

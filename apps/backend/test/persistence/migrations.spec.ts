@@ -1,10 +1,13 @@
 import { MIGRATIONS, applyMigrations } from '../../src/persistence/migrations';
 import type { Migration } from '../../src/persistence/migrations';
-import { PgliteExecutor } from '../../src/persistence/pglite-executor';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { getTestSettings } from '@ktrdr/config';
+import { PostgresExecutor } from '../../src/persistence/postgres-executor';
 import type { SqlExecutor } from '../../src/persistence/sql-executor';
 import { SqliteExecutor } from '../../src/persistence/sqlite-executor';
 import { captureLogger } from './helpers';
-import { PGLITE_TIMEOUT_MS } from './repository.contract';
+import { STORE_TIMEOUT_MS } from './repository.contract';
 
 const both = (sql: string): Pick<Migration, 'sql' | 'sqlite'> => ({ sql, sqlite: sql });
 const m1: Migration = { version: 1, name: 'one', ...both('CREATE TABLE t1 (id int PRIMARY KEY);') };
@@ -26,15 +29,46 @@ const TABLES = {
             WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
 };
 
-describe.each([
-  ['PGlite in memory', () => new PgliteExecutor({ dir: 'memory://' }), TABLES.postgres],
-  ['SQLite in memory', () => new SqliteExecutor({ dir: 'memory://' }), TABLES.sqlite],
-])('applyMigrations (on %s)', (name: string, make: () => SqlExecutor, tablesSql: string) => {
-  jest.setTimeout(PGLITE_TIMEOUT_MS);
+const pgUrl = getTestSettings().postgres_url;
+/** A fresh schema of the CI PostgreSQL, dropped afterwards (only when KTRDR_TEST_POSTGRES_URL is set). */
+const pgSchema = `ktrdr_test_migrations_${process.pid}_${randomBytes(4).toString('hex')}`;
+async function pgAdmin(sql: string): Promise<void> {
+  const client = new Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+type Target = [string, () => SqlExecutor, string, () => Promise<void>, () => Promise<void>];
+const none = async (): Promise<void> => undefined;
+const targets: Target[] = [
+  ['SQLite in memory', () => new SqliteExecutor({ dir: 'memory://' }), TABLES.sqlite, none, none],
+];
+if (pgUrl) {
+  targets.push([
+    `PostgreSQL`,
+    () => new PostgresExecutor({ connectionString: pgUrl, schema: pgSchema }),
+    TABLES.postgres,
+    () => pgAdmin(`CREATE SCHEMA ${pgSchema}`),
+    () => pgAdmin(`DROP SCHEMA ${pgSchema} CASCADE`),
+  ]);
+}
+
+describe.each(targets)('applyMigrations (on %s)', (name, make, tablesSql, setup, teardown) => {
+  jest.setTimeout(STORE_TIMEOUT_MS);
   const executor = make();
 
-  beforeAll(() => executor.open());
-  afterAll(() => executor.close());
+  beforeAll(async () => {
+    await setup();
+    await executor.open();
+  });
+  afterAll(async () => {
+    await executor.close();
+    await teardown();
+  });
 
   async function tables(): Promise<string[]> {
     const { rows } = await executor.query<{ name: string }>(tablesSql);
@@ -43,7 +77,7 @@ describe.each([
 
   it('rolls back every migration of the run when one fails, naming it', async () => {
     await expect(applyMigrations(executor, [m1, broken])).rejects.toThrow(
-      new RegExp(`Migration 2 \\(broken\\) failed on ${name}: .*syntax error`),
+      new RegExp(`Migration 2 \\(broken\\) failed on ${name}.*: .*syntax error`),
     );
     expect(await tables()).toEqual([]);
   });

@@ -11,7 +11,7 @@ import { OperationsService } from '../../src/operations/operations.service';
 import { OrphanDetectorService } from '../../src/operations/orphan-detector.service';
 import { RetentionService } from '../../src/operations/retention.service';
 import type { OperationsRepository } from '../../src/persistence/operations.repository';
-import { InMemoryOperationsRepository } from './in-memory-operations.repository';
+import { memoryStore } from './memory-store';
 import { HealthMonitorService } from '../../src/workers/health-monitor.service';
 import type { StartOutcome, WorkerClient } from '../../src/workers/worker-client';
 import { WorkerProtocolService } from '../../src/workers/worker-protocol.service';
@@ -93,7 +93,7 @@ export function createHarness(
   const clock = shared.clock ?? new ManualClock();
   const events = new LifecycleEvents();
   const registry = new WorkerRegistry(clock, events);
-  const repo = shared.repo ?? new InMemoryOperationsRepository(() => new Date(clock.now()));
+  const repo = shared.repo ?? memoryStore(() => new Date(clock.now()));
   const client = new FakeWorkerClient();
   const wc = client as unknown as WorkerClient;
   const metrics = new MetricsService(registry, repo);

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AppModule, type AppOptions } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
-import { InMemoryOperationsRepository } from './in-memory-operations.repository';
+import { memoryStore } from './memory-store';
 import type { OperationsRepository } from '../../src/persistence/operations.repository';
 import { TEST_AUTH_HEADERS, testSettings } from './settings';
 
@@ -15,7 +15,7 @@ export interface TestApp {
 
 /** The full app in-process (no listener: supertest drives app.getHttpServer()), loops off. */
 export async function createTestApp(options: AppOptions = {}): Promise<TestApp> {
-  const repository = options.repository ?? new InMemoryOperationsRepository();
+  const repository = options.repository ?? memoryStore();
   const moduleRef = await Test.createTestingModule({
     imports: [
       AppModule.forRoot({

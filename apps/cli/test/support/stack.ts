@@ -1,5 +1,5 @@
 /**
- * The real system on loopback for the CLI tests: the BUILT backend (in-memory PGlite in a temp data
+ * The real system on loopback for the CLI tests: the BUILT backend (in-memory SQLite in a temp data
  * dir) and built backtest and training workers as child processes on free ports, short health timings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

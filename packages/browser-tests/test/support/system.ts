@@ -1,5 +1,5 @@
 /**
- * The real system on loopback for the browser tests: the BUILT backend (in-memory PGlite, temp data
+ * The real system on loopback for the browser tests: the BUILT backend (in-memory SQLite, temp data
  * dir) serving the BUILT dashboard, and a built backtest worker, as child processes on free ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
