@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { OPERATION_REPORTS } from '../workers/operation-reports';
 import { WorkersModule } from '../workers/workers.module';
 import { DispatchService } from './dispatch.service';
 import { OperationLifecycle } from './lifecycle.service';
@@ -21,8 +22,10 @@ import { SweepsService } from './sweeps.service';
     OrphanDetectorService,
     RetentionService,
     SweepsService,
+    { provide: OPERATION_REPORTS, useExisting: OperationsService },
   ],
   exports: [
+    OPERATION_REPORTS,
     OperationTracing,
     OperationLifecycle,
     OperationsService,

@@ -7,6 +7,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import {
+  ASSIGNED_OPERATION_STATUSES,
   CheckpointType,
   CompletionStatus,
   OperationStatus,
@@ -37,6 +38,7 @@ import { WorkerRegistry } from '../workers/worker-registry';
 import { DispatchService } from './dispatch.service';
 import { OperationLifecycle } from './lifecycle.service';
 import { newOperationId, toOperationDto } from './operation-mapper';
+import type { OperationReports } from '../workers/operation-reports';
 
 const isTerminal = (s: OperationStatus): boolean => TERMINAL_OPERATION_STATUSES.includes(s);
 
@@ -59,7 +61,7 @@ export function splitPriority(body: object): { params: Record<string, unknown>; 
  * status change goes through OperationLifecycle; dispatching is DispatchService's.
  */
 @Injectable()
-export class OperationsService {
+export class OperationsService implements OperationReports {
   private readonly logger = new Logger(OperationsService.name);
 
   constructor(
@@ -307,6 +309,12 @@ export class OperationsService {
       if (updated) return { acknowledged: true, status: updated.status };
     }
     throw new ConflictException(`Operation ${operationId} is changing too fast; retry`);
+  }
+
+  /** Whether `operationId` is dispatched to or running on `workerId`. */
+  async isAssignedTo(operationId: string, workerId: string): Promise<boolean> {
+    const op = await this.repo.get(operationId);
+    return !!op && ASSIGNED_OPERATION_STATUSES.includes(op.status) && op.worker_id === workerId;
   }
 
   /**

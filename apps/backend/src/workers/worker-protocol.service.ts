@@ -1,6 +1,5 @@
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import {
-  ASSIGNED_OPERATION_STATUSES,
   WorkerStatus,
   type HeartbeatRequestDto,
   type HeartbeatResponseDto,
@@ -8,11 +7,7 @@ import {
   type RegisterWorkerResponseDto,
 } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
-import {
-  OPERATIONS_REPOSITORY,
-  type OperationsRepository,
-} from '../persistence/operations.repository';
-import { OperationsService } from '../operations/operations.service';
+import { OPERATION_REPORTS, type OperationReports } from './operation-reports';
 import { WorkerClient } from './worker-client';
 import { WorkerRegistry, normalizeEndpoint, toWorkerDto } from './worker-registry';
 
@@ -26,8 +21,7 @@ export class WorkerProtocolService {
 
   constructor(
     private readonly registry: WorkerRegistry,
-    private readonly operations: OperationsService,
-    @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
+    @Inject(OPERATION_REPORTS) private readonly operations: OperationReports,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
     private readonly client: WorkerClient,
   ) {}
@@ -54,12 +48,6 @@ export class WorkerProtocolService {
     }
   }
 
-  /** Whether `workerId` may keep running `operationId` (it is dispatched or running on it). */
-  private async ownsOperation(workerId: string, operationId: string): Promise<boolean> {
-    const op = await this.repo.get(operationId);
-    return !!op && ASSIGNED_OPERATION_STATUSES.includes(op.status) && op.worker_id === workerId;
-  }
-
   async register(dto: RegisterWorkerRequestDto): Promise<RegisterWorkerResponseDto> {
     await this.refuseTakeover(dto);
     // Apply unacknowledged completions first, exactly as POST /operations/{id}/complete would.
@@ -79,7 +67,7 @@ export class WorkerProtocolService {
     }
     const stop: string[] = [];
     let current: string | null = dto.current_operation_id ?? null;
-    if (current && !(await this.ownsOperation(dto.worker_id, current))) {
+    if (current && !(await this.operations.isAssignedTo(current, dto.worker_id))) {
       stop.push(current);
       current = null;
     }

@@ -134,7 +134,7 @@ export function createHarness(
     false,
     metrics,
   );
-  const protocol = new WorkerProtocolService(registry, operations, repo, settings, wc);
+  const protocol = new WorkerProtocolService(registry, operations, settings, wc);
   const monitor = new HealthMonitorService(registry, wc, settings, clock, noTimers, false, metrics);
   const retention = new RetentionService(repo, settings, clock, noTimers, false);
   return {
