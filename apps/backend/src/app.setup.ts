@@ -1,10 +1,15 @@
 import { Logger, RequestMethod, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_PREFIX, ErrorEnvelopeFilter, REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
+import {
+  API_PREFIX,
+  ErrorEnvelopeFilter,
+  REGISTRATION_TOKEN_HEADER,
+  jsonBodyParserOptions,
+  jsonOnlyWrites,
+} from '@ktrdr/contracts';
 import { ACCESS_EXTENSION, defaultRoleFor, type AccessLevel } from './auth/access.decorators';
 import { REGISTRATION_TOKEN_SCHEME } from './common/api-errors.decorator';
-import { JSON_CONTENT_TYPE, jsonOnlyWrites } from './common/json-only.middleware';
 import { ShutdownState } from './common/shutdown-state';
 import { WireValidationPipe } from './common/wire-validation.pipe';
 import { MetricsService } from './metrics/metrics.service';
@@ -153,11 +158,10 @@ export function configureApp(app: INestApplication): OpenAPIObject {
   // JSON only on writes (415 otherwise), before any body parser.
   app.use(jsonOnlyWrites());
   // Registered before init, so Nest skips its default 100 kB JSON parser.
-  (app as NestExpressApplication).useBodyParser('json', {
-    limit: JSON_BODY_LIMIT,
-    type: (req: { headers: Record<string, string | string[] | undefined> }) =>
-      JSON_CONTENT_TYPE.test(String(req.headers['content-type'] ?? '')),
-  });
+  (app as NestExpressApplication).useBodyParser(
+    'json',
+    jsonBodyParserOptions({ limit: JSON_BODY_LIMIT }),
+  );
   applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
   const http = new Logger('HTTP');

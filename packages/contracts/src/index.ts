@@ -11,3 +11,4 @@ export * from './results.dto';
 export * from './events';
 export * from './event.dto';
 export * from './error-envelope';
+export * from './json-body';

@@ -1,13 +1,16 @@
 import 'reflect-metadata';
 import { DynamicModule, INestApplication, LoggerService, LogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ErrorEnvelopeFilter } from '@ktrdr/contracts';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ErrorEnvelopeFilter, jsonBodyParserOptions, jsonOnlyWrites } from '@ktrdr/contracts';
 import { getLoggingSettings, loadSettingsOrExit, redactUrlCredentials } from '@ktrdr/config';
 import { ServiceLogger, shutdownTelemetry } from '@ktrdr/telemetry';
 import { WORKER_RUNTIME } from './http/controllers';
-import { jsonBodyParser } from './http/json-body';
 import { nestLogger } from './logger';
 import type { WorkerRuntime } from './runtime';
+
+/** Largest request body a worker accepts (a start request with its parameters); beyond it: 413. */
+export const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
 
 export interface BootstrapWorkerOptions {
   /** e.g. `backtest-worker`; used in messages and validation output. */
@@ -31,9 +34,17 @@ export async function createWorkerApp(
   module: Type<unknown> | DynamicModule,
   logger: LoggerService | LogLevel[] | false = ['error', 'warn'],
 ): Promise<{ app: INestApplication; runtime: WorkerRuntime }> {
-  const app = await NestFactory.create(module, { bodyParser: false, logger });
+  const app = await NestFactory.create<NestExpressApplication>(module, {
+    bodyParser: false,
+    logger,
+  });
   const runtime = app.get<WorkerRuntime>(WORKER_RUNTIME);
-  app.use(jsonBodyParser());
+  // The same JSON rules as the backend's; the exact text is kept for the signature check.
+  app.use(jsonOnlyWrites());
+  app.useBodyParser(
+    'json',
+    jsonBodyParserOptions({ limit: JSON_BODY_LIMIT_BYTES, keepRawBody: true }),
+  );
   app.useGlobalFilters(
     new ErrorEnvelopeFilter((message, stack) =>
       runtime.logger.error(`unhandled error: ${stack ?? message}`),

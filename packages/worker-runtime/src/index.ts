@@ -13,7 +13,6 @@ export { JOB_THREAD_PATH } from './job-thread-path';
 export type { JobThreadData, RunMessage } from './job-thread';
 export * from './runtime';
 export * from './http/controllers';
-export * from './http/json-body';
 export * from './http/signed-call.guard';
 export * from './module';
 export * from './bootstrap';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { REGISTRATION_TOKEN_HEADER, signRequest } from '@ktrdr/contracts';
 import { MAX_SERVER_ERRORS } from '../src/completion-outbox';
-import { createWorkerApp } from '../src/bootstrap';
+import { JSON_BODY_LIMIT_BYTES, createWorkerApp } from '../src/bootstrap';
 import { WorkerRuntimeModule } from '../src/module';
 import { WorkerRuntime } from '../src/runtime';
 import {
@@ -1033,6 +1033,28 @@ describe('signed calls from the backend', () => {
     expect((await fetch(`${h.url}/metrics`)).status).toBe(200);
     expect((await fetch(`${h.url}/api/v1/operations/op-sig`)).status).toBe(401);
     expect((await get(`${h.url}/api/v1/operations/op-sig`)).status).toBe(200);
+  });
+
+  it('answers malformed JSON with 400 and a body over the limit with 413, in the envelope', async () => {
+    const h = await harness();
+    await until(() => h.runtime.registered);
+    const bad = await signedFetch(`${h.url}/backtests/start`, { body: '{"operation_id":' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: expect.stringMatching(/^body is not valid JSON/),
+    });
+    const big = await signedFetch(`${h.url}/backtests/start`, {
+      body: { ...startBody('op-big'), pad: 'x'.repeat(JSON_BODY_LIMIT_BYTES) },
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({
+      statusCode: 413,
+      error: 'Payload Too Large',
+      message: 'body is too large',
+    });
+    expect(h.runtime.currentOperationId).toBeNull();
   });
 
   it('answers 415 to a write that is not JSON, and 400 naming the path to unsafe JSON', async () => {

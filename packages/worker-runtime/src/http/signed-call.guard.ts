@@ -5,7 +5,7 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
-import type { ParsedRequest } from './json-body';
+import type { JsonRequest } from '@ktrdr/contracts';
 import { WORKER_RUNTIME } from './tokens';
 import type { WorkerRuntime } from '../runtime';
 
@@ -20,12 +20,12 @@ export class SignedCallGuard implements CanActivate {
   constructor(@Inject(WORKER_RUNTIME) private readonly runtime: WorkerRuntime) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<ParsedRequest & { originalUrl?: string }>();
+    const req = context.switchToHttp().getRequest<JsonRequest & { originalUrl?: string }>();
     const outcome = this.runtime.verifyCall({
       method: req.method ?? 'GET',
       path: (req.originalUrl ?? req.url ?? '/').split('?')[0] as string,
       headers: req.headers,
-      body: req.rawBody,
+      body: req.rawBody ?? '',
     });
     if (!outcome.ok) throw new UnauthorizedException(outcome.reason);
     return true;
