@@ -2,6 +2,7 @@
  * HTTP client of the backend: base URL, bearer key, per-request timeout and retries with exponential
  * backoff (the ApiClient settings of @ktrdr/config), one-line errors.
  */
+import { envelopeMessage, errorText } from '@ktrdr/contracts/constants';
 import { CliError, ApiError, UnreachableError } from './errors';
 
 export interface ApiClientOptions {
@@ -60,7 +61,7 @@ function describeFetchError(err: unknown, timeoutMs: number): Transient {
     return { transient: true, sent: true, detail: `no answer within ${timeoutMs / 1000} s` };
   }
   const code = e?.cause?.code;
-  const msg = e?.cause?.message ?? e?.message ?? String(err);
+  const msg = errorText(err);
   // Refused / unresolvable: the request never reached the backend, any method may be retried.
   const notSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
   return { transient: true, sent: !notSent, detail: msg };
@@ -178,10 +179,8 @@ export class ApiClient {
 export function errorMessage(status: number, text: string, method: string, path: string): string {
   let message: string | undefined;
   try {
-    const body = JSON.parse(text) as { message?: unknown; error?: unknown };
-    if (typeof body.message === 'string') message = body.message;
-    else if (Array.isArray(body.message)) message = body.message.map(String).join('; ');
-    else if (typeof body.error === 'string') message = body.error;
+    const body = JSON.parse(text) as { message?: unknown; error?: unknown } | null;
+    message = envelopeMessage(body, typeof body?.error === 'string' ? body.error : '') || undefined;
   } catch {
     // Not JSON (a proxy's page): fall back to the status line.
   }

@@ -4,6 +4,7 @@
  * it is idle or registered again). The deploy scripts under deploy/ read the fleet file only through
  * `kinfra fleet plan --format tsv`.
  */
+import { errorText } from '@ktrdr/contracts/constants';
 import {
   ConfigurationError,
   FLEET_WORKER_TYPES,
@@ -239,11 +240,6 @@ function authHeaders(): Record<string, string> {
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
-function describeError(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string } };
-  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-}
-
 function backendOf(opts: { backend?: string; env?: string; file?: string }): string {
   const url = opts.backend ?? loadConfig(opts).backend_url;
   return url.replace(/\/+$/, '');
@@ -262,7 +258,7 @@ async function getWorker(
     if (res.status !== 200) return { status: res.status };
     return { status: 200, worker: (await res.json()) as WorkerView };
   } catch (err) {
-    return { status: 0, error: describeError(err) };
+    return { status: 0, error: errorText(err) };
   }
 }
 
@@ -314,7 +310,7 @@ async function drainCall(
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
   } catch (err) {
-    throw new KinfraError(`${method} ${url} failed: ${describeError(err)}`);
+    throw new KinfraError(`${method} ${url} failed: ${errorText(err)}`);
   }
   if (res.status === 404 && opts.missingOk) {
     ctx.out.note(`Worker ${workerId} is not registered: nothing to ${action}`);

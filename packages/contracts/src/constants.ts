@@ -6,3 +6,4 @@
 export * from './enums';
 export * from './routes';
 export * from './events';
+export * from './error-text';

@@ -6,6 +6,7 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
+import { envelopeMessage } from './error-text';
 
 /**
  * The one error envelope of the wire, `{ statusCode, error, message }` (ErrorResponseDto), and the
@@ -38,27 +39,6 @@ function reason(statusCode: number): string {
   return STATUS_CODES[statusCode] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Error');
 }
 
-function messageOf(body: unknown, fallback: string): string {
-  if (typeof body === 'string') return body;
-  if (body && typeof body === 'object') {
-    const b = body as Record<string, unknown>;
-    if (Array.isArray(b.message)) return b.message.map(String).join('; ');
-    if (typeof b.message === 'string') return b.message;
-    // Terminus: { status: 'error', error: { key: { status: 'down', message } } }
-    if (b.status === 'error' && b.error && typeof b.error === 'object') {
-      const parts = Object.entries(b.error as Record<string, unknown>).map(([key, v]) => {
-        const detail =
-          v && typeof v === 'object' && typeof (v as Record<string, unknown>).message === 'string'
-            ? `: ${(v as Record<string, unknown>).message as string}`
-            : '';
-        return `${key} is down${detail}`;
-      });
-      return `Not ready: ${parts.join('; ')}`;
-    }
-  }
-  return fallback;
-}
-
 function extras(exception: unknown): Pick<WireError, 'retryAfter' | 'headers'> {
   const e = exception as { retryAfterSeconds?: unknown; responseHeaders?: unknown } | null;
   const out: Pick<WireError, 'retryAfter' | 'headers'> = {};
@@ -72,7 +52,7 @@ function extras(exception: unknown): Pick<WireError, 'retryAfter' | 'headers'> {
 export function toErrorEnvelope(exception: unknown): WireError {
   if (exception instanceof HttpException) {
     const statusCode = exception.getStatus();
-    let message = messageOf(exception.getResponse(), exception.message);
+    let message = envelopeMessage(exception.getResponse(), exception.message);
     // Nest maps body-parser's SyntaxError to a bare 400 with JSON.parse's text: say what it is about.
     if (statusCode === 400 && JSON_SYNTAX.test(message) && !message.startsWith('body '))
       message = `body is not valid JSON: ${message}`;

@@ -12,3 +12,4 @@ export * from './events';
 export * from './event.dto';
 export * from './error-envelope';
 export * from './json-body';
+export * from './error-text';

@@ -1,6 +1,7 @@
 import { ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import type { ArgumentsHost } from '@nestjs/common';
 import { BAD_PATH_MESSAGE, ErrorEnvelopeFilter, toErrorEnvelope } from '../src/error-envelope';
+import { envelopeMessage, errorText } from '../src/error-text';
 
 /** A response that records what the filter wrote (the Node ServerResponse surface it uses). */
 function fakeResponse(headersSent = false) {
@@ -69,5 +70,44 @@ describe('ErrorEnvelopeFilter', () => {
     expect(
       toErrorEnvelope({ status: 400, message: 'Failed to decode param %E0' }).envelope,
     ).toEqual({ statusCode: 400, error: 'Bad Request', message: BAD_PATH_MESSAGE });
+  });
+});
+
+describe('errorText', () => {
+  it('says what went wrong, whatever was thrown', () => {
+    const refused = Object.assign(new TypeError('fetch failed'), {
+      cause: { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:5003' },
+    });
+    expect(errorText(refused)).toBe('connect ECONNREFUSED 127.0.0.1:5003');
+    expect(
+      errorText(Object.assign(new TypeError('fetch failed'), { cause: { code: 'EPIPE' } })),
+    ).toBe('EPIPE');
+    expect(errorText(Object.assign(new Error('x'), { name: 'TimeoutError' }))).toBe('timed out');
+    expect(errorText(Object.assign(new Error('x'), { name: 'AbortError' }))).toBe('aborted');
+    const both = new AggregateError([new Error('a refused'), new Error('b refused')], '');
+    expect(errorText(both)).toBe('a refused; b refused');
+    const ours = new Error('Migration 2 failed', { cause: new Error('syntax error') });
+    expect(errorText(ours)).toBe('Migration 2 failed');
+    expect(errorText(Object.assign(new Error(''), { code: '28P01' }))).toBe('28P01');
+    expect(errorText('plain')).toBe('plain');
+    expect(errorText(null)).toBe('null');
+  });
+});
+
+describe('envelopeMessage', () => {
+  it('reads the envelope, a readiness report or a text body, else the fallback', () => {
+    expect(envelopeMessage({ statusCode: 400, message: 'symbol must be…' }, 'f')).toBe(
+      'symbol must be…',
+    );
+    expect(envelopeMessage({ message: ['a', 'b'] }, 'f')).toBe('a; b');
+    expect(
+      envelopeMessage(
+        { status: 'error', error: { database: { status: 'down', message: 'x' } } },
+        'f',
+      ),
+    ).toBe('Not ready: database is down: x');
+    expect(envelopeMessage('  bad gateway  ', 'f')).toBe('bad gateway');
+    expect(envelopeMessage({}, 'HTTP 502')).toBe('HTTP 502');
+    expect(envelopeMessage(null, 'HTTP 502')).toBe('HTTP 502');
   });
 });

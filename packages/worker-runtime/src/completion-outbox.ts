@@ -1,4 +1,4 @@
-import { toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
+import { envelopeMessage, toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
 import { ATTR, context, SPAN, withSpan, type Context } from '@ktrdr/telemetry';
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
@@ -194,7 +194,8 @@ const TRANSIENT_5XX = new Set([502, 503, 504]);
 /** Default bound of retries of a report the backend fails to store (5xx other than 502–504). */
 export const MAX_SERVER_ERRORS = 5;
 
+/** `: <message>` of an error envelope, or nothing (a body that is not one says nothing useful). */
 function messageOf(body: unknown): string {
-  const m = (body as { message?: unknown } | null)?.message;
-  return typeof m === 'string' ? `: ${m}` : '';
+  const m = typeof body === 'object' ? envelopeMessage(body, '') : '';
+  return m ? `: ${m}` : '';
 }

@@ -1,3 +1,4 @@
+import { envelopeMessage } from '@ktrdr/contracts';
 import { Worker } from 'node:worker_threads';
 import {
   CheckpointType,
@@ -705,9 +706,10 @@ export class RunningJob {
   }
 }
 
+/** `: <message>` of an error envelope, or nothing (a body that is not one says nothing useful). */
 function messageOf(body: unknown): string {
-  const m = (body as { message?: unknown } | null)?.message;
-  return typeof m === 'string' ? `: ${m}` : '';
+  const m = typeof body === 'object' ? envelopeMessage(body, '') : '';
+  return m ? `: ${m}` : '';
 }
 
 /** Idle reusable job threads, one per job module (WorkerEngine.reuseThread). */

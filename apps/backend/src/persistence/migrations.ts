@@ -1,4 +1,4 @@
-import { errorMessage } from './sql-executor';
+import { errorText } from '@ktrdr/contracts';
 import type { PersistenceLogger, SqlExecutor } from './sql-executor';
 
 /**
@@ -224,7 +224,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
         await tx.exec(sqlite ? migration.sqlite : migration.sql);
       } catch (err) {
         throw new Error(
-          `Migration ${migration.version} (${migration.name}) failed on ${executor.description}: ${errorMessage(err)}`,
+          `Migration ${migration.version} (${migration.name}) failed on ${executor.description}: ${errorText(err)}`,
           { cause: err },
         );
       }

@@ -3,7 +3,7 @@ import type { DynamicModule, OnApplicationShutdown, Provider } from '@nestjs/com
 import { OPERATIONS_REPOSITORY } from './operations.repository';
 import type { OperationsRepository } from './operations.repository';
 import { createOperationsRepository } from './repository.factory';
-import { errorMessage } from './sql-executor';
+import { errorText } from '@ktrdr/contracts';
 import type { DatabaseSettingsValues } from './repository.factory';
 
 export interface PersistenceModuleOptions {
@@ -32,7 +32,7 @@ export class PersistenceLifecycle implements OnApplicationShutdown {
     try {
       await this.repository.close();
     } catch (err) {
-      this.logger.error(`Closing the operations store failed: ${errorMessage(err)}`);
+      this.logger.error(`Closing the operations store failed: ${errorText(err)}`);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { errorText } from '@ktrdr/contracts';
 import { Pool } from 'pg';
 import type { PoolClient, PoolConfig } from 'pg';
 import type {
@@ -242,16 +243,4 @@ function isConnectionFailure(err: unknown): boolean {
     typeof e.message === 'string' &&
     /timeout expired|connection timeout|Connection terminated unexpectedly/i.test(e.message)
   );
-}
-
-/** Node's AggregateError (localhost → ::1 and 127.0.0.1) has an empty message: show its parts. */
-function errorText(err: unknown): string {
-  const e = asErrorLike(err);
-  if (!e) return String(err);
-  if (Array.isArray(e.errors) && e.errors.length > 0 && !e.message) {
-    return e.errors.map(errorText).join('; ');
-  }
-  if (typeof e.message === 'string' && e.message) return e.message;
-  if (typeof e.code === 'string') return e.code;
-  return typeof e.name === 'string' ? e.name : String(err);
 }

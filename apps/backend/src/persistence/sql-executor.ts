@@ -54,9 +54,3 @@ export function isUniqueViolation(err: unknown): boolean {
     code === 'SQLITE_CONSTRAINT_UNIQUE'
   );
 }
-
-/** The message of anything thrown (checked by shape: errors may come from another realm). */
-export function errorMessage(err: unknown): string {
-  const message = (err as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && message !== '' ? message : String(err);
-}

@@ -24,7 +24,8 @@ import type {
   OperationsRepository,
   UpdateExpectation,
 } from './operations.repository';
-import { errorMessage, isUniqueViolation } from './sql-executor';
+import { errorText } from '@ktrdr/contracts';
+import { isUniqueViolation } from './sql-executor';
 import type { PersistenceLogger, SqlExecutor, SqlQueryable, SqlRow } from './sql-executor';
 
 /** Thrown by `create()` when the operation_id is taken. */
@@ -678,7 +679,7 @@ function jsonText(field: string, value: object): string {
     // jsonb refuses \u0000 and unpaired surrogate escapes: store U+FFFD in their place (keys too).
     return /\\u(?:0000|d[89a-f])/i.test(text) ? JSON.stringify(storable(value)) : text;
   } catch (err) {
-    throw new InvalidOperationInputError(`${field} cannot be stored as JSON: ${errorMessage(err)}`);
+    throw new InvalidOperationInputError(`${field} cannot be stored as JSON: ${errorText(err)}`);
   }
 }
 

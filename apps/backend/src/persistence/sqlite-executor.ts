@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'libsql';
-import { errorMessage } from './sql-executor';
+import { errorText } from '@ktrdr/contracts';
 import type {
   PersistenceLogger,
   SqlExecutor,
@@ -67,7 +67,7 @@ export class SqliteExecutor implements SqlExecutor {
         mkdirSync(dir, { recursive: true });
       } catch (err) {
         throw new Error(
-          `Cannot create the data directory ${dir} (KTRDR_DB_DIR): ${errorMessage(err)}`,
+          `Cannot create the data directory ${dir} (KTRDR_DB_DIR): ${errorText(err)}`,
         );
       }
       if (existsSync(join(dir, 'PG_VERSION')) && !existsSync(this.file)) {
@@ -93,7 +93,7 @@ export class SqliteExecutor implements SqlExecutor {
       this.db = db;
     } catch (err) {
       const where = this.file ? `database ${this.file} (KTRDR_DB_DIR)` : 'in-memory database';
-      throw new Error(`Cannot open the SQLite ${where}: ${errorMessage(err)}`);
+      throw new Error(`Cannot open the SQLite ${where}: ${errorText(err)}`);
     }
   }
 

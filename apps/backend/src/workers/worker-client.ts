@@ -1,3 +1,4 @@
+import { errorText } from '@ktrdr/contracts';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   WORKER_ROUTES,
@@ -22,23 +23,6 @@ export type StartOutcome =
       kind: 'busy' | 'unreachable' | 'invalid' | 'rejected';
       detail: string;
     };
-
-function describeError(err: unknown): string {
-  // Not `instanceof Error`: fetch's DOMException may come from another realm.
-  if (err && typeof err === 'object') {
-    const e = err as {
-      name?: unknown;
-      message?: unknown;
-      cause?: { code?: unknown; message?: unknown };
-    };
-    if (e.name === 'TimeoutError') return 'timed out';
-    if (e.name === 'AbortError') return 'aborted';
-    if (typeof e.cause?.code === 'string') return e.cause.code;
-    if (typeof e.cause?.message === 'string') return e.cause.message;
-    if (typeof e.message === 'string') return e.message;
-  }
-  return String(err);
-}
 
 /** The start of a worker's answer, safe to store and show (no NUL, no unpaired surrogate). */
 async function readText(res: Response): Promise<string> {
@@ -90,7 +74,7 @@ export class WorkerClient {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
-      return { ok: false, kind: 'unreachable', detail: describeError(err) };
+      return { ok: false, kind: 'unreachable', detail: errorText(err) };
     }
     const answer = await readText(res);
     if (res.ok) return { ok: true };
@@ -127,7 +111,7 @@ export class WorkerClient {
         },
       };
     } catch (err) {
-      return { ok: false, reason: describeError(err) };
+      return { ok: false, reason: errorText(err) };
     }
   }
 
@@ -147,7 +131,7 @@ export class WorkerClient {
       const text = await readText(res);
       return { ok: res.ok, detail: `${res.status} ${text}`.trim() };
     } catch (err) {
-      return { ok: false, detail: describeError(err) };
+      return { ok: false, detail: errorText(err) };
     }
   }
 

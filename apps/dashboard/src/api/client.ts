@@ -1,4 +1,4 @@
-import { API_PREFIX, BACKEND_ROUTES, buildPath } from '@ktrdr/contracts/constants';
+import { API_PREFIX, BACKEND_ROUTES, buildPath, envelopeMessage } from '@ktrdr/contracts/constants';
 import { authHeaders, setAuthNeeded } from './auth';
 
 /** A non-2xx answer: `message` is the backend's one-line message (it names the field or resource). */
@@ -33,13 +33,7 @@ export function apiPath(route: RouteName, params: Record<string, string> = {}, q
 }
 
 function messageOf(body: unknown, fallback: string): string {
-  if (body && typeof body === 'object' && 'message' in body) {
-    const m = (body as { message: unknown }).message;
-    if (typeof m === 'string' && m) return m;
-    if (Array.isArray(m)) return m.map(String).join('; ');
-  }
-  if (typeof body === 'string' && body.trim()) return body.trim().slice(0, 300);
-  return fallback;
+  return envelopeMessage(body, fallback).slice(0, 300);
 }
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
