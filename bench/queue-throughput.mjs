@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUTH, loadBackend, run, startBackend } from './backend.mjs';
+import { AUTH, backendRequire, loadBackend, run, startBackend } from './backend.mjs';
 import { arg } from './lib.mjs';
 
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
@@ -87,9 +87,22 @@ async function main() {
   const anchorCpuMs = cpuMs(cpu0) / OPS;
 
   const dataDir = STORE === 'sqlite' ? mkdtempSync(join(tmpdir(), 'ktrdr-bench-queue-')) : '';
+  // PostgreSQL: a schema of this run's own (dropped at the end), so earlier rows never count.
+  const schema = `ktrdr_bench_queue_${process.pid}`;
+  const pgAdmin = async (sql) => {
+    const { Client } = backendRequire('pg');
+    const client = new Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  if (STORE === 'postgres') await pgAdmin(`CREATE SCHEMA ${schema}`);
   const repository =
     STORE === 'postgres'
-      ? new backend.PostgresOperationsRepository({ connectionString: PG_URL })
+      ? new backend.PostgresOperationsRepository({ connectionString: PG_URL, schema })
       : new backend.SqliteOperationsRepository({ dir: dataDir });
   const defaults = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
@@ -221,6 +234,7 @@ async function main() {
     await app.close();
     worker.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (STORE === 'postgres') await pgAdmin(`DROP SCHEMA ${schema} CASCADE`);
   }
 }
 
