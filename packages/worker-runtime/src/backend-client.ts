@@ -2,6 +2,7 @@ import {
   ArtifactChunkRequestDto,
   BACKEND_ROUTES,
   buildPath,
+  errorText,
   CompleteOperationRequestDto,
   HeartbeatRequestDto,
   ProgressReportDto,
@@ -139,21 +140,7 @@ export class BackendClient {
       }
       return { status: res.status, body: parsed };
     } catch (err) {
-      return { status: 0, body: null, error: describeFetchError(err) };
+      return { status: 0, body: null, error: errorText(err) };
     }
   }
-}
-
-/** `fetch failed` hides the cause; surface ECONNREFUSED / timeouts. */
-export function describeFetchError(err: unknown): string {
-  if (err instanceof Error) {
-    if (err.name === 'TimeoutError') return 'request timed out';
-    const cause = (err as Error & { cause?: unknown }).cause;
-    if (cause instanceof Error) {
-      const code = (cause as Error & { code?: string }).code;
-      return code ? `${code} ${cause.message}` : cause.message;
-    }
-    return err.message;
-  }
-  return String(err);
 }
