@@ -79,7 +79,8 @@ async function main(): Promise<number> {
   return runCli(process.argv.slice(2), env, processIo());
 }
 
-if (require.main === module) {
+/** Runs the command line of this process and exits with its code (bin/ktrdr.js, or this file run directly). */
+export function runMain(): void {
   // Should the event loop ever drain before the command finished, that is not a success.
   process.exitCode = EXIT.FAILED;
   process.once('beforeExit', () => {
@@ -93,3 +94,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runMain();

@@ -24,7 +24,8 @@ export function defaultContext(): Context {
   };
 }
 
-if (require.main === module) {
+/** Runs the command line of this process (bin/kinfra.js, or this file run directly). */
+export function runMain(): void {
   // `kinfra fleet plan | head` closes the pipe early: that is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -40,3 +41,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runMain();
