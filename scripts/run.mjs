@@ -49,10 +49,18 @@ if (run(pnpm[0], [...pnpm.slice(1), 'install', ...frozen]).code !== 0) {
 if (mode === 'dev') {
   // Backend on 8000, backtest worker on 5003, training worker on 5005 (see each app's dev script),
   // built with what they depend on (the dashboard too) and the CLI; not kinfra or the e2e suites.
-  // Replayed build logs of cached packages are not printed again (--output-logs=new-only).
+  // Replayed build logs of cached packages are not printed again (--output-logs=new-only). A service
+  // that dies (a worker killed mid-run) leaves the others running (--continue): the backend requeues
+  // its operation, and the worker can be started again (`pnpm --filter <worker> dev`).
   const only = ['@ktrdr/backend', '@ktrdr/backtest-worker', '@ktrdr/training-worker', '@ktrdr/cli'];
   const turbo = path.join(root, 'node_modules', '.bin', 'turbo');
-  const args = ['run', 'dev', '--output-logs=new-only', ...only.map((name) => `--filter=${name}`)];
+  const args = [
+    'run',
+    'dev',
+    '--output-logs=new-only',
+    '--continue=dependencies-successful',
+    ...only.map((name) => `--filter=${name}`),
+  ];
   // Ctrl-C reaches every process of the terminal's group, and npm forwards it once more: turbo
   // reads a second SIGINT as "force kill". So turbo runs in a group of its own and gets exactly
   // one SIGINT per Ctrl-C from here (a second Ctrl-C, a second later, still forces it).
