@@ -116,7 +116,11 @@ function trainOnlyOptions(cmd: Command): Command {
     .option('--learning-rate <x>', 'Adam learning rate', numberArg('--learning-rate'))
     .option('--batch-size <n>', 'mini-batch size', intArg('--batch-size'))
     .option('--validation-split <x>', 'fraction held out', numberArg('--validation-split'))
-    .option('--patience <n>', 'early stopping patience (epochs)', intArg('--patience'))
+    .option(
+      '--patience <n>',
+      'early stopping patience in epochs (default 5; 0: run every epoch)',
+      intArg('--patience'),
+    )
     .option('--min-delta <x>', 'early stopping: smallest improvement', numberArg('--min-delta'))
     .option('--seed <n>', 'random seed', intArg('--seed'))
     .option('--model-name <name>', 'name of the saved model');

@@ -229,9 +229,12 @@ export class ModelArchitectureDto {
 }
 
 export class EarlyStoppingDto {
-  @ApiProperty({ description: 'Epochs without improvement before stopping', example: 5 })
+  @ApiProperty({
+    description: 'Epochs without improvement before stopping; 0 turns early stopping off',
+    example: 5,
+  })
   @IsInt()
-  @Min(1)
+  @Min(0)
   @Max(1000)
   patience!: number;
 
@@ -301,7 +304,11 @@ export class TrainingStartRequestDto extends MarketDataRequestDto {
   @Max(0.5)
   validation_split?: number;
 
-  @ApiPropertyOptional({ type: EarlyStoppingDto })
+  @ApiPropertyOptional({
+    type: EarlyStoppingDto,
+    description:
+      'Stop when the validation loss has not improved for `patience` epochs. Absent: patience 5, min_delta 0.0001 (a training may end well before `epochs`); `{ "patience": 0 }` runs every epoch.',
+  })
   @IsOptional()
   @ValidateNested()
   @Type(() => EarlyStoppingDto)

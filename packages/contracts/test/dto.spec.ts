@@ -255,6 +255,15 @@ describe('TrainingStartRequestDto', () => {
     expect(errorsOf(TrainingStartRequestDto, validTraining)).toEqual([]);
   });
 
+  it('takes early_stopping.patience 0 (every epoch runs) and refuses a negative one by name', () => {
+    const with0 = { ...validTraining, early_stopping: { patience: 0 } };
+    expect(errorsOf(TrainingStartRequestDto, with0)).toEqual([]);
+    const negative = { ...validTraining, early_stopping: { patience: -1 } };
+    expect(errorsOf(TrainingStartRequestDto, negative)).toEqual([
+      expect.stringMatching(/^early_stopping\.patience must not be less than 0/),
+    ]);
+  });
+
   it('defaults features and model: a request with market data only is valid', () => {
     const { features: _f, model: _m, ...rest } = validTraining as Record<string, unknown>;
     expect(errorsOf(TrainingStartRequestDto, rest)).toEqual([]);
