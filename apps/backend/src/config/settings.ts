@@ -1,4 +1,9 @@
 import {
+  type ApiSettingsValues,
+  type EventsSettingsValues,
+  type OperationsSettingsValues,
+  type OrphanDetectorSettingsValues,
+  type WorkerSettingsValues,
   getApiSettings,
   getDataSettings,
   getDatabaseSettings,
@@ -89,9 +94,41 @@ export function loadBackendSettingsWithReport(): {
     environment: getRuntimeSettings().environment,
     data_dir: getDataSettings().dir,
   });
-  const settings: BackendSettings = {
+  const settings = assembleBackendSettings(
+    { worker: w, orphan: o, operations: ops, api, events: ev },
+    { registration_token: token.token, keys: keys.keys, models_dir: getDataSettings().models_dir },
+  );
+  return {
+    settings,
+    secrets: {
+      dev_key_file: keys.dev_key_file,
+      dev_key_created: keys.dev_key_created,
+      token_source: token.source,
+      ...(token.file ? { token_file: token.file } : {}),
+    },
+  };
+}
+
+/** The @ktrdr/config values the backend is built from (loaded with the environment or with none). */
+export interface BackendSettingsSources {
+  worker: WorkerSettingsValues;
+  orphan: OrphanDetectorSettingsValues;
+  operations: OperationsSettingsValues;
+  api: ApiSettingsValues;
+  events: EventsSettingsValues;
+}
+
+/** BackendSettings from loaded config values and what the start-up resolved (token, keys, models). */
+export function assembleBackendSettings(
+  { worker: w, orphan: o, operations: ops, api, events: ev }: BackendSettingsSources,
+  resolved: Pick<BackendSettings, 'models_dir'> & {
+    registration_token: string | undefined;
+    keys: readonly ApiKeyEntry[];
+  },
+): BackendSettings {
+  return {
     worker: {
-      registration_token: token.token,
+      registration_token: resolved.registration_token,
       health_check_interval: w.health_check_interval,
       health_check_timeout: w.health_check_timeout,
       health_check_failures: w.health_check_failures,
@@ -119,26 +156,17 @@ export function loadBackendSettingsWithReport(): {
       shutdown_deadline: api.shutdown_deadline,
     },
     auth: {
-      keys: keys.keys,
+      keys: resolved.keys,
       public_metrics: api.public_metrics,
       public_health: api.public_health,
     },
-    models_dir: getDataSettings().models_dir,
+    ...(resolved.models_dir !== undefined ? { models_dir: resolved.models_dir } : {}),
     events: {
       heartbeat_interval: ev.heartbeat_interval,
       replay_buffer_size: ev.replay_buffer_size,
       client_buffer_size: ev.client_buffer_size,
       client_stall_timeout: ev.client_stall_timeout,
       max_clients: ev.max_clients,
-    },
-  };
-  return {
-    settings,
-    secrets: {
-      dev_key_file: keys.dev_key_file,
-      dev_key_created: keys.dev_key_created,
-      token_source: token.source,
-      ...(token.file ? { token_file: token.file } : {}),
     },
   };
 }
