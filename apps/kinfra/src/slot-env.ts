@@ -88,6 +88,8 @@ export function envEntries(input: SlotRenderInput): [string, string][] {
     ['TRAINING_WORKERS', String(counts.training)],
     ['IMAGE_TAG', 'local'],
     ['KTRDR_ENV', 'development'],
+    // Traces of this slot: ktrdr-slot-<n>-backend, …-backtest-worker, …-training-worker.
+    ['TRACE_SERVICE_PREFIX', `${composeProjectName(input.slot)}-`],
     ['KTRDR_DB_PASSWORD', slotDbPassword(input.slot)],
     ...opt('KTRDR_WORKER_REGISTRATION_TOKEN', input.worker_token),
     ...opt(

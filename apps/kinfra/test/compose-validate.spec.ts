@@ -54,6 +54,12 @@ describe('rendered slot files under the real tools', () => {
       const perKind = slot === 6 ? 4 : slot === 5 ? 2 : 1;
       expect(r.stdout.match(new RegExp(`^    scale: ${perKind}$`, 'gm'))).toHaveLength(2);
       expect(r.stdout).toContain(`127.0.0.1:${8000 + slot}:8000`);
+      // Each service's traces are named after the slot.
+      expect(r.stdout.match(/KTRDR_OTEL_SERVICE_NAME: .*/g)?.sort()).toEqual(
+        ['backend', 'backtest-worker', 'training-worker'].map(
+          (svc) => `KTRDR_OTEL_SERVICE_NAME: ktrdr-slot-${slot}-${svc}`,
+        ),
+      );
     },
   );
 
