@@ -1,7 +1,7 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { toErrorEnvelope as toEnvelope } from '@ktrdr/contracts';
 import { RetryLaterException } from '../src/common/errors';
-import { tokensMatch } from '../src/common/registration-token.guard';
+import { tokensMatch } from '../src/auth/access.guard';
 
 describe('error envelope', () => {
   it('keeps HttpException status and message', () => {

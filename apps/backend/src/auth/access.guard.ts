@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   ForbiddenException,
   Inject,
@@ -6,17 +7,22 @@ import {
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
-import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { Reflector } from '@nestjs/core';
 import { REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
 import { RetryLaterException } from '../common/errors';
-import { RegistrationTokenGuard, tokensMatch } from '../common/registration-token.guard';
 import { ShutdownState } from '../common/shutdown-state';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { ApiKeyStore, roleAllows, type ApiRole } from './api-keys';
 import { ACCESS_METADATA, defaultRoleFor, type AccessLevel } from './access.decorators';
 
 export const API_KEY_STORE = Symbol('API_KEY_STORE');
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+/** True when `given` equals `expected`, compared in constant time (hashes have equal length). */
+export function tokensMatch(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
 
 /** A 401 that tells the client which scheme to use (`WWW-Authenticate: Bearer`). */
 export class ApiKeyRequiredException extends UnauthorizedException {
@@ -56,20 +62,22 @@ export class AccessGuard implements CanActivate {
     private readonly shutdown: ShutdownState,
   ) {}
 
-  /** The access level of a handler (decorator, legacy token guard, or the method's default). */
+  /** Declared levels per handler (null: none declared), read from the metadata once. */
+  private readonly declared = new WeakMap<object, AccessLevel | null>();
+
+  /** The access level of a handler (its or its controller's decorator, or the method's default). */
   levelOf(context: ExecutionContext, method: string): AccessLevel {
-    const targets = [context.getHandler(), context.getClass()];
-    const level = this.reflector.getAllAndOverride<AccessLevel | undefined>(
-      ACCESS_METADATA,
-      targets,
-    );
-    if (level) return level;
-    // A route still using @UseGuards(RegistrationTokenGuard) is a worker route.
-    const guards = targets.flatMap(
-      (t) => (Reflect.getMetadata(GUARDS_METADATA, t) as unknown[] | undefined) ?? [],
-    );
-    if (guards.includes(RegistrationTokenGuard)) return 'worker';
-    return defaultRoleFor(method);
+    const handler = context.getHandler();
+    let level = this.declared.get(handler);
+    if (level === undefined) {
+      level =
+        this.reflector.getAllAndOverride<AccessLevel | undefined>(ACCESS_METADATA, [
+          handler,
+          context.getClass(),
+        ]) ?? null;
+      this.declared.set(handler, level);
+    }
+    return level ?? defaultRoleFor(method);
   }
 
   canActivate(context: ExecutionContext): boolean {
