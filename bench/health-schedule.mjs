@@ -19,7 +19,7 @@ const WORKERS = Math.max(10, Math.min(20_000, arg('workers', 5000)));
 const HUNG = Math.max(0, Math.min(0.9, arg('hung', 0.1)));
 const INTERVAL_S = Math.max(1, Math.min(60, arg('interval', 10)));
 const ROUNDS = Math.max(2, Math.min(10, arg('rounds', 3)));
-const REQUESTS = 400;
+const REQUESTS = 2000;
 const backend = loadBackend();
 
 const pct = (sorted, p) =>
