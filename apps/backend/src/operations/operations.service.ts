@@ -118,8 +118,7 @@ export class OperationsService implements OperationReports {
     );
     if (!op) throw this.queueFull(type);
     // The place the insert itself reported: the answer does not depend on whether the dispatcher
-    // (kicked by the `queued` event) claims it before we reply.
-    void this.dispatcher.trigger(type);
+    // (which the `queued` event starts) claims it before we reply.
     return {
       success: true,
       operation_id: op.record.operation_id,
@@ -130,11 +129,10 @@ export class OperationsService implements OperationReports {
     };
   }
 
-  /** The 202 answer for an operation that was just queued; kicks the dispatcher. */
+  /** The 202 answer for an operation that was just queued (its `queued` event started the dispatcher). */
   async queuedAnswer(op: OperationRecord): Promise<StartOperationResponseDto> {
     const positions = await this.repo.queuePositions([op.operation_id]);
     const position = positions.get(op.operation_id);
-    void this.dispatcher.trigger(op.operation_type);
     if (position === undefined) {
       // Already claimed by the dispatcher (or cancelled) while we answered.
       const now = (await this.repo.get(op.operation_id)) ?? op;

@@ -15,7 +15,6 @@ import {
   type OperationRecord,
   type OperationsRepository,
 } from '../persistence/operations.repository';
-import { DispatchService } from './dispatch.service';
 import { OperationLifecycle } from './lifecycle.service';
 import { newOperationId, newSweepId } from './operation-mapper';
 import { OperationsService, splitPriority } from './operations.service';
@@ -45,7 +44,6 @@ export class SweepsService {
     @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
     private readonly lifecycle: OperationLifecycle,
     private readonly operations: OperationsService,
-    private readonly dispatcher: DispatchService,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
   ) {}
 
@@ -91,7 +89,7 @@ export class SweepsService {
       this.settings.operations.max_queued,
     );
     if (!created) throw this.operations.queueFull(type, children.length);
-    void this.dispatcher.trigger(type);
+    // Each child's `queued` event has started the dispatcher.
     return {
       success: true,
       sweep_id: sweepId,

@@ -121,7 +121,7 @@ export function createHarness(
     metrics,
     settings,
   );
-  const sweeps = new SweepsService(repo, lifecycle, operations, dispatcher, settings);
+  const sweeps = new SweepsService(repo, lifecycle, operations, settings);
   const orphans = new OrphanDetectorService(
     repo,
     registry,
