@@ -4,16 +4,15 @@
  * workers register, and every operation is dispatched exactly once and completes. On file-backed
  * SQLite always; on PostgreSQL when KTRDR_TEST_POSTGRES_URL is set (CI starts one).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { getTestSettings } from '@ktrdr/config';
 import { CompletionStatus, OperationStatus, OperationType, WorkerType } from '@ktrdr/contracts';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
 import { SqliteOperationsRepository } from '../src/persistence/sqlite-operations.repository';
 import { PostgresOperationsRepository } from '../src/persistence/postgres-operations.repository';
+import { pgAdmin, testSchemaName } from './persistence/helpers';
 import { STORE_TIMEOUT_MS } from './persistence/repository.contract';
 import { BACKTEST_PARAMS, createHarness } from './support/harness';
 import { ManualClock } from './support/manual-clock';
@@ -37,16 +36,8 @@ const stores: Store[] = [];
   });
 }
 if (pgUrl) {
-  const schema = `ktrdr_test_queue_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string): Promise<void> => {
-    const c = new Client({ connectionString: pgUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
+  const schema = testSchemaName('queue');
+  const admin = (sql: string): Promise<void> => pgAdmin(pgUrl, sql);
   let created = false;
   stores.push({
     name: 'PostgreSQL',

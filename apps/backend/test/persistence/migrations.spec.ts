@@ -1,12 +1,10 @@
 import { MIGRATIONS, applyMigrations } from '../../src/persistence/migrations';
 import type { Migration } from '../../src/persistence/migrations';
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { getTestSettings } from '@ktrdr/config';
 import { PostgresExecutor } from '../../src/persistence/postgres-executor';
 import type { SqlExecutor } from '../../src/persistence/sql-executor';
 import { SqliteExecutor } from '../../src/persistence/sqlite-executor';
-import { captureLogger } from './helpers';
+import { captureLogger, pgAdmin, testSchemaName } from './helpers';
 import { STORE_TIMEOUT_MS } from './repository.contract';
 
 const both = (sql: string): Pick<Migration, 'sql' | 'sqlite'> => ({ sql, sqlite: sql });
@@ -31,16 +29,7 @@ const TABLES = {
 
 const pgUrl = getTestSettings().postgres_url;
 /** A fresh schema of the CI PostgreSQL, dropped afterwards (only when KTRDR_TEST_POSTGRES_URL is set). */
-const pgSchema = `ktrdr_test_migrations_${process.pid}_${randomBytes(4).toString('hex')}`;
-async function pgAdmin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: pgUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+const pgSchema = testSchemaName('migrations');
 
 type Target = [string, () => SqlExecutor, string, () => Promise<void>, () => Promise<void>];
 const none = async (): Promise<void> => undefined;
@@ -52,8 +41,8 @@ if (pgUrl) {
     `PostgreSQL`,
     () => new PostgresExecutor({ connectionString: pgUrl, schema: pgSchema }),
     TABLES.postgres,
-    () => pgAdmin(`CREATE SCHEMA ${pgSchema}`),
-    () => pgAdmin(`DROP SCHEMA ${pgSchema} CASCADE`),
+    () => pgAdmin(pgUrl, `CREATE SCHEMA ${pgSchema}`),
+    () => pgAdmin(pgUrl, `DROP SCHEMA ${pgSchema} CASCADE`),
   ]);
 }
 

@@ -1,27 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { getTestSettings } from '@ktrdr/config';
 import { OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../../src/persistence/migrations';
 import type { OperationRecord } from '../../src/persistence/operations.repository';
 import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
+import { testSchemaName, withPgClient } from './helpers';
 import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
 
 const url = getTestSettings().postgres_url;
 
-/** A fresh schema per test run, dropped afterwards, so runs never see each other's rows. */
-function schemaName(tag: string): string {
-  return `ktrdr_test_${tag}_${process.pid}_${randomBytes(4).toString('hex')}`;
-}
+const schemaName = testSchemaName;
 
 async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
+  return withPgClient(url as string, fn);
 }
 
 if (!url) {
