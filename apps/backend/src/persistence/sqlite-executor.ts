@@ -78,7 +78,7 @@ export class SqliteExecutor implements SqlExecutor {
       }
     }
     try {
-      const db = new Database(this.file ?? ':memory:', { timeout: BUSY_TIMEOUT_MS });
+      const db = new Database(this.file ?? ':memory:');
       try {
         // WAL: one fsync per commit at most (NORMAL), readers never wait for the writer; a crash of
         // this process loses nothing that was committed. Foreign keys: artifacts go with their operation.
@@ -127,15 +127,15 @@ export class SqliteExecutor implements SqlExecutor {
       // IMMEDIATE: take the write lock now, so a second backend on the same file waits here
       // (busy timeout) instead of failing at its first write.
       db.exec('BEGIN IMMEDIATE');
-      let out: T;
       try {
-        out = await fn(tx);
+        const out = await fn(tx);
+        db.exec('COMMIT');
+        return out;
       } catch (err) {
+        // The callback threw, or COMMIT itself failed: nothing of it stays, the connection is free.
         if (db.inTransaction) db.exec('ROLLBACK');
         throw err;
       }
-      db.exec('COMMIT');
-      return out;
     } finally {
       this.transactionDone = undefined;
       end();

@@ -2,7 +2,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperationType } from '@ktrdr/contracts';
-import { SQLITE_FILE, toSqlite } from '../../src/persistence/sqlite-executor';
+import {
+  SQLITE_FILE,
+  SQLITE_MEMORY_DIR,
+  SqliteExecutor,
+  toSqlite,
+} from '../../src/persistence/sqlite-executor';
 import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
 import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
 
@@ -92,6 +97,31 @@ describe('SQLite store files', () => {
     await expect(repo.init()).rejects.toThrow(
       /Cannot create the data directory .* \(KTRDR_DB_DIR\)/,
     );
+  });
+});
+
+describe('SqliteExecutor transactions', () => {
+  it('a COMMIT that fails rolls the transaction back and frees the connection', async () => {
+    const ex = new SqliteExecutor({ dir: SQLITE_MEMORY_DIR });
+    await ex.open();
+    try {
+      await ex.exec(
+        'CREATE TABLE p (id text PRIMARY KEY); CREATE TABLE c (pid text REFERENCES p (id))',
+      );
+      await expect(
+        ex.transaction(async (tx) => {
+          await tx.exec('PRAGMA defer_foreign_keys = ON'); // the violation surfaces at COMMIT
+          await tx.query("INSERT INTO c VALUES ('nope')");
+        }),
+      ).rejects.toThrow(/FOREIGN KEY/);
+      expect((await ex.query('SELECT count(*) AS n FROM c')).rows).toEqual([{ n: 0 }]);
+      await ex.transaction(async (tx) => {
+        await tx.query("INSERT INTO p VALUES ('a')");
+      });
+      expect((await ex.query('SELECT id FROM p')).rows).toEqual([{ id: 'a' }]);
+    } finally {
+      await ex.close();
+    }
   });
 });
 
