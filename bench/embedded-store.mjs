@@ -72,24 +72,18 @@ async function measure(label, args, env, url) {
   }
 }
 
-async function backend(driver, dataDir) {
+async function backend(dataDir) {
   const port = await freePort();
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     KTRDR_ENV: 'test',
     KTRDR_DATA_DIR: dataDir,
-    KTRDR_DB_DRIVER: driver,
     KTRDR_API_HOST: '127.0.0.1',
     KTRDR_API_PORT: String(port),
     KTRDR_LOG_LEVEL: 'warn',
   };
-  return measure(
-    `backend (${driver})`,
-    [MAIN],
-    env,
-    `http://127.0.0.1:${port}/api/v1/health/ready`,
-  );
+  return measure('backend', [MAIN], env, `http://127.0.0.1:${port}/api/v1/health/ready`);
 }
 
 async function anchor() {
@@ -105,35 +99,32 @@ async function main() {
     );
     process.exit(1);
   }
-  const drivers = ['sqlite'];
   const base = await anchor();
   const mb = (n) => `${n.toFixed(0)} MB`;
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
   console.log(
-    `embedded store: backend process start to /api/v1/health/ready, memory ${IDLE_S} s after ready`,
+    `embedded store (SQLite): backend process start to /api/v1/health/ready, memory ${IDLE_S} s after ready`,
   );
   console.log(`  anchor (bare node http server): ready ${s(base.readyMs)}, RSS ${mb(base.rss)}`);
-  for (const driver of drivers) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ktrdr-bench-embedded-${driver}-`));
-    try {
-      const fresh = await backend(driver, dir);
-      const warm = await backend(driver, dir);
-      for (const [label, r] of [
-        ['fresh data directory', fresh],
-        ['warm (existing data) ', warm],
-      ]) {
-        console.log(
-          `  ${driver.padEnd(6)} ${label}: ready ${s(r.readyMs)} (${(r.readyMs / base.readyMs).toFixed(1)}× anchor), ` +
-            `idle RSS ${mb(r.rss)} (${(r.rss / base.rss).toFixed(1)}× anchor), peak ${mb(r.peak)}`,
-        );
-      }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ktrdr-bench-embedded-'));
+  try {
+    const fresh = await backend(dir);
+    const warm = await backend(dir);
+    for (const [label, r] of [
+      ['fresh data directory', fresh],
+      ['warm (existing data) ', warm],
+    ]) {
       console.log(
-        `  ${driver.padEnd(6)} goals on a fresh data directory: idle RSS < 150 MB ${fresh.rss < 150 ? 'met' : 'NOT met'}, ` +
-          `start to ready < 2 s ${fresh.readyMs < 2000 ? 'met' : 'NOT met'}`,
+        `  ${label}: ready ${s(r.readyMs)} (${(r.readyMs / base.readyMs).toFixed(1)}× anchor), ` +
+          `idle RSS ${mb(r.rss)} (${(r.rss / base.rss).toFixed(1)}× anchor), peak ${mb(r.peak)}`,
       );
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
     }
+    console.log(
+      `  goals on a fresh data directory: idle RSS < 150 MB ${fresh.rss < 150 ? 'met' : 'NOT met'}, ` +
+        `start to ready < 2 s ${fresh.readyMs < 2000 ? 'met' : 'NOT met'}`,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
