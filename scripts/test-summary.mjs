@@ -13,6 +13,7 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let brokenSuites = 0;
+const failures = [];
 console.log('\nTest totals by package:');
 for (const f of files.sort()) {
   const r = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
@@ -20,9 +21,18 @@ for (const f of files.sort()) {
   failed += r.failed;
   skipped += r.skipped;
   brokenSuites += r.runtimeErrorSuites;
+  for (const f of r.failures ?? []) failures.push({ pkg: r.name, ...f });
   console.log(
     `  ${r.name.padEnd(28)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(4)} failed ${String(r.skipped).padStart(4)} skipped${r.runtimeErrorSuites > 0 ? `  (${r.runtimeErrorSuites} suite(s) failed to run)` : ''}`,
   );
+}
+// The failed tests, named, with the first lines of their messages: the tail of a CI log shows them.
+if (failures.length > 0) {
+  console.log(`\nFailed tests (${failures.length}):`);
+  for (const f of failures) {
+    console.log(`  ${f.pkg} ${f.where}: ${f.title}`);
+    for (const line of f.message.split('\n')) console.log(`      ${line}`);
+  }
 }
 // Steps that are not test runners (lint, typecheck, drift checks) and failed: named, and they fail the run.
 const failedSteps = process.argv.slice(2).filter(Boolean);
