@@ -43,15 +43,16 @@ done
 pnpm_cmd=(pnpm)
 if ! command -v pnpm >/dev/null 2>&1; then pnpm_cmd=(npx --yes pnpm@10); fi
 
-if ! docker image inspect "$node_image" >/dev/null 2>&1; then
-  case "$node_image" in
-    ktrdr/node-runtime*) bash "$repo/infra/scripts/make-node-image.sh" "$node_image" ;;
-    *)
+case "$node_image" in
+  # Made here from the host's node (again when it lacks a library the installed addons need).
+  ktrdr/node-runtime*) bash "$repo/infra/scripts/make-node-image.sh" "$node_image" ;;
+  *)
+    if ! docker image inspect "$node_image" >/dev/null 2>&1; then
       log "pulling ${node_image}"
       docker pull "$node_image"
-      ;;
-  esac
-fi
+    fi
+    ;;
+esac
 node_image_id="$(docker image inspect --format '{{.Id}}' "$node_image")"
 
 if [ "${SKIP_WORKSPACE_BUILD:-0}" != "1" ]; then

@@ -4,7 +4,8 @@
 # certificates, a /tmp and a minimal /etc/passwd (user node, uid 1000), packed with `docker import`.
 # The image has no shell: Dockerfiles and health checks on it must use exec form.
 #
-# Idempotent: does nothing when the image already exists. When a registry is reachable and
+# Idempotent: does nothing when the image already exists and holds every library needed (label
+# dev.ktrdr.libs), makes it again when not. When a registry is reachable and
 # NODE_IMAGE_PULL=1, it pulls node:20-bookworm-slim and tags it instead.
 #
 # Usage: bash infra/scripts/make-node-image.sh [image]   (default: $NODE_IMAGE, $KTRDR_TEST_NODE_IMAGE or ktrdr/node-runtime:20)
@@ -13,10 +14,46 @@ set -euo pipefail
 image="${1:-${NODE_IMAGE:-${KTRDR_TEST_NODE_IMAGE:-ktrdr/node-runtime:20}}}"
 log() { printf '[node-image] %s\n' "$*"; }
 
-if docker image inspect "$image" >/dev/null 2>&1; then
-  log "image ${image} already exists"
-  exit 0
-fi
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+node_bin="$(readlink -f "$(command -v node)")"
+
+# Every library the binary links, at the same path (plus the dynamic loader it names), and every
+# library the services' native addons link (the embedded store's SQLite engine, libsql, also needs
+# librt): the glibc builds of the addons installed in this repository. A musl build, which ldd
+# cannot read here, contributes nothing.
+needed_libs() {
+  {
+    ldd "$node_bin"
+    find "$repo_root/node_modules/.pnpm" -name '*.node' -type f 2>/dev/null |
+      while read -r addon; do ldd "$addon" 2>/dev/null || true; done
+  } | awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' | sort -u
+}
+
+case "$image" in
+  ktrdr/*)
+    if docker image inspect "$image" >/dev/null 2>&1; then
+      # Made before the dependencies were installed (CI seeds it first), an image lacks the
+      # addons' libraries: it is made again once they are there (build-images.sh calls this).
+      has="$(docker image inspect --format '{{ index .Config.Labels "dev.ktrdr.libs" }}' "$image" 2>/dev/null || true)"
+      missing=()
+      while read -r lib; do
+        [ -n "$lib" ] || continue
+        case " $has " in *" $lib "*) ;; *) missing+=("$lib") ;; esac
+      done < <(needed_libs)
+      if [ "${#missing[@]}" -eq 0 ]; then
+        log "image ${image} already exists"
+        exit 0
+      fi
+      log "image ${image} lacks ${missing[*]}: making it again"
+    fi
+    ;;
+  *)
+    if docker image inspect "$image" >/dev/null 2>&1; then
+      log "image ${image} already exists"
+      exit 0
+    fi
+    ;;
+esac
 
 case "$image" in
   ktrdr/*) ;;
@@ -35,7 +72,6 @@ if [ "${NODE_IMAGE_PULL:-0}" = "1" ] && docker pull node:20-bookworm-slim >/dev/
   exit 0
 fi
 
-node_bin="$(readlink -f "$(command -v node)")"
 node_version="$("$node_bin" --version)"
 case "$node_version" in
   v20.*) ;;
@@ -49,23 +85,13 @@ mkdir -p "$root/usr/local/bin" "$root/tmp" "$root/etc/ssl/certs" "$root/home/nod
 chmod 1777 "$root/tmp"
 cp "$node_bin" "$root/usr/local/bin/node"
 
-# Every library the binary links, at the same path (plus the dynamic loader it names), and every
-# library the services' native addons link (the embedded store's SQLite engine, libsql, also needs
-# librt): the glibc builds of the addons installed in this repository. A musl build, which ldd
-# cannot read here, contributes nothing.
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+libs="$(needed_libs)"
 while read -r lib; do
   [ -n "$lib" ] || continue
   [ -e "$root$lib" ] && continue
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
-done < <(
-  {
-    ldd "$node_bin"
-    find "$repo_root/node_modules/.pnpm" -name '*.node' -type f 2>/dev/null |
-      while read -r addon; do ldd "$addon" 2>/dev/null || true; done
-  } | awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' | sort -u
-)
+done <<<"$libs"
 
 # libc resolves users, hosts and DNS through these files; glibc's NSS modules for "files" and "dns".
 for nss in /lib/x86_64-linux-gnu/libnss_files.so.2 /lib/x86_64-linux-gnu/libnss_dns.so.2 \
@@ -89,6 +115,7 @@ tar -C "$root" -c . | docker import \
   --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
   --change 'ENV NODE_VERSION='"${node_version#v}" \
   --change 'CMD ["node"]' \
+  --change "LABEL dev.ktrdr.libs=\"$(tr '\n' ' ' <<<"$libs" | sed 's/ $//')\"" \
   --message "node ${node_version} runtime from the host (infra/scripts/make-node-image.sh)" \
   - "$image" >/dev/null
 
