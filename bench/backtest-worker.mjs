@@ -62,10 +62,10 @@ const client = new wr.BackendClient({
   timeoutMs: 30_000,
   registrationToken: testing.TEST_REGISTRATION_TOKEN,
 });
-// Time spent uploading artifact chunks (every trade and the equity curve, JSON, before completing).
+// Time spent uploading artifact chunks (every trade and the equity curve, binary, before completing).
 let uploadMs = 0;
-const upload = client.uploadArtifact.bind(client);
-client.uploadArtifact = async (...a) => {
+const upload = client.uploadArtifactChunk.bind(client);
+client.uploadArtifactChunk = async (...a) => {
   const t = performance.now();
   const r = await upload(...a);
   uploadMs += performance.now() - t;

@@ -3,10 +3,15 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import {
   API_PREFIX,
+  ARTIFACT_CHUNK_MEDIA_TYPE,
+  BACKEND_ROUTES,
+  type BinaryWrite,
   ErrorEnvelopeFilter,
-  REGISTRATION_TOKEN_HEADER,
   jsonBodyParserOptions,
   jsonOnlyWrites,
+  MAX_ARTIFACT_CHUNK_BYTES,
+  mediaTypeOf,
+  REGISTRATION_TOKEN_HEADER,
 } from '@ktrdr/contracts';
 import { ACCESS_EXTENSION, defaultRoleFor, type AccessLevel } from './auth/access.decorators';
 import { REGISTRATION_TOKEN_SCHEME } from './common/api-errors.decorator';
@@ -143,6 +148,15 @@ function documentRootHealth(document: OpenAPIObject): void {
  */
 export const JSON_BODY_LIMIT = '16mb';
 
+/** The one write with a binary body: `PUT /api/v1/operations/{id}/artifacts/{kind}/chunks/{index}`. */
+const ARTIFACT_CHUNK_WRITE: BinaryWrite = {
+  method: 'PUT',
+  path: new RegExp(
+    `^/${API_PREFIX}/${BACKEND_ROUTES.operationArtifactChunk.replace(/:[a-z]+/g, '[^/]+')}$`,
+  ),
+  mediaType: ARTIFACT_CHUNK_MEDIA_TYPE,
+};
+
 /** Global prefix, validation, the error envelope, HTTP metrics and Swagger: shared by main and tests. */
 export function configureApp(app: INestApplication): OpenAPIObject {
   const shutdown = app.get(ShutdownState);
@@ -155,13 +169,18 @@ export function configureApp(app: INestApplication): OpenAPIObject {
   // each GET /workers) for conditional requests no client makes; live changes come as events.
   // (The dashboard's static files keep theirs: serve-static sets them itself.)
   (app as NestExpressApplication).set('etag', false);
-  // JSON only on writes (415 otherwise), before any body parser.
-  app.use(jsonOnlyWrites());
+  // JSON only on writes (415 otherwise), before any body parser; binary artifact chunks on their route.
+  app.use(jsonOnlyWrites([ARTIFACT_CHUNK_WRITE]));
   // Registered before init, so Nest skips its default 100 kB JSON parser.
   (app as NestExpressApplication).useBodyParser(
     'json',
     jsonBodyParserOptions({ limit: JSON_BODY_LIMIT }),
   );
+  (app as NestExpressApplication).useBodyParser('raw', {
+    limit: MAX_ARTIFACT_CHUNK_BYTES,
+    type: (req: { headers: Record<string, string | string[] | undefined> }) =>
+      mediaTypeOf(String(req.headers['content-type'] ?? '')) === ARTIFACT_CHUNK_MEDIA_TYPE,
+  });
   applyGlobalPrefix(app);
   app.useGlobalPipes(new WireValidationPipe());
   const http = new Logger('HTTP');

@@ -179,6 +179,9 @@ describe('access control of every route', () => {
     expect(level('post', '/api/v1/operations/op_auth_x1/progress')).toBe('worker');
     expect(level('post', '/api/v1/operations/op_auth_x1/complete')).toBe('worker');
     expect(level('post', '/api/v1/operations/op_auth_x1/artifacts/op_auth_x1')).toBe('worker');
+    expect(
+      level('put', '/api/v1/operations/op_auth_x1/artifacts/op_auth_x1/chunks/op_auth_x1'),
+    ).toBe('worker');
     expect(level('get', '/metrics')).toBe('public-metrics');
     expect(level('get', '/api/v1/health')).toBe('public-health');
     expect(level('get', '/api/v1/health/ready')).toBe('public-health');

@@ -753,6 +753,7 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
           'GET /api/v1/operations/{id}/results/trades.csv',
           'GET /api/v1/operations/{id}/results/equity.csv',
           'POST /api/v1/operations/{id}/artifacts/{kind}',
+          'PUT /api/v1/operations/{id}/artifacts/{kind}/chunks/{index}',
           'GET /api/v1/models',
           'POST /api/v1/operations/{id}/resume',
           'POST /api/v1/operations/{id}/progress',

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { authed } from './support/test-app';
-import { ARTIFACT_COLUMNS, OperationStatus, OperationType } from '@ktrdr/contracts';
+import {
+  ARTIFACT_CHUNK_MEDIA_TYPE,
+  ARTIFACT_COLUMNS,
+  LEASE_TOKEN_HEADER,
+  MAX_ARTIFACT_CHUNK_BYTES,
+  OperationStatus,
+  OperationType,
+  encodeArtifactRows,
+} from '@ktrdr/contracts';
 import { memoryStore } from './support/memory-store';
 import type { OperationsRepository } from '../src/persistence/operations.repository';
 import { SQLITE_MEMORY_DIR } from '../src/persistence/sqlite-executor';
@@ -30,6 +38,37 @@ function tradeRow(k: number): number[] {
     k / 1e6,
     1,
   ];
+}
+
+/** `PUT …/artifacts/{kind}/chunks/{index}` with a binary body (the route workers use). */
+function putBinary(
+  http: Server,
+  id: string,
+  kind: string,
+  index: number | string,
+  lease: string | null,
+  q: {
+    chunk_count: number;
+    first_row: number;
+    total_rows: number;
+    body: Uint8Array;
+    columns?: string;
+    contentType?: string;
+  },
+) {
+  const columns =
+    q.columns ?? (ARTIFACT_COLUMNS as Record<string, readonly string[]>)[kind]?.join(',') ?? '';
+  const req = authed(http)
+    .put(`/api/v1/operations/${id}/artifacts/${kind}/chunks/${index}`)
+    .query({
+      chunk_count: q.chunk_count,
+      first_row: q.first_row,
+      total_rows: q.total_rows,
+      columns,
+    })
+    .set('content-type', q.contentType ?? ARTIFACT_CHUNK_MEDIA_TYPE);
+  if (lease !== null) req.set(LEASE_TOKEN_HEADER, lease);
+  return req.send(Buffer.from(q.body.buffer, q.body.byteOffset, q.body.byteLength));
 }
 
 let seq = 0;
@@ -74,20 +113,15 @@ describe('results on SQLite in memory: the full-size trade list', () => {
     const op = await runningBacktest(repo);
     id = op.id;
     const chunks = N / CHUNK;
+    // Trades in the binary form workers send; the equity below in the JSON form older ones send.
     for (let c = 0; c < chunks; c++) {
       const rows = Array.from({ length: CHUNK }, (_, i) => tradeRow(c * CHUNK + i));
-      const res = await authed(http)
-        .post(`/api/v1/operations/${id}/artifacts/trades`)
-        .send({
-          lease_token: op.lease,
-          chunk_index: c,
-          chunk_count: chunks,
-          first_row: c * CHUNK,
-          total_rows: N,
-          columns: ARTIFACT_COLUMNS.trades,
-          rows,
-        })
-        .expect(200);
+      const res = await putBinary(http, id, 'trades', c, op.lease, {
+        chunk_count: chunks,
+        first_row: c * CHUNK,
+        total_rows: N,
+        body: encodeArtifactRows(rows, ARTIFACT_COLUMNS.trades.length),
+      }).expect(200);
       expect(res.body).toEqual({
         acknowledged: true,
         kind: 'trades',
@@ -228,6 +262,113 @@ describe('results on SQLite in memory: the full-size trade list', () => {
     );
     expect(mine?.metrics).toEqual(one.body.data.metrics);
     expect(JSON.stringify(list.body)).not.toContain('trades_summary');
+  });
+
+  it('checks a binary chunk: lease header, columns, whole rows, finite values, bounds, content type', async () => {
+    const op = await runningBacktest(repo);
+    const two = encodeArtifactRows([tradeRow(0), tradeRow(1)], 8);
+    const ok = { chunk_count: 2, first_row: 0, total_rows: 4, body: two };
+    const message = async (r: ReturnType<typeof putBinary>, status: number) =>
+      (await r.expect(status)).body.message as string;
+    expect(await message(putBinary(http, op.id, 'trades', 0, null, ok), 400)).toBe(
+      `${LEASE_TOKEN_HEADER} is required (a request header): the lease token of the dispatch the chunk belongs to`,
+    );
+    expect(await message(putBinary(http, op.id, 'trades', 0, 'old', ok), 409)).toMatch(
+      /^Stale lease/,
+    );
+    expect(
+      await message(putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, columns: 'a,b' }), 400),
+    ).toBe(
+      `columns must be ${ARTIFACT_COLUMNS.trades.join(',')} for trades (the body's column order)`,
+    );
+    expect(
+      await message(
+        putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, body: two.subarray(0, 100) }),
+        400,
+      ),
+    ).toMatch(
+      /^body must be whole rows of 8 little-endian float64 values \(64 bytes each.*got 100 bytes$/,
+    );
+    const bad = encodeArtifactRows([tradeRow(0), [...tradeRow(1).slice(0, 5), NaN, 0, 1]], 8);
+    expect(
+      await message(putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, body: bad }), 400),
+    ).toBe('body has a value that is not a finite number: row 1, pnl');
+    expect(
+      await message(putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, first_row: 3 }), 400),
+    ).toBe('first_row + rows must not exceed total_rows');
+    expect(await message(putBinary(http, op.id, 'trades', 2, op.lease, ok), 400)).toBe(
+      'chunk_index must be less than chunk_count',
+    );
+    expect(await message(putBinary(http, op.id, 'trades', 'x', op.lease, ok), 400)).toBe(
+      'index must be a chunk index (0, 1, 2, …)',
+    );
+    expect(
+      await message(
+        putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, chunk_count: 'two' as never }),
+        400,
+      ),
+    ).toMatch(/^chunk_count/);
+    // Binary on another route, or another format on this one, is refused with the reason.
+    expect(
+      (
+        await authed(http)
+          .post('/api/v1/backtests/start')
+          .set('content-type', ARTIFACT_CHUNK_MEDIA_TYPE)
+          .send(Buffer.from(two.buffer))
+          .expect(415)
+      ).body.message,
+    ).toMatch(/^body must be JSON/);
+    expect(
+      await message(
+        putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, contentType: 'text/plain' }),
+        415,
+      ),
+    ).toMatch(/^body must be JSON/);
+    // Over the limit: 413 in the envelope, not a crash.
+    const huge = new Uint8Array(MAX_ARTIFACT_CHUNK_BYTES + 64);
+    expect(
+      (await putBinary(http, op.id, 'trades', 0, op.lease, { ...ok, body: huge }).expect(413)).body
+        .statusCode,
+    ).toBe(413);
+    const stored = await putBinary(http, op.id, 'trades', 0, op.lease, ok).expect(200);
+    expect(stored.body).toEqual({
+      acknowledged: true,
+      kind: 'trades',
+      chunk_index: 0,
+      rows_stored: 2,
+    });
+  });
+
+  it('still serves chunks stored as JSON text before the binary form (migration 5)', async () => {
+    const op = await runningBacktest(repo);
+    const executor = (repo as SqliteOperationsRepository).executor;
+    await executor.query(
+      `INSERT INTO operation_artifacts
+         (operation_id, kind, chunk_index, lease_token, first_row, row_count, total_rows, rows)
+       VALUES ($1::text, 'equity', 0, $2::text, 0, 2, 2, $3::text)`,
+      [
+        op.id,
+        op.lease,
+        JSON.stringify([
+          [T0, 1000],
+          [T0 + HOUR, 1001.5],
+        ]),
+      ],
+    );
+    await authed(http)
+      .post(`/api/v1/operations/${op.id}/complete`)
+      .send({ lease_token: op.lease, status: 'completed', result: { total_return: 0 } })
+      .expect(200);
+    const eq = await authed(http)
+      .get(`/api/v1/operations/${op.id}/results/equity.csv`)
+      .buffer(true)
+      .parse((res, cb) => {
+        let data = '';
+        res.on('data', (c: Buffer) => (data += c.toString('utf8')));
+        res.on('end', () => cb(null, data));
+      })
+      .expect(200);
+    expect(eq.body).toBe(`time,equity\n${iso(T0)},1000\n${iso(T0 + HOUR)},1001.5\n`);
   });
 
   it('fences uploads by lease, validates every row and replaces an older lease', async () => {

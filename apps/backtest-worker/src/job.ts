@@ -73,13 +73,6 @@ export function barsCacheFor(maxBytes: number | undefined): BarsCache | undefine
   return barsCache;
 }
 
-/** ResultsSettings' defaults, for callers that build job data by hand. */
-export const RESULTS_DEFAULTS = {
-  max_trades: 1_000_000,
-  max_equity_points: 2_000_000,
-  upload_chunk_rows: 10_000,
-} as const;
-
 /** `{models_dir}/{name}.json`, or `{models_dir}/{name}` when the name already has the extension. */
 export function resolveModelPath(modelsDir: string, name: string): string {
   const candidates = name.endsWith('.json') ? [name] : [`${name}.json`, name];

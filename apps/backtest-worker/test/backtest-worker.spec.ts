@@ -24,7 +24,11 @@ import {
   dispatchBody,
 } from '@ktrdr/worker-runtime/testing';
 import { backtestEngine } from '../src/engine';
-import { prepareBacktestJob, RESULTS_DEFAULTS } from '../src/job';
+import { prepareBacktestJob } from '../src/job';
+import { loadSettings, ResultsSettings } from '@ktrdr/config';
+
+/** ResultsSettings' defaults (no environment), for job data built by hand. */
+const RESULTS_DEFAULTS = loadSettings(ResultsSettings, { env: {} });
 
 // Each job starts a thread that loads the engines: seconds on a loaded machine.
 jest.setTimeout(60_000);
@@ -126,8 +130,8 @@ describe('backtest worker', () => {
     expect((result.equity_curve as unknown[]).length).toBeLessThanOrEqual(500);
     // Every trade and bar went up as lease-fenced chunks before the completion.
     const uploads = backend
-      .matching('POST', /\/operations\/op-bt-1\/artifacts\/(trades|equity)$/)
-      .map((r) => ({ kind: r.path.split('/').pop(), body: r.body as Record<string, unknown> }));
+      .matching('PUT', /\/operations\/op-bt-1\/artifacts\/(trades|equity)\/chunks\/\d+$/)
+      .map((r) => ({ kind: r.path.split('/').at(-3), body: r.body as Record<string, unknown> }));
     const rowsOf = (kind: string) =>
       uploads.filter((u) => u.kind === kind).flatMap((u) => u.body.rows as number[][]);
     expect(rowsOf('trades')).toHaveLength(direct.num_trades);

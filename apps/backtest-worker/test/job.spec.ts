@@ -1,5 +1,9 @@
 import type { JobContext } from '@ktrdr/worker-runtime';
-import { barsCacheFor, RESULTS_DEFAULTS, runJob, SYNTH_LOAD_SHARE } from '../src/job';
+import { barsCacheFor, runJob, SYNTH_LOAD_SHARE } from '../src/job';
+import { loadSettings, ResultsSettings } from '@ktrdr/config';
+
+/** ResultsSettings' defaults (no environment), for job data built by hand. */
+const RESULTS_DEFAULTS = loadSettings(ResultsSettings, { env: {} });
 
 jest.setTimeout(120_000);
 
@@ -63,7 +67,7 @@ describe('backtest job', () => {
       'bars_held',
     ]);
     expect(trades.data[0]).toHaveLength(result.num_trades);
-    expect(trades.chunk_rows).toBe(10_000);
+    expect(trades.chunk_rows).toBe(RESULTS_DEFAULTS.upload_chunk_rows);
     expect(equity.columns).toEqual(['time', 'equity']);
     expect(equity.data[0]).toHaveLength(44_640);
     expect(equity.data[0][0]).toBe(Date.UTC(2024, 0, 1));

@@ -8,6 +8,7 @@ export * from './worker.dto';
 export * from './start.dto';
 export * from './sweep.dto';
 export * from './results.dto';
+export * from './artifact-chunk';
 export * from './events';
 export * from './event.dto';
 export * from './error-envelope';

@@ -20,12 +20,27 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
+/** A write that carries a binary body instead of JSON (e.g. an artifact chunk). */
+export interface BinaryWrite {
+  method: string;
+  /** Matched against the path (without the query). */
+  path: RegExp;
+  /** The one media type accepted there (parameters ignored). */
+  mediaType: string;
+}
+
+/** The media type of a content-type header, lower case, without parameters. */
+export function mediaTypeOf(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
 /**
  * JSON only on every write: a POST/PUT/PATCH/DELETE that carries a body in another format (a
- * cross-site HTML form, text, multipart) gets 415 before any parser or handler sees it. A write
- * without a body passes with `body` `{}` and `rawBody` `''` (e.g. DELETE /operations/{id}).
+ * cross-site HTML form, text, multipart) gets 415 before any parser or handler sees it, except the
+ * `binary` writes listed, each on its route only. A write without a body passes with `body` `{}`
+ * and `rawBody` `''` (e.g. DELETE /operations/{id}).
  */
-export function jsonOnlyWrites() {
+export function jsonOnlyWrites(binary: readonly BinaryWrite[] = []) {
   return (req: JsonRequest, res: ServerResponse, next: (err?: unknown) => void): void => {
     if (!WRITE_METHODS.has(req.method ?? '')) return next();
     if (!hasBody(req)) {
@@ -35,6 +50,12 @@ export function jsonOnlyWrites() {
     }
     const type = req.headers['content-type'] ?? '';
     if (JSON_CONTENT_TYPE.test(type)) return next();
+    if (binary.length > 0) {
+      const media = mediaTypeOf(type);
+      const path = (req.url ?? '').split('?')[0]!;
+      if (binary.some((b) => b.mediaType === media && b.method === req.method && b.path.test(path)))
+        return next();
+    }
     const message = `body must be JSON (content-type: application/json)${type ? `, got "${type.slice(0, 100).replace(/[^\x20-\x7e]/g, '?')}"` : ', got no content-type'}`;
     res.statusCode = 415;
     res.setHeader('content-type', 'application/json; charset=utf-8');

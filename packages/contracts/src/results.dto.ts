@@ -34,7 +34,10 @@ export const ARTIFACT_COLUMNS: Readonly<Record<ArtifactKind, readonly string[]>>
 /** Most rows in one chunk (a chunk of trades stays well below the backend's 16 MB body limit). */
 export const MAX_ARTIFACT_CHUNK_ROWS = 50_000;
 
-/** Body of `POST /operations/{id}/artifacts/{kind}` (sent by the worker before /complete). */
+/**
+ * Body of `POST /operations/{id}/artifacts/{kind}`: the JSON form of a chunk, accepted from workers
+ * older than the binary `PUT …/chunks/{index}` (artifact-chunk.ts) that workers send now.
+ */
 export class ArtifactChunkRequestDto {
   @ApiProperty({ description: 'Lease of the dispatch this upload belongs to' })
   @IsString()

@@ -21,6 +21,7 @@ export const BACKEND_ROUTES = {
   operationResultTradesCsv: 'operations/:id/results/trades.csv',
   operationResultEquityCsv: 'operations/:id/results/equity.csv',
   operationArtifacts: 'operations/:id/artifacts/:kind',
+  operationArtifactChunk: 'operations/:id/artifacts/:kind/chunks/:index',
   models: 'models',
   operationResume: 'operations/:id/resume',
   operationProgress: 'operations/:id/progress',

@@ -13,8 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
+  ARTIFACT_CHUNK_MEDIA_TYPE,
   ARTIFACT_COLUMNS,
   ARTIFACT_KINDS,
+  LEASE_TOKEN_HEADER,
   PATH_MESSAGE_PATTERN,
   REGISTRATION_TOKEN_HEADER,
   signRequest,
@@ -318,6 +320,15 @@ function bodyArb(path: string): fc.Arbitrary<{ body?: string; what: string; type
           type,
         })),
     },
+    {
+      // The binary artifact-chunk form: refused (415) on every route but the chunk upload.
+      weight: 1,
+      arbitrary: fc.uint8Array({ maxLength: 256 }).map((bytes) => ({
+        body: String.fromCharCode(...bytes),
+        what: `binary chunk of ${bytes.length} bytes`,
+        type: ARTIFACT_CHUNK_MEDIA_TYPE,
+      })),
+    },
     { weight: 1, arbitrary: fc.constant({ body: undefined, what: 'no body' }) },
   );
 }
@@ -357,8 +368,15 @@ function specArb(e: Endpoint): fc.Arbitrary<Spec> {
   return fc
     .tuple(bodyArb(e.template), idArb, kindArb, fc.integer({ min: 0, max: 19 }))
     .map(([b, id, kind, auth]) => {
-      const path = e.template.replace(/\{kind\}/g, kind).replace(/\{[^}]+\}|:id/g, id);
+      let path = e.template.replace(/\{kind\}/g, kind).replace(/\{[^}]+\}|:id/g, id);
       const headers: Record<string, string> = {};
+      if (e.template.endsWith('/chunks/{index}')) {
+        // Mostly a well-formed query and lease header, so the body and the lease are reached.
+        path = `${path.slice(0, path.lastIndexOf('/'))}/${auth % 3 === 0 ? id : auth}`;
+        if (auth % 4 !== 0)
+          path += `?chunk_count=${auth + 1}&first_row=${auth % 5}&total_rows=${auth * 3}&columns=${auth % 2 ? 'time,equity' : 'a'}`;
+        if (auth % 5 !== 0) headers[LEASE_TOKEN_HEADER] = auth % 2 ? 'lease-x' : id;
+      }
       if (b.body !== undefined) headers['content-type'] = b.type ?? 'application/json';
       let what = b.what;
       // Mostly the right credentials (so validation is reached); sometimes none or wrong ones.

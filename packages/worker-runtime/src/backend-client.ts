@@ -1,6 +1,8 @@
 import {
-  ArtifactChunkRequestDto,
+  ARTIFACT_CHUNK_MEDIA_TYPE,
   BACKEND_ROUTES,
+  LEASE_TOKEN_HEADER,
+  type ArtifactChunkMeta,
   buildPath,
   errorText,
   CompleteOperationRequestDto,
@@ -79,17 +81,36 @@ export class BackendClient {
     );
   }
 
-  uploadArtifact(
+  /** One binary artifact chunk (`bytes`: encodeArtifactChunk's form of rows in `meta.columns` order). */
+  uploadArtifactChunk(
     operationId: string,
     kind: string,
-    body: ArtifactChunkRequestDto,
+    meta: ArtifactChunkMeta,
+    bytes: Uint8Array,
     trace?: Context,
   ): Promise<BackendResponse> {
-    return this.request(
-      'POST',
-      buildPath(BACKEND_ROUTES.operationArtifacts, { id: operationId, kind }),
-      body,
-      trace,
+    const path = buildPath(BACKEND_ROUTES.operationArtifactChunk, {
+      id: operationId,
+      kind,
+      index: String(meta.chunk_index),
+    });
+    const query = new URLSearchParams({
+      chunk_count: String(meta.chunk_count),
+      first_row: String(meta.first_row),
+      total_rows: String(meta.total_rows),
+      columns: meta.columns.join(','),
+    });
+    return runInContext(trace, () =>
+      this.send(
+        'PUT',
+        `${path}?${query.toString()}`,
+        {
+          contentType: ARTIFACT_CHUNK_MEDIA_TYPE,
+          bytes,
+          headers: { [LEASE_TOKEN_HEADER]: meta.lease_token },
+        },
+        trace,
+      ),
     );
   }
 
@@ -103,21 +124,33 @@ export class BackendClient {
     body?: unknown,
     trace?: Context,
   ): Promise<BackendResponse> {
-    return runInContext(trace, () => this.send(method, route, body, trace));
+    return runInContext(trace, () =>
+      this.send(
+        method,
+        route,
+        body === undefined
+          ? undefined
+          : { contentType: 'application/json', bytes: JSON.stringify(body) },
+        trace,
+      ),
+    );
   }
 
   private async send(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT',
     route: string,
-    body: unknown,
+    body:
+      | { contentType: string; bytes: string | Uint8Array; headers?: Record<string, string> }
+      | undefined,
     trace: Context | undefined,
   ): Promise<BackendResponse> {
     const url = `${this.options.baseUrl}/${route}`;
     const headers: Record<string, string> = {
       accept: 'application/json',
       ...(trace ? traceHeaders(trace) : {}),
+      ...body?.headers,
     };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = body.contentType;
     // The token is sent on every call when set (the backend may check it on all worker routes).
     if (this.options.registrationToken) {
       headers[REGISTRATION_TOKEN_HEADER] = this.options.registrationToken;
@@ -126,7 +159,7 @@ export class BackendClient {
       const res = await this.fetchImpl(url, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body?.bytes,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       const text = await res.text();

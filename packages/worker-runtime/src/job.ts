@@ -1,4 +1,4 @@
-import { envelopeMessage } from '@ktrdr/contracts';
+import { encodeArtifactChunk, envelopeMessage } from '@ktrdr/contracts';
 import { Worker } from 'node:worker_threads';
 import {
   CheckpointType,
@@ -67,7 +67,7 @@ function attrs(a: SpanAttributes | undefined): Record<string, string | number | 
 }
 
 /** Rows per artifact upload when the job does not say. */
-export const ARTIFACT_DEFAULT_CHUNK_ROWS = 10_000;
+export const ARTIFACT_DEFAULT_CHUNK_ROWS = 50_000;
 /** Tries of one artifact chunk before the operation fails (jittered backoff, steps of 1 s doubling to 30 s). */
 export const ARTIFACT_UPLOAD_ATTEMPTS = 8;
 const PERMANENT_UPLOAD_REJECTIONS = new Set([400, 401, 403, 404, 413, 422]);
@@ -290,26 +290,21 @@ export class RunningJob {
         if (this.abortReason !== null) return { kind: 'aborted' };
         const from = c * size;
         const to = Math.min(total, from + size);
-        const rows: number[][] = [];
-        for (let r = from; r < to; r++) {
-          const row = new Array<number>(a.columns.length);
-          for (let k = 0; k < a.columns.length; k++) row[k] = a.data[k][r];
-          rows.push(row);
-        }
-        const body = {
+        const meta = {
           lease_token: this.leaseToken,
           chunk_index: c,
           chunk_count: chunks,
           first_row: from,
           total_rows: total,
-          columns: [...a.columns],
-          rows,
+          columns: a.columns,
         };
+        const bytes = encodeArtifactChunk(a.data, from, to);
         for (let attempt = 0; ; attempt++) {
-          const res = await this.client.uploadArtifact(
+          const res = await this.client.uploadArtifactChunk(
             this.operationId,
             a.kind,
-            body,
+            meta,
+            bytes,
             context.active(),
           );
           if (res.status >= 200 && res.status < 300) break;

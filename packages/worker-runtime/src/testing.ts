@@ -8,7 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signRequest } from '@ktrdr/contracts';
+import {
+  ARTIFACT_CHUNK_MEDIA_TYPE,
+  artifactRows,
+  LEASE_TOKEN_HEADER,
+  mediaTypeOf,
+  signRequest,
+} from '@ktrdr/contracts';
 import type { RuntimeConfig } from './config';
 import type { RuntimeLogger } from './logger';
 import type { Timers } from './timers';
@@ -114,12 +120,19 @@ export class FakeBackend {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      const [path, query] = (req.url ?? '/').split('?') as [string, string | undefined];
+      const binary = mediaTypeOf(req.headers['content-type']) === ARTIFACT_CHUNK_MEDIA_TYPE;
+      const text = binary ? '' : raw.toString('utf8');
       const rec: RecordedRequest = {
         method: req.method ?? 'GET',
-        path: (req.url ?? '/').split('?')[0],
+        path,
         headers: req.headers,
-        body: text ? (JSON.parse(text) as unknown) : null,
+        body: binary
+          ? decodeChunk(path, new URLSearchParams(query), req.headers, raw)
+          : text
+            ? (JSON.parse(text) as unknown)
+            : null,
         at: Date.now(),
       };
       this.requests.push(rec);
@@ -174,8 +187,8 @@ export class FakeBackend {
     if (rec.method === 'POST' && /\/operations\/[^/]+\/(progress|complete)$/.test(rec.path)) {
       return { status: 200, body: { acknowledged: true, status: 'running' } };
     }
-    const artifact = /\/operations\/[^/]+\/artifacts\/([^/]+)$/.exec(rec.path);
-    if (rec.method === 'POST' && artifact) {
+    const artifact = /\/operations\/[^/]+\/artifacts\/([^/]+)\/chunks\/\d+$/.exec(rec.path);
+    if (rec.method === 'PUT' && artifact) {
       const b = rec.body as { chunk_index?: number; first_row?: number; rows?: unknown[] } | null;
       return {
         status: 200,
@@ -189,6 +202,31 @@ export class FakeBackend {
     }
     return { status: 404, body: { statusCode: 404, error: 'Not Found', message: 'no route' } };
   }
+}
+
+/**
+ * A binary artifact chunk as the logical chunk it carries (the fields of the JSON form), so tests
+ * read uploads as rows: `{ lease_token, chunk_index, chunk_count, first_row, total_rows, columns, rows }`.
+ */
+function decodeChunk(
+  path: string,
+  query: URLSearchParams,
+  headers: IncomingMessage['headers'],
+  raw: Buffer,
+): Record<string, unknown> {
+  const columns = (query.get('columns') ?? '').split(',');
+  const width = columns.length;
+  const values = new Float64Array(new Uint8Array(raw).buffer);
+  const n = values.length / width;
+  return {
+    lease_token: headers[LEASE_TOKEN_HEADER],
+    chunk_index: Number(path.split('/').pop()),
+    chunk_count: Number(query.get('chunk_count')),
+    first_row: Number(query.get('first_row')),
+    total_rows: Number(query.get('total_rows')),
+    columns,
+    rows: artifactRows({ rows: n, values }, width),
+  };
 }
 
 /**

@@ -107,7 +107,8 @@ export interface JobContext {
  * A large part of a result (e.g. every trade, the full equity curve) that travels separately from
  * the completion report: column-wise (one array per column, all of one length; typed arrays are
  * fine), uploaded by the runtime in chunks of `chunk_rows` rows to
- * `POST /operations/{id}/artifacts/{kind}` with the lease token, before the completion is sent.
+ * `PUT /operations/{id}/artifacts/{kind}/chunks/{index}` (binary, with the lease token), before the
+ * completion is sent.
  */
 export interface JobArtifact {
   kind: string;

@@ -727,7 +727,7 @@ describe('at-least-once completion', () => {
 });
 
 describe('result artifacts', () => {
-  const ARTIFACT = /\/artifacts\/trades$/;
+  const ARTIFACT = /\/artifacts\/trades\/chunks\/\d+$/;
 
   it('uploads every row in lease-fenced chunks before the completion', async () => {
     const h = await harness();
@@ -737,7 +737,7 @@ describe('result artifacts', () => {
     );
     const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
     expect(done.body).toMatchObject({ status: 'completed' });
-    const chunks = h.backend.matching('POST', ARTIFACT).map(
+    const chunks = h.backend.matching('PUT', ARTIFACT).map(
       (r) =>
         r.body as {
           lease_token: string;
@@ -769,7 +769,7 @@ describe('result artifacts', () => {
   it('retries a chunk on 5xx with backoff, then completes', async () => {
     let fails = 2;
     const h = await harness({}, (b) =>
-      b.on('POST', ARTIFACT, () =>
+      b.on('PUT', ARTIFACT, () =>
         fails-- > 0 ? { status: 503, body: { message: 'busy' } } : undefined,
       ),
     );
@@ -779,13 +779,13 @@ describe('result artifacts', () => {
     );
     const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
     expect(done.body).toMatchObject({ status: 'completed' });
-    expect(h.backend.count('POST', ARTIFACT)).toBe(3);
+    expect(h.backend.count('PUT', ARTIFACT)).toBe(3);
     expectBackoffSteps(h.timers.requested, [1000, 2000]);
   });
 
   it('fails the operation with the reason when the backend refuses a chunk (never a shorter result)', async () => {
     const h = await harness({}, (b) =>
-      b.on('POST', ARTIFACT, () => ({
+      b.on('PUT', ARTIFACT, () => ({
         status: 400,
         body: { message: 'rows.3 must have 2 numbers' },
       })),
@@ -803,21 +803,21 @@ describe('result artifacts', () => {
 
   it('stops uploading on 409 and leaves the verdict to the completion report', async () => {
     const h = await harness({}, (b) =>
-      b.on('POST', ARTIFACT, () => ({ status: 409, body: { message: 'stale lease' } })),
+      b.on('PUT', ARTIFACT, () => ({ status: 409, body: { message: 'stale lease' } })),
     );
     await post(
       `${h.url}/backtests/start`,
       startBody('op-art-409', { units: 1, unit_ms: 1, artifact_rows: 30, chunk_rows: 10 }),
     );
     await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
-    expect(h.backend.count('POST', ARTIFACT)).toBe(1);
+    expect(h.backend.count('PUT', ARTIFACT)).toBe(1);
   });
 
   it('a cancel while a chunk waits for its retry reports cancelled', async () => {
     let url = '';
     let cancel: Promise<unknown> | null = null;
     const h = await harness({}, (b) =>
-      b.on('POST', ARTIFACT, () => {
+      b.on('PUT', ARTIFACT, () => {
         // the first refusal triggers a user cancel, which arrives during the backoff
         cancel ??= signedFetch(`${url}/api/v1/operations/op-art-cancel/cancel`, {
           method: 'DELETE',
@@ -832,7 +832,7 @@ describe('result artifacts', () => {
     );
     const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
     expect(done.body).toMatchObject({ status: 'cancelled' });
-    expect(h.backend.count('POST', ARTIFACT)).toBeLessThan(8);
+    expect(h.backend.count('PUT', ARTIFACT)).toBeLessThan(8);
   });
 });
 

@@ -125,7 +125,8 @@ CREATE TABLE sweeps (
     version: 3,
     name: 'create_operation_artifacts',
     // Result artifacts a worker uploads in chunks before completing (trades, full equity curve).
-    // `rows` is the chunk's JSON array of rows (text: stored and served as sent, never re-encoded).
+    // `rows` is the chunk's JSON array of rows (text); chunks stored since migration 5 leave it ''
+    // and keep their numbers in `data`.
     sql: `
 CREATE TABLE operation_artifacts (
   operation_id text        NOT NULL REFERENCES operations (operation_id) ON DELETE CASCADE,
@@ -167,6 +168,19 @@ ALTER TABLE operations ADD COLUMN attempts jsonb NOT NULL DEFAULT '[]'::jsonb
     sqlite: `
 ALTER TABLE operations ADD COLUMN attempts text NOT NULL DEFAULT '[]'
   CHECK (json_type(attempts) = 'array');
+`,
+  },
+  {
+    version: 5,
+    name: 'binary_artifact_chunks',
+    // A chunk's numbers as uploaded in binary (little-endian float64, column by column: see
+    // artifact-chunk.ts in the contracts package); JSON uploads are stored in this form too.
+    // Chunks stored before keep their JSON text in `rows` and NULL here.
+    sql: `
+ALTER TABLE operation_artifacts ADD COLUMN data bytea;
+`,
+    sqlite: `
+ALTER TABLE operation_artifacts ADD COLUMN data blob;
 `,
   },
 ];

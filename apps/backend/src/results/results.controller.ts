@@ -3,15 +3,31 @@ import {
   Controller,
   Get,
   Header,
+  Headers,
   HttpCode,
   Param,
   Post,
+  Put,
   Query,
+  Req,
   StreamableFile,
 } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import {
+  ApiBody,
+  ApiConsumes,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
+import {
+  ARTIFACT_CHUNK_MEDIA_TYPE,
   ARTIFACT_COLUMNS,
+  ArtifactChunkQueryDto,
+  LEASE_TOKEN_HEADER,
+  MAX_ARTIFACT_CHUNK_BYTES,
   ARTIFACT_KINDS,
   ArtifactChunkAckDto,
   ArtifactChunkRequestDto,
@@ -113,12 +129,48 @@ export class ResultsController {
     return csvFile(stream, filename);
   }
 
+  @Put(BACKEND_ROUTES.operationArtifactChunk)
+  @HttpCode(200)
+  @WorkerProtocolRoute()
+  @ApiOperation({
+    summary:
+      'A chunk of a result artifact from the worker, binary (trades or the full equity curve)',
+    description:
+      `The body is the chunk's rows as little-endian float64 values, column by column in ` +
+      `ARTIFACT_COLUMNS[kind] order (trades: ${ARTIFACT_COLUMNS.trades.join(', ')}; equity: ` +
+      `${ARTIFACT_COLUMNS.equity.join(', ')}; times in epoch ms), at most ${MAX_ARTIFACT_CHUNK_BYTES} bytes. ` +
+      'Sent before /complete; fenced by the lease in the header (409 when stale or the operation ' +
+      'already finished). A chunk with the same index replaces the earlier one; chunks of an older ' +
+      'lease are dropped.',
+  })
+  @ApiParam(ID_PARAM)
+  @ApiParam({ name: 'kind', enum: ARTIFACT_KINDS })
+  @ApiParam({ name: 'index', description: '0-based index of this chunk', example: 0 })
+  @ApiHeader({ name: LEASE_TOKEN_HEADER, required: true, description: 'Lease of the dispatch' })
+  @ApiConsumes(ARTIFACT_CHUNK_MEDIA_TYPE)
+  @ApiBody({ schema: { type: 'string', format: 'binary' } })
+  @ApiOkResponse({ type: ArtifactChunkAckDto })
+  @ApiErrors(400, 401, 404, 409, 413, 415)
+  uploadBinary(
+    @Param('id') id: string,
+    @Param('kind') kind: string,
+    @Param('index') index: string,
+    @Headers(LEASE_TOKEN_HEADER) leaseToken: string | undefined,
+    @Query() query: ArtifactChunkQueryDto,
+    // The raw parser's Buffer, read from the request: the body pipe is for JSON objects.
+    @Req() req: { body?: unknown },
+  ): Promise<ArtifactChunkAckDto> {
+    return this.results.putBinaryChunk(id, kind, index, leaseToken, query, req.body);
+  }
+
   @Post(BACKEND_ROUTES.operationArtifacts)
   @HttpCode(200)
   @WorkerProtocolRoute()
   @ApiOperation({
-    summary: 'A chunk of a result artifact from the worker (trades or the full equity curve)',
+    summary: 'A chunk of a result artifact from the worker, JSON (deprecated: workers send binary)',
+    deprecated: true,
     description:
+      'The JSON form of PUT …/chunks/{index}, kept for workers older than the binary upload. ' +
       'Sent before /complete; fenced by the lease (409 when stale or the operation already finished). ' +
       'A chunk with the same index replaces the earlier one; chunks of an older lease are dropped.',
   })

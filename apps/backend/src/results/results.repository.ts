@@ -3,22 +3,27 @@ import type { OperationsRepository } from '../persistence/operations.repository'
 import { SqlOperationsRepository } from '../persistence/sql-operations.repository';
 import type { SqlExecutor } from '../persistence/sql-executor';
 
-/** One stored chunk of an artifact (its rows still JSON text). */
-export interface ArtifactChunk {
+export interface ChunkMeta {
   chunk_index: number;
   first_row: number;
   row_count: number;
   total_rows: number;
-  /** JSON array of rows, as uploaded. */
+}
+
+/** One stored chunk of an artifact, its numbers still encoded. */
+export interface ArtifactChunk extends ChunkMeta {
+  /** The numbers in the binary chunk form (contracts' artifact-chunk.ts); null for older chunks. */
+  data: Uint8Array | null;
+  /** The JSON array of rows of a chunk stored before the binary form (migration 5); '' since. */
   rows: string;
 }
 
-export type ChunkMeta = Omit<ArtifactChunk, 'rows'>;
-
-export interface NewArtifactChunk extends ArtifactChunk {
+export interface NewArtifactChunk extends ChunkMeta {
   operation_id: string;
   kind: ArtifactKind;
   lease_token: string;
+  /** The numbers in the binary chunk form. */
+  data: Uint8Array;
 }
 
 /**
@@ -60,13 +65,13 @@ export class SqlResultsRepository implements ResultsRepository {
       await tx.query(
         `INSERT INTO operation_artifacts
            (operation_id, kind, chunk_index, lease_token, first_row, row_count, total_rows, rows,
-            created_at)
-         VALUES ($1::text, $2::text, $3::int, $4::text, $5::bigint, $6::int, $7::bigint, $8::text,
-                 $9::timestamptz)
+            data, created_at)
+         VALUES ($1::text, $2::text, $3::int, $4::text, $5::bigint, $6::int, $7::bigint, '',
+                 $8::bytea, $9::timestamptz)
          ON CONFLICT (operation_id, kind, chunk_index) DO UPDATE
            SET lease_token = EXCLUDED.lease_token, first_row = EXCLUDED.first_row,
                row_count = EXCLUDED.row_count, total_rows = EXCLUDED.total_rows,
-               rows = EXCLUDED.rows, created_at = EXCLUDED.created_at`,
+               rows = EXCLUDED.rows, data = EXCLUDED.data, created_at = EXCLUDED.created_at`,
         [
           c.operation_id,
           c.kind,
@@ -75,7 +80,8 @@ export class SqlResultsRepository implements ResultsRepository {
           c.first_row,
           c.row_count,
           c.total_rows,
-          c.rows,
+          // node-postgres sends a Buffer as bytea; libsql binds it as a blob.
+          Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength),
           new Date().toISOString(),
         ],
       );
@@ -115,7 +121,7 @@ export class SqlResultsRepository implements ResultsRepository {
     to: number,
   ): Promise<ArtifactChunk[]> {
     const { rows } = await this.executor.query(
-      `SELECT chunk_index, first_row, row_count, total_rows, rows FROM operation_artifacts
+      `SELECT chunk_index, first_row, row_count, total_rows, rows, data FROM operation_artifacts
         WHERE operation_id = $1::text AND kind = $2::text AND lease_token = $3::text
           AND first_row < $5::bigint AND first_row + row_count > $4::bigint
         ORDER BY first_row, chunk_index`,
@@ -126,9 +132,17 @@ export class SqlResultsRepository implements ResultsRepository {
       first_row: Number(r.first_row),
       row_count: Number(r.row_count),
       total_rows: Number(r.total_rows),
+      data: r.data == null ? null : toBytes(r.data),
       rows: String(r.rows),
     }));
   }
+}
+
+/** A blob as the driver returns it (Buffer from node-postgres and libsql, ArrayBuffer otherwise). */
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new Error(`operation_artifacts.data is not binary (${typeof value})`);
 }
 
 /** The results store that goes with an operations store: the same database, on its connection. */

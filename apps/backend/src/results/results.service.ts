@@ -15,7 +15,15 @@ import {
   OperationStatus,
   OperationType,
   TRADES_PAGE_DEFAULT,
+  ARTIFACT_CHUNK_MEDIA_TYPE,
+  ID_PATTERN,
+  LEASE_TOKEN_HEADER,
+  artifactRows,
+  decodeArtifactChunk,
+  encodeArtifactRows,
+  errorText,
   type ArtifactChunkAckDto,
+  type ArtifactChunkQueryDto,
   type ArtifactChunkRequestDto,
   type ArtifactKind,
   type BacktestResultDto,
@@ -33,6 +41,7 @@ import {
 import {
   RESULTS_REPOSITORY,
   type ArtifactChunk,
+  type ChunkMeta,
   type ResultsRepository,
 } from './results.repository';
 
@@ -54,18 +63,18 @@ export class ResultsService {
     return op;
   }
 
-  /** One chunk from the worker, fenced by the lease; validated row by row. */
-  async putChunk(
+  /** The lease, state and type checks of every chunk upload; returns the artifact kind. */
+  private async admitChunk(
     operationId: string,
     kind: string,
-    body: ArtifactChunkRequestDto,
-  ): Promise<ArtifactChunkAckDto> {
+    leaseToken: string,
+  ): Promise<ArtifactKind> {
     if (!(ARTIFACT_KINDS as readonly string[]).includes(kind)) {
       throw new BadRequestException(`kind must be one of: ${ARTIFACT_KINDS.join(', ')}`);
     }
     const k = kind as ArtifactKind;
     const op = await this.getRecord(operationId);
-    if (op.lease_token !== body.lease_token) {
+    if (op.lease_token !== leaseToken) {
       throw new ConflictException(
         `Stale lease for operation ${operationId}: the upload belongs to an older dispatch (current attempt ${op.attempt})`,
       );
@@ -80,15 +89,99 @@ export class ResultsService {
         `Operation ${operationId} is a ${op.operation_type}; only backtests upload ${k}`,
       );
     }
+    return k;
+  }
+
+  /** Stores a checked chunk (binary form) and acknowledges it. */
+  private async storeChunk(
+    operationId: string,
+    kind: ArtifactKind,
+    leaseToken: string,
+    meta: ChunkMeta & { chunk_count: number },
+    data: Uint8Array,
+  ): Promise<ArtifactChunkAckDto> {
+    if (meta.chunk_index >= meta.chunk_count) {
+      throw new BadRequestException('chunk_index must be less than chunk_count');
+    }
+    if (meta.first_row + meta.row_count > meta.total_rows) {
+      throw new BadRequestException('first_row + rows must not exceed total_rows');
+    }
+    const rowsStored = await this.store.putChunk({
+      operation_id: operationId,
+      kind,
+      lease_token: leaseToken,
+      chunk_index: meta.chunk_index,
+      first_row: meta.first_row,
+      row_count: meta.row_count,
+      total_rows: meta.total_rows,
+      data,
+    });
+    return { acknowledged: true, kind, chunk_index: meta.chunk_index, rows_stored: rowsStored };
+  }
+
+  /**
+   * A binary chunk (`PUT …/chunks/{index}`): the numbers as the worker's typed arrays hold them,
+   * fenced by the lease in its header.
+   */
+  async putBinaryChunk(
+    operationId: string,
+    kind: string,
+    index: string,
+    leaseToken: string | undefined,
+    query: ArtifactChunkQueryDto,
+    body: unknown,
+  ): Promise<ArtifactChunkAckDto> {
+    if (!/^\d{1,7}$/.test(index)) {
+      throw new BadRequestException('index must be a chunk index (0, 1, 2, …)');
+    }
+    if (typeof leaseToken !== 'string' || !ID_PATTERN.test(leaseToken)) {
+      throw new BadRequestException(
+        `${LEASE_TOKEN_HEADER} is required (a request header): the lease token of the dispatch the chunk belongs to`,
+      );
+    }
+    if (!(body instanceof Uint8Array)) {
+      throw new BadRequestException(
+        `body must be binary (content-type: ${ARTIFACT_CHUNK_MEDIA_TYPE})`,
+      );
+    }
+    const k = await this.admitChunk(operationId, kind, leaseToken);
+    const expected = ARTIFACT_COLUMNS[k].join(',');
+    if (query.columns !== expected) {
+      throw new BadRequestException(
+        `columns must be ${expected} for ${k} (the body's column order)`,
+      );
+    }
+    let rows: number;
+    try {
+      rows = decodeArtifactChunk(body, k).rows;
+    } catch (err) {
+      throw new BadRequestException(errorText(err));
+    }
+    return this.storeChunk(
+      operationId,
+      k,
+      leaseToken,
+      {
+        chunk_index: Number(index),
+        chunk_count: query.chunk_count,
+        first_row: query.first_row,
+        total_rows: query.total_rows,
+        row_count: rows,
+      },
+      body,
+    );
+  }
+
+  /** A chunk in JSON (`POST …/artifacts/{kind}`, from older workers), validated row by row. */
+  async putChunk(
+    operationId: string,
+    kind: string,
+    body: ArtifactChunkRequestDto,
+  ): Promise<ArtifactChunkAckDto> {
+    const k = await this.admitChunk(operationId, kind, body.lease_token);
     const expected = ARTIFACT_COLUMNS[k];
     if (body.columns.length !== expected.length || body.columns.some((c, i) => c !== expected[i])) {
       throw new BadRequestException(`columns must be ${expected.join(',')} for ${k}`);
-    }
-    if (body.chunk_index >= body.chunk_count) {
-      throw new BadRequestException('chunk_index must be less than chunk_count');
-    }
-    if (body.first_row + body.rows.length > body.total_rows) {
-      throw new BadRequestException('first_row + rows must not exceed total_rows');
     }
     body.rows.forEach((row, i) => {
       if (
@@ -101,17 +194,13 @@ export class ResultsService {
         );
       }
     });
-    const rowsStored = await this.store.putChunk({
-      operation_id: operationId,
-      kind: k,
-      lease_token: body.lease_token,
-      chunk_index: body.chunk_index,
-      first_row: body.first_row,
-      row_count: body.rows.length,
-      total_rows: body.total_rows,
-      rows: JSON.stringify(body.rows),
-    });
-    return { acknowledged: true, kind: k, chunk_index: body.chunk_index, rows_stored: rowsStored };
+    return this.storeChunk(
+      operationId,
+      k,
+      body.lease_token,
+      { ...body, row_count: body.rows.length },
+      encodeArtifactRows(body.rows as number[][], expected.length),
+    );
   }
 
   private async completed(operationId: string): Promise<OperationRecord> {
@@ -199,10 +288,9 @@ export class ResultsService {
     if (chunks.length === 0) return (legacyTrades(op, kind) ?? []).slice(from, to);
     const out: number[][] = [];
     for (const c of chunks) {
-      const rows = JSON.parse(c.rows) as number[][];
       const a = Math.max(from, c.first_row) - c.first_row;
       const b = Math.min(to, c.first_row + c.row_count) - c.first_row;
-      for (let i = a; i < b; i++) out.push(rows[i]);
+      for (const row of chunkRows(kind, c, a, b)) out.push(row);
     }
     return out;
   }
@@ -231,13 +319,7 @@ export class ResultsService {
     async function* lines(): AsyncGenerator<string> {
       yield `${header}\n`;
       if (legacy) {
-        yield csvRows(kind, {
-          chunk_index: 0,
-          first_row: 0,
-          row_count: legacy.length,
-          total_rows: legacy.length,
-          rows: JSON.stringify(legacy),
-        });
+        yield csvRows(kind, legacy);
       }
       for (const meta of chunks) {
         if (meta.row_count === 0) continue;
@@ -249,7 +331,7 @@ export class ResultsService {
           meta.first_row + meta.row_count,
         );
         const c = got.find((x) => x.chunk_index === meta.chunk_index);
-        if (c) yield csvRows(kind, c);
+        if (c) yield csvRows(kind, chunkRows(kind, c));
       }
     }
     return { stream: Readable.from(lines()), filename: `${operationId}_${kind}.csv` };
@@ -288,8 +370,14 @@ function toTrade(r: number[]): TradeDto {
   };
 }
 
-function csvRows(kind: ArtifactKind, c: ArtifactChunk): string {
-  const rows = JSON.parse(c.rows) as number[][];
+/** Rows [from, to) of a stored chunk, in column order (binary form, or the JSON of older chunks). */
+function chunkRows(kind: ArtifactKind, c: ArtifactChunk, from = 0, to = c.row_count): number[][] {
+  const width = ARTIFACT_COLUMNS[kind].length;
+  if (c.data === null) return (JSON.parse(c.rows) as number[][]).slice(from, to);
+  return artifactRows(decodeArtifactChunk(c.data, kind), width, from, to);
+}
+
+function csvRows(kind: ArtifactKind, rows: readonly number[][]): string {
   let out = '';
   for (const r of rows) {
     out +=

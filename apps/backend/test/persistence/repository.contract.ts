@@ -11,6 +11,7 @@ import {
   InvalidOperationInputError,
   SqlOperationsRepository,
 } from '../../src/persistence/sql-operations.repository';
+import { resultsRepositoryFor } from '../../src/results/results.repository';
 
 /** How the contract suite reaches one store. */
 export interface ContractTarget {
@@ -726,6 +727,46 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
         clock = T0;
         expect(await repo.purgeFinishedBefore(minutes(-50))).toBe(1);
         expect(await repo.get('no-completed-at')).toBeNull();
+      });
+    });
+
+    describe('result artifact chunks (the results store on this connection)', () => {
+      it('stores a binary chunk byte for byte, replaces it by index and reads older JSON chunks', async () => {
+        await repo.create(op('op-art'));
+        const results = resultsRepositoryFor(repo);
+        const values = new Float64Array([1704067200000, 1704070800000, 1000.5, -0.1 + 0.2]);
+        const data = new Uint8Array(values.buffer);
+        const chunk = {
+          operation_id: 'op-art',
+          kind: 'equity' as const,
+          lease_token: 'L1',
+          chunk_index: 0,
+          first_row: 0,
+          row_count: 2,
+          total_rows: 3,
+          data,
+        };
+        expect(await results.putChunk(chunk)).toBe(2);
+        const [got] = await results.readChunks('op-art', 'equity', 'L1', 0, 2);
+        expect(got!.rows).toBe('');
+        expect(Buffer.from(got!.data!).equals(Buffer.from(data))).toBe(true);
+        expect([...new Float64Array(new Uint8Array(got!.data!).buffer)]).toEqual([...values]);
+        // The same index again replaces the chunk.
+        expect(await results.putChunk({ ...chunk, row_count: 1, data: data.subarray(0, 16) })).toBe(
+          1,
+        );
+        // A chunk stored before migration 5: JSON text, no binary.
+        await sqlRepo().executor.query(
+          `INSERT INTO operation_artifacts
+             (operation_id, kind, chunk_index, lease_token, first_row, row_count, total_rows, rows)
+           VALUES ('op-art', 'equity', 1, 'L1', 1, 2, 3, '[[1,2],[3,4]]')`,
+        );
+        const both = await results.readChunks('op-art', 'equity', 'L1', 0, 3);
+        expect(both.map((c) => [c.chunk_index, c.row_count, c.data === null, c.rows])).toEqual([
+          [0, 1, false, ''],
+          [1, 2, true, '[[1,2],[3,4]]'],
+        ]);
+        expect(await results.listChunks('op-art', 'equity', 'L1')).toHaveLength(2);
       });
     });
 
