@@ -5,12 +5,14 @@
 // monitor's schedule (a tick every 250 ms, as in the app) for a few intervals. Reports, for every
 // healthy worker, the longest gap between two of its checks (goal: interval + 1 s at most), and the
 // p99 of GET /api/v1/health while the checks run against the same requests with no checks running
-// (the anchor, same run, same process).
+// (the anchor, same run). The fake workers and the API client run in a thread of their own, as they
+// would be other processes: the backend's event loop carries only the backend's work.
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
 // Run from the repo root: node bench/health-schedule.mjs [--workers=5000] [--hung=0.1] [--interval=10]
 //   [--rounds=3]
 import { createServer } from 'node:http';
 import os from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { AUTH, loadBackend, run, startBackend } from './backend.mjs';
 import { arg as textArg } from './lib.mjs';
 
@@ -20,7 +22,7 @@ const HUNG = Math.max(0, Math.min(0.9, arg('hung', 0.1)));
 const INTERVAL_S = Math.max(1, Math.min(60, arg('interval', 10)));
 const ROUNDS = Math.max(2, Math.min(10, arg('rounds', 3)));
 const REQUESTS = 2000;
-const backend = loadBackend();
+const backend = isMainThread ? loadBackend() : null;
 
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -28,33 +30,14 @@ const pct = (sorted, p) =>
 async function main() {
   const hungCount = Math.round(WORKERS * HUNG);
   const isHung = (i) => i < hungCount;
-  const checks = new Map(); // worker index -> times its /health was asked (ms, performance.now)
-  const held = new Set();
-  const fake = createServer((req, res) => {
-    const m = /^\/w\/(\d+)\/health$/.exec(req.url ?? '');
-    if (!m) return res.writeHead(404).end();
-    const i = Number(m[1]);
-    const times = checks.get(i) ?? [];
-    times.push(performance.now());
-    checks.set(i, times);
-    if (isHung(i)) {
-      held.add(res);
-      res.on('close', () => held.delete(res));
-      return; // never answers
-    }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        healthy: true,
-        service: 'bench',
-        worker_id: `bench-${i}`,
-        worker_status: 'idle',
-        current_operation: null,
-      }),
-    );
-  });
-  fake.keepAliveTimeout = 10_000;
-  await new Promise((r) => fake.listen(0, '127.0.0.1', r));
-  const fakePort = fake.address().port;
+  const helper = new Worker(new URL(import.meta.url), { workerData: { hungCount } });
+  const ask = (msg) =>
+    new Promise((resolve, reject) => {
+      helper.once('message', resolve);
+      helper.once('error', reject);
+      helper.postMessage(msg);
+    });
+  const { port: fakePort } = await ask({ cmd: 'listen' });
 
   const base0 = backend.DEFAULT_BACKEND_SETTINGS;
   const settings = {
@@ -79,19 +62,7 @@ async function main() {
         current_operation_id: null,
       });
 
-    const timeHealth = async (ms) => {
-      const lat = [];
-      const end = performance.now() + ms;
-      while (lat.length < REQUESTS && performance.now() < end) {
-        const t0 = performance.now();
-        const res = await fetch(`${base}/api/v1/health`, { headers: AUTH });
-        await res.arrayBuffer();
-        lat.push(performance.now() - t0);
-        if (res.status !== 200) throw new Error(`GET /api/v1/health: HTTP ${res.status}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      return lat.sort((a, b) => a - b);
-    };
+    const timeHealth = async (ms) => (await ask({ cmd: 'time', base, ms })).latencies;
     // Anchor: the API with no checks running.
     const idle = await timeHealth(INTERVAL_S * 1000);
 
@@ -107,6 +78,7 @@ async function main() {
     ticker = null;
 
     // Per healthy worker: its longest gap between two checks, and whether it was checked at all.
+    const { checks } = await ask({ cmd: 'checks' });
     const gaps = [];
     let never = 0;
     for (let i = hungCount; i < WORKERS; i++) {
@@ -143,11 +115,71 @@ async function main() {
     );
   } finally {
     if (ticker) clearInterval(ticker);
-    for (const res of held) res.destroy();
+    await ask({ cmd: 'close' });
     await nestApp.close();
-    fake.closeAllConnections();
-    await new Promise((r) => fake.close(r));
+    await helper.terminate();
   }
 }
 
-run(main);
+/** The helper thread: the fake workers' /health server and the API client that times /health. */
+function helperThread() {
+  const { hungCount } = workerData;
+  const isHung = (i) => i < hungCount;
+  const now = () => performance.timeOrigin + performance.now();
+  const checks = new Map(); // worker index -> times its /health was asked (epoch ms)
+  const held = new Set();
+  const fake = createServer((req, res) => {
+    const m = /^\/w\/(\d+)\/health$/.exec(req.url ?? '');
+    if (!m) return res.writeHead(404).end();
+    const i = Number(m[1]);
+    const times = checks.get(i) ?? [];
+    times.push(now());
+    checks.set(i, times);
+    if (isHung(i)) {
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      return; // never answers
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        healthy: true,
+        service: 'bench',
+        worker_id: `bench-${i}`,
+        worker_status: 'idle',
+        current_operation: null,
+      }),
+    );
+  });
+  fake.keepAliveTimeout = 10_000;
+  const timeHealth = async (base, ms) => {
+    const lat = [];
+    const end = performance.now() + ms;
+    while (lat.length < REQUESTS && performance.now() < end) {
+      const t0 = performance.now();
+      const res = await fetch(`${base}/api/v1/health`, { headers: AUTH });
+      await res.arrayBuffer();
+      lat.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`GET /api/v1/health: HTTP ${res.status}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return lat.sort((a, b) => a - b);
+  };
+  parentPort.on('message', async (msg) => {
+    if (msg.cmd === 'listen') {
+      await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+      parentPort.postMessage({ port: fake.address().port });
+    } else if (msg.cmd === 'time') {
+      parentPort.postMessage({ latencies: await timeHealth(msg.base, msg.ms) });
+    } else if (msg.cmd === 'checks') {
+      parentPort.postMessage({ checks: new Map(checks) });
+    } else if (msg.cmd === 'close') {
+      for (const res of held) res.destroy();
+      fake.closeAllConnections();
+      await new Promise((r) => fake.close(r));
+      parentPort.postMessage({ closed: true });
+    }
+  });
+}
+
+if (isMainThread) run(main);
+else helperThread();

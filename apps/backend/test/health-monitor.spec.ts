@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WorkerActivity, WorkerStatus, WorkerType } from '@ktrdr/contracts';
 import type { Timers } from '../src/common/periodic-task';
 import { HealthMonitorService } from '../src/workers/health-monitor.service';
+import { HealthProber } from '../src/workers/health-prober';
 import { WorkerClient } from '../src/workers/worker-client';
 import type { HealthOutcome } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
@@ -291,7 +295,10 @@ describe('WorkerClient against a real HTTP fake worker', () => {
   const fake = new FakeWorkers();
   const client = new WorkerClient(testSettings());
   beforeAll(() => fake.start());
-  afterAll(() => fake.stop());
+  afterAll(async () => {
+    await client.onModuleDestroy();
+    await fake.stop();
+  });
 
   it('a 200 with healthy:false is a failure', async () => {
     fake.set('sick', {
@@ -338,6 +345,42 @@ describe('WorkerClient against a real HTTP fake worker', () => {
       ok: false,
       reason: 'HTTP 500',
     });
+  });
+
+  it('probes in a thread of its own: a batch of 300 answers, each probe with its own outcome', async () => {
+    for (let i = 0; i < 3; i++) fake.set(`t${i}`, { healthStatus: i === 2 ? 503 : 200 });
+    const prober = new HealthProber();
+    try {
+      const outcomes = await Promise.all(
+        Array.from({ length: 300 }, (_, k) => prober.probe(fake.url(`t${k % 3}`), 5000)),
+      );
+      expect(outcomes.filter((o) => o.ok)).toHaveLength(200);
+      expect(outcomes.filter((o) => !o.ok && o.reason === 'HTTP 503')).toHaveLength(100);
+      expect(outcomes[2]).toEqual({ ok: false, reason: 'HTTP 503' });
+      expect(prober.pending).toBe(0);
+    } finally {
+      await prober.close();
+    }
+  });
+
+  it('a probe thread that dies fails the probes it held, naming why, and the next probe starts another', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ktrdr-prober-'));
+    const dying = join(dir, 'dies.js');
+    writeFileSync(dying, 'process.exit(3);\n');
+    const prober = new HealthProber(dying);
+    try {
+      expect(await prober.probe(fake.url('t0'), 1000)).toEqual({
+        ok: false,
+        reason: 'the health probe thread exited (code 3)',
+      });
+      expect(await prober.probe(fake.url('t0'), 1000)).toEqual({
+        ok: false,
+        reason: 'the health probe thread exited (code 3)',
+      });
+    } finally {
+      await prober.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a refused connection as unreachable and 503 as busy', async () => {

@@ -1,15 +1,10 @@
 import { errorText } from '@ktrdr/contracts';
-import { Inject, Injectable } from '@nestjs/common';
-import {
-  WORKER_ROUTES,
-  WorkerActivity,
-  buildPath,
-  signRequest,
-  toStorableText,
-} from '@ktrdr/contracts';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { WORKER_ROUTES, buildPath, signRequest, toStorableText } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { traceHeaders } from '@ktrdr/telemetry';
-import type { HealthOutcome } from './worker-registry';
+import type { HealthOutcome } from './health-probe';
+import { HealthProber } from './health-prober';
 
 /** Result of asking a worker to start an operation. */
 export type StartOutcome =
@@ -44,8 +39,14 @@ function routeOf(route: string): string {
  * @ktrdr/contracts signing), so a worker refuses calls that do not come from its backend.
  */
 @Injectable()
-export class WorkerClient {
+export class WorkerClient implements OnModuleDestroy {
+  private readonly prober = new HealthProber();
+
   constructor(@Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings) {}
+
+  async onModuleDestroy(): Promise<void> {
+    await this.prober.close();
+  }
 
   private signed(method: string, route: string, body?: string): Record<string, string> {
     const token = this.settings.worker.registration_token;
@@ -85,34 +86,9 @@ export class WorkerClient {
     return { ok: false, kind: 'rejected', detail: `${res.status} ${answer}`.trim() };
   }
 
-  /** GET /health; a 200 with healthy:false counts as a failure. */
-  async probeHealth(endpointUrl: string, timeoutMs: number): Promise<HealthOutcome> {
-    try {
-      const res = await fetch(endpointUrl + WORKER_ROUTES.health, {
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await res.text();
-      if (!res.ok) return { ok: false, reason: `HTTP ${res.status}` };
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return { ok: false, reason: 'health response is not JSON' };
-      }
-      if (!body || typeof body !== 'object') return { ok: false, reason: 'health body invalid' };
-      const b = body as Record<string, unknown>;
-      if (b.healthy !== true) return { ok: false, reason: 'worker reports healthy: false' };
-      return {
-        ok: true,
-        report: {
-          worker_status: b.worker_status === 'busy' ? WorkerActivity.BUSY : WorkerActivity.IDLE,
-          current_operation: typeof b.current_operation === 'string' ? b.current_operation : null,
-          ...(typeof b.worker_id === 'string' ? { worker_id: b.worker_id } : {}),
-        },
-      };
-    } catch (err) {
-      return { ok: false, reason: errorText(err) };
-    }
+  /** GET /health (in the probe thread); a 200 with healthy:false counts as a failure. */
+  probeHealth(endpointUrl: string, timeoutMs: number): Promise<HealthOutcome> {
+    return this.prober.probe(endpointUrl, timeoutMs);
   }
 
   /** DELETE /api/v1/operations/{id}/cancel on the worker; true when it answered 2xx. */

@@ -5,9 +5,9 @@ import {
   WorkerType,
   type WorkerCapabilitiesDto,
   type WorkerDto,
-  type WorkerHealthResponseDto,
 } from '@ktrdr/contracts';
 import { CLOCK, type Clock, isoOrNull } from '../common/clock';
+import type { HealthOutcome } from './health-probe';
 import { LifecycleEvents, type WorkerEventKind } from '../operations/lifecycle-events';
 
 /** A registered worker as the backend keeps it in memory. Times are epoch milliseconds. */
@@ -56,14 +56,7 @@ export interface WorkerFilter {
 
 export type StatusCounts = Record<WorkerStatus, number> & { total: number };
 
-export type HealthOutcome =
-  | {
-      ok: true;
-      report: Pick<WorkerHealthResponseDto, 'worker_status' | 'current_operation'> & {
-        worker_id?: string;
-      };
-    }
-  | { ok: false; reason: string };
+export type { HealthOutcome };
 
 export type HealthTransition = 'recovered' | 'unavailable' | 'failure' | 'ok' | 'gone';
 
