@@ -331,12 +331,15 @@ export function shapeResult(
         columns: [...ARTIFACT_COLUMNS.trades],
         data: cols,
         chunk_rows: caps.upload_chunk_rows,
+        // Made here for the upload: moved to the main thread, not copied.
+        transfer: true,
       },
       {
         kind: 'equity',
         columns: [...ARTIFACT_COLUMNS.equity],
         data: [eqTime, eqValue],
         chunk_rows: caps.upload_chunk_rows,
+        transfer: true,
       },
     ],
   };

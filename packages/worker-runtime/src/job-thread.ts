@@ -14,7 +14,14 @@
  * stays loaded and its JIT-compiled code and module-level caches stay warm between jobs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { JobContext, JobInput, RunJob, SpanAttributes, ThreadMessage } from './types';
+import type {
+  JobArtifact,
+  JobContext,
+  JobInput,
+  RunJob,
+  SpanAttributes,
+  ThreadMessage,
+} from './types';
 
 /** `workerData` of a job thread. */
 export interface JobThreadData {
@@ -36,8 +43,29 @@ export interface RunMessage {
 const port = parentPort;
 const data = workerData as JobThreadData;
 
-function post(msg: ThreadMessage): void {
-  port?.postMessage(msg);
+function post(msg: ThreadMessage, transfer?: ArrayBuffer[]): void {
+  port?.postMessage(msg, transfer);
+}
+
+/**
+ * The buffers of a job's artifact columns that move to the main thread instead of being copied:
+ * of artifacts marked `transfer`, the typed arrays that own their whole (non-shared) buffer, each
+ * buffer once. A view into a larger buffer is copied as before.
+ */
+export function transferableArtifactBuffers(artifacts: JobArtifact[] | undefined): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const a of artifacts ?? []) {
+    if (!a.transfer) continue;
+    for (const col of a.data) {
+      if (!ArrayBuffer.isView(col)) continue;
+      const buf = col.buffer;
+      // Not instanceof: the array may come from another realm (vm contexts); shared memory stays.
+      const plain = Object.prototype.toString.call(buf) === '[object ArrayBuffer]';
+      if (plain && col.byteOffset === 0 && col.byteLength === buf.byteLength)
+        out.add(buf as ArrayBuffer);
+    }
+  }
+  return [...out];
 }
 
 let runJobFn: RunJob | null = null;
@@ -172,8 +200,12 @@ async function runOne(input: JobInput, abortBuffer: SharedArrayBuffer): Promise<
         time: now(),
         attributes: { 'ktrdr.result.bytes': Buffer.byteLength(result_json) },
       });
-      // Artifacts (column arrays, typed arrays included) travel by structured clone.
-      post({ kind: 'completed', result_json, artifacts: outcome.artifacts });
+      // Artifacts (column arrays, typed arrays included) travel by structured clone; those marked
+      // `transfer` move their typed arrays' buffers instead (tens of MB for a long run, not copied).
+      post(
+        { kind: 'completed', result_json, artifacts: outcome.artifacts },
+        transferableArtifactBuffers(outcome.artifacts),
+      );
     } else {
       post({ kind: 'done', outcome });
     }

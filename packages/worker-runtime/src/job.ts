@@ -68,6 +68,8 @@ function attrs(a: SpanAttributes | undefined): Record<string, string | number | 
 
 /** Rows per artifact upload when the job does not say. */
 export const ARTIFACT_DEFAULT_CHUNK_ROWS = 50_000;
+/** Artifact chunks in flight at once (per artifact). */
+export const ARTIFACT_UPLOAD_LANES = 2;
 /** Tries of one artifact chunk before the operation fails (jittered backoff, steps of 1 s doubling to 30 s). */
 export const ARTIFACT_UPLOAD_ATTEMPTS = 8;
 const PERMANENT_UPLOAD_REJECTIONS = new Set([400, 401, 403, 404, 413, 422]);
@@ -286,60 +288,97 @@ export class RunningJob {
       }
       const size = Math.max(1, Math.floor(a.chunk_rows ?? ARTIFACT_DEFAULT_CHUNK_ROWS));
       const chunks = Math.max(1, Math.ceil(total / size));
-      for (let c = 0; c < chunks; c++) {
-        if (this.abortReason !== null) return { kind: 'aborted' };
-        const from = c * size;
-        const to = Math.min(total, from + size);
-        const meta = {
-          lease_token: this.leaseToken,
-          chunk_index: c,
-          chunk_count: chunks,
-          first_row: from,
-          total_rows: total,
-          columns: a.columns,
-        };
-        const bytes = encodeArtifactChunk(a.data, from, to);
-        for (let attempt = 0; ; attempt++) {
-          const res = await this.client.uploadArtifactChunk(
-            this.operationId,
-            a.kind,
-            meta,
-            bytes,
-            context.active(),
-          );
-          if (res.status >= 200 && res.status < 300) break;
-          if (res.status === 409) {
-            this.logger.warn(
-              `upload of ${a.kind} for ${this.operationId} rejected with 409${messageOf(res.body)}; sending the completion without the rest`,
-            );
-            return { kind: 'done' };
+      // ARTIFACT_UPLOAD_LANES chunks in flight: the next one is encoded and sent while the backend
+      // stores the last. The first refusal, 409 or abort stops every lane.
+      let next = 0;
+      let stop: UploadOutcome | null = null;
+      // Wakes a lane sleeping out a retry's backoff once another lane has ended the uploads.
+      const ended = new AbortController();
+      const wake = AbortSignal.any([this.abortWake.signal, ended.signal]);
+      const lane = async (): Promise<void> => {
+        while (stop === null && next < chunks) {
+          if (this.abortReason !== null) {
+            stop = { kind: 'aborted' };
+            return;
           }
-          const why =
-            res.status === 0
-              ? (res.error ?? 'unreachable')
-              : `HTTP ${res.status}${messageOf(res.body)}`;
-          if (
-            PERMANENT_UPLOAD_REJECTIONS.has(res.status) ||
-            attempt + 1 >= ARTIFACT_UPLOAD_ATTEMPTS
-          ) {
-            return {
-              kind: 'failed',
-              message: `The job finished but its ${a.kind} (${total} rows) could not be stored by the backend: chunk ${c + 1}/${chunks} was refused (${why})`,
-            };
+          const c = next++;
+          const from = c * size;
+          const to = Math.min(total, from + size);
+          const outcome = await this.uploadChunk(a, c, chunks, from, to, total, wake, () => stop);
+          if (outcome !== null) {
+            stop ??= outcome;
+            ended.abort();
           }
-          const delay = backoffDelay(attempt, 1_000, 30_000);
-          this.logger.warn(
-            `upload of ${a.kind} chunk ${c + 1}/${chunks} for ${this.operationId} failed (${why}); retrying in ${delay} ms`,
-          );
-          await this.timers.sleep(delay, this.abortWake.signal);
-          if (this.abortReason !== null) return { kind: 'aborted' };
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(ARTIFACT_UPLOAD_LANES, chunks) }, lane));
+      if (stop !== null) return stop;
       this.logger.log(
         `${this.operationId}: uploaded ${total} ${a.kind} rows in ${chunks} chunk(s)`,
       );
     }
     return { kind: 'done' };
+  }
+
+  /**
+   * One chunk, retried with backoff on network errors and 5xx. Null when it is stored; otherwise
+   * how the uploads end (409: done, the completion report finds out the rest; a refusal: failed).
+   * `wake` cuts a backoff short (abort, or another lane ended the uploads: `stopped()` says how).
+   */
+  private async uploadChunk(
+    a: JobArtifact,
+    c: number,
+    chunks: number,
+    from: number,
+    to: number,
+    total: number,
+    wake: AbortSignal,
+    stopped: () => UploadOutcome | null,
+  ): Promise<UploadOutcome | null> {
+    const meta = {
+      lease_token: this.leaseToken,
+      chunk_index: c,
+      chunk_count: chunks,
+      first_row: from,
+      total_rows: total,
+      columns: a.columns,
+    };
+    const bytes = encodeArtifactChunk(a.data, from, to);
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.client.uploadArtifactChunk(
+        this.operationId,
+        a.kind,
+        meta,
+        bytes,
+        context.active(),
+      );
+      if (res.status >= 200 && res.status < 300) return null;
+      if (res.status === 409) {
+        this.logger.warn(
+          `upload of ${a.kind} for ${this.operationId} rejected with 409${messageOf(res.body)}; sending the completion without the rest`,
+        );
+        return { kind: 'done' };
+      }
+      const why =
+        res.status === 0
+          ? (res.error ?? 'unreachable')
+          : `HTTP ${res.status}${messageOf(res.body)}`;
+      if (PERMANENT_UPLOAD_REJECTIONS.has(res.status) || attempt + 1 >= ARTIFACT_UPLOAD_ATTEMPTS) {
+        return {
+          kind: 'failed',
+          message: `The job finished but its ${a.kind} (${total} rows) could not be stored by the backend: chunk ${c + 1}/${chunks} was refused (${why})`,
+        };
+      }
+      const delay = backoffDelay(attempt, 1_000, 30_000);
+      this.logger.warn(
+        `upload of ${a.kind} chunk ${c + 1}/${chunks} for ${this.operationId} failed (${why}); retrying in ${delay} ms`,
+      );
+      await this.timers.sleep(delay, wake);
+      if (this.abortReason !== null) return { kind: 'aborted' };
+      // Another lane ended the uploads meanwhile: its outcome stands.
+      const other = stopped();
+      if (other !== null) return other;
+    }
   }
 
   private async endAborted(unit: number, state: unknown): Promise<JobEnd> {

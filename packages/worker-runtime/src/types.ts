@@ -116,6 +116,12 @@ export interface JobArtifact {
   data: ArrayLike<number>[];
   /** Rows per upload request (default ARTIFACT_DEFAULT_CHUNK_ROWS). */
   chunk_rows?: number;
+  /**
+   * Move the buffers of its typed arrays (those that own their whole buffer) to the main thread
+   * instead of copying them: they are detached in the job thread when the job returns, so set it
+   * only for arrays made for the artifact (never for cached data the thread keeps).
+   */
+  transfer?: boolean;
 }
 
 /** Attribute values a job may put on its phases and events (plain JSON scalars). */

@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { REGISTRATION_TOKEN_HEADER, signRequest } from '@ktrdr/contracts';
 import { MAX_SERVER_ERRORS } from '../src/completion-outbox';
+import { ARTIFACT_UPLOAD_LANES } from '../src/job';
+import { transferableArtifactBuffers } from '../src/job-thread';
 import { JSON_BODY_LIMIT_BYTES, createWorkerApp } from '../src/bootstrap';
 import { WorkerRuntimeModule } from '../src/module';
 import { WorkerRuntime } from '../src/runtime';
@@ -737,6 +739,7 @@ describe('result artifacts', () => {
     );
     const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
     expect(done.body).toMatchObject({ status: 'completed' });
+    // Two lanes: chunks may arrive out of order; each is placed by its index.
     const chunks = h.backend.matching('PUT', ARTIFACT).map(
       (r) =>
         r.body as {
@@ -749,6 +752,7 @@ describe('result artifacts', () => {
           rows: number[][];
         },
     );
+    chunks.sort((x, y) => x.chunk_index - y.chunk_index);
     expect(chunks.map((c) => [c.chunk_index, c.chunk_count, c.first_row, c.rows.length])).toEqual([
       [0, 3, 0, 1000],
       [1, 3, 1000, 1000],
@@ -810,7 +814,10 @@ describe('result artifacts', () => {
       startBody('op-art-409', { units: 1, unit_ms: 1, artifact_rows: 30, chunk_rows: 10 }),
     );
     await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
-    expect(h.backend.count('PUT', ARTIFACT)).toBe(1);
+    // The chunks already in flight (one per lane), none after the 409.
+    const sent = h.backend.matching('PUT', ARTIFACT).map((r) => Number(r.path.split('/').pop()));
+    expect(sent.length).toBeLessThanOrEqual(ARTIFACT_UPLOAD_LANES);
+    expect(sent.every((c) => c < ARTIFACT_UPLOAD_LANES)).toBe(true);
   });
 
   it('a cancel while a chunk waits for its retry reports cancelled', async () => {
@@ -1160,5 +1167,20 @@ describe('reports the backend refuses or cannot store', () => {
     const regs = h.backend.matching('POST', REGISTER).map((r) => r.body as Record<string, unknown>);
     expect(regs.at(-2)!.completed_operations).toBeDefined();
     expect(regs.at(-1)!.completed_operations).toBeUndefined();
+  });
+});
+
+describe('artifact buffers crossing the thread boundary', () => {
+  it('moves the whole buffers of artifacts marked transfer, never a view or an unmarked artifact', () => {
+    const owned = new Float64Array(4);
+    const big = new Float64Array(10);
+    const view = big.subarray(2, 6);
+    const unmarked = new Float64Array(3);
+    const buffers = transferableArtifactBuffers([
+      { kind: 'a', columns: ['x', 'y', 'z'], data: [owned, view, owned], transfer: true },
+      { kind: 'b', columns: ['x'], data: [unmarked] },
+      { kind: 'c', columns: ['x'], data: [[1, 2, 3]], transfer: true },
+    ]);
+    expect(buffers).toEqual([owned.buffer]);
   });
 });
