@@ -3,6 +3,7 @@ import {
   IsUrl,
   Matches,
   MaxLength,
+  getMetadataStorage,
   registerDecorator,
   validateSync,
   type ValidationArguments,
@@ -122,6 +123,49 @@ export function formatValidationErrors(errors: ValidationError[], parent = ''): 
   }
   return lines;
 }
+
+/**
+ * class-validator looks up a class's rules on every validation by walking every decorated class
+ * (`instanceof` each, for inherited rules): with the ~100 DTOs here that is a measurable share of
+ * each request. The lookup is memoised per class and options, and the memo is dropped whenever a
+ * rule is added (a class defined later), so the answer is always the library's own. Installed once
+ * per metadata storage (the storage is global to the class-validator copy).
+ */
+function memoiseRuleLookup(): void {
+  type Storage = ReturnType<typeof getMetadataStorage> & { [MEMOISED]?: true };
+  const storage = getMetadataStorage() as Storage;
+  if (storage[MEMOISED]) return;
+  storage[MEMOISED] = true;
+  const lookup = storage.getTargetValidationMetadatas.bind(storage);
+  const add = storage.addValidationMetadata.bind(storage);
+  const addSchema = storage.addValidationSchema.bind(storage);
+  let memo = new Map<unknown, Map<string, ReturnType<typeof lookup>>>();
+  storage.addValidationMetadata = (metadata) => {
+    memo = new Map();
+    add(metadata);
+  };
+  storage.addValidationSchema = (schema) => {
+    memo = new Map();
+    addSchema(schema);
+  };
+  storage.getTargetValidationMetadatas = (target, schema, always, strictGroups, groups) => {
+    const key = `${schema}\u0000${always}\u0000${strictGroups}\u0000${(groups ?? []).join('\u0000')}`;
+    let byOptions = memo.get(target);
+    if (!byOptions) {
+      byOptions = new Map();
+      memo.set(target, byOptions);
+    }
+    let found = byOptions.get(key);
+    if (!found) {
+      found = lookup(target, schema, always, strictGroups, groups);
+      byOptions.set(key, found);
+    }
+    // A copy: callers may change the list they get.
+    return found.slice();
+  };
+}
+const MEMOISED = Symbol.for('ktrdr.contracts.memoisedRuleLookup');
+memoiseRuleLookup();
 
 /** The options the backend and the workers validate wire payloads with. */
 export const WIRE_VALIDATION_OPTIONS = {

@@ -19,9 +19,21 @@ export const API_KEY_STORE = Symbol('API_KEY_STORE');
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 
+/** Digests of the configured secrets (a handful: the token and the API keys), made once each. */
+const expectedDigests = new Map<string, Buffer>();
+function expectedDigest(secret: string): Buffer {
+  let d = expectedDigests.get(secret);
+  if (!d) {
+    if (expectedDigests.size >= 64) expectedDigests.clear();
+    d = digest(secret);
+    expectedDigests.set(secret, d);
+  }
+  return d;
+}
+
 /** True when `given` equals `expected`, compared in constant time (hashes have equal length). */
 export function tokensMatch(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
+  return timingSafeEqual(digest(given), expectedDigest(expected));
 }
 
 /** A 401 that tells the client which scheme to use (`WWW-Authenticate: Bearer`). */

@@ -293,13 +293,23 @@ export class MetricsService {
 
   /** Express middleware timing every request; the route label is the matched route template. */
   httpMiddleware(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+    // One labelled child per (method, route, status): prom-client hashes a label object on every
+    // observe otherwise. Routes are templates, so the set is small and bounded.
+    const children = new Map<string, { observe(v: number): void }>();
     return (req, res, next) => {
-      const end = this.httpDuration.startTimer();
+      const started = performance.now();
       res.on('finish', () => {
         // Express sets `req.route` to the matched route; its path is the template (`/api/v1/workers/:id`).
         const template = (req as IncomingMessage & { route?: { path?: unknown } }).route?.path;
         const route = typeof template === 'string' ? template : 'unmatched';
-        end({ method: req.method ?? 'GET', route, status_code: String(res.statusCode) });
+        const method = req.method ?? 'GET';
+        const key = `${method} ${res.statusCode} ${route}`;
+        let child = children.get(key);
+        if (!child) {
+          child = this.httpDuration.labels(method, route, String(res.statusCode));
+          children.set(key, child);
+        }
+        child.observe((performance.now() - started) / 1000);
       });
       next();
     };
