@@ -71,6 +71,19 @@ function putBinary(
   return req.send(Buffer.from(q.body.buffer, q.body.byteOffset, q.body.byteLength));
 }
 
+/** A CSV download, its text whole. */
+function getCsv(http: Server, url: string) {
+  return authed(http)
+    .get(url)
+    .buffer(true)
+    .parse((res, cb) => {
+      let data = '';
+      res.on('data', (c: Buffer) => (data += c.toString('utf8')));
+      res.on('end', () => cb(null, data));
+    })
+    .expect(200);
+}
+
 let seq = 0;
 async function runningBacktest(repo: OperationsRepository, type = OperationType.BACKTESTING) {
   const id = `op_${type}_20260101_${(++seq).toString(16).padStart(12, '0')}`;
@@ -227,15 +240,7 @@ describe('results on SQLite in memory: the full-size trade list', () => {
   }, 300_000);
 
   it('serves the full equity curve as CSV and the result with its links in {success, data}', async () => {
-    const eq = await authed(http)
-      .get(`/api/v1/operations/${id}/results/equity.csv`)
-      .buffer(true)
-      .parse((res, cb) => {
-        let data = '';
-        res.on('data', (c: Buffer) => (data += c.toString('utf8')));
-        res.on('end', () => cb(null, data));
-      })
-      .expect(200);
+    const eq = await getCsv(http, `/api/v1/operations/${id}/results/equity.csv`);
     expect(eq.body).toBe(
       `time,equity\n${iso(T0)},1000\n${iso(T0 + HOUR)},1010.5\n${iso(T0 + 2 * HOUR)},990.25\n`,
     );
@@ -359,15 +364,7 @@ describe('results on SQLite in memory: the full-size trade list', () => {
       .post(`/api/v1/operations/${op.id}/complete`)
       .send({ lease_token: op.lease, status: 'completed', result: { total_return: 0 } })
       .expect(200);
-    const eq = await authed(http)
-      .get(`/api/v1/operations/${op.id}/results/equity.csv`)
-      .buffer(true)
-      .parse((res, cb) => {
-        let data = '';
-        res.on('data', (c: Buffer) => (data += c.toString('utf8')));
-        res.on('end', () => cb(null, data));
-      })
-      .expect(200);
+    const eq = await getCsv(http, `/api/v1/operations/${op.id}/results/equity.csv`);
     expect(eq.body).toBe(`time,equity\n${iso(T0)},1000\n${iso(T0 + HOUR)},1001.5\n`);
   });
 
