@@ -284,16 +284,24 @@ export function findUnsafeInput(
 
 export type ValidationOutcome<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-/** Validates a plain payload against a DTO class; returns the typed instance or one line per problem. */
+/**
+ * Validates a plain payload against a DTO class; returns the typed instance or one line per
+ * problem, each starting with the path of what it is about (`root` names the payload: `body`,
+ * `query`). Unsafe input (depth, forbidden keys, unstorable characters) is refused before any
+ * transformation. The one validation of wire payloads: the backend's pipe and the workers use it.
+ */
 export function validatePayload<T extends object>(
   cls: ClassConstructor<T>,
   payload: unknown,
+  root = 'body',
 ): ValidationOutcome<T> {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
-    return { ok: false, errors: ['body must be a JSON object'] };
+  if (payload !== null && typeof payload === 'object') {
+    const unsafe = findUnsafeInput(payload, root);
+    if (unsafe) return { ok: false, errors: [unsafe] };
   }
-  const unsafe = findUnsafeInput(payload);
-  if (unsafe) return { ok: false, errors: [unsafe] };
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    return { ok: false, errors: [`${root} must be a JSON object`] };
+  }
   const instance = plainToInstance(cls, payload, { enableImplicitConversion: false });
   const errors = validateSync(instance, WIRE_VALIDATION_OPTIONS);
   if (errors.length > 0) return { ok: false, errors: formatValidationErrors(errors) };

@@ -4,14 +4,7 @@ import {
   type ArgumentMetadata,
   type PipeTransform,
 } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
-import {
-  ID_PATTERN,
-  WIRE_VALIDATION_OPTIONS,
-  findUnsafeInput,
-  formatValidationErrors,
-} from '@ktrdr/contracts';
+import { ID_PATTERN, findUnsafeInput, validatePayload } from '@ktrdr/contracts';
 
 const PRIMITIVES = new Set<unknown>([String, Boolean, Number, Array, Object]);
 
@@ -27,24 +20,18 @@ export class WireValidationPipe implements PipeTransform {
     if (metadata.type === 'param') return validateParam(value, metadata.data);
     if (metadata.type !== 'body' && metadata.type !== 'query') return value;
     const what = metadata.type === 'body' ? 'body' : 'query';
-    // Before any transformation: depth, forbidden keys, unstorable characters (400 naming the path).
-    if (value !== null && typeof value === 'object') {
-      const unsafe = findUnsafeInput(value, what);
+    if (!cls || PRIMITIVES.has(cls)) {
+      // No DTO: still no unsafe input (depth, forbidden keys, unstorable characters).
+      const unsafe = value !== null && typeof value === 'object' && findUnsafeInput(value, what);
       if (unsafe) throw new BadRequestException(unsafe);
+      return value;
     }
-    if (!cls || PRIMITIVES.has(cls)) return value;
     if (value === undefined && metadata.type === 'body') {
       throw new BadRequestException('body must be a JSON object (content-type: application/json)');
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new BadRequestException(`${what} must be a JSON object`);
-    }
-    const instance = plainToInstance(cls as new () => object, value) as object;
-    const errors = validateSync(instance, WIRE_VALIDATION_OPTIONS);
-    if (errors.length > 0) {
-      throw new BadRequestException(formatValidationErrors(errors).join('; '));
-    }
-    return instance;
+    const outcome = validatePayload(cls as new () => object, value, what);
+    if (!outcome.ok) throw new BadRequestException(outcome.errors.join('; '));
+    return outcome.value;
   }
 }
 
