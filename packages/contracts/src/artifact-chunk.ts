@@ -107,19 +107,34 @@ export function encodeArtifactRows(
   return new Uint8Array(out.buffer);
 }
 
-/** A decoded chunk: `rows` rows, value (row i, column k) at `values[k * rows + i]`. */
+/** A chunk's values: `rows` × `width`, value (row i, column k) at `values[k * rows + i]`. */
 export interface ArtifactChunkValues {
   rows: number;
+  width: number;
   values: Float64Array;
 }
 
 /**
- * Reads a chunk body of `kind`. Throws an Error whose message names what is wrong (`body …`): a
- * length that is not whole rows, more than MAX_ARTIFACT_CHUNK_ROWS rows, or a value that is not
- * finite.
+ * The values of a chunk body of `width` columns, without checks (a chunk the backend stored after
+ * `decodeArtifactChunk` accepted it): a view when the bytes are 8-byte aligned, else a copy. A
+ * trailing partial row is ignored.
+ */
+export function viewArtifactChunk(bytes: Uint8Array, width: number): ArtifactChunkValues {
+  requireLittleEndian();
+  const rows = Math.floor(bytes.byteLength / (width * BYTES_PER_VALUE));
+  const values =
+    bytes.byteOffset % BYTES_PER_VALUE === 0
+      ? new Float64Array(bytes.buffer, bytes.byteOffset, rows * width)
+      : new Float64Array(bytes.slice(0, rows * width * BYTES_PER_VALUE).buffer);
+  return { rows, width, values };
+}
+
+/**
+ * Reads a chunk body of `kind` as it arrives. Throws an Error whose message names what is wrong
+ * (`body …`): a length that is not whole rows, more than MAX_ARTIFACT_CHUNK_ROWS rows, or a value
+ * that is not finite.
  */
 export function decodeArtifactChunk(bytes: Uint8Array, kind: ArtifactKind): ArtifactChunkValues {
-  requireLittleEndian();
   const width = ARTIFACT_COLUMNS[kind].length;
   const rowBytes = width * BYTES_PER_VALUE;
   if (bytes.byteLength % rowBytes !== 0) {
@@ -127,36 +142,27 @@ export function decodeArtifactChunk(bytes: Uint8Array, kind: ArtifactKind): Arti
       `body must be whole rows of ${width} little-endian float64 values (${rowBytes} bytes each, ${ARTIFACT_COLUMNS[kind].join(', ')}); got ${bytes.byteLength} bytes`,
     );
   }
-  const rows = bytes.byteLength / rowBytes;
-  if (rows > MAX_ARTIFACT_CHUNK_ROWS) {
-    throw new Error(`body must hold at most ${MAX_ARTIFACT_CHUNK_ROWS} rows; got ${rows}`);
+  const chunk = viewArtifactChunk(bytes, width);
+  if (chunk.rows > MAX_ARTIFACT_CHUNK_ROWS) {
+    throw new Error(`body must hold at most ${MAX_ARTIFACT_CHUNK_ROWS} rows; got ${chunk.rows}`);
   }
-  // A view when the bytes are 8-byte aligned (a fresh buffer), else a copy.
-  const values =
-    bytes.byteOffset % BYTES_PER_VALUE === 0
-      ? new Float64Array(bytes.buffer, bytes.byteOffset, rows * width)
-      : new Float64Array(new Uint8Array(bytes).buffer);
+  const { values, rows } = chunk;
   for (let j = 0; j < values.length; j++) {
     if (!Number.isFinite(values[j])) {
-      const row = j % rows;
       const column = ARTIFACT_COLUMNS[kind][Math.floor(j / rows)];
-      throw new Error(`body has a value that is not a finite number: row ${row}, ${column}`);
+      throw new Error(`body has a value that is not a finite number: row ${j % rows}, ${column}`);
     }
   }
-  return { rows, values };
+  return chunk;
 }
 
-/** Rows [from, to) of a decoded chunk, as arrays in column order. */
-export function artifactRows(
-  chunk: ArtifactChunkValues,
-  width: number,
-  from = 0,
-  to = chunk.rows,
-): number[][] {
+/** Rows [from, to) of a chunk, as arrays in column order. */
+export function artifactRows(chunk: ArtifactChunkValues, from = 0, to = chunk.rows): number[][] {
+  const { rows, width, values } = chunk;
   const out: number[][] = [];
-  for (let i = Math.max(0, from); i < Math.min(to, chunk.rows); i++) {
+  for (let i = Math.max(0, from); i < Math.min(to, rows); i++) {
     const row = new Array<number>(width);
-    for (let k = 0; k < width; k++) row[k] = chunk.values[k * chunk.rows + i]!;
+    for (let k = 0; k < width; k++) row[k] = values[k * rows + i]!;
     out.push(row);
   }
   return out;

@@ -14,6 +14,7 @@ import {
   LEASE_TOKEN_HEADER,
   mediaTypeOf,
   signRequest,
+  viewArtifactChunk,
 } from '@ktrdr/contracts';
 import type { RuntimeConfig } from './config';
 import type { RuntimeLogger } from './logger';
@@ -215,9 +216,6 @@ function decodeChunk(
   raw: Buffer,
 ): Record<string, unknown> {
   const columns = (query.get('columns') ?? '').split(',');
-  const width = columns.length;
-  const values = new Float64Array(new Uint8Array(raw).buffer);
-  const n = values.length / width;
   return {
     lease_token: headers[LEASE_TOKEN_HEADER],
     chunk_index: Number(path.split('/').pop()),
@@ -225,7 +223,7 @@ function decodeChunk(
     first_row: Number(query.get('first_row')),
     total_rows: Number(query.get('total_rows')),
     columns,
-    rows: artifactRows({ rows: n, values }, width),
+    rows: artifactRows(viewArtifactChunk(raw, columns.length)),
   };
 }
 

@@ -22,6 +22,7 @@ import {
   decodeArtifactChunk,
   encodeArtifactRows,
   errorText,
+  viewArtifactChunk,
   type ArtifactChunkAckDto,
   type ArtifactChunkQueryDto,
   type ArtifactChunkRequestDto,
@@ -374,7 +375,8 @@ function toTrade(r: number[]): TradeDto {
 function chunkRows(kind: ArtifactKind, c: ArtifactChunk, from = 0, to = c.row_count): number[][] {
   const width = ARTIFACT_COLUMNS[kind].length;
   if (c.data === null) return (JSON.parse(c.rows) as number[][]).slice(from, to);
-  return artifactRows(decodeArtifactChunk(c.data, kind), width, from, to);
+  // Checked when it was stored (decodeArtifactChunk): read as it is.
+  return artifactRows(viewArtifactChunk(c.data, width), from, to);
 }
 
 function csvRows(kind: ArtifactKind, rows: readonly number[][]): string {
