@@ -13,7 +13,7 @@ import {
   BacktestState,
   downsampleMinMax,
   isBacktestAborted,
-  parseIsoTime,
+  TRADE_COLUMNS,
   runBacktest,
   StrategyConfig,
 } from '@ktrdr/backtest-engine';
@@ -277,20 +277,8 @@ export function shapeResult(
 ): { result: Record<string, unknown>; artifacts: JobArtifact[] } {
   const { trades, equity, equity_points_total: _points, ...metrics } = r;
   const nTrades = Math.min(trades.length, caps.max_trades);
-  const cols = ARTIFACT_COLUMNS.trades.map(() => new Float64Array(nTrades));
-  const [entry, exit, entryPrice, exitPrice, qty, pnl, ret, held] = cols;
-  for (let i = 0; i < nTrades; i++) {
-    const t = trades[i];
-    // parseIsoTime: Date.parse with a fast path for the engine's own ISO form (same numbers).
-    entry[i] = parseIsoTime(t.entry_time);
-    exit[i] = parseIsoTime(t.exit_time);
-    entryPrice[i] = t.entry_price;
-    exitPrice[i] = t.exit_price;
-    qty[i] = t.quantity;
-    pnl[i] = t.pnl;
-    ret[i] = t.return_pct;
-    held[i] = t.bars_held;
-  }
+  // The engine's trade columns are the artifact's columns (same names, same order, times in ms).
+  const cols = TRADE_COLUMNS.map((c) => trades[c].slice(0, nTrades));
   const n = equity.length;
   let eqTime: Float64Array;
   let eqValue: Float64Array;

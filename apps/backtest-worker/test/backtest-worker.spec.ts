@@ -1,10 +1,11 @@
 import type { BacktestStartRequestDto, WorkerBacktestStartRequestDto } from '@ktrdr/contracts';
+import { ARTIFACT_COLUMNS } from '@ktrdr/contracts';
 import 'reflect-metadata';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
-import { runBacktest } from '@ktrdr/backtest-engine';
+import { runBacktest, TRADE_COLUMNS, tradeList } from '@ktrdr/backtest-engine';
 import { withEnv } from '@ktrdr/config';
 import { loadBars } from '@ktrdr/market-data';
 import {
@@ -135,16 +136,19 @@ describe('backtest worker', () => {
     const rowsOf = (kind: string) =>
       uploads.filter((u) => u.kind === kind).flatMap((u) => u.body.rows as number[][]);
     expect(rowsOf('trades')).toHaveLength(direct.num_trades);
+    const first = tradeList(direct.trades)[0];
     expect(rowsOf('trades')[0]).toEqual([
-      Date.parse(direct.trades[0].entry_time),
-      Date.parse(direct.trades[0].exit_time),
-      direct.trades[0].entry_price,
-      direct.trades[0].exit_price,
-      direct.trades[0].quantity,
-      direct.trades[0].pnl,
-      direct.trades[0].return_pct,
-      direct.trades[0].bars_held,
+      Date.parse(first.entry_time),
+      Date.parse(first.exit_time),
+      first.entry_price,
+      first.exit_price,
+      first.quantity,
+      first.pnl,
+      first.return_pct,
+      first.bars_held,
     ]);
+    // The engine's trade columns are the artifact's (the worker uploads them as they are).
+    expect([...TRADE_COLUMNS]).toEqual(ARTIFACT_COLUMNS.trades);
     expect(rowsOf('equity')).toHaveLength(1440);
     expect(uploads.every((u) => u.body.lease_token === 'lease-op-bt-1')).toBe(true);
     expect(result.benchmark).toEqual(direct.benchmark);

@@ -1,14 +1,8 @@
 import { Bars, parseTimeframe } from '@ktrdr/market-data';
-import { computeMetrics, downsampleMinMax, type TradeTimes } from './metrics';
+import { computeMetrics, downsampleMinMax } from './metrics';
 import { computeActions } from './strategies';
-import {
-  BacktestConfig,
-  BacktestHooks,
-  BacktestResult,
-  BacktestState,
-  EquityPoint,
-  Trade,
-} from './types';
+import { BacktestConfig, BacktestHooks, BacktestResult, BacktestState, EquityPoint } from './types';
+import { TradeLog, type TradeColumns } from './trades';
 import { isoTime } from './iso';
 import { assertValidBacktestConfig } from './validate';
 
@@ -70,33 +64,6 @@ function checkResumable(state: BacktestState, bars: Bars, configJson: string): v
   if (problems.length > 0) throw new Error(`Cannot resume backtest: ${problems.join('; ')}`);
 }
 
-/** Appends a closed round trip (kept out of the bar loop so the loop's locals stay in registers). */
-function pushTrade(
-  trades: Trade[],
-  times: { entry: number[]; exit: number[] },
-  entryTime: number | null,
-  exitTime: number,
-  entryPrice: number,
-  exitPrice: number,
-  quantity: number,
-  pnl: number,
-  entryCost: number,
-  barsHeld: number,
-): void {
-  times.entry.push(entryTime ?? exitTime);
-  times.exit.push(exitTime);
-  trades.push({
-    entry_time: isoTime(entryTime ?? exitTime),
-    exit_time: isoTime(exitTime),
-    entry_price: entryPrice,
-    exit_price: exitPrice,
-    quantity,
-    pnl,
-    return_pct: pnl / entryCost,
-    bars_held: barsHeld,
-  });
-}
-
 /**
  * Runs a long/flat backtest synchronously over `bars`.
  *
@@ -131,8 +98,7 @@ export function runBacktest(
   const onCheckpoint = hooks.onCheckpoint;
   const checkpointEvery = Math.floor(hooks.checkpointEvery ?? 0);
   const equity = new Float64Array(n);
-  const trades: Trade[] = [];
-  const tradeTimes = { entry: [] as number[], exit: [] as number[] };
+  const trades = new TradeLog();
   let entryIndex = -1;
   const checkpointDue = hooks.checkpointDue;
 
@@ -170,16 +136,15 @@ export function runBacktest(
           const net = proceeds - proceeds * commission;
           cash += net;
           numTrades++;
-          pushTrade(
-            trades,
-            tradeTimes,
-            entryTime,
+          const pnl = net - entryCost;
+          trades.push(
+            entryTime ?? time[i],
             time[i],
             entryPrice,
             price,
             qty,
-            net - entryCost,
-            entryCost,
+            pnl,
+            pnl / entryCost,
             i - entryIdx,
           );
           qty = 0;
@@ -196,16 +161,15 @@ export function runBacktest(
         const net = proceeds - proceeds * commission;
         cash += net;
         numTrades++;
-        pushTrade(
-          trades,
-          tradeTimes,
-          entryTime,
+        const pnl = net - entryCost;
+        trades.push(
+          entryTime ?? time[i],
           time[i],
           entryPrice,
           price,
           qty,
-          net - entryCost,
-          entryCost,
+          pnl,
+          pnl / entryCost,
           n - entryIdx,
         );
         qty = 0;
@@ -285,15 +249,14 @@ export function runBacktest(
   simulate(st.bar_index, n);
   st.bar_index = n;
   onProgress?.({ bars_processed: n, bars_total: n });
-  return buildResult(bars, config, equity, trades, tradeTimes, st.cash);
+  return buildResult(bars, config, equity, trades.columns(), st.cash);
 }
 
 function buildResult(
   bars: Bars,
   config: BacktestConfig,
   equity: Float64Array,
-  trades: Trade[],
-  tradeTimes: TradeTimes,
+  trades: TradeColumns,
   finalCash: number,
 ): BacktestResult {
   const n = bars.length;
@@ -304,7 +267,6 @@ function buildResult(
     close: bars.close,
     initial_capital: config.initial_capital,
     trades,
-    trade_times: tradeTimes,
     risk_free_rate: rf,
   });
   const equityCurve: EquityPoint[] = downsampleMinMax(equity, MAX_EQUITY_POINTS).map((i) => ({

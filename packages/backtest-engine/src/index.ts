@@ -4,3 +4,4 @@ export * from './strategies';
 export * from './metrics';
 export * from './engine';
 export { isoTime, parseIsoTime } from './iso';
+export * from './trades';

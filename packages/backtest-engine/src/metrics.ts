@@ -9,7 +9,7 @@
  */
 import { MS_PER_YEAR } from '@ktrdr/market-data';
 import { isoTime } from './iso';
-import type { Trade } from './types';
+import type { TradeColumns } from './trades';
 
 export const MS_PER_DAY = 86_400_000;
 
@@ -98,12 +98,8 @@ export interface MetricsInput {
   /** Closes, for the buy-and-hold benchmark (same length). */
   close: ArrayLike<number>;
   initial_capital: number;
-  trades: readonly Trade[];
-  /**
-   * Epoch ms of each trade's entry and exit (parallel to `trades`), when the caller has them: used
-   * instead of parsing the ISO strings back (the same numbers: the strings are made from them).
-   */
-  trade_times?: TradeTimes;
+  /** The closed trades (times in epoch ms). */
+  trades: TradeColumns;
   /** Annual risk-free rate (0.04 = 4 %), default 0. */
   risk_free_rate?: number;
 }
@@ -142,6 +138,56 @@ export function periodOf(time: ArrayLike<number>): PeriodInfo {
 }
 
 /**
+ * What one pass over a series finds: the sum of its per-bar returns r[i] = v[i] / v[i-1] − 1
+ * (i = 1..n−1) and its largest drawdown from a running peak that starts at `initial` (indices of
+ * the peak, the trough and the recovery, −1 when there is none). One pass for both: the
+ * series is read once instead of twice.
+ */
+interface SeriesScan {
+  return_sum: number;
+  max_drawdown: number;
+  start: number;
+  trough: number;
+  recovery: number;
+}
+
+function scanSeries(values: ArrayLike<number>, initial: number): SeriesScan {
+  const n = values.length;
+  let sum = 0;
+  let prev = 0;
+  let peak = initial;
+  let peakIdx = 0;
+  let maxDd = 0;
+  let start = -1;
+  let trough = -1;
+  let recovery = -1;
+  let awaiting = false;
+  for (let i = 0; i < n; i++) {
+    const e = values[i];
+    if (i > 0) sum += e / prev - 1;
+    prev = e;
+    if (e >= peak) {
+      if (awaiting) {
+        recovery = i;
+        awaiting = false;
+      }
+      peak = e;
+      peakIdx = i;
+    } else {
+      const dd = 1 - e / peak;
+      if (dd > maxDd) {
+        maxDd = dd;
+        start = peakIdx;
+        trough = i;
+        recovery = -1;
+        awaiting = true;
+      }
+    }
+  }
+  return { return_sum: sum, max_drawdown: maxDd, start, trough, recovery };
+}
+
+/**
  * Return statistics of `equity` (one value per bar) that started at `initial`. Per-bar returns
  * are r[i] = equity[i] / equity[i-1] − 1 for i = 1..n−1.
  */
@@ -150,6 +196,16 @@ export function returnStats(
   initial: number,
   period: PeriodInfo,
   riskFreeRate = 0,
+): ReturnStats {
+  return returnStatsOf(equity, initial, period, riskFreeRate, scanSeries(equity, initial));
+}
+
+function returnStatsOf(
+  equity: ArrayLike<number>,
+  initial: number,
+  period: PeriodInfo,
+  riskFreeRate: number,
+  scan: SeriesScan,
 ): ReturnStats {
   const n = equity.length;
   const final = n > 0 ? equity[n - 1] : initial;
@@ -170,16 +226,20 @@ export function returnStats(
     };
   }
   const rfBar = Math.pow(1 + riskFreeRate, 1 / bpy) - 1;
-  let sum = 0;
-  for (let i = 1; i < n; i++) sum += equity[i] / equity[i - 1] - 1;
-  const mean = sum / m;
+  const mean = scan.return_sum / m;
   let ss = 0;
   let down = 0;
   for (let i = 1; i < n; i++) {
     const r = equity[i] / equity[i - 1] - 1;
     ss += (r - mean) * (r - mean);
+    // Branch-free (the sign of a return is a coin flip the CPU cannot predict, and a branch here
+    // doubled this loop's time): y is x when x < 0 and ±0 otherwise, so y² adds exactly +0 then.
+    // It differs from `if (x < 0) down += x * x` only for x = +∞ or NaN (y is NaN), which only
+    // an infinite or NaN return makes; the mean is then ∞ or NaN too, so every ratio that reads
+    // `down` is null either way.
     const x = r - rfBar;
-    if (x < 0) down += x * x;
+    const y = x * +(x < 0);
+    down += y * y;
   }
   const std = Math.sqrt(ss / (m - 1));
   const downside = Math.sqrt(down / m);
@@ -202,34 +262,11 @@ export function drawdownOf(
   equity: ArrayLike<number>,
   initial: number,
 ): DrawdownStats {
-  const n = equity.length;
-  let peak = initial;
-  let peakIdx = 0;
-  let maxDd = 0;
-  let start = -1;
-  let trough = -1;
-  let recovery = -1;
-  let awaiting = false;
-  for (let i = 0; i < n; i++) {
-    const e = equity[i];
-    if (e >= peak) {
-      if (awaiting) {
-        recovery = i;
-        awaiting = false;
-      }
-      peak = e;
-      peakIdx = i;
-    } else {
-      const dd = 1 - e / peak;
-      if (dd > maxDd) {
-        maxDd = dd;
-        start = peakIdx;
-        trough = i;
-        recovery = -1;
-        awaiting = true;
-      }
-    }
-  }
+  return drawdownFrom(time, equity.length, scanSeries(equity, initial));
+}
+
+function drawdownFrom(time: ArrayLike<number>, n: number, scan: SeriesScan): DrawdownStats {
+  const { max_drawdown: maxDd, start, trough, recovery } = scan;
   if (start < 0) {
     return {
       max_drawdown: 0,
@@ -251,19 +288,13 @@ export function drawdownOf(
   };
 }
 
-/** Entry and exit epoch ms of trades, parallel to the trade list. */
-export interface TradeTimes {
-  entry: ArrayLike<number>;
-  exit: ArrayLike<number>;
-}
-
 /**
- * Statistics of the closed trades. `times` (optional) gives each trade's entry and exit as epoch
- * ms, so the ISO strings need not be parsed; Date's whole-millisecond truncation is applied, so
- * the result is the same as with the strings.
+ * Statistics of the closed trades. Holding time uses whole milliseconds (as `Date` would from the
+ * ISO times the trades are shown with).
  */
-export function tradeStats(trades: readonly Trade[], times?: TradeTimes): TradeStats {
+export function tradeStats(trades: TradeColumns): TradeStats {
   const count = trades.length;
+  const { pnl, return_pct: ret, bars_held: held, entry_time: entry, exit_time: exit } = trades;
   let wins = 0;
   let losses = 0;
   let grossProfit = 0;
@@ -273,20 +304,17 @@ export function tradeStats(trades: readonly Trade[], times?: TradeTimes): TradeS
   let barsSum = 0;
   let msSum = 0;
   for (let k = 0; k < count; k++) {
-    const t = trades[k];
-    pnlSum += t.pnl;
-    retSum += t.return_pct;
-    barsSum += t.bars_held;
-    msSum +=
-      times !== undefined
-        ? Math.trunc(times.exit[k]) - Math.trunc(times.entry[k])
-        : Date.parse(t.exit_time) - Date.parse(t.entry_time);
-    if (t.pnl > 0) {
+    const p = pnl[k];
+    pnlSum += p;
+    retSum += ret[k];
+    barsSum += held[k];
+    msSum += Math.trunc(exit[k]) - Math.trunc(entry[k]);
+    if (p > 0) {
       wins++;
-      grossProfit += t.pnl;
-    } else if (t.pnl < 0) {
+      grossProfit += p;
+    } else if (p < 0) {
       losses++;
-      grossLoss -= t.pnl;
+      grossLoss -= p;
     }
   }
   const mean = (sum: number, k: number): number | null => (k > 0 ? sum / k : null);
@@ -303,6 +331,18 @@ export function tradeStats(trades: readonly Trade[], times?: TradeTimes): TradeS
   };
 }
 
+let scratch: Float64Array | undefined;
+
+/**
+ * A buffer for the buy-and-hold series, kept between runs: a fresh 40 MB array for 5 M bars costs
+ * more in page faults than filling it (a sweep runs the same sizes again and again). Held memory:
+ * 8 bytes per bar of the longest run in this thread.
+ */
+function benchmarkScratch(n: number): Float64Array {
+  if (scratch === undefined || scratch.length < n) scratch = new Float64Array(n);
+  return scratch.subarray(0, n);
+}
+
 /** The metrics of a run (strategy and buy-and-hold benchmark over the same bars). */
 export function computeMetrics(input: MetricsInput): MetricsOutput {
   const { time, equity, close, initial_capital: initial, trades } = input;
@@ -314,24 +354,26 @@ export function computeMetrics(input: MetricsInput): MetricsOutput {
     );
   }
   const period = periodOf(time);
-  const stats = returnStats(equity, initial, period, rf);
-  const dd = drawdownOf(time, equity, initial);
-  const ts = tradeStats(trades, input.trade_times);
+  const scan = scanSeries(equity, initial);
+  const stats = returnStatsOf(equity, initial, period, rf, scan);
+  const dd = drawdownFrom(time, n, scan);
+  const ts = tradeStats(trades);
   const calmar =
     stats.annualized_return !== null && dd.max_drawdown > 0
       ? stats.annualized_return / dd.max_drawdown
       : null;
   let barsHeld = 0;
-  for (const t of trades) barsHeld += t.bars_held;
+  for (let k = 0; k < trades.length; k++) barsHeld += trades.bars_held[k];
 
-  const bh = new Float64Array(n);
+  const bh = benchmarkScratch(n);
   for (let i = 0; i < n; i++) bh[i] = (initial * close[i]) / close[0];
-  const bStats = returnStats(bh, initial, period, rf);
+  const bScan = scanSeries(bh, initial);
+  const bStats = returnStatsOf(bh, initial, period, rf, bScan);
   const benchmark: BenchmarkMetrics = {
     kind: 'buy_and_hold',
     ...bStats,
     final_equity: n > 0 ? bh[n - 1] : initial,
-    max_drawdown: drawdownOf(time, bh, initial).max_drawdown,
+    max_drawdown: bScan.max_drawdown,
   };
   const metrics: BacktestMetrics = {
     ...stats,

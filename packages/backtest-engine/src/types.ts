@@ -1,4 +1,5 @@
 import type { BacktestMetrics, BenchmarkMetrics, PeriodInfo } from './metrics';
+import type { TradeColumns } from './trades';
 
 /** Strategy and its parameters (snake_case: the same shape as the wire request). */
 export type StrategyConfig =
@@ -58,7 +59,10 @@ export interface EquityPoint {
   equity: number;
 }
 
-/** Every metric (flat, see docs/metrics.md) plus the run's context. JSON-safe except `equity`. */
+/**
+ * Every metric (flat, see docs/metrics.md) plus the run's context. JSON-safe except `equity` and
+ * `trades` (typed arrays).
+ */
 export interface BacktestResult extends BacktestMetrics {
   final_equity: number;
   initial_capital: number;
@@ -76,8 +80,8 @@ export interface BacktestResult extends BacktestMetrics {
   equity_curve: EquityPoint[];
   /** Points of the full-resolution curve (= bars). */
   equity_points_total: number;
-  /** Every closed trade, in order. */
-  trades: Trade[];
+  /** Every closed trade, in order, as columns (`tradeList` gives them as objects). */
+  trades: TradeColumns;
   /** Close-marked equity of every bar (full resolution; times are the bars' times). */
   equity: Float64Array;
 }

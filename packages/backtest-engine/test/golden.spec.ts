@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { synthBars } from '@ktrdr/market-data';
-import { BacktestConfig, BacktestResult, BacktestState, runBacktest } from '../src';
+import { BacktestConfig, BacktestResult, BacktestState, runBacktest, tradeList } from '../src';
 
 /**
  * Golden results: SHA-256 of the whole result (JSON, with the full equity curve) of two strategies
@@ -17,7 +17,7 @@ const GOLDEN: Record<string, string> = {
 const bars = synthBars('SYNTH-GOLDEN', '1m', '2024-01-01', { count: 300_000 });
 const hashOf = (r: BacktestResult): string =>
   createHash('sha256')
-    .update(JSON.stringify({ ...r, equity: Array.from(r.equity) }))
+    .update(JSON.stringify({ ...r, trades: tradeList(r.trades), equity: Array.from(r.equity) }))
     .digest('hex');
 
 const configs: BacktestConfig[] = [

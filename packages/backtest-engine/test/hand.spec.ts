@@ -1,4 +1,4 @@
-import { BacktestConfig, runBacktest } from '../src';
+import { BacktestConfig, runBacktest, tradeList } from '../src';
 import { iso, makeBars, sharpeOf } from './helpers';
 
 /*
@@ -43,7 +43,7 @@ describe('hand-computed sma_crossover, no costs', () => {
   it('fills at the next open and computes PnL', () => {
     expect(r.num_trades).toBe(2);
     expect(r.trades).toHaveLength(2);
-    const [t1, t2] = r.trades;
+    const [t1, t2] = tradeList(r.trades);
     expect(t1.entry_time).toBe(iso(3));
     expect(t1.exit_time).toBe(iso(5));
     expect(t1.entry_price).toBe(10);
@@ -77,7 +77,7 @@ describe('hand-computed sma_crossover, no costs', () => {
     expect(r.sharpe_ratio).toBeCloseTo(sharpeOf(equity, 365.25), 9);
     // trades 1 and 2 held 5-3 = 2 and 9-7 = 2 bars of 10
     expect(r.exposure).toBeCloseTo(0.4, 12);
-    expect(r.trades.map((t) => t.bars_held)).toEqual([2, 2]);
+    expect(tradeList(r.trades).map((t) => t.bars_held)).toEqual([2, 2]);
     expect(r.equity_curve.map((p) => p.equity)).toEqual(equity.map((e) => expect.closeTo(e, 9)));
     expect(r.equity_curve[0].time).toBe(iso(0));
     expect(r.equity_curve[9].time).toBe(iso(9));
@@ -103,7 +103,7 @@ describe('hand-computed sma_crossover with slippage 1 % and commission 0.1 %', (
   const cash2 = qty2 * 10.89 * 0.999;
 
   it('applies slippage against the trade and commission per side', () => {
-    const [t1, t2] = r.trades;
+    const [t1, t2] = tradeList(r.trades);
     expect(t1.entry_price).toBeCloseTo(10.1, 12);
     expect(t1.exit_price).toBeCloseTo(10.296, 12);
     expect(t1.quantity).toBeCloseTo(qty1, 10);
@@ -135,7 +135,7 @@ describe('fill rule edge cases', () => {
     const b = makeBars([10, 9.5, 9.5, 10.5, 11], [10, 9, 10, 11, 12]);
     const r = runBacktest(b, { ...base, slippage: 0.01 });
     expect(r.num_trades).toBe(1);
-    const t = r.trades[0];
+    const t = tradeList(r.trades)[0];
     expect(t.entry_time).toBe(iso(3));
     expect(t.exit_time).toBe(iso(4));
     expect(t.entry_price).toBeCloseTo(10.5 * 1.01, 12);
@@ -194,9 +194,9 @@ describe('hand-computed rsi_mean_reversion', () => {
       strategy: { type: 'rsi_mean_reversion', period: 2, oversold: 30, overbought: 70 },
     });
     expect(r.num_trades).toBe(1);
-    expect(r.trades[0].entry_time).toBe(iso(3));
-    expect(r.trades[0].exit_time).toBe(iso(5));
-    expect(r.trades[0].pnl).toBeCloseTo((1000 / 8.2) * 2, 9);
+    expect(tradeList(r.trades)[0].entry_time).toBe(iso(3));
+    expect(tradeList(r.trades)[0].exit_time).toBe(iso(5));
+    expect(tradeList(r.trades)[0].pnl).toBeCloseTo((1000 / 8.2) * 2, 9);
     expect(r.final_equity).toBeCloseTo((1000 / 8.2) * 10.2, 9);
   });
 });
@@ -211,7 +211,9 @@ describe('model strategy', () => {
     const signals = Int8Array.from([0, 1, 1, 0, 1, -1]);
     const r = runBacktest(b, cfg, { signals });
     expect(r.num_trades).toBe(2);
-    expect(r.trades.map((t) => [t.entry_time, t.exit_time, t.entry_price, t.exit_price])).toEqual([
+    expect(
+      tradeList(r.trades).map((t) => [t.entry_time, t.exit_time, t.entry_price, t.exit_price]),
+    ).toEqual([
       [iso(2), iso(4), 11, 12],
       [iso(5), iso(5), 11, 11],
     ]);

@@ -8,6 +8,8 @@ import {
   returnStats,
   runBacktest,
   Trade,
+  tradeColumnsOf,
+  tradeList,
   validateBacktestConfig,
 } from '../src';
 import { DAY, T0, makeBars } from './helpers';
@@ -26,7 +28,7 @@ describe('a constant series', () => {
     equity,
     close: equity,
     initial_capital: 1000,
-    trades: [],
+    trades: tradeColumnsOf([]),
     risk_free_rate: 0.03,
   });
 
@@ -70,7 +72,7 @@ describe('a doubling', () => {
       equity,
       close: equity,
       initial_capital: 1000,
-      trades: [],
+      trades: tradeColumnsOf([]),
     });
     expect(period.years).toBeCloseTo(2, 12);
     expect(period.bars_per_year).toBeCloseTo(365, 9);
@@ -124,7 +126,7 @@ describe('a known drawdown', () => {
       equity,
       close: equity,
       initial_capital: 100,
-      trades: [],
+      trades: tradeColumnsOf([]),
     });
     const annualised = Math.pow(1.3, 365.25 / 6) - 1;
     expect(metrics.annualized_return).toBeCloseTo(annualised, 0);
@@ -175,7 +177,7 @@ describe('calendars', () => {
       equity,
       close: equity,
       initial_capital: 1000,
-      trades: [],
+      trades: tradeColumnsOf([]),
     });
     const years = (time[n - 1] - time[0]) / MS_PER_YEAR; // 361 days + 6 h
     expect(period.years).toBeCloseTo(years, 12);
@@ -222,13 +224,36 @@ describe('calendars', () => {
     expect(s5.volatility).toBe(s0.volatility);
   });
 
+  it('an equity that touches 0 (an infinite return) gives null ratios, not a number', () => {
+    const time = days(5);
+    const period = periodOf(time);
+    const s = returnStats([100, 0, 50, 60, 70], 100, period, 0.02);
+    expect(s.sharpe_ratio).toBeNull();
+    expect(s.sortino_ratio).toBeNull();
+    expect(s.total_return).toBeCloseTo(-0.3, 12);
+  });
+
+  it('the downside deviation counts only the bars below the risk-free rate', () => {
+    const time = days(6);
+    const period = periodOf(time);
+    const equity = [100, 101, 99, 99.5, 98, 100];
+    const bpy = period.bars_per_year as number;
+    const rfBar = Math.pow(1.02, 1 / bpy) - 1;
+    const r = equity.slice(1).map((e, i) => e / equity[i] - 1);
+    let down = 0;
+    for (const x of r) if (x - rfBar < 0) down += (x - rfBar) ** 2;
+    const mean = r.reduce((a, b) => a + b, 0) / r.length;
+    const s = returnStats(equity, 100, period, 0.02);
+    expect(s.sortino_ratio).toBe(((mean - rfBar) / Math.sqrt(down / r.length)) * Math.sqrt(bpy));
+  });
+
   it('a single bar has no span: annualised figures are null', () => {
     const { metrics, period } = computeMetrics({
       time: [T0],
       equity: [1000],
       close: [5],
       initial_capital: 1000,
-      trades: [],
+      trades: tradeColumnsOf([]),
     });
     expect(period.years).toBe(0);
     expect(period.bars_per_year).toBeNull();
@@ -256,7 +281,7 @@ describe('trade statistics by hand', () => {
       equity: time.map(() => 1000),
       close: time.map(() => 1),
       initial_capital: 1000,
-      trades,
+      trades: tradeColumnsOf(trades),
     });
     expect(metrics).toMatchObject({
       num_trades: 4,
@@ -364,7 +389,12 @@ describe('the engine against an independent reference over the same trades', () 
   it.each(cases)('%s', (_name, bars, config) => {
     const r = runBacktest(bars, config);
     expect(r.num_trades).toBeGreaterThan(20);
-    const ref = reference(bars, r.trades, config.initial_capital, config.risk_free_rate ?? 0);
+    const ref = reference(
+      bars,
+      tradeList(r.trades),
+      config.initial_capital,
+      config.risk_free_rate ?? 0,
+    );
     // The trade list explains the equity of every bar.
     for (let i = 0; i < bars.length; i++) {
       expect(r.equity[i]).toBeCloseTo(ref.equity[i], 6);
