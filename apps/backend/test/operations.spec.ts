@@ -64,6 +64,57 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
     expect(op!.checkpoint).toEqual(CKPT);
   });
 
+  it("applies a worker's reports from what it wrote last: one write each, no read", async () => {
+    const get = jest.spyOn(h.repo, 'get');
+    const update = jest.spyOn(h.repo, 'update');
+    await h.operations.progress(opId, { lease_token: lease, progress: { percentage: 50 } });
+    await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.COMPLETED,
+      result: { total_return: 0.1 },
+    });
+    expect(get).not.toHaveBeenCalled();
+    expect(update).toHaveBeenCalledTimes(2);
+    // Each write still fenced by status, lease and the version it was made from.
+    expect(update.mock.calls[1][2]).toMatchObject({
+      status: ['running'],
+      lease_token: lease,
+      updated_at: expect.any(Date),
+    });
+    expect(await h.repo.get(opId)).toMatchObject({
+      status: 'completed',
+      result: { total_return: 0.1 },
+      progress: { percentage: 100 },
+    });
+  });
+
+  it('a change made behind its back (another backend on the same store) is read, not overwritten', async () => {
+    // Another process stores a checkpoint: this one's remembered record is now stale.
+    h.clock.advance(1000);
+    await h.repo.update(opId, { checkpoint: CKPT }, { lease_token: lease });
+    const ack = await h.operations.complete(opId, {
+      lease_token: lease,
+      status: CompletionStatus.COMPLETED,
+      result: {},
+    });
+    expect(ack).toEqual({ acknowledged: true, status: 'completed' });
+    // The completion failed its compare-and-set on the stale version, re-read, and kept the checkpoint.
+    expect(await h.repo.get(opId)).toMatchObject({ status: 'completed', checkpoint: CKPT });
+  });
+
+  it('a report with a lease it does not remember is checked against the store', async () => {
+    // Another backend requeued and re-dispatched it under a new lease.
+    h.clock.advance(1000);
+    await h.repo.update(opId, { lease_token: 'lease-from-elsewhere' }, { lease_token: lease });
+    const ack = await h.operations.complete(opId, {
+      lease_token: 'lease-from-elsewhere',
+      status: CompletionStatus.COMPLETED,
+      result: {},
+    });
+    expect(ack).toEqual({ acknowledged: true, status: 'completed' });
+    expect(await statusOf(h.operations.progress(opId, { lease_token: lease }))).toBe(409);
+  });
+
   it('rejects progress and completion with a stale lease (409) without changing anything', async () => {
     expect(
       await statusOf(

@@ -20,7 +20,9 @@ import {
   type OperationRecord,
   type OperationsRepository,
   type SweepRecord,
+  type UpdateExpectation,
 } from '../persistence/operations.repository';
+import { ActiveOperations } from './active-operations';
 import { LifecycleEvents, type OperationEventKind } from './lifecycle-events';
 import { OperationTracing } from './operation-tracing';
 
@@ -96,6 +98,8 @@ export function attemptsAfter(
 @Injectable()
 export class OperationLifecycle {
   private readonly logger = new Logger(OperationLifecycle.name);
+  /** What this process last wrote of each active operation (see ActiveOperations). */
+  private readonly active = new ActiveOperations();
 
   constructor(
     @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
@@ -107,6 +111,40 @@ export class OperationLifecycle {
 
   now(): Date {
     return new Date(this.clock.now());
+  }
+
+  /**
+   * The operation a worker holding `lease` reports on, as it is now: after any write of it that
+   * is in flight here, from what this process last wrote when that is under the same lease (the
+   * next write checks it against the store), else read from the store. Null when it does not exist.
+   */
+  async current(operationId: string, lease: string | null): Promise<OperationRecord | null> {
+    await this.active.settled(operationId);
+    const known = lease === null ? undefined : this.active.get(operationId, lease);
+    if (known) return known;
+    const op = await this.repo.get(operationId);
+    if (op) this.active.remember(op);
+    return op;
+  }
+
+  /**
+   * The compare-and-set of a write made from `op`: its status and lease and, when `op` is the
+   * version this process remembers, its updated_at (nobody else wrote it since).
+   */
+  private expectation(op: OperationRecord): UpdateExpectation {
+    return {
+      status: [op.status],
+      lease_token: op.lease_token,
+      ...(this.active.isCurrent(op) ? { updated_at: op.updated_at } : {}),
+    };
+  }
+
+  /** A write of `op`, tracked (see ActiveOperations.track). */
+  private write(op: OperationRecord, patch: OperationPatch): Promise<OperationRecord | null> {
+    return this.active.track(
+      op.operation_id,
+      this.repo.update(op.operation_id, patch, this.expectation(op)),
+    );
   }
 
   /** A new pending operation; null when `maxPending` operations are queued already. */
@@ -142,6 +180,7 @@ export class OperationLifecycle {
     const at = this.now();
     const op = await this.repo.claimNext(type, { worker_id: workerId, lease_token: lease, at });
     if (!op) return null;
+    this.active.remember(op);
     this.metrics.queueWait.observe(
       { operation_type: type },
       Math.max(0, (at.getTime() - op.queued_at.getTime()) / 1000),
@@ -152,7 +191,8 @@ export class OperationLifecycle {
   }
 
   /**
-   * Moves `op` to `to` if it is still in `op.status` under `op.lease_token` (compare-and-set).
+   * Moves `op` to `to` if it is still in `op.status` under `op.lease_token` (compare-and-set; see
+   * expectation()).
    * Throws IllegalTransitionError for a change the lifecycle does not allow.
    */
   async transition(
@@ -171,10 +211,7 @@ export class OperationLifecycle {
     const full: OperationPatch = { ...patch, status: to };
     if (FINAL.has(to)) full.completed_at ??= at;
     full.attempts = attemptsAfter(op, to, at, patch.error_message ?? null, options.attemptOutcome);
-    const updated = await this.repo.update(op.operation_id, full, {
-      status: [op.status],
-      lease_token: op.lease_token,
-    });
+    const updated = await this.write(op, full);
     if (!updated) return null;
     this.metrics.recordStatus(
       op.operation_type,
@@ -249,20 +286,13 @@ export class OperationLifecycle {
     }
     if (op.status !== OperationStatus.RUNNING) return null;
     if (Object.keys(patch).length === 0) return op;
-    const updated = await this.repo.update(op.operation_id, patch, {
-      status: [OperationStatus.RUNNING],
-      lease_token: op.lease_token,
-    });
+    const updated = await this.write(op, patch);
     if (updated && progress) this.events.operation('progress', updated);
     return updated;
   }
 
   /** A newer checkpoint for an operation that has already finished (no status change). */
   async attachCheckpoint(op: OperationRecord, checkpoint: CheckpointInfoDto): Promise<void> {
-    await this.repo.update(
-      op.operation_id,
-      { checkpoint: { ...checkpoint } },
-      { status: [op.status], lease_token: op.lease_token },
-    );
+    await this.write(op, { checkpoint: { ...checkpoint } });
   }
 }

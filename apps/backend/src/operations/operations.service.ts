@@ -80,6 +80,13 @@ export class OperationsService implements OperationReports {
     return op;
   }
 
+  /** The operation a worker's report (under `lease`) applies to (404 when it does not exist). */
+  private async reported(operationId: string, lease: string): Promise<OperationRecord> {
+    const op = await this.lifecycle.current(operationId, lease);
+    if (!op) throw new NotFoundException(`Operation ${operationId} not found`);
+    return op;
+  }
+
   queueFull(type: OperationType, adding = 1): QueueFullException {
     this.metrics.rejections.inc({ operation_type: type, reason: 'queue_full' }, adding);
     return new QueueFullException(
@@ -300,7 +307,7 @@ export class OperationsService implements OperationReports {
     report: ProgressReportDto,
   ): Promise<ReportAckDto> {
     for (let i = 0; i < 3; i++) {
-      const op = await this.getRecord(operationId);
+      const op = await this.reported(operationId, report.lease_token);
       if (op.lease_token !== report.lease_token) throw this.staleLease(op);
       if (isTerminal(op.status)) return { acknowledged: true, status: op.status };
       const updated = await this.lifecycle.recordProgress(op, report.progress, report.checkpoint);
@@ -360,7 +367,7 @@ export class OperationsService implements OperationReports {
     report: CompleteOperationRequestDto,
   ): Promise<ReportAckDto> {
     for (let i = 0; i < 3; i++) {
-      const op = await this.getRecord(operationId);
+      const op = await this.reported(operationId, report.lease_token);
       if (op.lease_token !== report.lease_token) throw this.staleLease(op);
       if (isTerminal(op.status) || op.status === OperationStatus.PENDING) {
         // Already final (a repeat, or cancelled by the user): keep the status, take a newer checkpoint.

@@ -86,6 +86,11 @@ export type OperationPatch = Partial<
 export interface UpdateExpectation {
   status?: readonly OperationStatus[];
   lease_token?: string | null;
+  /**
+   * The row's `updated_at` as the caller last saw it: the update happens only if nobody wrote the
+   * row since (optimistic concurrency for a caller that works from a remembered record).
+   */
+  updated_at?: Date;
 }
 
 export interface OperationFilter {

@@ -485,8 +485,8 @@ export class SqlOperationsRepository implements OperationsRepository {
   /**
    * Compare-and-set in one statement: the row changes only when it exists, its status is one of
    * `expect.status` (when given; an empty list never matches) and its lease_token equals
-   * `expect.lease_token` (when given; null matches a row without lease). Concurrent callers with
-   * the same expectation cannot both win. Fields set to `undefined` in the patch are left alone.
+   * `expect.lease_token` (when given; null matches a row without lease) and its updated_at equals
+   * `expect.updated_at` (when given). Concurrent callers with the same expectation cannot both win. Fields set to `undefined` in the patch are left alone.
    */
   async update(
     operationId: string,
@@ -522,6 +522,10 @@ export class SqlOperationsRepository implements OperationsRepository {
     if (expect.lease_token !== undefined) {
       params.push(expect.lease_token);
       conditions.push(`lease_token IS NOT DISTINCT FROM $${params.length}::text`);
+    }
+    if (expect.updated_at !== undefined) {
+      params.push(timestamp('expected updated_at', expect.updated_at));
+      conditions.push(`updated_at = $${params.length}::timestamptz`);
     }
     const { rows } = await this.executor.query(
       `UPDATE operations SET ${sets.join(', ')} WHERE ${conditions.join(' AND ')} RETURNING *`,

@@ -424,6 +424,25 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
         expect((await repo.get('op_u'))?.status).toBe(RUNNING);
       });
 
+      it('with updated_at, applies only when nobody wrote the row since that version', async () => {
+        const seen = (await repo.get('op_u'))!;
+        clock = minutes(3);
+        const progressed = await repo.update('op_u', { progress: { percentage: 10 } });
+        expect(progressed?.updated_at).toEqual(minutes(3));
+        // A caller still working from `seen` loses; one with the current version wins.
+        expect(
+          await repo.update('op_u', { status: COMPLETED }, { updated_at: seen.updated_at }),
+        ).toBeNull();
+        expect((await repo.get('op_u'))?.status).toBe(RUNNING);
+        clock = minutes(4);
+        const done = await repo.update(
+          'op_u',
+          { status: COMPLETED },
+          { status: [RUNNING], lease_token: 'L1', updated_at: minutes(3) },
+        );
+        expect(done).toMatchObject({ status: COMPLETED, updated_at: minutes(4) });
+      });
+
       it('matches a null lease with lease_token: null', async () => {
         await repo.create(op('op_nolease'));
         const updated = await repo.update(
