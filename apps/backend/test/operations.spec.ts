@@ -112,7 +112,11 @@ describe('operations: lease fencing, completion, cancel, resume', () => {
       result: {},
     });
     expect(ack).toEqual({ acknowledged: true, status: 'completed' });
-    expect(await statusOf(h.operations.progress(opId, { lease_token: lease }))).toBe(409);
+    expect(
+      await statusOf(
+        h.operations.progress(opId, { lease_token: lease, progress: { percentage: 60 } }),
+      ),
+    ).toBe(409);
   });
 
   it('rejects progress and completion with a stale lease (409) without changing anything', async () => {

@@ -2,7 +2,7 @@
  * HTTP client of the backend: base URL, bearer key, per-request timeout and retries with exponential
  * backoff (the ApiClient settings of @ktrdr/config), one-line errors.
  */
-import { envelopeMessage, errorText } from '@ktrdr/contracts/constants';
+import { envelopeMessage, httpExchange } from '@ktrdr/contracts/constants';
 import { CliError, ApiError, UnreachableError } from './errors';
 
 export interface ApiClientOptions {
@@ -49,24 +49,6 @@ export function normalizeBaseUrl(raw: string): string {
   return `${u.protocol}//${u.host}${path}`;
 }
 
-interface Transient {
-  transient: true;
-  sent: boolean;
-  detail: string;
-}
-
-function describeFetchError(err: unknown, timeoutMs: number): Transient {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
-    return { transient: true, sent: true, detail: `no answer within ${timeoutMs / 1000} s` };
-  }
-  const code = e?.cause?.code;
-  const msg = errorText(err);
-  // Refused / unresolvable: the request never reached the backend, any method may be retried.
-  const notSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
-  return { transient: true, sent: !notSent, detail: msg };
-}
-
 export class ApiClient {
   readonly baseUrl: string;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -109,62 +91,44 @@ export class ApiClient {
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = this.url(path, opts.query);
     const attempts = 1 + Math.max(0, this.options.retries);
-    let lastDetail = '';
     for (let attempt = 1; ; attempt++) {
-      // A ref'd timer (AbortSignal.timeout's is not): the process waits for it, so a connection the
-      // peer drops before answering can never leave the request pending while Node exits.
-      const ac = new AbortController();
-      const timer = setTimeout(
-        () => ac.abort(new DOMException('timed out', 'TimeoutError')),
-        this.options.timeoutMs,
-      );
-      let res: Response;
-      let text: string;
-      try {
-        res = await fetch(url, {
-          method,
-          headers: this.headers(
-            opts.body === undefined ? {} : { 'content-type': 'application/json' },
-          ),
-          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: ac.signal,
-        });
-        text = await res.text();
-      } catch (err) {
-        clearTimeout(timer);
-        const t = describeFetchError(
-          ac.signal.aborted ? ac.signal.reason : err,
-          this.options.timeoutMs,
-        );
-        lastDetail = t.detail;
-        const retryable = IDEMPOTENT.has(method) || !t.sent;
+      const r = await httpExchange(url, {
+        method,
+        headers: this.headers(
+          opts.body === undefined ? {} : { 'content-type': 'application/json' },
+        ),
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        timeoutMs: this.options.timeoutMs,
+      });
+      if (r.kind === 'unreachable') {
+        const detail = r.timedOut
+          ? `no answer within ${this.options.timeoutMs / 1000} s`
+          : r.detail;
+        // Refused / unresolvable: the request never reached the backend, any method may be retried.
+        const retryable = IDEMPOTENT.has(method) || !r.sent;
         if (retryable && attempt < attempts) {
           await this.sleep(this.backoff(attempt));
           continue;
         }
-        throw new UnreachableError(this.baseUrl, lastDetail);
+        throw new UnreachableError(this.baseUrl, detail);
       }
-      clearTimeout(timer);
-      if (res.ok) {
-        try {
-          return (text ? JSON.parse(text) : null) as T;
-        } catch {
+      if (r.ok) {
+        if (r.json === undefined) {
           throw new CliError(
             `The backend at ${this.baseUrl} answered ${method} /${path.replace(/^\/+/, '')} with something that is not JSON: is that URL the KTRDR API?`,
             1,
           );
         }
+        return r.json as T;
       }
-      if (RETRY_STATUS.has(res.status) && attempt < attempts) {
-        const after = Number(res.headers.get('retry-after'));
+      if (RETRY_STATUS.has(r.status) && attempt < attempts) {
+        const after = r.retryAfterSeconds;
         const wait =
-          Number.isFinite(after) && after > 0
-            ? Math.min(after * 1000, MAX_RETRY_AFTER_MS)
-            : this.backoff(attempt);
+          after !== null ? Math.min(after * 1000, MAX_RETRY_AFTER_MS) : this.backoff(attempt);
         await this.sleep(wait);
         continue;
       }
-      throw new ApiError(res.status, errorMessage(res.status, text, method, path), method, path);
+      throw new ApiError(r.status, errorMessage(r.status, r.text, method, path), method, path);
     }
   }
 

@@ -7,3 +7,4 @@ export * from './enums';
 export * from './routes';
 export * from './events';
 export * from './error-text';
+export * from './http-exchange';

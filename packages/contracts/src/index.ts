@@ -14,3 +14,4 @@ export * from './event.dto';
 export * from './error-envelope';
 export * from './json-body';
 export * from './error-text';
+export * from './http-exchange';

@@ -20,6 +20,7 @@ describe('@ktrdr/contracts/constants', () => {
       'enums.ts',
       'error-text.ts',
       'events.ts',
+      'http-exchange.ts',
       'routes.ts',
     ]);
     for (const f of files) {

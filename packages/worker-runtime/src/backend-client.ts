@@ -4,8 +4,9 @@ import {
   LEASE_TOKEN_HEADER,
   type ArtifactChunkMeta,
   buildPath,
-  errorText,
   CompleteOperationRequestDto,
+  type FetchLike,
+  httpExchange,
   HeartbeatRequestDto,
   ProgressReportDto,
   REGISTRATION_TOKEN_HEADER,
@@ -27,15 +28,15 @@ export interface BackendClientOptions {
   timeoutMs: number;
   registrationToken?: string;
   /** Replaceable for tests. */
-  fetchImpl?: typeof fetch;
+  fetchImpl?: FetchLike;
 }
 
 /** Thin JSON client for the backend routes a worker calls. Never throws. */
 export class BackendClient {
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: FetchLike | undefined;
 
   constructor(private readonly options: BackendClientOptions) {
-    this.fetchImpl = options.fetchImpl ?? fetch;
+    this.fetchImpl = options.fetchImpl;
   }
 
   get baseUrl(): string {
@@ -155,25 +156,16 @@ export class BackendClient {
     if (this.options.registrationToken) {
       headers[REGISTRATION_TOKEN_HEADER] = this.options.registrationToken;
     }
-    try {
-      const res = await this.fetchImpl(url, {
-        method,
-        headers,
-        body: body?.bytes,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      const text = await res.text();
-      let parsed: unknown = null;
-      if (text.length > 0) {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          return { status: res.status, body: null, error: 'response is not JSON' };
-        }
-      }
-      return { status: res.status, body: parsed };
-    } catch (err) {
-      return { status: 0, body: null, error: errorText(err) };
-    }
+    const r = await httpExchange(url, {
+      method,
+      headers,
+      body: body?.bytes,
+      timeoutMs: this.options.timeoutMs,
+      fetchImpl: this.fetchImpl,
+    });
+    if (r.kind === 'unreachable') return { status: 0, body: null, error: r.detail };
+    if (r.json === undefined)
+      return { status: r.status, body: null, error: 'response is not JSON' };
+    return { status: r.status, body: r.json };
   }
 }

@@ -1,4 +1,4 @@
-import { WORKER_ROUTES, WorkerActivity, errorText } from '@ktrdr/contracts/constants';
+import { WORKER_ROUTES, WorkerActivity, httpExchange } from '@ktrdr/contracts/constants';
 import type { WorkerHealthResponseDto } from '@ktrdr/contracts';
 
 /** What one /health probe found (a 200 with healthy:false counts as a failure). */
@@ -16,30 +16,23 @@ export type HealthOutcome =
  * probe thread as well as on the main thread.
  */
 export async function probeHealth(endpointUrl: string, timeoutMs: number): Promise<HealthOutcome> {
-  try {
-    const res = await fetch(endpointUrl + WORKER_ROUTES.health, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
-    if (!res.ok) return { ok: false, reason: `HTTP ${res.status}` };
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return { ok: false, reason: 'health response is not JSON' };
-    }
-    if (!body || typeof body !== 'object') return { ok: false, reason: 'health body invalid' };
-    const b = body as Record<string, unknown>;
-    if (b.healthy !== true) return { ok: false, reason: 'worker reports healthy: false' };
-    return {
-      ok: true,
-      report: {
-        worker_status: b.worker_status === 'busy' ? WorkerActivity.BUSY : WorkerActivity.IDLE,
-        current_operation: typeof b.current_operation === 'string' ? b.current_operation : null,
-        ...(typeof b.worker_id === 'string' ? { worker_id: b.worker_id } : {}),
-      },
-    };
-  } catch (err) {
-    return { ok: false, reason: errorText(err) };
-  }
+  const r = await httpExchange(endpointUrl + WORKER_ROUTES.health, {
+    method: 'GET',
+    timeoutMs,
+  });
+  if (r.kind === 'unreachable') return { ok: false, reason: r.detail };
+  if (!r.ok) return { ok: false, reason: `HTTP ${r.status}` };
+  if (r.json === undefined) return { ok: false, reason: 'health response is not JSON' };
+  const body = r.json;
+  if (!body || typeof body !== 'object') return { ok: false, reason: 'health body invalid' };
+  const b = body as Record<string, unknown>;
+  if (b.healthy !== true) return { ok: false, reason: 'worker reports healthy: false' };
+  return {
+    ok: true,
+    report: {
+      worker_status: b.worker_status === 'busy' ? WorkerActivity.BUSY : WorkerActivity.IDLE,
+      current_operation: typeof b.current_operation === 'string' ? b.current_operation : null,
+      ...(typeof b.worker_id === 'string' ? { worker_id: b.worker_id } : {}),
+    },
+  };
 }

@@ -1,6 +1,12 @@
-import { errorText } from '@ktrdr/contracts';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { WORKER_ROUTES, buildPath, signRequest, toStorableText } from '@ktrdr/contracts';
+import {
+  WORKER_ROUTES,
+  buildPath,
+  httpExchange,
+  signRequest,
+  toStorableText,
+  type HttpAnswer,
+} from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { traceHeaders } from '@ktrdr/telemetry';
 import type { HealthOutcome } from './health-probe';
@@ -20,12 +26,8 @@ export type StartOutcome =
     };
 
 /** The start of a worker's answer, safe to store and show (no NUL, no unpaired surrogate). */
-async function readText(res: Response): Promise<string> {
-  try {
-    return toStorableText((await res.text()).slice(0, 300));
-  } catch {
-    return '';
-  }
+function answerText(r: HttpAnswer): string {
+  return toStorableText(r.text.slice(0, 300));
 }
 
 /** The path part of an endpoint URL (a worker behind a path prefix signs its own routes only). */
@@ -34,9 +36,9 @@ function routeOf(route: string): string {
 }
 
 /**
- * HTTP calls from the backend to workers. Every call has a timeout (AbortSignal.timeout); every write
- * (dispatch, cancel, shutdown notice) is signed with the registration token (HMAC, see
- * @ktrdr/contracts signing), so a worker refuses calls that do not come from its backend.
+ * HTTP calls from the backend to workers (through the contracts' httpExchange). Every call has a
+ * timeout; every write (dispatch, cancel, shutdown notice) is signed with the registration token
+ * (HMAC, see @ktrdr/contracts signing), so a worker refuses calls that do not come from its backend.
  */
 @Injectable()
 export class WorkerClient implements OnModuleDestroy {
@@ -60,30 +62,26 @@ export class WorkerClient implements OnModuleDestroy {
     body: object,
     timeoutMs: number,
   ): Promise<StartOutcome> {
-    let res: Response;
     const text = JSON.stringify(body);
-    try {
-      res = await fetch(endpointUrl + route, {
-        method: 'POST',
-        // W3C trace context of the dispatch (empty when fetch is instrumented: it adds it itself).
-        headers: {
-          'content-type': 'application/json',
-          ...traceHeaders(),
-          ...this.signed('POST', route, text),
-        },
-        body: text,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      return { ok: false, kind: 'unreachable', detail: errorText(err) };
+    const r = await httpExchange(endpointUrl + route, {
+      method: 'POST',
+      // W3C trace context of the dispatch (empty when fetch is instrumented: it adds it itself).
+      headers: {
+        'content-type': 'application/json',
+        ...traceHeaders(),
+        ...this.signed('POST', route, text),
+      },
+      body: text,
+      timeoutMs,
+    });
+    if (r.kind === 'unreachable') return { ok: false, kind: 'unreachable', detail: r.detail };
+    const answer = answerText(r);
+    if (r.ok) return { ok: true };
+    if (r.status === 503) return { ok: false, kind: 'busy', detail: `503 ${answer}`.trim() };
+    if (r.status === 400 || r.status === 422) {
+      return { ok: false, kind: 'invalid', detail: `${r.status} ${answer}`.trim() };
     }
-    const answer = await readText(res);
-    if (res.ok) return { ok: true };
-    if (res.status === 503) return { ok: false, kind: 'busy', detail: `503 ${answer}`.trim() };
-    if (res.status === 400 || res.status === 422) {
-      return { ok: false, kind: 'invalid', detail: `${res.status} ${answer}`.trim() };
-    }
-    return { ok: false, kind: 'rejected', detail: `${res.status} ${answer}`.trim() };
+    return { ok: false, kind: 'rejected', detail: `${r.status} ${answer}`.trim() };
   }
 
   /** GET /health (in the probe thread); a 200 with healthy:false counts as a failure. */
@@ -97,32 +95,23 @@ export class WorkerClient implements OnModuleDestroy {
     operationId: string,
     timeoutMs: number,
   ): Promise<{ ok: boolean; detail: string }> {
-    try {
-      const route = buildPath(WORKER_ROUTES.operationCancel, { id: operationId });
-      const res = await fetch(endpointUrl + route, {
-        method: 'DELETE',
-        headers: { ...traceHeaders(), ...this.signed('DELETE', route) },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      const text = await readText(res);
-      return { ok: res.ok, detail: `${res.status} ${text}`.trim() };
-    } catch (err) {
-      return { ok: false, detail: errorText(err) };
-    }
+    const route = buildPath(WORKER_ROUTES.operationCancel, { id: operationId });
+    const r = await httpExchange(endpointUrl + route, {
+      method: 'DELETE',
+      headers: { ...traceHeaders(), ...this.signed('DELETE', route) },
+      timeoutMs,
+    });
+    if (r.kind === 'unreachable') return { ok: false, detail: r.detail };
+    return { ok: r.ok, detail: `${r.status} ${answerText(r)}`.trim() };
   }
 
   /** POST /backend-shutdown (best effort). */
   async notifyShutdown(endpointUrl: string, timeoutMs: number): Promise<boolean> {
-    try {
-      const res = await fetch(endpointUrl + WORKER_ROUTES.backendShutdown, {
-        method: 'POST',
-        headers: this.signed('POST', WORKER_ROUTES.backendShutdown),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      await readText(res);
-      return res.ok;
-    } catch {
-      return false;
-    }
+    const r = await httpExchange(endpointUrl + WORKER_ROUTES.backendShutdown, {
+      method: 'POST',
+      headers: this.signed('POST', WORKER_ROUTES.backendShutdown),
+      timeoutMs,
+    });
+    return r.kind === 'answer' && r.ok;
   }
 }

@@ -1,4 +1,11 @@
-import { API_PREFIX, BACKEND_ROUTES, buildPath, envelopeMessage } from '@ktrdr/contracts/constants';
+import {
+  API_PREFIX,
+  BACKEND_ROUTES,
+  buildPath,
+  envelopeMessage,
+  httpExchange,
+  type FetchLike,
+} from '@ktrdr/contracts/constants';
 import { authHeaders, setAuthNeeded } from './auth';
 
 /** A non-2xx answer: `message` is the backend's one-line message (it names the field or resource). */
@@ -36,7 +43,7 @@ function messageOf(body: unknown, fallback: string): string {
   return envelopeMessage(body, fallback).slice(0, 300);
 }
 
-export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+export type { FetchLike };
 
 let fetchImpl: FetchLike = (input, init) => fetch(input, init);
 
@@ -57,35 +64,25 @@ export async function api<T>(
 ): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...authHeaders() };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await fetchImpl(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal,
-    });
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    throw new ApiError(0, `The backend did not answer (${String(err)})`, null);
+  const r = await httpExchange(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+    fetchImpl,
+  });
+  if (r.kind === 'unreachable') {
+    throw new ApiError(0, `The backend did not answer (${r.detail})`, null);
   }
-  const text = await res.text();
-  let parsed: unknown = null;
-  if (text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
-  }
-  if (!res.ok) {
-    if (res.status === 401) setAuthNeeded(true);
-    const retry = Number(res.headers.get('retry-after'));
+  // The body: parsed JSON, or its text when it is not JSON (a proxy's error page).
+  const parsed = r.json === undefined ? r.text : r.json;
+  if (!r.ok) {
+    if (r.status === 401) setAuthNeeded(true);
     throw new ApiError(
-      res.status,
-      messageOf(parsed, `${res.status} ${res.statusText}`.trim()),
+      r.status,
+      messageOf(parsed, `${r.status} ${r.statusText}`.trim()),
       parsed,
-      Number.isFinite(retry) && retry > 0 ? retry : null,
+      r.retryAfterSeconds,
     );
   }
   return parsed as T;

@@ -1,0 +1,112 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { httpExchange } from '../src/http-exchange';
+
+describe('httpExchange (the one transport of every client)', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === '/json') {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end('{"a":1}');
+      } else if (req.url === '/text') {
+        res.writeHead(502, { 'retry-after': '3' });
+        res.end('<html>bad gateway</html>');
+      } else if (req.url === '/empty') {
+        res.writeHead(204);
+        res.end();
+      } else if (req.url === '/echo') {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () =>
+          res.end(JSON.stringify({ method: req.method, body, h: req.headers['x-t'] })),
+        );
+      }
+      // /hang: never answers
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('reads the answer and parses its JSON', async () => {
+    const r = await httpExchange(`${base}/json`, { method: 'GET', timeoutMs: 5000 });
+    expect(r).toMatchObject({
+      kind: 'answer',
+      status: 201,
+      ok: true,
+      json: { a: 1 },
+      text: '{"a":1}',
+    });
+  });
+
+  it('sends the method, headers and body', async () => {
+    const r = await httpExchange(`${base}/echo`, {
+      method: 'POST',
+      headers: { 'x-t': 'yes' },
+      body: 'hello',
+    });
+    expect(r).toMatchObject({ kind: 'answer', json: { method: 'POST', body: 'hello', h: 'yes' } });
+  });
+
+  it('keeps a body that is not JSON as text (json undefined) and reads Retry-After', async () => {
+    const r = await httpExchange(`${base}/text`, { method: 'GET' });
+    expect(r).toMatchObject({
+      kind: 'answer',
+      status: 502,
+      ok: false,
+      json: undefined,
+      text: '<html>bad gateway</html>',
+      retryAfterSeconds: 3,
+    });
+  });
+
+  it('an empty body is null', async () => {
+    const r = await httpExchange(`${base}/empty`, { method: 'DELETE' });
+    expect(r).toMatchObject({
+      kind: 'answer',
+      status: 204,
+      json: null,
+      text: '',
+      retryAfterSeconds: null,
+    });
+  });
+
+  it('no answer in time: unreachable, timed out, maybe sent', async () => {
+    const t0 = Date.now();
+    const r = await httpExchange(`${base}/hang`, { method: 'POST', timeoutMs: 150 });
+    expect(r).toEqual({ kind: 'unreachable', timedOut: true, sent: true, detail: 'timed out' });
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('a refused connection: unreachable, certainly not sent, the cause in one line', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const r = await httpExchange(`http://127.0.0.1:${port}/x`, { method: 'POST', timeoutMs: 5000 });
+    expect(r).toMatchObject({ kind: 'unreachable', timedOut: false, sent: false });
+    expect(r.kind === 'unreachable' && r.detail).toMatch(/ECONNREFUSED/);
+  });
+
+  it("rejects only when the caller's own signal aborts it", async () => {
+    const ac = new AbortController();
+    const p = httpExchange(`${base}/hang`, { method: 'GET', signal: ac.signal, timeoutMs: 5000 });
+    setTimeout(() => ac.abort(new Error('user left')), 50);
+    await expect(p).rejects.toThrow('user left');
+  });
+
+  it('uses the fetch it is given', async () => {
+    const fetchImpl = jest.fn(async () => new Response('[1,2]', { status: 200 }));
+    const r = await httpExchange('http://127.0.0.1:9/x', { method: 'GET', fetchImpl });
+    expect(fetchImpl).toHaveBeenCalledWith(
+      'http://127.0.0.1:9/x',
+      expect.objectContaining({ method: 'GET' }),
+    );
+    expect(r).toMatchObject({ kind: 'answer', json: [1, 2] });
+  });
+});
