@@ -22,7 +22,7 @@ import {
   type WaitCondition,
 } from './fleet';
 import { RegistryCorruptError } from './registry';
-import { LockTimeoutError } from './file-lock';
+import { LockError } from './file-lock';
 import { PROFILE_NAMES, ProfileName, SLOT_COUNT, parseSlotArgument } from './slots';
 
 export const DEFAULT_UP_TIMEOUT_SECONDS = 300;
@@ -344,7 +344,7 @@ export async function runCli(argv: readonly string[], ctx: Context): Promise<num
     if (
       err instanceof KinfraError ||
       err instanceof RegistryCorruptError ||
-      err instanceof LockTimeoutError
+      err instanceof LockError
     ) {
       ctx.out.error(err.message);
       return err instanceof KinfraError ? err.exitCode : 1;

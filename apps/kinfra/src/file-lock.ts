@@ -1,55 +1,121 @@
 /**
- * A lock file next to the data it protects: created with O_CREAT|O_EXCL ('wx'), holding the owner's pid,
- * host and start time. A lock whose owner process is gone (same host) or that is older than `staleMs`
- * is considered abandoned and broken. Waiting is bounded: after `timeoutMs` the caller gets a clear error.
+ * The lock next to the data it protects (kinfra: `registry.json.lock`), held with proper-lockfile.
+ *
+ * proper-lockfile does the locking: the lock is a directory (mkdir is atomic), its holder touches the
+ * directory's mtime every `update` ms while it holds it, and an acquirer removes a lock whose mtime is
+ * older than `stale` ms (its holder crashed or hangs). It also notices when a held lock was removed or
+ * taken over (onCompromised) and removes held locks when the process exits.
+ *
+ * This wrapper adds what kinfra's commands rely on: bounded waiting (`timeoutMs`, then a
+ * LockTimeoutError naming the lock, the wait and the holder), a holder record next to the lock
+ * (`<lock>.owner.json`: pid, host, start time, token; information for that message only, the lock
+ * itself is the directory), and a LockCompromisedError instead of the library's default of throwing
+ * from a timer (which would crash the process).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { lock as acquireDirLock, unlockSync } from 'proper-lockfile';
 
 export interface LockOptions {
   /** How long to wait for a busy lock before giving up (ms). */
   timeoutMs?: number;
-  /** A lock older than this is abandoned even if its pid is alive (ms). */
+  /**
+   * A lock whose mtime has not been refreshed for this long is abandoned and taken over (ms, at least
+   * 2000: proper-lockfile raises smaller values to 2000).
+   */
   staleMs?: number;
   /** Delay between attempts (ms); a little jitter is added. */
   retryMs?: number;
+  /** Clock and sleep of the waiting loop (tests). Staleness is always judged by the real clock. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
-export const DEFAULT_LOCK_STALE_MS = 60_000;
+/**
+ * 10 s: a holder refreshes its lock every 2 s (see updateIntervalMs), so a live holder is five missed
+ * refreshes away from looking abandoned; the commands hold the lock for milliseconds (read, change and
+ * write the registry) and never block the event loop for seconds. A crashed holder therefore keeps the
+ * others waiting for at most 10 s, which is below the 15 s timeout: the next command takes the lock
+ * over by itself instead of failing.
+ */
+export const DEFAULT_LOCK_STALE_MS = 10_000;
+/** proper-lockfile's lower bound for `stale`. */
+export const MIN_LOCK_STALE_MS = 2_000;
 const DEFAULT_RETRY_MS = 15;
+/** The holder record of a lock: next to it, not in it (a write in the directory would change the
+ * mtime proper-lockfile watches). */
+export function ownerPathOf(lockPath: string): string {
+  return `${lockPath}.owner.json`;
+}
 
-interface LockInfo {
+/** Refresh interval: a fifth of `stale` (2 s for 10 s), within proper-lockfile's [1 s, stale/2]. */
+function updateIntervalMs(staleMs: number): number {
+  return Math.max(1_000, Math.floor(staleMs / 5));
+}
+
+interface LockOwner {
   pid: number;
   host: string;
   created_at: number;
   token: string;
 }
 
-export class LockTimeoutError extends Error {
+/** The lock errors the command line reports as they are (message, exit code 1). */
+export class LockError extends Error {
   constructor(
     readonly lockPath: string,
-    waitedMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LockError';
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Number((Math.max(0, ms) / 1000).toFixed(1))}s`;
+}
+
+export class LockTimeoutError extends LockError {
+  constructor(
+    lockPath: string,
+    readonly waitedMs: number,
     holder: string,
+    staleMs: number,
   ) {
     super(
-      `Timed out after ${Math.round(waitedMs / 1000)}s waiting for the lock ${lockPath} (${holder}). ` +
-        `If no kinfra command is running, delete that file and try again.`,
+      lockPath,
+      `Timed out after ${seconds(waitedMs)} waiting for the lock ${lockPath} (${holder}). ` +
+        `Another kinfra command is using it. If none is running, its holder died and the lock is ` +
+        `taken over once it has gone ${seconds(staleMs)} without a refresh: run the command again, ` +
+        `or remove the lock first (rm -r ${lockPath}).`,
     );
     this.name = 'LockTimeoutError';
   }
 }
 
+/** The lock was removed or taken over by another process while this one held it. */
+export class LockCompromisedError extends LockError {
+  constructor(lockPath: string, reason: string) {
+    super(
+      lockPath,
+      `Lost the lock ${lockPath} while holding it (${reason}). Another kinfra command may have ` +
+        `changed the same data at the same time: check the result (kinfra sandbox slots) and run ` +
+        `the command again if needed.`,
+    );
+    this.name = 'LockCompromisedError';
+  }
+}
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function readLockInfo(lockPath: string): LockInfo | undefined {
+function readLockOwner(lockPath: string): LockOwner | undefined {
   try {
-    const parsed: unknown = JSON.parse(fs.readFileSync(lockPath, 'utf8'));
+    const parsed: unknown = JSON.parse(fs.readFileSync(ownerPathOf(lockPath), 'utf8'));
     if (parsed && typeof parsed === 'object') {
-      const o = parsed as Partial<LockInfo>;
+      const o = parsed as Partial<LockOwner>;
       if (typeof o.pid === 'number' && typeof o.created_at === 'number') {
         return {
           pid: o.pid,
@@ -60,146 +126,158 @@ function readLockInfo(lockPath: string): LockInfo | undefined {
       }
     }
   } catch {
-    // missing, half-written or garbage: decided by the caller (age of the file)
+    // missing (a holder that has not written it yet), half-written or garbage
   }
   return undefined;
 }
 
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+function describeHolder(lockPath: string): string {
+  const owner = readLockOwner(lockPath);
+  let refreshed = '';
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function describeHolder(info: LockInfo | undefined): string {
-  if (!info) return 'holder unknown';
-  return `held by pid ${info.pid}${info.host ? ` on ${info.host}` : ''} since ${new Date(info.created_at).toISOString()}`;
-}
-
-/** Why a lock is abandoned, or undefined when it looks live. */
-function staleReason(
-  lockPath: string,
-  info: LockInfo | undefined,
-  now: number,
-  staleMs: number,
-): string | undefined {
-  if (info) {
-    if (info.host === os.hostname() && !isPidAlive(info.pid)) return `pid ${info.pid} is gone`;
-    if (now - info.created_at > staleMs) return `older than ${staleMs} ms`;
-    return undefined;
-  }
-  // Unreadable content: the owner may be between create and write; judge by the file's age.
-  try {
-    const st = fs.statSync(lockPath);
-    if (now - st.mtimeMs > Math.min(staleMs, 2_000)) return 'unreadable and not fresh';
+    refreshed = `, refreshed ${seconds(Date.now() - fs.statSync(lockPath).mtimeMs)} ago`;
   } catch {
-    return undefined; // vanished: just retry
+    // released meanwhile
   }
-  return undefined;
+  if (!owner) return `holder unknown${refreshed}`;
+  return (
+    `held by pid ${owner.pid}${owner.host ? ` on ${owner.host}` : ''} ` +
+    `since ${new Date(owner.created_at).toISOString()}${refreshed}`
+  );
 }
 
 /**
- * Removes an abandoned lock without removing a fresh one that another process created in the
- * meantime: the file is first renamed to a private name, then checked; if it turns out to be someone
- * else's new lock it is put back (link fails if yet another lock appeared, in which case that one wins).
+ * A plain file at the lock path is the O_EXCL lock file of earlier kinfra builds (proper-lockfile
+ * cannot remove it: it is not a directory). Left by a crash, it is removed once it is older than the
+ * stale age, as an abandoned lock would be; a younger one is waited for.
  */
-function breakStaleLock(lockPath: string, judged: LockInfo | undefined): void {
-  const aside = `${lockPath}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+function removeStaleLegacyLock(lockPath: string, staleMs: number): void {
   try {
-    fs.renameSync(lockPath, aside);
+    const st = fs.statSync(lockPath);
+    if (st.isFile() && Date.now() - st.mtimeMs > staleMs) fs.unlinkSync(lockPath);
   } catch {
-    return; // someone else broke it first
+    // no lock there, or removed meanwhile
   }
-  const now = readLockInfo(aside);
-  const same = judged ? now !== undefined && now.token === judged.token : now === undefined;
-  if (!same) {
-    try {
-      fs.linkSync(aside, lockPath);
-    } catch {
-      // another process already holds a new lock; ours was a fresh lock we must not keep away
-    }
-  }
+}
+
+function isLegacyLock(lockPath: string): boolean {
   try {
-    fs.unlinkSync(aside);
+    return fs.statSync(lockPath).isFile();
   } catch {
-    // ignore
+    return false;
   }
 }
 
 export interface HeldLock {
   readonly path: string;
+  /** Set once the lock is known to be lost (removed or taken over while held). */
+  readonly lost: LockCompromisedError | undefined;
+  /** Removes the lock if it is still ours; idempotent. A lost lock is left alone and reported in `lost`. */
   release(): void;
 }
 
 export async function acquireLock(lockPath: string, options: LockOptions = {}): Promise<HeldLock> {
+  const target = path.resolve(lockPath);
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const staleMs = options.staleMs ?? DEFAULT_LOCK_STALE_MS;
+  const staleMs = Math.max(options.staleMs ?? DEFAULT_LOCK_STALE_MS, MIN_LOCK_STALE_MS);
   const retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
   const started = now();
-  const info: LockInfo = {
-    pid: process.pid,
-    host: os.hostname(),
-    created_at: 0,
-    token: randomBytes(8).toString('hex'),
-  };
+  const token = randomBytes(8).toString('hex');
+  let lost: LockCompromisedError | undefined;
+  // proper-lockfile locks "a file" through `${file}.lock`; here the lock path itself is given, so the
+  // file is only the library's key and `lockfilePath` is the lock. No realpath: it needs the file.
+  const libraryOptions = { lockfilePath: target, realpath: false };
 
   for (;;) {
-    info.created_at = now();
-    let fd: number | undefined;
     try {
-      fd = fs.openSync(lockPath, 'wx', 0o644);
-      fs.writeSync(fd, JSON.stringify(info));
-      fs.fsyncSync(fd);
+      await acquireDirLock(target, {
+        ...libraryOptions,
+        stale: staleMs,
+        update: updateIntervalMs(staleMs),
+        retries: 0, // waiting is ours (bounded by time, with an injectable clock)
+        onCompromised: () => {
+          // Called from the refresh timer: throwing here (the library's default) would crash the
+          // process. The library's error says little ("Unable to update lock within the stale
+          // threshold", or the stat error with its code replaced by ECOMPROMISED): say what happened.
+          lost ??= new LockCompromisedError(
+            target,
+            fs.existsSync(target) ? 'another process took it over' : 'it was removed',
+          );
+        },
+      });
+      break;
     } catch (err) {
-      if (fd !== undefined) {
-        // created but could not write: do not leave a half lock behind
-        fs.closeSync(fd);
-        fs.rmSync(lockPath, { force: true });
-        throw err;
-      }
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = readLockInfo(lockPath);
-      if (staleReason(lockPath, holder, now(), staleMs) !== undefined) {
-        breakStaleLock(lockPath, holder);
-        continue;
-      }
-      const waited = now() - started;
-      if (waited >= timeoutMs) throw new LockTimeoutError(lockPath, waited, describeHolder(holder));
-      await sleep(retryMs + Math.floor(Math.random() * retryMs));
-      continue;
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: the library found a stale legacy lock file and could not remove it.
+      if (code !== 'ELOCKED' && !(code === 'ENOTDIR' && isLegacyLock(target))) throw err;
+      removeStaleLegacyLock(target, staleMs);
     }
-    fs.closeSync(fd);
-    const token = info.token;
-    let released = false;
-    return {
-      path: lockPath,
-      release(): void {
-        if (released) return;
-        released = true;
-        // Only remove the lock if it is still ours (it may have been broken as stale).
-        const current = readLockInfo(lockPath);
-        if (current?.token === token) fs.rmSync(lockPath, { force: true });
-      },
-    };
+    const waited = now() - started;
+    if (waited >= timeoutMs) {
+      throw new LockTimeoutError(target, waited, describeHolder(target), staleMs);
+    }
+    await sleep(retryMs + Math.floor(Math.random() * retryMs));
   }
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: os.hostname(),
+    created_at: Date.now(),
+    token,
+  };
+  fs.writeFileSync(ownerPathOf(target), JSON.stringify(owner));
+
+  let released = false;
+  return {
+    path: target,
+    get lost() {
+      return lost;
+    },
+    release(): void {
+      if (released) return;
+      released = true;
+      if (lost) return; // the library has already dropped it; the directory is not ours
+      if (readLockOwner(target)?.token !== token) {
+        // Removed (by hand) and taken by another command since our last refresh: the library does
+        // not know yet. Let it forget the lock (its `fs` option, with a removal that does nothing)
+        // without removing the other holder's directory.
+        lost = new LockCompromisedError(target, 'it was removed or taken over by another process');
+        try {
+          unlockSync(target, { ...libraryOptions, fs: { ...fs, rmdirSync: () => undefined } });
+        } catch {
+          // already forgotten
+        }
+        return;
+      }
+      fs.rmSync(ownerPathOf(target), { force: true });
+      try {
+        unlockSync(target, libraryOptions);
+      } catch (err) {
+        // Gone between its last refresh and now.
+        lost = new LockCompromisedError(target, (err as Error).message);
+      }
+    },
+  };
 }
 
+/**
+ * Runs `fn` under the lock and releases it whatever happens. If `fn` succeeded but the lock was lost
+ * meanwhile, the result is a LockCompromisedError (the work may have raced another holder); if `fn`
+ * failed, its own error is the one reported.
+ */
 export async function withLock<T>(
   lockPath: string,
   fn: () => Promise<T> | T,
   options?: LockOptions,
 ): Promise<T> {
   const lock = await acquireLock(lockPath, options);
+  let result: T;
   try {
-    return await fn();
+    result = await fn();
   } finally {
     lock.release();
   }
+  if (lock.lost) throw lock.lost;
+  return result;
 }

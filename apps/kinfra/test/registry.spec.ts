@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LockTimeoutError, acquireLock } from '../src/file-lock';
+import { LockTimeoutError, acquireLock, ownerPathOf } from '../src/file-lock';
 import {
   RegistryCorruptError,
   emptyRegistry,
@@ -126,6 +126,22 @@ describe('registry', () => {
   });
 });
 
+/** The holder record of a lock. */
+function ownerOf(lockPath: string): { pid: number; token: string } {
+  return JSON.parse(fs.readFileSync(ownerPathOf(lockPath), 'utf8'));
+}
+
+/**
+ * A lock directory as another process leaves it: its holder record, and an mtime `ageMs` in the past
+ * (a holder refreshes the mtime while it lives; a dead one stops).
+ */
+function placeLock(lockPath: string, owner: object, ageMs: number): void {
+  fs.mkdirSync(lockPath);
+  fs.writeFileSync(ownerPathOf(lockPath), JSON.stringify(owner));
+  const mtime = new Date(Date.now() - ageMs);
+  fs.utimesSync(lockPath, mtime, mtime);
+}
+
 describe('lock file', () => {
   let dir: string;
   beforeEach(() => {
@@ -136,7 +152,7 @@ describe('lock file', () => {
   it('is exclusive: a second acquirer waits until the first releases', async () => {
     const lockPath = path.join(dir, 'x.lock');
     const first = await acquireLock(lockPath);
-    const info = JSON.parse(fs.readFileSync(lockPath, 'utf8'));
+    const info = ownerOf(lockPath);
     expect(info.pid).toBe(process.pid);
     let second = false;
     const pending = acquireLock(lockPath, { retryMs: 5 }).then((l) => {
@@ -170,34 +186,37 @@ describe('lock file', () => {
     held.release();
   });
 
-  it('breaks a lock whose process is gone', async () => {
+  it('breaks a lock whose process is gone (it stopped refreshing the lock)', async () => {
     const lockPath = path.join(dir, 'x.lock');
-    // a pid that cannot exist (above pid_max on Linux)
-    fs.writeFileSync(
+    // a pid that cannot exist (above pid_max on Linux), last refreshed longer ago than the stale age
+    placeLock(
       lockPath,
-      JSON.stringify({ pid: 2 ** 30, host: os.hostname(), created_at: Date.now(), token: 'dead' }),
+      { pid: 2 ** 30, host: os.hostname(), created_at: Date.now() - 3_000, token: 'dead' },
+      3_000,
     );
-    const lock = await acquireLock(lockPath, { timeoutMs: 500 });
-    expect(JSON.parse(fs.readFileSync(lockPath, 'utf8')).pid).toBe(process.pid);
+    const lock = await acquireLock(lockPath, { timeoutMs: 500, staleMs: 2_000 });
+    expect(ownerOf(lockPath).pid).toBe(process.pid);
     lock.release();
   });
 
   it('breaks a lock older than the stale age even if its pid is alive', async () => {
     const lockPath = path.join(dir, 'x.lock');
-    fs.writeFileSync(
+    placeLock(
       lockPath,
-      JSON.stringify({ pid: process.pid, host: os.hostname(), created_at: 1_000, token: 'old' }),
+      { pid: process.pid, host: os.hostname(), created_at: Date.now() - 20_000, token: 'old' },
+      20_000,
     );
-    const lock = await acquireLock(lockPath, { staleMs: 10_000, now: () => 1_000 + 20_000 });
-    expect(JSON.parse(fs.readFileSync(lockPath, 'utf8')).token).not.toBe('old');
+    const lock = await acquireLock(lockPath, { staleMs: 10_000, timeoutMs: 500 });
+    expect(ownerOf(lockPath).token).not.toBe('old');
     lock.release();
   });
 
   it('does not break a young lock of a live process', async () => {
     const lockPath = path.join(dir, 'x.lock');
-    fs.writeFileSync(
+    placeLock(
       lockPath,
-      JSON.stringify({ pid: process.pid, host: os.hostname(), created_at: 5_000, token: 'live' }),
+      { pid: process.pid, host: os.hostname(), created_at: Date.now(), token: 'live' },
+      0,
     );
     let now = 5_000;
     await expect(
@@ -210,6 +229,6 @@ describe('lock file', () => {
         },
       }),
     ).rejects.toBeInstanceOf(LockTimeoutError);
-    expect(JSON.parse(fs.readFileSync(lockPath, 'utf8')).token).toBe('live');
+    expect(ownerOf(lockPath).token).toBe('live');
   });
 });
