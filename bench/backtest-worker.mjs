@@ -13,7 +13,7 @@
 // Needs the built packages (pnpm --filter @ktrdr/backtest-worker... build).
 // Options: --sizes=1e5,1e6,5e6 --repeat=3 --max-seconds=240 --checkpoint-bars=5e6
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import { arg, loadBuilt, sizesArg } from './lib.mjs';
@@ -44,7 +44,12 @@ const options = {
 };
 
 // A loopback sink for the backend: drains each request and acknowledges it (the fake backend of the
-// tests parses and keeps every body, which would bill the backend's work to the worker).
+// tests parses and keeps every body, which would bill the backend's work to the worker). It runs in
+// a thread of its own, as the backend is another process: the worker's event loop carries only the
+// worker.
+const SINK = `
+const http = require('node:http');
+const { parentPort } = require('node:worker_threads');
 const sink = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
@@ -52,10 +57,21 @@ const sink = http.createServer((req, res) => {
     res.end('{"acknowledged":true}');
   });
 });
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+sink.listen(0, '127.0.0.1', () => parentPort.postMessage(sink.address().port));
+parentPort.on('message', () => { sink.closeAllConnections(); sink.close(() => process.exit(0)); });
+`;
+const sinkThread = new Worker(SINK, { eval: true });
+const sinkPort = await new Promise((resolve, reject) => {
+  sinkThread.once('message', resolve);
+  sinkThread.once('error', reject);
+});
 const backend = {
-  baseUrl: `http://127.0.0.1:${sink.address().port}/api/v1`,
-  stop: () => new Promise((r) => (sink.closeAllConnections(), sink.close(r))),
+  baseUrl: `http://127.0.0.1:${sinkPort}/api/v1`,
+  stop: () =>
+    new Promise((r) => {
+      sinkThread.once('exit', r);
+      sinkThread.postMessage('stop');
+    }),
 };
 const client = new wr.BackendClient({
   baseUrl: backend.baseUrl,

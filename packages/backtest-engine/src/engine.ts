@@ -269,10 +269,13 @@ function buildResult(
     trades,
     risk_free_rate: rf,
   });
-  const equityCurve: EquityPoint[] = downsampleMinMax(equity, MAX_EQUITY_POINTS).map((i) => ({
-    time: isoTime(bars.time[i]),
-    equity: equity[i],
-  }));
+  const equityCurve: EquityPoint[] = Array.from(
+    downsampleMinMax(equity, MAX_EQUITY_POINTS),
+    (i) => ({
+      time: isoTime(bars.time[i]),
+      equity: equity[i],
+    }),
+  );
   return {
     ...metrics,
     final_equity: finalCash, // always flat after the close-out at the last bar

@@ -419,15 +419,48 @@ describe('the engine against an independent reference over the same trades', () 
 
 describe('downsampleMinMax', () => {
   it('keeps everything when short and the first, last and bucket extremes otherwise', () => {
-    expect(downsampleMinMax([1, 2, 3], 10)).toEqual([0, 1, 2]);
+    expect(Array.from(downsampleMinMax([1, 2, 3], 10))).toEqual([0, 1, 2]);
     const v = Array.from({ length: 1000 }, (_, i) => Math.sin(i / 7) + (i === 613 ? -5 : 0));
-    const idx = downsampleMinMax(v, 50);
+    const idx = Array.from(downsampleMinMax(v, 50));
     expect(idx.length).toBeLessThanOrEqual(50);
     expect(idx[0]).toBe(0);
     expect(idx[idx.length - 1]).toBe(999);
     expect(idx).toContain(613); // the spike survives
     expect([...idx].sort((a, b) => a - b)).toEqual(idx); // in time order
     expect(() => downsampleMinMax(v, 3)).toThrow(RangeError);
+  });
+});
+
+describe('downsampleMinMax against a plain reference', () => {
+  /** The buckets written the plainest way: min and max of each (first on ties), in time order. */
+  function reference(values: number[], maxPoints: number): number[] {
+    const n = values.length;
+    if (n <= maxPoints) return values.map((_, i) => i);
+    const buckets = Math.floor((maxPoints - 2) / 2);
+    const out = [0];
+    for (let b = 0; b < buckets; b++) {
+      const from = 1 + Math.floor((b * (n - 2)) / buckets);
+      const to = 1 + Math.floor(((b + 1) * (n - 2)) / buckets);
+      if (to <= from) continue;
+      const slice = values.slice(from, to);
+      const lo = from + slice.indexOf(Math.min(...slice));
+      const hi = from + slice.indexOf(Math.max(...slice));
+      out.push(...(lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]));
+    }
+    out.push(n - 1);
+    return out;
+  }
+  it.each([
+    [1000, 50],
+    [1001, 4],
+    [777, 776],
+    [5000, 1234],
+  ])('%i points into %i (with ties)', (n, maxPoints) => {
+    let seed = n;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    // Rounded to a few levels so that many buckets hold equal values.
+    const v = Array.from({ length: n }, () => Math.round(rand() * 8));
+    expect(Array.from(downsampleMinMax(v, maxPoints))).toEqual(reference(v, maxPoints));
   });
 });
 
