@@ -1,4 +1,4 @@
-import { encodeArtifactChunk, envelopeMessage } from '@ktrdr/contracts';
+import { encodeArtifactChunk, envelopeMessage, type ArtifactChunkMeta } from '@ktrdr/contracts';
 import { Worker } from 'node:worker_threads';
 import {
   CheckpointType,
@@ -304,7 +304,12 @@ export class RunningJob {
           const c = next++;
           const from = c * size;
           const to = Math.min(total, from + size);
-          const outcome = await this.uploadChunk(a, c, chunks, from, to, total, wake, () => stop);
+          const outcome = await this.uploadChunk(
+            a,
+            { chunk_index: c, chunk_count: chunks, first_row: from, total_rows: total },
+            to,
+            { wake, stopped: () => stop },
+          );
           if (outcome !== null) {
             stop ??= outcome;
             ended.abort();
@@ -323,27 +328,19 @@ export class RunningJob {
   /**
    * One chunk, retried with backoff on network errors and 5xx. Null when it is stored; otherwise
    * how the uploads end (409: done, the completion report finds out the rest; a refusal: failed).
-   * `wake` cuts a backoff short (abort, or another lane ended the uploads: `stopped()` says how).
+   * `lanes.wake` cuts a backoff short (abort, or another lane ended the uploads: `stopped()` says
+   * how). `place` says where the chunk is (rows first_row .. end - 1 of total_rows).
    */
   private async uploadChunk(
     a: JobArtifact,
-    c: number,
-    chunks: number,
-    from: number,
-    to: number,
-    total: number,
-    wake: AbortSignal,
-    stopped: () => UploadOutcome | null,
+    place: Pick<ArtifactChunkMeta, 'chunk_index' | 'chunk_count' | 'first_row' | 'total_rows'>,
+    end: number,
+    lanes: { wake: AbortSignal; stopped: () => UploadOutcome | null },
   ): Promise<UploadOutcome | null> {
-    const meta = {
-      lease_token: this.leaseToken,
-      chunk_index: c,
-      chunk_count: chunks,
-      first_row: from,
-      total_rows: total,
-      columns: a.columns,
-    };
-    const bytes = encodeArtifactChunk(a.data, from, to);
+    const meta: ArtifactChunkMeta = { ...place, lease_token: this.leaseToken, columns: a.columns };
+    const { chunk_index: c, chunk_count: chunks, total_rows: total } = place;
+    const { wake, stopped } = lanes;
+    const bytes = encodeArtifactChunk(a.data, place.first_row, end);
     for (let attempt = 0; ; attempt++) {
       const res = await this.client.uploadArtifactChunk(
         this.operationId,
