@@ -1,18 +1,19 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   statSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import { allocBars, Bars, filterBarsByTime } from './bars';
 import type { BarsCache } from './cache';
+import { decimalAt, timeAt } from './csv-scan';
 import { isSynthSymbol, synthBars, type AbortFlag } from './synth';
 import { parseTimeframe } from './timeframe';
-import { parseIsoTime, parseTimestamp, TimeLike, toEpochMs } from './time';
+import { parseTimestamp, TimeLike, toEpochMs } from './time';
 
 /** Error raised for unreadable or invalid market data; `line` is 1-based when known. */
 export class MarketDataError extends Error {
@@ -61,92 +62,6 @@ function normaliseHeader(name: string): string {
 function parseNumber(text: string): number {
   const s = unquote(text);
   return NUMBER_PATTERN.test(s) ? Number(s) : NaN;
-}
-
-/** Exact powers of ten (10^k is a double exactly for k <= 22). */
-const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
-
-/**
- * `Number(text)` for a plain decimal (`[+-]digits[.digits]`, at most 15 significant digits, no
- * spaces, quotes or exponent), else NaN (the caller then takes the general path). The digits form
- * an exact integer m < 2^53 and 10^k is exact, so m / 10^k is the correctly rounded value, the
- * same double `Number` gives.
- */
-function fastDecimal(text: string | undefined): number {
-  if (text === undefined) return NaN;
-  const len = text.length;
-  let i = 0;
-  let neg = false;
-  const first = text.charCodeAt(0);
-  if (first === 45 || first === 43) {
-    neg = first === 45;
-    i = 1;
-  }
-  let m = 0;
-  let digits = 0;
-  let frac = -1;
-  for (; i < len; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 46) {
-      if (frac >= 0) return NaN;
-      frac = 0;
-      continue;
-    }
-    const d = ch - 48;
-    if (d < 0 || d > 9) return NaN;
-    m = m * 10 + d;
-    digits++;
-    if (frac >= 0) frac++;
-  }
-  if (digits === 0 || digits > 15) return NaN;
-  const k = frac > 0 ? frac : 0;
-  const x = k === 0 ? m : m / POW10[k];
-  return neg ? -x : x;
-}
-
-let fastDayKey = -1;
-let fastDayMs = NaN;
-
-const d2 = (s: string, i: number): number => {
-  const a = s.charCodeAt(i) - 48;
-  const b = s.charCodeAt(i + 1) - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : NaN;
-};
-
-/**
- * `parseTimestamp(text)` for `YYYY-MM-DD`, `YYYY-MM-DD[T ]HH:MM[:SS]` with an optional `Z`
- * (UTC), else NaN (the caller then takes the general path). The day is checked and converted
- * once per day (as `parseIsoTime` does it), the clock by digits.
- */
-function fastIsoTime(text: string | undefined): number {
-  if (text === undefined) return NaN;
-  let len = text.length;
-  if (len > 10 && text.charCodeAt(len - 1) === 90) len--; // Z
-  if (len !== 10 && len !== 16 && len !== 19) return NaN;
-  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return NaN;
-  const y = d2(text, 0) * 100 + d2(text, 2);
-  const mo = d2(text, 5);
-  const d = d2(text, 8);
-  const key = y * 10000 + mo * 100 + d;
-  if (!(key >= 0)) return NaN;
-  if (key !== fastDayKey) {
-    const ms = parseIsoTime(text.slice(0, 10));
-    if (!Number.isFinite(ms)) return NaN;
-    fastDayKey = key;
-    fastDayMs = ms;
-  }
-  if (len === 10) return text.length === 10 ? fastDayMs : NaN;
-  const sep = text.charCodeAt(10);
-  if ((sep !== 84 && sep !== 32) || text.charCodeAt(13) !== 58) return NaN;
-  const hh = d2(text, 11);
-  const mm = d2(text, 14);
-  let ss = 0;
-  if (len === 19) {
-    if (text.charCodeAt(16) !== 58) return NaN;
-    ss = d2(text, 17);
-  }
-  if (!(hh <= 23 && mm <= 59 && ss <= 59)) return NaN;
-  return fastDayMs + ((hh * 60 + mm) * 60 + ss) * 1000;
 }
 
 /** A Yahoo-style missing row: every price is `null` (or empty). */
@@ -241,33 +156,262 @@ function planColumns(header: string[]): ColumnPlan | string {
   };
 }
 
+/** Bytes kept readable after the data in a read buffer (the scanners' fixed-width reads). */
+const SLACK = 64;
+/** Bytes read from a file at a time (a buffer this size is reused for the whole file). */
+const CHUNK = 1 << 18;
+
+/** Where the bytes of a CSV come from, and the text of one of its lines for the general path. */
+interface CsvInput {
+  /** Holds the first bytes, `buf[0, end)`, and at least SLACK more bytes. */
+  buf: Buffer;
+  end: number;
+  /** Total bytes when known (0 otherwise), to size the columns. */
+  size: number;
+  /** Reads up to `length` more bytes into `buf` at `offset`, 0 at the end; null: all is in `buf`. */
+  read: ((buf: Buffer, offset: number, length: number) => number) | null;
+  /** Line `lineNo` (1-based, after a BOM) without its line break; its bytes are `buf[start, end)`. */
+  line(buf: Buffer, start: number, end: number, lineNo: number): string;
+}
+
+/** A window on the input: whole lines up to `lastNl` (the last `\n` in `buf[0, end)`, or -1). */
+class ByteWindow {
+  buf: Buffer;
+  end: number;
+  lastNl: number;
+  eof: boolean;
+  /** Input bytes dropped before `buf[0]`. */
+  base = 0;
+
+  constructor(private readonly input: CsvInput) {
+    this.buf = input.buf;
+    this.end = input.end;
+    this.eof = input.read === null;
+    this.lastNl = this.end > 0 ? this.buf.lastIndexOf(10, this.end - 1) : -1;
+  }
+
+  /** Keeps `buf[from, end)` (moved to the start, so the caller's index becomes 0) and reads more. */
+  fill(from: number): void {
+    const read = this.input.read;
+    if (read === null) {
+      this.eof = true;
+      return;
+    }
+    const keep = this.end - from;
+    if (from > 0) this.buf.copyWithin(0, from, this.end);
+    if (keep + SLACK >= this.buf.length) {
+      const grown = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(grown, 0, 0, keep);
+      this.buf = grown;
+    }
+    this.base += from;
+    this.end = keep;
+    const k = read(this.buf, keep, this.buf.length - SLACK - keep);
+    if (k > 0) this.end += k;
+    else this.eof = true;
+    this.lastNl = this.end > 0 ? this.buf.lastIndexOf(10, this.end - 1) : -1;
+  }
+}
+
+/** Cell roles of the fast path (index into its scratch values). */
+const SKIP = 0;
+const TIME = 1;
+const OPEN = 2;
+const HIGH = 3;
+const LOW = 4;
+const CLOSE = 5;
+const VOLUME = 6;
+
+/** What the general path made of a line. */
+const ROW = 0;
+const BLANK = 1;
+const NO_PRICES = 2;
+
+/** `a` copied to a new array of `length` values. */
+function resized(a: Float64Array, length: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(length);
+  b.set(a.subarray(0, Math.min(a.length, length)));
+  return b;
+}
+
+/** The columns being filled (`n` rows of `cap`), whether the times are increasing so far. */
+class Columns {
+  time: Float64Array<ArrayBuffer>;
+  open: Float64Array<ArrayBuffer>;
+  high: Float64Array<ArrayBuffer>;
+  low: Float64Array<ArrayBuffer>;
+  close: Float64Array<ArrayBuffer>;
+  volume: Float64Array<ArrayBuffer>;
+  n = 0;
+  sorted = true;
+  prevTime = -Infinity;
+  /** Number of the line read last. */
+  line = 0;
+  /** Line numbers (for errors): row k is on line k + shift of the last pair (row, shift) <= k. */
+  readonly shifts: number[] = [];
+  shift = -1;
+
+  constructor(public cap: number) {
+    this.time = new Float64Array(cap);
+    this.open = new Float64Array(cap);
+    this.high = new Float64Array(cap);
+    this.low = new Float64Array(cap);
+    this.close = new Float64Array(cap);
+    this.volume = new Float64Array(cap);
+  }
+
+  /** Makes room for more rows. */
+  grow(): void {
+    this.resize(Math.ceil(this.cap * 1.5) + 1024);
+  }
+
+  resize(cap: number): void {
+    this.cap = cap;
+    this.time = resized(this.time, cap);
+    this.open = resized(this.open, cap);
+    this.high = resized(this.high, cap);
+    this.low = resized(this.low, cap);
+    this.close = resized(this.close, cap);
+    this.volume = resized(this.volume, cap);
+  }
+
+  /** Appends a valid bar read on line `this.line` (room checked by the caller). */
+  add(t: number, o: number, h: number, l: number, c: number, v: number): void {
+    const n = this.n;
+    if (t <= this.prevTime) this.sorted = false;
+    this.prevTime = t;
+    this.time[n] = t;
+    this.open[n] = o;
+    this.high[n] = h;
+    this.low[n] = l;
+    this.close[n] = c;
+    this.volume[n] = v;
+    if (this.line - n !== this.shift) this.shiftAt(n, this.line);
+    this.n = n + 1;
+  }
+
+  /** Row n is on line `line`, not right after row n - 1. */
+  shiftAt(n: number, line: number): void {
+    this.shift = line - n;
+    this.shifts.push(n, this.shift);
+  }
+
+  lineOf(k: number): number {
+    const s = this.shifts;
+    let i = 0;
+    while (i + 2 < s.length && s[i + 2] <= k) i += 2;
+    return k + s[i + 1];
+  }
+}
+
 /**
- * Parses CSV text in the documented format (see README). `source` names the file in errors.
- * Rows are validated (line numbers in errors) and returned sorted by time; `bars.source` says
- * which columns were used.
+ * The fast path: adds the rows of the lines from `p` on (whole lines, up to `lastNl`) while they
+ * are common rows: the cells by `layout` (a role per column), each ended by `,` or the line end
+ * (`\n` or `\r\n`), read by `timeAt`/`decimalAt`, and a valid bar. Returns where it stopped: after
+ * `lastNl`, at a line it does not take, or with the columns full.
  */
-export function parseBarsCsv(
-  text: string,
-  symbol: string,
-  timeframe: string,
-  source = '<csv>',
-): Bars {
+function fastRows(
+  buf: Uint8Array,
+  p: number,
+  lastNl: number,
+  layout: Uint8Array,
+  vals: Float64Array,
+  cols: Columns,
+): number {
+  const last = layout.length - 1;
+  // The columns do not grow in here: their arrays are held in locals (`Columns.add` is for the
+  // general path's rows).
+  const { cap, time, open, high, low, close, volume } = cols;
+  let n = cols.n;
+  let line = cols.line;
+  let prev = cols.prevTime;
+  let sorted = cols.sorted;
+  while (p <= lastNl && n < cap) {
+    let q = p;
+    let k = 0;
+    for (; k <= last; k++) {
+      const role = layout[k];
+      let ch: number;
+      if (role === SKIP) {
+        ch = buf[q];
+        while (ch !== 44 && ch !== 10) ch = buf[++q];
+      } else {
+        q = role === TIME ? timeAt(buf, q, vals, TIME) : decimalAt(buf, q, vals, role);
+        if (q < 0) break; // not a spelling the fast path takes
+        ch = buf[q];
+      }
+      if (k < last) {
+        if (ch !== 44) break;
+        q++;
+      } else if (ch === 13 && buf[q + 1] === 10) {
+        q++;
+      } else if (ch !== 10) {
+        break;
+      }
+    }
+    if (k <= last) break;
+    const t = vals[TIME];
+    const o = vals[OPEN];
+    const h = vals[HIGH];
+    const l = vals[LOW];
+    const c = vals[CLOSE];
+    const v = vals[VOLUME];
+    // A row the general path would reject goes there, to be reported.
+    if (!(o > 0 && l > 0 && c > 0 && v >= 0 && h >= Math.max(o, c, l) && l <= Math.min(o, c))) {
+      break;
+    }
+    line++;
+    if (line - n !== cols.shift) cols.shiftAt(n, line);
+    if (t <= prev) sorted = false;
+    prev = t;
+    time[n] = t;
+    open[n] = o;
+    high[n] = h;
+    low[n] = l;
+    close[n] = c;
+    volume[n] = v;
+    n++;
+    p = q + 1;
+  }
+  cols.n = n;
+  cols.line = line;
+  cols.prevTime = prev;
+  cols.sorted = sorted;
+  return p;
+}
+
+/**
+ * The CSV parser (format in README) over bytes. The common row (one cell of each field in the
+ * spellings of `decimalAt`/`timeAt`, a valid bar) is read straight from the bytes; any other line
+ * is decoded and goes the general way, which handles (and reports) everything else with the same
+ * results. Rows are validated (line numbers in errors) and returned sorted by time.
+ */
+function parseCsvInput(input: CsvInput, symbol: string, timeframe: string, source: string): Bars {
+  const win = new ByteWindow(input);
+  let p = 0;
+  while (p > win.lastNl && !win.eof) win.fill(p);
   parseTimeframe(timeframe);
   const fail = (line: number, msg: string): never => {
     throw new MarketDataError(`${source}:${line}: ${msg}`, source, line);
   };
-  let body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (!body.endsWith('\n')) body += '\n';
+  let buf = win.buf;
+  // The first line is whole in the window: a BOM is there if the input has one.
+  if (win.end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) p = 3;
 
   // Header: first non-empty line.
-  let pos = 0;
   let lineNo = 0;
   let header: string | undefined;
-  while (pos < body.length) {
-    const nl = body.indexOf('\n', pos);
-    const raw = body.slice(pos, nl).replace(/\r$/, '');
-    pos = nl + 1;
-    lineNo++;
+  for (;;) {
+    while (p > win.lastNl && !win.eof) {
+      win.fill(p);
+      p = 0;
+    }
+    buf = win.buf;
+    if (p >= win.end) break;
+    const nl = p <= win.lastNl ? buf.indexOf(10, p) : win.end;
+    const e = nl > p && buf[nl - 1] === 13 ? nl - 1 : nl;
+    const raw = input.line(buf, p, e, ++lineNo);
+    p = nl + 1;
     if (raw.trim() !== '') {
       header = raw;
       break;
@@ -290,60 +434,48 @@ export function parseBarsCsv(
   }
   const nCols = headerCells.length;
 
-  // Upper bound on rows for allocation.
-  let maxRows = 0;
-  for (let p = pos; p < body.length; p = body.indexOf('\n', p) + 1) maxRows++;
-  const out = allocBars(symbol, timeframe, maxRows);
-  const lines = new Float64Array(maxRows);
-  let n = 0;
+  // Room for the rows: the lines in the window when it holds the whole input, else an estimate
+  // from their length (the columns grow when it is short, and are cut to length at the end).
+  let cap = 0;
+  for (let q = p; q <= win.lastNl; q = buf.indexOf(10, q) + 1) cap++;
+  if (win.eof || win.base + win.end === input.size) {
+    if (win.end > Math.max(p, win.lastNl + 1)) cap++; // a last line without a line break
+  } else {
+    const left = input.size - (win.base + p);
+    const seen = win.lastNl + 1 - p;
+    cap = seen > 0 && left > seen ? Math.ceil((cap * left) / seen) + 1024 : 2 * cap + 1024;
+  }
+  const cols = new Columns(cap);
+  cols.line = lineNo;
   let skipped = 0;
-  let sorted = true;
+
+  const layout = new Uint8Array(nCols);
+  const fast = plan.time.length === 1;
+  if (fast) {
+    layout[plan.time[0]] = TIME;
+    layout[plan.open] = OPEN;
+    layout[plan.high] = HIGH;
+    layout[plan.low] = LOW;
+    layout[plan.close] = CLOSE;
+    if (plan.volume >= 0) layout[plan.volume] = VOLUME;
+  }
+  const vals = new Float64Array(VOLUME + 1); // by role; volume stays 0 without a column
+
+  // The general path: one decoded line; a row's values go to `row` (time, open, ..., volume).
+  const row = new Float64Array(6);
   const timeText = (cells: string[]): string => plan.time.map((k) => unquote(cells[k])).join('T');
-  const fastTime = plan.time.length === 1 ? plan.time[0] : -1;
-  const { open: iOpen, high: iHigh, low: iLow, close: iClose, volume: iVolume } = plan;
-  while (pos < body.length) {
-    const nl = body.indexOf('\n', pos);
-    const end = nl > pos && body.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-    const raw = body.slice(pos, end);
-    pos = nl + 1;
-    lineNo++;
+  const general = (raw: string, line: number): number => {
     const c0 = raw.charCodeAt(0);
-    if (raw.length === 0 || ((c0 <= 32 || c0 >= 127) && raw.trim() === '')) continue;
+    if (raw.length === 0 || ((c0 <= 32 || c0 >= 127) && raw.trim() === '')) return BLANK;
     const cells = raw.split(',');
-    if (cells.length !== nCols) fail(lineNo, `expected ${nCols} fields, got ${cells.length}`);
-    // Fast path for the common row (one ISO or plain-decimal cell per field, a valid bar): the
-    // same values as the general path below, which handles (and reports) everything else.
-    if (fastTime >= 0) {
-      const t = fastIsoTime(cells[fastTime]);
-      const o = fastDecimal(cells[iOpen]);
-      const h = fastDecimal(cells[iHigh]);
-      const l = fastDecimal(cells[iLow]);
-      const c = fastDecimal(cells[iClose]);
-      const v = iVolume >= 0 ? fastDecimal(cells[iVolume]) : 0;
-      // NaN fails every comparison: any cell the fast path did not take goes the general way.
-      if (t === t && o > 0 && h > 0 && l > 0 && c > 0 && v >= 0 && v < Infinity) {
-        if (h < Infinity && h >= Math.max(o, c, l) && l <= Math.min(o, c)) {
-          if (n > 0 && t <= out.time[n - 1]) sorted = false;
-          out.time[n] = t;
-          out.open[n] = o;
-          out.high[n] = h;
-          out.low[n] = l;
-          out.close[n] = c;
-          out.volume[n] = v;
-          lines[n] = lineNo;
-          n++;
-          continue;
-        }
-      }
-    }
+    if (cells.length !== nCols) fail(line, `expected ${nCols} fields, got ${cells.length}`);
     if ([plan.open, plan.high, plan.low, plan.close].every((k) => isEmptyValue(cells[k]))) {
-      skipped++; // e.g. Yahoo's "null" rows for days without data
-      continue;
+      return NO_PRICES; // e.g. Yahoo's "null" rows for days without data
     }
     const t = parseTimestamp(timeText(cells));
     if (!Number.isFinite(t)) {
       fail(
-        lineNo,
+        line,
         `invalid timestamp ${JSON.stringify(timeText(cells))} in column "${plan.info.time}" (expected ISO-8601 such as 2024-01-02 or 2024-01-02T14:30:00-05:00, or integer epoch seconds/milliseconds)`,
       );
     }
@@ -360,86 +492,164 @@ export function parseBarsCsv(
     ];
     for (const [name, x, k] of values) {
       if (!Number.isFinite(x) || x <= 0) {
-        fail(lineNo, `${name} must be a positive number, got ${JSON.stringify(unquote(cells[k]))}`);
+        fail(line, `${name} must be a positive number, got ${JSON.stringify(unquote(cells[k]))}`);
       }
     }
     if (!Number.isFinite(v) || v < 0) {
       fail(
-        lineNo,
+        line,
         `volume must be a number >= 0, got ${JSON.stringify(unquote(cells[plan.volume]))}`,
       );
     }
-    if (h < Math.max(o, c, l)) fail(lineNo, `high ${h} is below open/close/low`);
-    if (l > Math.min(o, c)) fail(lineNo, `low ${l} is above open/close`);
-    if (n > 0 && t <= out.time[n - 1]) sorted = false;
-    out.time[n] = t;
-    out.open[n] = o;
-    out.high[n] = h;
-    out.low[n] = l;
-    out.close[n] = c;
-    out.volume[n] = v;
-    lines[n] = lineNo;
-    n++;
+    if (h < Math.max(o, c, l)) fail(line, `high ${h} is below open/close/low`);
+    if (l > Math.min(o, c)) fail(line, `low ${l} is above open/close`);
+    row[0] = t;
+    row[1] = o;
+    row[2] = h;
+    row[3] = l;
+    row[4] = c;
+    row[5] = v;
+    return ROW;
+  };
+
+  for (;;) {
+    if (p > win.lastNl && !win.eof) {
+      win.fill(p);
+      p = 0;
+      continue;
+    }
+    if (p >= win.end) break;
+    buf = win.buf;
+    if (fast && p <= win.lastNl) {
+      p = fastRows(buf, p, win.lastNl, layout, vals, cols);
+      if (p > win.lastNl) continue;
+      if (cols.n >= cols.cap) {
+        cols.grow(); // the line at p is not tried yet
+        continue;
+      }
+    }
+    // The line at p goes the general way (so does a last line without a line break).
+    const start = p;
+    const nl = p <= win.lastNl ? buf.indexOf(10, p) : win.end;
+    const e = nl > start && buf[nl - 1] === 13 ? nl - 1 : nl;
+    p = nl + 1;
+    const line = ++cols.line;
+    const got = general(input.line(buf, start, e, line), line);
+    if (got === NO_PRICES) skipped++;
+    if (got !== ROW) continue;
+    if (cols.n >= cols.cap) cols.grow();
+    cols.add(row[0], row[1], row[2], row[3], row[4], row[5]);
   }
+  const n = cols.n;
   if (n === 0) {
     throw new MarketDataError(
       `${source}: no data rows after the header${skipped > 0 ? ` (${skipped} empty rows skipped)` : ''}`,
       source,
     );
   }
-
-  let order: Uint32Array | undefined;
-  if (!sorted) {
-    order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    order.sort((a, b) => out.time[a] - out.time[b] || a - b);
-  }
   const notes = [...plan.notes];
   if (skipped > 0) notes.push(`${skipped} rows without prices skipped`);
-  const res: Bars = {
-    ...allocBars(symbol, timeframe, n),
-    source: {
-      kind: 'csv',
-      file: basename(source),
-      columns: plan.info,
-      notes,
-      rows: n,
-      skipped_rows: skipped,
-      first_bar: '',
-      last_bar: '',
-    },
+  const src: Extract<NonNullable<Bars['source']>, { kind: 'csv' }> = {
+    kind: 'csv',
+    file: basename(source),
+    columns: plan.info,
+    notes,
+    rows: n,
+    skipped_rows: skipped,
+    first_bar: '',
+    last_bar: '',
   };
-  for (let k = 0; k < n; k++) {
-    const i = order ? order[k] : k;
-    res.time[k] = out.time[i];
-    res.open[k] = out.open[i];
-    res.high[k] = out.high[i];
-    res.low[k] = out.low[i];
-    res.close[k] = out.close[i];
-    res.volume[k] = out.volume[i];
-    if (k > 0 && res.time[k] === res.time[k - 1]) {
-      const prev = order ? order[k - 1] : k - 1;
-      fail(
-        lines[i],
-        `duplicate timestamp ${new Date(res.time[k]).toISOString()} (also on line ${lines[prev]})`,
-      );
+  let res: Bars;
+  if (cols.sorted) {
+    // Strictly increasing times, so no duplicates: the columns as read, cut to length.
+    if (n !== cols.cap) cols.resize(n);
+    const { time, open, high, low, close, volume } = cols;
+    res = { symbol, timeframe, time, open, high, low, close, volume, length: n, source: src };
+  } else {
+    const { time, open, high, low, close, volume } = cols;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => time[a] - time[b] || a - b);
+    res = { ...allocBars(symbol, timeframe, n), source: src };
+    for (let k = 0; k < n; k++) {
+      const i = order[k];
+      res.time[k] = time[i];
+      res.open[k] = open[i];
+      res.high[k] = high[i];
+      res.low[k] = low[i];
+      res.close[k] = close[i];
+      res.volume[k] = volume[i];
+      if (k > 0 && res.time[k] === res.time[k - 1]) {
+        fail(
+          cols.lineOf(i),
+          `duplicate timestamp ${new Date(res.time[k]).toISOString()} (also on line ${cols.lineOf(order[k - 1])})`,
+        );
+      }
     }
   }
-  const src = res.source as Extract<NonNullable<Bars['source']>, { kind: 'csv' }>;
   src.first_bar = new Date(res.time[0]).toISOString();
   src.last_bar = new Date(res.time[n - 1]).toISOString();
   return res;
 }
 
+/**
+ * Parses CSV text in the documented format (see README). `source` names the file in errors.
+ * Rows are validated (line numbers in errors) and returned sorted by time; `bars.source` says
+ * which columns were used.
+ */
+export function parseBarsCsv(
+  text: string,
+  symbol: string,
+  timeframe: string,
+  source = '<csv>',
+): Bars {
+  const size = Buffer.byteLength(text, 'utf8');
+  const buf = Buffer.alloc(size + SLACK);
+  buf.write(text, 0, size, 'utf8');
+  // The general path takes its lines from `text` (not the bytes, which lost any lone surrogate):
+  // a cursor at the start of line `at`, moved forward to the line asked for.
+  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let at = 1;
+  const line = (_b: Buffer, _s: number, _e: number, lineNo: number): string => {
+    for (; at < lineNo; at++) pos = text.indexOf('\n', pos) + 1;
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = text.length;
+    return text.slice(pos, nl > pos && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl);
+  };
+  return parseCsvInput({ buf, end: size, size, read: null, line }, symbol, timeframe, source);
+}
+
 /** Reads `path` (format in README) as bars of `symbol`/`timeframe`, validated and sorted by time. */
 export function loadBarsFromCsv(path: string, symbol: string, timeframe: string): Bars {
-  let text: string;
+  const cannot = (err: unknown): MarketDataError =>
+    new MarketDataError(`Cannot read ${path}: ${(err as Error).message}`, path);
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (err) {
-    throw new MarketDataError(`Cannot read ${path}: ${(err as Error).message}`, path);
+    throw cannot(err);
   }
-  return parseBarsCsv(text, symbol, timeframe, path);
+  try {
+    let size: number;
+    try {
+      size = fstatSync(fd).size;
+    } catch (err) {
+      throw cannot(err);
+    }
+    const read = (buf: Buffer, offset: number, length: number): number => {
+      try {
+        return readSync(fd, buf, offset, length, null);
+      } catch (err) {
+        throw cannot(err);
+      }
+    };
+    // Files are read in chunks into one buffer: no copy of the whole file is ever made.
+    const buf = Buffer.alloc(Math.min(Math.max(size + 1, 4096), CHUNK) + SLACK);
+    const line = (b: Buffer, start: number, end: number): string => b.toString('utf8', start, end);
+    return parseCsvInput({ buf, end: 0, size, read, line }, symbol, timeframe, path);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Path of the CSV file for a symbol and timeframe: `{dataDir}/{SYMBOL}_{timeframe}.csv`. */
