@@ -24,8 +24,11 @@ node_bin="$(readlink -f "$(command -v node)")"
 needed_libs() {
   {
     ldd "$node_bin"
-    find "$repo_root/node_modules/.pnpm" -name '*.node' -type f 2>/dev/null |
-      while read -r addon; do ldd "$addon" 2>/dev/null || true; done
+    # Before the dependencies are installed (CI seeds the image first) there are none yet.
+    if [ -d "$repo_root/node_modules/.pnpm" ]; then
+      find "$repo_root/node_modules/.pnpm" -name '*.node' -type f 2>/dev/null |
+        while read -r addon; do ldd "$addon" 2>/dev/null || true; done
+    fi
   } | awk '/=> \// {print $3} /^[[:space:]]*\/[^ ]+ \(/ {print $1}' | sort -u
 }
 
