@@ -407,9 +407,11 @@ export function downsampleMinMax(values: ArrayLike<number>, maxPoints: number): 
   const inner = n - 2;
   const out = new Uint32Array(2 * buckets + 2);
   let k = 1; // out[0] = 0, the first point
+  // Bucket b is [1 + ⌊b·inner/buckets⌋, 1 + ⌊(b+1)·inner/buckets⌋): each end is the next start.
+  let to = 1;
   for (let b = 0; b < buckets; b++) {
-    const from = 1 + Math.floor((b * inner) / buckets);
-    const to = 1 + Math.floor(((b + 1) * inner) / buckets);
+    const from = to;
+    to = 1 + Math.floor(((b + 1) * inner) / buckets);
     if (to <= from) continue;
     let lo = from;
     let hi = from;
