@@ -44,6 +44,8 @@ function freePort(): Promise<number> {
 
 interface Proc {
   name: string;
+  /** The worker's port (workers only). */
+  port?: number;
   child: ChildProcess;
   logFile: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -173,10 +175,25 @@ const TERMINAL = ['completed', 'failed', 'cancelled'];
 
 async function startWorker(kind: 'backtest' | 'training', id: string): Promise<Proc> {
   const port = await freePort();
-  return launch(id, kind === 'backtest' ? BACKTEST_MAIN : TRAINING_MAIN, {
+  const p = launch(id, kind === 'backtest' ? BACKTEST_MAIN : TRAINING_MAIN, {
     KTRDR_WORKER_ID: id,
     KTRDR_WORKER_PORT: String(port),
     KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  });
+  p.port = port;
+  return p;
+}
+
+/** Until the worker process answers /health itself (a restarted one may still be loading). */
+async function answering(p: Proc): Promise<void> {
+  await waitFor(`worker ${p.name} answering on ${p.port}`, async () => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${p.port}/health`);
+      await res.text();
+      return true;
+    } catch {
+      return undefined;
+    }
   });
 }
 
@@ -497,6 +514,9 @@ describe('chaos: workers killed and restarted while a batch runs through the que
     expect((await completedCount()) - before).toBe(BATCH);
     for (const id of WORKERS) {
       const p = procs.filter((x) => x.name === id).at(-1)!;
+      // One restarted in the last cycle may still be loading its modules, before any code of ours
+      // runs (the runtime keeps a signal from its first line on; Node's default action is earlier).
+      await answering(p);
       p.child.kill('SIGTERM');
       expect(await p.exited).toEqual({ code: 0, signal: null });
     }

@@ -63,6 +63,16 @@ export async function bootstrapWorker(
   options: BootstrapWorkerOptions,
 ): Promise<BootstrappedWorker> {
   loadSettingsOrExit('worker', options.serviceName);
+  // A signal while the app starts (a stop during a rolling deploy) is kept and handled once it has
+  // started, as any other: the default action would kill the process with the signal instead.
+  let earlySignal: NodeJS.Signals | null = null;
+  const onEarlySignal = (signal: NodeJS.Signals): void => {
+    earlySignal ??= signal;
+  };
+  if (options.handleSignals !== false) {
+    process.on('SIGTERM', onEarlySignal);
+    process.on('SIGINT', onEarlySignal);
+  }
   const logging = getLoggingSettings();
   // Nest's route-mapping lines only at debug/verbose: the start-up log is our one line.
   const { app, runtime } = await createWorkerApp(
@@ -113,8 +123,14 @@ export async function bootstrapWorker(
         }
       })();
     };
+    // Added before the early handler goes: removing a signal's last listener closes Node's watcher
+    // of it, which drops a signal delivered but not yet dispatched (start-up may not have turned the
+    // event loop once).
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.off('SIGTERM', onEarlySignal);
+    process.off('SIGINT', onEarlySignal);
+    if (earlySignal !== null) onSignal(earlySignal);
   }
   return { app, runtime, port: runtime.config.port };
 }

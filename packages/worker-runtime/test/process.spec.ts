@@ -13,6 +13,7 @@ import {
 
 // These tests run the BUILT runtime (dist) in a child process: `pnpm test` builds it first.
 const MAIN = join(__dirname, 'fixtures', 'worker-main.js');
+const STOPPED_AT_START = join(__dirname, 'fixtures', 'worker-main-stopped-at-start.js');
 const DIST = join(__dirname, '..', 'dist', 'index.js');
 
 function freePort(): Promise<number> {
@@ -34,8 +35,8 @@ interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startWorker(env: Record<string, string | undefined>): Child {
-  const proc = spawn(process.execPath, [MAIN], {
+function startWorker(env: Record<string, string | undefined>, main = MAIN): Child {
+  const proc = spawn(process.execPath, [main], {
     env: childProcessEnv({
       KTRDR_LOG_LEVEL: 'log',
       NODE_ENV: undefined,
@@ -220,6 +221,30 @@ describe('worker process', () => {
       tmp.cleanup();
     }
   });
+
+  it('a SIGTERM while it starts is kept: it starts, shuts down and exits 0 (not killed by the signal)', async () => {
+    const backend = await new FakeBackend().start();
+    const tmp = tempDir();
+    try {
+      const w = startWorker(
+        {
+          KTRDR_WORKER_PORT: String(await freePort()),
+          KTRDR_WORKER_ID: 'fake-worker-early-stop',
+          KTRDR_API_CLIENT_BASE_URL: backend.baseUrl,
+          KTRDR_DATA_DIR: tmp.dir,
+        },
+        STOPPED_AT_START,
+      );
+      children.push(w.proc);
+      expect(await w.exited).toEqual({ code: 0, signal: null });
+      const out = w.stdout.join('') + w.stderr.join('');
+      expect(out).toContain('SIGTERM received: shutting down');
+      expect(out).toContain('shutdown complete');
+    } finally {
+      await backend.stop();
+      tmp.cleanup();
+    }
+  }, 30_000);
 
   it('exits 0 within the grace period on SIGTERM even when the backend does not acknowledge', async () => {
     const backend = await new FakeBackend().start();
