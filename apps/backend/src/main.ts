@@ -9,6 +9,7 @@ import {
   getDatabaseSettings,
   getLoggingSettings,
   getRuntimeSettings,
+  holdStartupSignals,
   loadSettingsOrExit,
 } from '@ktrdr/config';
 import { ServiceLogger } from '@ktrdr/telemetry';
@@ -46,6 +47,8 @@ function logSecrets(logger: Logger, secrets: SecretsReport, port: number): void 
 async function bootstrap(): Promise<void> {
   // Deprecated names, unknown KTRDR_* variables, validation: exit 1 on invalid configuration.
   loadSettingsOrExit('backend', 'backend');
+  // A signal while the store opens and the app starts is kept and handled once it has started.
+  const signals = holdStartupSignals();
   const appLogger = createLogger();
   Logger.overrideLogger(appLogger);
   const logger = new Logger('Bootstrap');
@@ -101,8 +104,7 @@ async function bootstrap(): Promise<void> {
       process.exit(0);
     })();
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  signals.handOver(onSignal);
 }
 
 bootstrap().catch((err: unknown) => {

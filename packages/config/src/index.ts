@@ -63,5 +63,6 @@ export {
   type ProxmoxWorkerGroup,
 } from './fleet';
 export { redactUrlCredentials } from './loader';
+export { holdStartupSignals, type SignalHandler, type StartupSignals } from './startup-signals';
 export * from './dev-secrets';
 export { renderConfigurationMarkdown, renderEnvExample } from './docs';

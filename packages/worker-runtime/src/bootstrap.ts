@@ -3,7 +3,12 @@ import { DynamicModule, INestApplication, LoggerService, LogLevel, Type } from '
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ErrorEnvelopeFilter, jsonBodyParserOptions, jsonOnlyWrites } from '@ktrdr/contracts';
-import { getLoggingSettings, loadSettingsOrExit, redactUrlCredentials } from '@ktrdr/config';
+import {
+  getLoggingSettings,
+  holdStartupSignals,
+  loadSettingsOrExit,
+  redactUrlCredentials,
+} from '@ktrdr/config';
 import { ServiceLogger, shutdownTelemetry } from '@ktrdr/telemetry';
 import { WORKER_RUNTIME } from './http/controllers';
 import { nestLogger } from './logger';
@@ -63,16 +68,8 @@ export async function bootstrapWorker(
   options: BootstrapWorkerOptions,
 ): Promise<BootstrappedWorker> {
   loadSettingsOrExit('worker', options.serviceName);
-  // A signal while the app starts (a stop during a rolling deploy) is kept and handled once it has
-  // started, as any other: the default action would kill the process with the signal instead.
-  let earlySignal: NodeJS.Signals | null = null;
-  const onEarlySignal = (signal: NodeJS.Signals): void => {
-    earlySignal ??= signal;
-  };
-  if (options.handleSignals !== false) {
-    process.on('SIGTERM', onEarlySignal);
-    process.on('SIGINT', onEarlySignal);
-  }
+  // A signal while the app starts is kept and handled once it has started, as any other.
+  const signals = options.handleSignals !== false ? holdStartupSignals() : null;
   const logging = getLoggingSettings();
   // Nest's route-mapping lines only at debug/verbose: the start-up log is our one line.
   const { app, runtime } = await createWorkerApp(
@@ -96,7 +93,7 @@ export async function bootstrapWorker(
   );
   runtime.start();
 
-  if (options.handleSignals !== false) {
+  if (signals) {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) return;
@@ -123,14 +120,7 @@ export async function bootstrapWorker(
         }
       })();
     };
-    // Added before the early handler goes: removing a signal's last listener closes Node's watcher
-    // of it, which drops a signal delivered but not yet dispatched (start-up may not have turned the
-    // event loop once).
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-    process.off('SIGTERM', onEarlySignal);
-    process.off('SIGINT', onEarlySignal);
-    if (earlySignal !== null) onSignal(earlySignal);
+    signals.handOver(onSignal);
   }
   return { app, runtime, port: runtime.config.port };
 }
