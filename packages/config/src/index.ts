@@ -64,5 +64,6 @@ export {
 } from './fleet';
 export { redactUrlCredentials } from './loader';
 export { holdStartupSignals, type SignalHandler, type StartupSignals } from './startup-signals';
+export { compiledEntry } from './compiled-entry';
 export * from './dev-secrets';
 export { renderConfigurationMarkdown, renderEnvExample } from './docs';

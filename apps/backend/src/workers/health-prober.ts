@@ -1,19 +1,10 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { compiledEntry } from '@ktrdr/config';
 import { Worker } from 'node:worker_threads';
 import { probeHealth, type HealthOutcome } from './health-probe';
 import type { ProbeRequest, ProbeResult } from './health-probe-thread';
 
-/**
- * Compiled entry of the probe thread. From dist it sits next to this file; under ts-jest (src/) a
- * thread still needs JavaScript, so it is taken from dist (built before the backend's tests).
- */
-export function probeThreadPath(dir = __dirname): string {
-  const here = join(dir, 'health-probe-thread.js');
-  return existsSync(here)
-    ? here
-    : join(dir, '..', '..', 'dist', 'workers', 'health-probe-thread.js');
-}
+/** Compiled entry of the probe thread (from src/ under ts-jest: the one in dist). */
+const PROBE_THREAD_PATH = compiledEntry(__dirname, 'health-probe-thread.js');
 
 /**
  * Runs /health probes in a thread of their own (one, started on the first probe): requests and
@@ -29,7 +20,7 @@ export class HealthProber {
   private flushScheduled = false;
   private closed = false;
 
-  constructor(private readonly threadPath = probeThreadPath()) {}
+  constructor(private readonly threadPath = PROBE_THREAD_PATH) {}
 
   probe(url: string, timeoutMs: number): Promise<HealthOutcome> {
     if (this.closed) return probeHealth(url, timeoutMs);
