@@ -1,7 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { BacktestsModule } from './backtests/backtests.module';
 import type { Clock } from './common/clock';
-import type { Timers } from './common/periodic-task';
 import { loadBackendSettings, type BackendSettings } from './config/settings';
 import { CoreModule } from './core.module';
 import { EventsModule } from './events/events.module';
@@ -24,8 +23,8 @@ export interface AppOptions {
   repository?: OperationsRepository;
   /** Database settings instead of getDatabaseSettings() (e.g. `{ ...s, dir: 'memory://' }`). */
   database?: DatabaseSettingsValues;
+  /** Time and timers of every service (default: systemClock from @ktrdr/config). */
   clock?: Clock;
-  timers?: Timers;
   /** Start the health monitor, orphan detector and retention loops (default true). */
   backgroundTasks?: boolean;
 }
@@ -39,7 +38,6 @@ export class AppModule {
         CoreModule.forRoot({
           settings: options.settings ?? loadBackendSettings(),
           clock: options.clock,
-          timers: options.timers,
           backgroundTasks: options.backgroundTasks,
         }),
         PersistenceModule.forRoot({ repository: options.repository, settings: options.database }),

@@ -2,8 +2,8 @@ import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyStore } from './auth/api-keys';
 import { API_KEY_STORE, AccessGuard } from './auth/access.guard';
-import { CLOCK, systemClock, type Clock } from './common/clock';
-import { TIMERS, realTimers, type Timers } from './common/periodic-task';
+import { systemClock } from '@ktrdr/config';
+import { CLOCK, type Clock } from './common/clock';
 import { ShutdownState } from './common/shutdown-state';
 import { BACKGROUND_TASKS } from './common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from './config/settings';
@@ -11,8 +11,8 @@ import { LifecycleEvents } from './operations/lifecycle-events';
 
 export interface CoreOptions {
   settings: BackendSettings;
+  /** Time and timers of every service (default: systemClock). */
   clock?: Clock;
-  timers?: Timers;
   backgroundTasks?: boolean;
 }
 
@@ -24,7 +24,6 @@ export class CoreModule {
     const providers = [
       { provide: BACKEND_SETTINGS, useValue: options.settings },
       { provide: CLOCK, useValue: options.clock ?? systemClock },
-      { provide: TIMERS, useValue: options.timers ?? realTimers },
       { provide: BACKGROUND_TASKS, useValue: options.backgroundTasks ?? true },
       ShutdownState,
       LifecycleEvents,

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkerActivity, WorkerStatus, WorkerType } from '@ktrdr/contracts';
-import type { Timers } from '../src/common/periodic-task';
 import { HealthMonitorService } from '../src/workers/health-monitor.service';
 import { HealthProber } from '../src/workers/health-prober';
 import { WorkerClient } from '../src/workers/worker-client';
@@ -174,27 +173,6 @@ describe('health monitor', () => {
   });
 });
 
-/** Timers a test fires by hand: `fireDue(ms)` runs what was set to go off within `ms` of setting. */
-class HandTimers implements Timers {
-  private next = 1;
-  private readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  setTimeout(fn: () => void, ms: number): number {
-    const id = this.next++;
-    this.pending.set(id, { fn, ms });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  fireDue(ms: number): void {
-    for (const [id, t] of [...this.pending]) {
-      if (t.ms > ms) continue;
-      this.pending.delete(id);
-      t.fn();
-    }
-  }
-}
-
 const flush = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
@@ -210,17 +188,16 @@ describe("health checks on each worker's own schedule", () => {
         },
       }),
     );
-    const timers = new HandTimers();
+    // The harness's manual clock: the test moves its time and fires its timers by hand.
     const monitor = new HealthMonitorService(
       h.registry,
       h.client as unknown as WorkerClient,
       h.settings,
       h.clock,
-      timers,
       false,
       h.metrics,
     );
-    return { h, timers, monitor };
+    return { h, monitor };
   }
 
   it('checks each worker once per interval, each at its own time, without waiting for the others', async () => {
@@ -247,7 +224,7 @@ describe("health checks on each worker's own schedule", () => {
   });
 
   it('hung workers (more of them than there are slots) never delay a healthy worker past its interval + 1 s', async () => {
-    const { h, timers, monitor } = scheduled(2);
+    const { h, monitor } = scheduled(2);
     const hung = Array.from({ length: 8 }, (_, i) => register(h, `hung${i}`));
     const healthy = Array.from({ length: 4 }, (_, i) => register(h, `ok${i}`));
     const answers: Array<() => void> = [];
@@ -276,7 +253,7 @@ describe("health checks on each worker's own schedule", () => {
       h.clock.advance(250);
       monitor.checkDue();
       await flush();
-      timers.fireDue(1000);
+      h.clock.fireWithin(1000); // the demotion timers (set for 1 s)
       if (t % 5000 === 0) answers.splice(0).forEach((answer) => answer());
       await flush();
     }

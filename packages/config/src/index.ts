@@ -65,5 +65,6 @@ export {
 export { redactUrlCredentials } from './loader';
 export { holdStartupSignals, type SignalHandler, type StartupSignals } from './startup-signals';
 export { compiledEntry } from './compiled-entry';
+export { sleepOnTimers, systemClock, type Clock, type TimerHandle } from './clock';
 export * from './dev-secrets';
 export { renderConfigurationMarkdown, renderEnvExample } from './docs';

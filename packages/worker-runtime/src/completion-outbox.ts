@@ -1,9 +1,9 @@
 import { envelopeMessage, toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
 import { ATTR, context, SPAN, withSpan, type Context } from '@ktrdr/telemetry';
+import type { Clock } from '@ktrdr/config';
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
 import type { RuntimeLogger } from './logger';
-import type { Timers } from './timers';
 
 export interface OutboxOptions {
   backoffInitialMs: number;
@@ -34,7 +34,7 @@ export class CompletionOutbox {
 
   constructor(
     private readonly client: BackendClient,
-    private readonly timers: Timers,
+    private readonly clock: Clock,
     private readonly logger: RuntimeLogger,
     private readonly options: OutboxOptions,
     private readonly onAcknowledged: (c: CompletedOperationDto, status: number) => void = () => {},
@@ -85,13 +85,13 @@ export class CompletionOutbox {
 
   /** Resolves when everything is acknowledged or `timeoutMs` passed; returns what is left. */
   async flush(timeoutMs: number): Promise<number> {
-    const deadline = this.timers.now() + timeoutMs;
-    while (this.pending.size > 0 && this.timers.now() < deadline) {
+    const deadline = this.clock.now() + timeoutMs;
+    while (this.pending.size > 0 && this.clock.now() < deadline) {
       const waits = [...this.delivering.values()];
       if (waits.length === 0) break;
-      const remaining = Math.max(0, deadline - this.timers.now());
+      const remaining = Math.max(0, deadline - this.clock.now());
       const wait = new AbortController();
-      await Promise.race([Promise.all(waits), this.timers.sleep(remaining, wait.signal)]);
+      await Promise.race([Promise.all(waits), this.clock.sleep(remaining, wait.signal)]);
       wait.abort();
     }
     return this.pending.size;
@@ -175,7 +175,7 @@ export class CompletionOutbox {
       this.logger.warn(
         `completion of ${operation_id} not delivered (${res.status === 0 ? res.error : `HTTP ${res.status}`}); retrying in ${delay} ms`,
       );
-      await this.timers.sleep(delay, this.stopController.signal);
+      await this.clock.sleep(delay, this.stopController.signal);
       if (this.stopController.signal.aborted) return;
     }
   }

@@ -1,6 +1,5 @@
 export * from './types';
 export * from './config';
-export * from './timers';
 export * from './logger';
 export * from './errors';
 export * from './backend-client';

@@ -18,13 +18,13 @@ import {
   type Context,
   type Span,
 } from '@ktrdr/telemetry';
+import type { Clock } from '@ktrdr/config';
 import type { BackendClient } from './backend-client';
 import { backoffDelay } from './config';
 import type { CheckpointStore } from './checkpoint-store';
 import { JOB_THREAD_PATH } from './job-thread-path';
 import type { JobThreadData, RunMessage } from './job-thread';
 import type { RuntimeLogger } from './logger';
-import type { Timers } from './timers';
 import type {
   AbortReason,
   CheckpointMeta,
@@ -117,7 +117,7 @@ export class RunningJob {
     readonly request: DispatchedRequest,
     private readonly client: BackendClient,
     private readonly store: CheckpointStore,
-    private readonly timers: Timers,
+    private readonly clock: Clock,
     private readonly logger: RuntimeLogger,
     private readonly options: JobOptions,
     /** The context of the accepted start request (the dispatch's trace). */
@@ -126,7 +126,7 @@ export class RunningJob {
     this.trace = parentTrace;
     this.operationId = request.operation_id;
     this.leaseToken = request.lease_token;
-    this.startedAt = timers.now();
+    this.startedAt = clock.now();
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
   }
 
@@ -370,7 +370,7 @@ export class RunningJob {
       this.logger.warn(
         `upload of ${a.kind} chunk ${c + 1}/${chunks} for ${this.operationId} failed (${why}); retrying in ${delay} ms`,
       );
-      await this.timers.sleep(delay, wake);
+      await this.clock.sleep(delay, wake);
       if (this.abortReason !== null) return { kind: 'aborted' };
       // Another lane ended the uploads meanwhile: its outcome stands.
       const other = stopped();
@@ -420,7 +420,7 @@ export class RunningJob {
     checkpoint: CheckpointMeta | null,
   ): JobEnd {
     this.status = status;
-    const durationSeconds = (this.timers.now() - this.startedAt) / 1000;
+    const durationSeconds = (this.clock.now() - this.startedAt) / 1000;
     this.endSpans(status, error);
     const trace = this.trace;
     if (status === 'superseded') {
@@ -676,12 +676,12 @@ export class RunningJob {
     this.pumping = (async () => {
       try {
         while (this.progressDirty && this.status === 'running') {
-          const wait = this.lastProgressSent + this.options.progressIntervalMs - this.timers.now();
-          if (wait > 0 && !this.flushing) await this.timers.sleep(wait, this.pumpWake.signal);
+          const wait = this.lastProgressSent + this.options.progressIntervalMs - this.clock.now();
+          if (wait > 0 && !this.flushing) await this.clock.sleep(wait, this.pumpWake.signal);
           if (!this.progressDirty || this.latestProgress === null) break;
           this.progressDirty = false;
           await this.sendProgress();
-          this.lastProgressSent = this.timers.now();
+          this.lastProgressSent = this.clock.now();
         }
       } finally {
         this.pumping = null;

@@ -4,11 +4,10 @@ import type {
   RegisterWorkerRequestDto,
   RegisterWorkerResponseDto,
 } from '@ktrdr/contracts';
-import { redactUrlCredentials } from '@ktrdr/config';
+import { redactUrlCredentials, type Clock } from '@ktrdr/config';
 import type { BackendClient, BackendResponse } from './backend-client';
 import { backoffDelay, UNREACHABLE_BACKOFF_MAX_MS } from './config';
 import type { RuntimeLogger } from './logger';
-import type { Timers } from './timers';
 
 export interface RegistrationHooks {
   /** The registration body (capabilities, current operation, unacknowledged completions). */
@@ -61,7 +60,7 @@ export class RegistrationManager {
 
   constructor(
     private readonly client: BackendClient,
-    private readonly timers: Timers,
+    private readonly clock: Clock,
     private readonly logger: RuntimeLogger,
     private readonly options: RegistrationOptions,
     private readonly hooks: RegistrationHooks,
@@ -139,10 +138,10 @@ export class RegistrationManager {
                 : this.options.backoffMaxMs,
             );
         this.retryDelays.push(delay);
-        await this.timers.sleep(delay, this.wake.signal);
+        await this.clock.sleep(delay, this.wake.signal);
       } else {
         const wake = this.wake.signal;
-        await this.timers.sleep(this.options.heartbeatIntervalMs, wake);
+        await this.clock.sleep(this.options.heartbeatIntervalMs, wake);
         if (this.stopped || !this.registeredFlag || wake.aborted) continue;
         await this.heartbeat();
       }

@@ -16,6 +16,7 @@ import {
   type VerifyInput,
   type VerifyOutcome,
 } from '@ktrdr/contracts';
+import { systemClock, type Clock } from '@ktrdr/config';
 import { ATTR, context, SPAN, withSpan } from '@ktrdr/telemetry';
 import { BackendClient } from './backend-client';
 import { CheckpointStore } from './checkpoint-store';
@@ -26,7 +27,6 @@ import { closeIdleJobThreads, JobEnd, prewarmJobThread, RunningJob } from './job
 import { nestLogger, RuntimeLogger } from './logger';
 import { WorkerMetrics } from './metrics';
 import { RegistrationManager } from './registration';
-import { realTimers, Timers } from './timers';
 import type { AbortReason, CheckpointMeta, DispatchedRequest, WorkerEngine } from './types';
 
 /** Version of @ktrdr/worker-runtime from its package.json (works from src/ and dist/). */
@@ -35,7 +35,8 @@ const RUNTIME_VERSION = (
 ).version;
 
 export interface WorkerRuntimeDeps {
-  timers?: Timers;
+  /** Time, timers and sleeps of the runtime (default: systemClock from @ktrdr/config). */
+  clock?: Clock;
   logger?: RuntimeLogger;
   fetchImpl?: typeof fetch;
   /** Collect prom-client default (process) metrics; true by default. */
@@ -84,7 +85,7 @@ export class WorkerRuntime {
   readonly outbox: CompletionOutbox;
   readonly registration: RegistrationManager;
   readonly metrics: WorkerMetrics;
-  readonly timers: Timers;
+  readonly clock: Clock;
   readonly logger: RuntimeLogger;
   private current: RunningJob | null = null;
   private accepting = true;
@@ -107,7 +108,7 @@ export class WorkerRuntime {
     private readonly deps: WorkerRuntimeDeps = {},
   ) {
     this.config = { ...config, checkpoint: { ...config.checkpoint } };
-    this.timers = deps.timers ?? realTimers;
+    this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? nestLogger(engine.serviceName);
     this.verifier = config.registration_token
       ? new SignatureVerifier(config.registration_token, config.signature_window_ms, () =>
@@ -120,19 +121,19 @@ export class WorkerRuntime {
       registrationToken: config.registration_token,
       fetchImpl: deps.fetchImpl,
     });
-    this.store = new CheckpointStore(config.checkpoint.dir, () => this.timers.now());
+    this.store = new CheckpointStore(config.checkpoint.dir, () => this.clock.now());
     this.metrics = new WorkerMetrics(
       engine.workerType,
       config.worker_id,
       deps.defaultMetrics ?? true,
     );
-    this.outbox = new CompletionOutbox(this.client, this.timers, this.logger, {
+    this.outbox = new CompletionOutbox(this.client, this.clock, this.logger, {
       backoffInitialMs: config.backoff_initial_ms,
       backoffMaxMs: config.backoff_max_ms,
     });
     this.registration = new RegistrationManager(
       this.client,
-      this.timers,
+      this.clock,
       this.logger,
       {
         workerId: config.worker_id,
@@ -311,7 +312,7 @@ export class WorkerRuntime {
       request,
       this.client,
       this.store,
-      this.timers,
+      this.clock,
       this.logger,
       {
         progressIntervalMs: this.config.progress_interval_ms,
@@ -417,16 +418,16 @@ export class WorkerRuntime {
   private async doShutdown(): Promise<void> {
     this.accepting = false;
     const grace = this.config.shutdown_grace_ms;
-    const deadline = this.timers.now() + Math.max(500, grace - Math.min(2_000, grace * 0.1));
+    const deadline = this.clock.now() + Math.max(500, grace - Math.min(2_000, grace * 0.1));
     const job = this.current;
     if (job) {
       this.logger.log(`shutting down: aborting ${job.operationId} with a shutdown checkpoint`);
       job.abort('shutdown');
-      const left = deadline - this.timers.now();
+      const left = deadline - this.clock.now();
       const giveUp = new AbortController();
       const ended = await Promise.race([
         job.finished.then(() => true),
-        this.timers.sleep(Math.max(0, left), giveUp.signal).then(() => false),
+        this.clock.sleep(Math.max(0, left), giveUp.signal).then(() => false),
       ]);
       giveUp.abort();
       if (!ended) {
@@ -435,13 +436,13 @@ export class WorkerRuntime {
         );
         await job.terminate();
         const wait = new AbortController();
-        await Promise.race([job.finished, this.timers.sleep(200, wait.signal)]);
+        await Promise.race([job.finished, this.clock.sleep(200, wait.signal)]);
         wait.abort();
       }
       // Let onJobEnd queue the completion before flushing.
       await Promise.resolve();
     }
-    const left = await this.outbox.flush(Math.max(0, deadline - this.timers.now()));
+    const left = await this.outbox.flush(Math.max(0, deadline - this.clock.now()));
     if (left > 0) {
       this.logger.error(
         `${left} completion(s) not acknowledged by the backend before exit (the backend's orphan detection will handle them)`,
@@ -461,7 +462,7 @@ export class WorkerRuntime {
     await this.registration.stop();
     if (this.current) {
       const wait = new AbortController();
-      await Promise.race([this.current.finished, this.timers.sleep(2_000, wait.signal)]);
+      await Promise.race([this.current.finished, this.clock.sleep(2_000, wait.signal)]);
       wait.abort();
       await this.current?.terminate();
     }
@@ -481,7 +482,7 @@ export class WorkerRuntime {
       } catch (err) {
         this.logger.warn(`checkpoint cleanup failed: ${(err as Error).message}`);
       }
-      await this.timers.sleep(this.config.checkpoint_cleanup_interval_ms, signal);
+      await this.clock.sleep(this.config.checkpoint_cleanup_interval_ms, signal);
     }
   }
 }

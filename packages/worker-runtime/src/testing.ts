@@ -1,6 +1,6 @@
 /**
  * Test helpers for worker apps and system tests (import from `@ktrdr/worker-runtime/testing`):
- * a fake backend on an ephemeral loopback port, fast timers, a recording logger and a
+ * a fake backend on an ephemeral loopback port, a fast clock, a recording logger and a
  * RuntimeConfig that needs no environment.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -16,9 +16,9 @@ import {
   signRequest,
   viewArtifactChunk,
 } from '@ktrdr/contracts';
+import { sleepOnTimers, type Clock, type TimerHandle } from '@ktrdr/config';
 import type { RuntimeConfig } from './config';
 import type { RuntimeLogger } from './logger';
-import type { Timers } from './timers';
 
 export interface RecordedRequest {
   method: string;
@@ -228,30 +228,35 @@ function decodeChunk(
 }
 
 /**
- * Timers running `scale` times faster than real time: `sleep(1000)` waits 1000·scale ms and
- * `now()` advances accordingly, so backoff sequences are checked without long sleeps.
- * Every requested delay is recorded.
+ * A clock running `scale` times faster than real time: `sleep(1000)` and `setTimeout(fn, 1000)`
+ * wait 1000·scale ms and `now()` advances accordingly, so backoff sequences are checked without long
+ * sleeps. Every requested delay is recorded (a sleep's even when its signal has already aborted).
  */
-export function scaledTimers(scale = 0.001): Timers & { requested: number[] } {
+export function scaledClock(scale = 0.001): Clock & { requested: number[] } {
   const t0 = Date.now();
   const requested: number[] = [];
+  const scaled: Pick<Clock, 'setTimeout' | 'clearTimeout'> = {
+    setTimeout(fn, ms) {
+      const timer = setTimeout(fn, ms * scale);
+      timer.unref();
+      return timer as unknown as TimerHandle;
+    },
+    clearTimeout(handle) {
+      clearTimeout(handle as unknown as NodeJS.Timeout);
+    },
+  };
   return {
     requested,
     now: () => t0 + (Date.now() - t0) / scale,
-    sleep: (ms, signal) =>
-      new Promise<void>((resolve) => {
-        requested.push(ms);
-        if (signal?.aborted) return resolve();
-        const timer = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, ms * scale);
-        const onAbort = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
+    setTimeout(fn, ms) {
+      requested.push(ms);
+      return scaled.setTimeout(fn, ms);
+    },
+    clearTimeout: (handle) => scaled.clearTimeout(handle),
+    sleep(ms, signal) {
+      requested.push(ms);
+      return sleepOnTimers(scaled, ms, signal);
+    },
   };
 }
 

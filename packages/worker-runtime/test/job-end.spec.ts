@@ -1,9 +1,9 @@
+import { systemClock } from '@ktrdr/config';
 import { CheckpointType } from '@ktrdr/contracts';
 import { BackendClient } from '../src/backend-client';
 import { CheckpointStore } from '../src/checkpoint-store';
 import { join } from 'node:path';
 import { closeIdleJobThreads, prewarmJobThread, RunningJob } from '../src/job';
-import { realTimers } from '../src/timers';
 import type { CheckpointMeta, DispatchedRequest } from '../src/types';
 import {
   FakeBackend,
@@ -75,7 +75,7 @@ describe('RunningJob at the end of a job', () => {
         registrationToken: TEST_REGISTRATION_TOKEN,
       }),
       store,
-      realTimers,
+      systemClock,
       recordingLogger(),
       {
         progressIntervalMs: options.progressIntervalMs,

@@ -16,7 +16,7 @@ import {
   FakeBackend,
   fakeEngine,
   recordingLogger,
-  scaledTimers,
+  scaledClock,
   signedFetch,
   TEST_REGISTRATION_TOKEN,
   tempDir,
@@ -31,7 +31,7 @@ interface Harness {
   runtime: WorkerRuntime;
   app: INestApplication;
   url: string;
-  timers: ReturnType<typeof scaledTimers>;
+  clock: ReturnType<typeof scaledClock>;
   logger: ReturnType<typeof recordingLogger>;
   checkpointDir: string;
 }
@@ -47,13 +47,13 @@ async function harness(
   const backend = await new FakeBackend().start();
   setup(backend);
   const tmp = tempDir();
-  const timers = scaledTimers(0.001);
+  const clock = scaledClock(0.001);
   const logger = recordingLogger();
   const runtime = new WorkerRuntime(
     fakeEngine(),
     testRuntimeConfig(backend.baseUrl, tmp.dir, over),
     {
-      timers,
+      clock,
       logger,
       defaultMetrics,
     },
@@ -71,7 +71,7 @@ async function harness(
     runtime,
     app,
     url: `http://127.0.0.1:${port}`,
-    timers,
+    clock,
     logger,
     checkpointDir: tmp.dir,
   };
@@ -223,7 +223,7 @@ describe('registration', () => {
     const hb = h.backend.matching('POST', HEARTBEAT)[0];
     expect(hb.path).toBe('/api/v1/workers/backtesting-worker-test0001/heartbeat');
     expect(hb.body).toEqual({ status: 'available', current_operation_id: null });
-    expect(h.timers.requested).toContain(5_000);
+    expect(h.clock.requested).toContain(5_000);
     expect(h.backend.count('POST', REGISTER)).toBe(1);
   });
 
@@ -684,7 +684,7 @@ describe('at-least-once completion', () => {
     expect(attempts.length).toBeGreaterThanOrEqual(5);
     expect(new Set(attempts.map((a) => JSON.stringify(a.body))).size).toBe(1);
     // Jittered steps of 250, 500 and 1000 ms (each delay in the upper half of its step).
-    expectBackoffSteps(h.timers.requested, [250, 500, 1000]);
+    expectBackoffSteps(h.clock.requested, [250, 500, 1000]);
   });
 
   it('stops retrying on 409 (stale lease)', async () => {
@@ -784,7 +784,7 @@ describe('result artifacts', () => {
     const done = await h.backend.waitFor((r) => COMPLETE.test(r.path), 10_000);
     expect(done.body).toMatchObject({ status: 'completed' });
     expect(h.backend.count('PUT', ARTIFACT)).toBe(3);
-    expectBackoffSteps(h.timers.requested, [1000, 2000]);
+    expectBackoffSteps(h.clock.requested, [1000, 2000]);
   });
 
   it('fails the operation with the reason when the backend refuses a chunk (never a shorter result)', async () => {

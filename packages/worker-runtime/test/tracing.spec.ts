@@ -20,7 +20,7 @@ import {
   FakeBackend,
   fakeEngine,
   recordingLogger,
-  scaledTimers,
+  scaledClock,
   tempDir,
   testRuntimeConfig,
   until,
@@ -65,7 +65,7 @@ async function withRuntime(
   const backend = await new FakeBackend().start();
   const tmp = tempDir();
   const runtime = new WorkerRuntime(fakeEngine(), testRuntimeConfig(backend.baseUrl, tmp.dir), {
-    timers: scaledTimers(0.001),
+    clock: scaledClock(0.001),
     logger: recordingLogger(),
     defaultMetrics: false,
   });

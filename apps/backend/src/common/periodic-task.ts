@@ -1,30 +1,13 @@
 import { Logger } from '@nestjs/common';
-
-/** Timer functions, injectable so tests can drive loops without real time. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const TIMERS = Symbol('TIMERS');
-
-export const realTimers: Timers = {
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
+import type { Clock, TimerHandle } from '@ktrdr/config';
 
 /**
  * Runs `fn` every `intervalMs` (the next run is scheduled when the current one ends, so runs never
- * overlap). Errors are logged, never thrown into the event loop.
+ * overlap) on the clock's timers, so tests fire runs by hand. Errors are logged, never thrown into
+ * the event loop.
  */
 export class PeriodicTask {
-  private handle: unknown = null;
+  private handle: TimerHandle | null = null;
   private running: Promise<void> | null = null;
   private stopped = true;
 
@@ -32,7 +15,7 @@ export class PeriodicTask {
     private readonly name: string,
     private readonly intervalMs: number,
     private readonly fn: () => Promise<void>,
-    private readonly timers: Timers,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
@@ -48,7 +31,7 @@ export class PeriodicTask {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.handle !== null) this.timers.clearTimeout(this.handle);
+    if (this.handle !== null) this.clock.clearTimeout(this.handle);
     this.handle = null;
     if (this.running) await this.running;
   }
@@ -73,7 +56,7 @@ export class PeriodicTask {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
-    this.handle = this.timers.setTimeout(() => {
+    this.handle = this.clock.setTimeout(() => {
       this.handle = null;
       void this.runOnce().then(() => this.schedule(this.intervalMs));
     }, ms);

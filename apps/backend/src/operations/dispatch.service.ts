@@ -17,7 +17,8 @@ import {
   type DispatchedStartRequest,
 } from '@ktrdr/contracts';
 import { ATTR } from '@ktrdr/telemetry';
-import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
+import { CLOCK, type Clock } from '../common/clock';
+import { PeriodicTask } from '../common/periodic-task';
 import { ShutdownState } from '../common/shutdown-state';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
@@ -86,7 +87,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly metrics: MetricsService,
     private readonly shutdown: ShutdownState,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
-    @Inject(TIMERS) timers: Timers,
+    @Inject(CLOCK) clock: Clock,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
     @Optional() private readonly tracing?: OperationTracing,
   ) {
@@ -97,7 +98,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         this.knownEmpty.clear();
         return this.dispatchAll();
       },
-      timers,
+      clock,
       this.logger,
     );
   }

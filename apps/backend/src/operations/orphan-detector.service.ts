@@ -13,7 +13,7 @@ import {
   WorkerStatus,
 } from '@ktrdr/contracts';
 import { CLOCK, type Clock } from '../common/clock';
-import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
+import { PeriodicTask } from '../common/periodic-task';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { MetricsService } from '../metrics/metrics.service';
@@ -76,7 +76,6 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
     private readonly lifecycle: OperationLifecycle,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(TIMERS) timers: Timers,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
     @Optional() private readonly metrics?: MetricsService,
   ) {
@@ -86,7 +85,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
       async () => {
         await this.check();
       },
-      timers,
+      clock,
       this.logger,
     );
   }

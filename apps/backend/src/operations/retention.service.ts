@@ -6,7 +6,7 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { CLOCK, type Clock } from '../common/clock';
-import { PeriodicTask, TIMERS, type Timers } from '../common/periodic-task';
+import { PeriodicTask } from '../common/periodic-task';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import {
@@ -24,7 +24,6 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(OPERATIONS_REPOSITORY) private readonly repo: OperationsRepository,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(TIMERS) timers: Timers,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
   ) {
     this.task = new PeriodicTask(
@@ -33,7 +32,7 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
       async () => {
         await this.purge();
       },
-      timers,
+      clock,
       this.logger,
     );
   }

@@ -9,7 +9,7 @@ import type { WorkerType } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { CLOCK, type Clock } from '../common/clock';
-import { PeriodicTask, TIMERS, mapWithConcurrency, type Timers } from '../common/periodic-task';
+import { PeriodicTask, mapWithConcurrency } from '../common/periodic-task';
 import { MetricsService } from '../metrics/metrics.service';
 import { WorkerClient } from './worker-client';
 import { WorkerRegistry } from './worker-registry';
@@ -62,7 +62,6 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
     private readonly client: WorkerClient,
     @Inject(BACKEND_SETTINGS) private readonly settings: BackendSettings,
     @Inject(CLOCK) private readonly clock: Clock,
-    @Inject(TIMERS) private readonly timers: Timers,
     @Inject(BACKGROUND_TASKS) private readonly backgroundTasks: boolean,
     private readonly metrics: MetricsService,
   ) {
@@ -74,7 +73,7 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
       async () => {
         this.checkDue();
       },
-      timers,
+      clock,
       this.logger,
     );
   }
@@ -192,7 +191,7 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
     // the suspects' slots: a worker that has just hung never holds a healthy worker's slot for long.
     const demote = suspect
       ? null
-      : this.timers.setTimeout(
+      : this.clock.setTimeout(
           () => {
             if (suspect || !this.inFlight.has(t.id)) return;
             suspect = true;
@@ -209,7 +208,7 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
         ),
       )
       .finally(() => {
-        if (demote !== null) this.timers.clearTimeout(demote);
+        if (demote !== null) this.clock.clearTimeout(demote);
         if (suspect) this.suspectInFlight -= 1;
         else this.healthyInFlight -= 1;
         this.inFlight.delete(t.id);

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { Timers } from '../../src/common/periodic-task';
 import type { BackendSettings } from '../../src/config/settings';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { ShutdownState } from '../../src/common/shutdown-state';
@@ -60,11 +59,6 @@ export class FakeWorkerClient {
   }
 }
 
-export const noTimers: Timers = {
-  setTimeout: () => null,
-  clearTimeout: () => undefined,
-};
-
 export interface Harness {
   clock: ManualClock;
   settings: BackendSettings;
@@ -84,7 +78,10 @@ export interface Harness {
   retention: RetentionService;
 }
 
-/** The backend's services wired by hand (no Nest, no HTTP), with a manual clock. */
+/**
+ * The backend's services wired by hand (no Nest, no HTTP), with a manual clock: time moves and
+ * timers fire only when a test says so.
+ */
 export function createHarness(
   settings: BackendSettings = testSettings(),
   shared: { repo?: OperationsRepository; clock?: ManualClock } = {},
@@ -107,10 +104,10 @@ export function createHarness(
     metrics,
     shutdown,
     settings,
-    noTimers,
+    clock,
     false,
   );
-  // Event-driven dispatch as in the app (the safety pass is off: noTimers).
+  // Event-driven dispatch as in the app (no safety pass: background tasks are off).
   dispatcher.onApplicationBootstrap();
   const operations = new OperationsService(
     repo,
@@ -130,13 +127,12 @@ export function createHarness(
     lifecycle,
     settings,
     clock,
-    noTimers,
     false,
     metrics,
   );
   const protocol = new WorkerProtocolService(registry, operations, settings, wc);
-  const monitor = new HealthMonitorService(registry, wc, settings, clock, noTimers, false, metrics);
-  const retention = new RetentionService(repo, settings, clock, noTimers, false);
+  const monitor = new HealthMonitorService(registry, wc, settings, clock, false, metrics);
+  const retention = new RetentionService(repo, settings, clock, false);
   return {
     clock,
     settings,
