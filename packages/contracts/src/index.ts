@@ -15,3 +15,4 @@ export * from './error-envelope';
 export * from './json-body';
 export * from './error-text';
 export * from './http-exchange';
+export * from './node-http-transport';

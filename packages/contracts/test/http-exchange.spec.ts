@@ -1,8 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpExchange } from '../src/http-exchange';
+import { fetchTransport, httpExchange, type HttpTransport } from '../src/http-exchange';
+import { nodeHttpTransport } from '../src/node-http-transport';
 
-describe('httpExchange (the one transport of every client)', () => {
+describe.each<[string, HttpTransport]>([
+  ['fetch', fetchTransport()],
+  ['node:http', nodeHttpTransport],
+])('httpExchange over %s (the one exchange of every client)', (_name, transport) => {
   let server: Server;
   let base: string;
   beforeAll(async () => {
@@ -17,11 +21,25 @@ describe('httpExchange (the one transport of every client)', () => {
         res.writeHead(204);
         res.end();
       } else if (req.url === '/echo') {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () =>
-          res.end(JSON.stringify({ method: req.method, body, h: req.headers['x-t'] })),
-        );
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const bytes = Buffer.concat(chunks);
+          res.end(
+            JSON.stringify({
+              method: req.method,
+              body: bytes.toString(),
+              bytes: [...bytes],
+              length: req.headers['content-length'],
+              h: req.headers['x-t'],
+            }),
+          );
+        });
+      } else if (req.url === '/cut') {
+        // Promises 100 bytes, sends 5, drops the connection.
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('{"a":');
+        setTimeout(() => res.socket?.destroy(), 20);
       }
       // /hang: never answers
     });
@@ -34,7 +52,7 @@ describe('httpExchange (the one transport of every client)', () => {
   });
 
   it('reads the answer and parses its JSON', async () => {
-    const r = await httpExchange(`${base}/json`, { method: 'GET', timeoutMs: 5000 });
+    const r = await httpExchange(`${base}/json`, { method: 'GET', timeoutMs: 5000, transport });
     expect(r).toMatchObject({
       kind: 'answer',
       status: 201,
@@ -48,13 +66,28 @@ describe('httpExchange (the one transport of every client)', () => {
     const r = await httpExchange(`${base}/echo`, {
       method: 'POST',
       headers: { 'x-t': 'yes' },
-      body: 'hello',
+      body: 'héllo',
+      transport,
     });
-    expect(r).toMatchObject({ kind: 'answer', json: { method: 'POST', body: 'hello', h: 'yes' } });
+    expect(r).toMatchObject({
+      kind: 'answer',
+      json: { method: 'POST', body: 'héllo', length: '6', h: 'yes' },
+    });
+  });
+
+  it('sends binary bytes as they are', async () => {
+    const bytes = new Uint8Array(new Float64Array([1.5, -2]).buffer);
+    const r = await httpExchange(`${base}/echo`, { method: 'PUT', body: bytes, transport });
+    expect(r.kind === 'answer' && (r.json as { bytes: number[] }).bytes).toEqual([...bytes]);
+  });
+
+  it('a connection lost in the middle of the body: unreachable, sent', async () => {
+    const r = await httpExchange(`${base}/cut`, { method: 'GET', timeoutMs: 5000, transport });
+    expect(r).toMatchObject({ kind: 'unreachable', timedOut: false, sent: true });
   });
 
   it('keeps a body that is not JSON as text (json undefined) and reads Retry-After', async () => {
-    const r = await httpExchange(`${base}/text`, { method: 'GET' });
+    const r = await httpExchange(`${base}/text`, { method: 'GET', transport });
     expect(r).toMatchObject({
       kind: 'answer',
       status: 502,
@@ -66,7 +99,7 @@ describe('httpExchange (the one transport of every client)', () => {
   });
 
   it('an empty body is null', async () => {
-    const r = await httpExchange(`${base}/empty`, { method: 'DELETE' });
+    const r = await httpExchange(`${base}/empty`, { method: 'DELETE', transport });
     expect(r).toMatchObject({
       kind: 'answer',
       status: 204,
@@ -78,7 +111,7 @@ describe('httpExchange (the one transport of every client)', () => {
 
   it('no answer in time: unreachable, timed out, maybe sent', async () => {
     const t0 = Date.now();
-    const r = await httpExchange(`${base}/hang`, { method: 'POST', timeoutMs: 150 });
+    const r = await httpExchange(`${base}/hang`, { method: 'POST', timeoutMs: 150, transport });
     expect(r).toEqual({ kind: 'unreachable', timedOut: true, sent: true, detail: 'timed out' });
     expect(Date.now() - t0).toBeLessThan(3000);
   });
@@ -88,18 +121,29 @@ describe('httpExchange (the one transport of every client)', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const r = await httpExchange(`http://127.0.0.1:${port}/x`, { method: 'POST', timeoutMs: 5000 });
+    const r = await httpExchange(`http://127.0.0.1:${port}/x`, {
+      method: 'POST',
+      timeoutMs: 5000,
+      transport,
+    });
     expect(r).toMatchObject({ kind: 'unreachable', timedOut: false, sent: false });
     expect(r.kind === 'unreachable' && r.detail).toMatch(/ECONNREFUSED/);
   });
 
   it("rejects only when the caller's own signal aborts it", async () => {
     const ac = new AbortController();
-    const p = httpExchange(`${base}/hang`, { method: 'GET', signal: ac.signal, timeoutMs: 5000 });
+    const p = httpExchange(`${base}/hang`, {
+      method: 'GET',
+      signal: ac.signal,
+      timeoutMs: 5000,
+      transport,
+    });
     setTimeout(() => ac.abort(new Error('user left')), 50);
     await expect(p).rejects.toThrow('user left');
   });
+});
 
+describe('httpExchange options', () => {
   it('uses the fetch it is given', async () => {
     const fetchImpl = jest.fn(async () => new Response('[1,2]', { status: 200 }));
     const r = await httpExchange('http://127.0.0.1:9/x', { method: 'GET', fetchImpl });

@@ -61,7 +61,7 @@ export interface TelemetryHandle {
   serviceName: string;
   endpoint: string | null;
   provider: NodeTracerProvider;
-  /** True when Node's fetch is instrumented (it injects `traceparent` itself). */
+  /** True when outgoing HTTP (node:http and fetch) is instrumented (it injects `traceparent` itself). */
   fetchInstrumented: boolean;
 }
 
@@ -77,7 +77,7 @@ export function tracingEnabled(): boolean {
   return active !== null;
 }
 
-/** True when the undici instrumentation injects trace context into every fetch. */
+/** True when the http and undici instrumentations inject trace context into every request. */
 export function fetchInstrumented(): boolean {
   return active?.fetchInstrumented ?? false;
 }

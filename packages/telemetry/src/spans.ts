@@ -115,9 +115,9 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
 
 /**
  * W3C trace context headers (`traceparent`, `tracestate`) of `ctx` (default: the active one) for
- * an outgoing request. Empty when Node's fetch is instrumented: the undici instrumentation injects
- * them itself (from the context active when fetch is called, see runInContext) and a second
- * `traceparent` would make the header invalid.
+ * an outgoing request. Empty when outgoing HTTP is instrumented: the http (node:http) and undici
+ * (fetch) instrumentations inject them themselves (from the context active when the request is
+ * made, see runInContext) and a second `traceparent` would make the header invalid.
  */
 export function traceHeaders(ctx: Context = context.active()): Record<string, string> {
   if (fetchInstrumented()) return {};

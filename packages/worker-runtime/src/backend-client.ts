@@ -6,7 +6,10 @@ import {
   buildPath,
   CompleteOperationRequestDto,
   type FetchLike,
+  fetchTransport,
   httpExchange,
+  type HttpTransport,
+  nodeHttpTransport,
   HeartbeatRequestDto,
   ProgressReportDto,
   REGISTRATION_TOKEN_HEADER,
@@ -27,16 +30,16 @@ export interface BackendClientOptions {
   baseUrl: string;
   timeoutMs: number;
   registrationToken?: string;
-  /** Replaceable for tests. */
+  /** Replaceable for tests (default: node:http). */
   fetchImpl?: FetchLike;
 }
 
 /** Thin JSON client for the backend routes a worker calls. Never throws. */
 export class BackendClient {
-  private readonly fetchImpl: FetchLike | undefined;
+  private readonly transport: HttpTransport;
 
   constructor(private readonly options: BackendClientOptions) {
-    this.fetchImpl = options.fetchImpl;
+    this.transport = options.fetchImpl ? fetchTransport(options.fetchImpl) : nodeHttpTransport;
   }
 
   get baseUrl(): string {
@@ -161,7 +164,7 @@ export class BackendClient {
       headers,
       body: body?.bytes,
       timeoutMs: this.options.timeoutMs,
-      fetchImpl: this.fetchImpl,
+      transport: this.transport,
     });
     if (r.kind === 'unreachable') return { status: 0, body: null, error: r.detail };
     if (r.json === undefined)

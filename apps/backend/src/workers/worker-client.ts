@@ -3,6 +3,7 @@ import {
   WORKER_ROUTES,
   buildPath,
   httpExchange,
+  nodeHttpTransport,
   signRequest,
   toStorableText,
   type HttpAnswer,
@@ -36,7 +37,8 @@ function routeOf(route: string): string {
 }
 
 /**
- * HTTP calls from the backend to workers (through the contracts' httpExchange). Every call has a
+ * HTTP calls from the backend to workers (through the contracts' httpExchange on node:http, the
+ * cheaper transport on the dispatch path). Every call has a
  * timeout; every write (dispatch, cancel, shutdown notice) is signed with the registration token
  * (HMAC, see @ktrdr/contracts signing), so a worker refuses calls that do not come from its backend.
  */
@@ -65,7 +67,7 @@ export class WorkerClient implements OnModuleDestroy {
     const text = JSON.stringify(body);
     const r = await httpExchange(endpointUrl + route, {
       method: 'POST',
-      // W3C trace context of the dispatch (empty when fetch is instrumented: it adds it itself).
+      // W3C trace context of the dispatch (empty when outgoing HTTP is instrumented: it adds it itself).
       headers: {
         'content-type': 'application/json',
         ...traceHeaders(),
@@ -73,6 +75,7 @@ export class WorkerClient implements OnModuleDestroy {
       },
       body: text,
       timeoutMs,
+      transport: nodeHttpTransport,
     });
     if (r.kind === 'unreachable') return { ok: false, kind: 'unreachable', detail: r.detail };
     const answer = answerText(r);
@@ -100,6 +103,7 @@ export class WorkerClient implements OnModuleDestroy {
       method: 'DELETE',
       headers: { ...traceHeaders(), ...this.signed('DELETE', route) },
       timeoutMs,
+      transport: nodeHttpTransport,
     });
     if (r.kind === 'unreachable') return { ok: false, detail: r.detail };
     return { ok: r.ok, detail: `${r.status} ${answerText(r)}`.trim() };
@@ -111,6 +115,7 @@ export class WorkerClient implements OnModuleDestroy {
       method: 'POST',
       headers: this.signed('POST', WORKER_ROUTES.backendShutdown),
       timeoutMs,
+      transport: nodeHttpTransport,
     });
     return r.kind === 'answer' && r.ok;
   }
