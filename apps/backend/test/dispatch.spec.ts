@@ -121,12 +121,38 @@ describe('durable queue and dispatch', () => {
     for (let i = 2; i <= 20; i++) register(h, `w${i}`);
     await h.dispatcher.settle();
     expect(claims.filter((t) => t === OperationType.BACKTESTING)).toHaveLength(afterFirst);
-    // Something queued: the next pass claims it at once.
+    // Something queued: the next pass claims it at once, and only it (the queue is known to
+    // hold nothing else, so no claim looks for a second one while 19 workers are free).
     const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
     await h.dispatcher.settle();
     expect((await h.repo.get(res.operation_id))!.worker_id).not.toBeNull();
+    expect(claims.filter((t) => t === OperationType.BACKTESTING)).toHaveLength(afterFirst + 1);
+    // Three queued at once: three claims, none wasted.
+    const three = await Promise.all(
+      [1, 2, 3].map(() => h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS)),
+    );
+    await h.dispatcher.settle();
+    for (const t of three) expect((await h.repo.get(t.operation_id))!.worker_id).not.toBeNull();
+    expect(claims.filter((t) => t === OperationType.BACKTESTING)).toHaveLength(afterFirst + 4);
     await finish(h, res.operation_id);
     expect((await h.repo.get(res.operation_id))!.status).toBe(OperationStatus.COMPLETED);
+  });
+
+  it('a row queued behind its back (another backend on the same store) is found by the safety pass', async () => {
+    register(h, 'w1');
+    await h.dispatcher.settle(); // the queue is now known to be empty
+    const other = await h.repo.create({
+      operation_id: 'op_backtesting_elsewhere',
+      operation_type: OperationType.BACKTESTING,
+      params: BACKTEST_PARAMS,
+    });
+    expect(other.status).toBe(OperationStatus.PENDING);
+    register(h, 'w2');
+    await h.dispatcher.settle();
+    expect((await h.repo.get(other.operation_id))!.status).toBe(OperationStatus.PENDING);
+    await h.dispatcher.safetyPass();
+    await h.dispatcher.settle();
+    expect((await h.repo.get(other.operation_id))!.status).toBe(OperationStatus.RUNNING);
   });
 
   it('5 backtests posted at once to 3 workers: 3 run, 2 wait in order, all complete with no retry', async () => {
@@ -194,6 +220,38 @@ describe('durable queue and dispatch', () => {
     expect(h.registry.get('w1')!.status).toBe(WorkerStatus.BUSY);
     const leases = h.client.starts.map((s) => s.body.lease_token);
     expect(new Set(leases).size).toBe(leases.length);
+  });
+
+  it('settle() waits for a re-send of an operation whose first start was refused while that one was still winding up', async () => {
+    const u1 = register(h, 'w1');
+    const u2 = register(h, 'w2');
+    h.client.startAnswer.set(u1, { ok: false, kind: 'unreachable', detail: 'ECONNREFUSED' });
+    const start = h.client.startOperation.bind(h.client);
+    let answered = false;
+    h.client.startOperation = async (url, route, body) => {
+      const outcome = await start(url, route, body);
+      if (url === u2) {
+        // w2 answers later than the first send's clean-up runs.
+        await new Promise((r) => setTimeout(r, 50));
+        answered = true;
+      }
+      return outcome;
+    };
+    // The refused send winds up (its requeue returns) only after the next pass has re-sent it.
+    const requeue = h.lifecycle.requeue.bind(h.lifecycle);
+    h.lifecycle.requeue = async (...args) => {
+      const requeued = await requeue(...args);
+      await new Promise((r) => setTimeout(r, 20));
+      return requeued;
+    };
+    const res = await h.operations.start(OperationType.BACKTESTING, BACKTEST_PARAMS);
+    await h.dispatcher.settle();
+    expect(h.client.starts.map((s) => s.url)).toEqual([u1, u2]);
+    expect(answered).toBe(true);
+    expect(await h.repo.get(res.operation_id)).toMatchObject({
+      status: 'running',
+      worker_id: 'w2',
+    });
   });
 
   it('an unreachable worker is not chosen again until it shows life; the operation waits in the queue', async () => {

@@ -66,16 +66,19 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     if (e.kind !== 'queued') return;
     const type = e.operation.operation_type;
     this.queueGeneration.set(type, (this.queueGeneration.get(type) ?? 0) + 1);
-    this.knownEmpty.delete(type);
+    const known = this.knownPending.get(type);
+    if (known !== undefined) this.knownPending.set(type, known + 1);
     void this.trigger(type);
   };
   /**
-   * Types whose queue a claim found empty, with nothing queued since (every move to pending goes
-   * through the lifecycle, which says so with a `queued` event): a pass for them — a worker that
-   * registers, heartbeats idle or finishes — costs no claim statement. The safety pass forgets this
-   * (operations another backend process queued on a shared PostgreSQL emit no event here).
+   * Per type whose queue a claim found empty: how many operations were queued since, less those
+   * claimed (every move to pending goes through the lifecycle, which says so with a `queued`
+   * event). At 0 a pass — a worker that registers, heartbeats idle or finishes, or the pass that
+   * has just sent the only queued operation — costs no claim statement. Absent: not known (a claim
+   * is needed). The safety pass forgets it all (operations another backend process queued on a
+   * shared PostgreSQL emit no event here).
    */
-  private readonly knownEmpty = new Set<OperationType>();
+  private readonly knownPending = new Map<OperationType, number>();
   private readonly queueGeneration = new Map<OperationType, number>();
   private stopped = false;
 
@@ -95,7 +98,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       'dispatch safety pass',
       settings.operations.dispatch_interval_seconds * 1000,
       () => {
-        this.knownEmpty.clear();
+        this.knownPending.clear();
         return this.dispatchAll();
       },
       clock,
@@ -123,6 +126,11 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
   /** True while this process is handing the operation to a worker (the orphan detector waits). */
   isDispatching(operationId: string): boolean {
     return this.inFlight.has(operationId);
+  }
+
+  /** Runs the periodic safety pass now: forgets what it knows of the queues, then a pass per type. */
+  safetyPass(): Promise<void> {
+    return this.safety.runOnce();
   }
 
   /** Runs a pass for every operation type (and waits for it). */
@@ -176,7 +184,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     const types = WORKER_TYPE_FOR_OPERATION[type];
     const preferGpu = type === OperationType.TRAINING;
     while (!this.stopped && !this.shutdown.isShuttingDown) {
-      if (this.knownEmpty.has(type)) return;
+      if (this.knownPending.get(type) === 0) return;
       const generation = this.queueGeneration.get(type) ?? 0;
       const lookedAt = Date.now();
       const worker = this.registry.peekAvailable(types, { preferGpu });
@@ -191,9 +199,12 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       const op = await this.lifecycle.claim(type, worker.worker_id, lease);
       if (!op) {
         // The queue of this type is empty, unless something was queued while the claim ran.
-        if ((this.queueGeneration.get(type) ?? 0) === generation) this.knownEmpty.add(type);
+        if ((this.queueGeneration.get(type) ?? 0) === generation) this.knownPending.set(type, 0);
+        else this.knownPending.delete(type);
         return;
       }
+      const known = this.knownPending.get(type);
+      if (known !== undefined) this.knownPending.set(type, Math.max(0, known - 1));
       this.tracing?.selection(
         op,
         worker,
@@ -210,7 +221,11 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         });
         continue;
       }
-      const send = this.send(op, worker).finally(() => this.inFlight.delete(op.operation_id));
+      // The entry is removed only while it is still this send's: a refused start requeues the
+      // operation at once and the next pass may send it again before this promise settles.
+      const send: Promise<void> = this.send(op, worker).finally(() => {
+        if (this.inFlight.get(op.operation_id) === send) this.inFlight.delete(op.operation_id);
+      });
       this.inFlight.set(op.operation_id, send);
     }
   }
