@@ -9,11 +9,12 @@
 // next to an anchor measured in the same run: the same number of sequential start requests
 // sent straight to the no-op worker (the bare HTTP cost of a dispatch, no queue, no store).
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
-// Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8]
-import { mkdtempSync, rmSync } from 'node:fs';
+// Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8] [--postgres=URL]
+//   [--profile=FILE.cpuprofile] (a CPU profile of the backend's thread during the drain only)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUTH, backendRequire, loadBackend, run, startBackend } from './backend.mjs';
 import { arg } from './lib.mjs';
@@ -24,11 +25,23 @@ const PG_URL = arg('postgres', '');
 const STORE = PG_URL ? 'postgres' : 'sqlite';
 const TIME_LIMIT_MS = 180_000;
 const LATENCY = Math.max(10, Math.min(5000, Number(arg('latency', 300))));
+/** --profile=FILE: a CPU profile of the main thread (backend and polling) during the drain only. */
+const PROFILE = arg('profile', '');
 const cpuMs = (since) => {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
 };
 const backend = isMainThread ? loadBackend() : null;
+/** CPU time of the whole machine (every process: backend, PostgreSQL, …) in ms; null off Linux. */
+const machineCpuMs = () => {
+  try {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq] = fields.map(Number);
+    return ((user + nice + system + irq + softirq) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+};
 /** Epoch milliseconds with sub-millisecond resolution, comparable between threads. */
 const epochNow = () => performance.timeOrigin + performance.now();
 
@@ -39,6 +52,21 @@ const BACKTEST = {
   end_date: '2024-02-01',
   strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
 };
+async function startProfile() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`  CPU profile of the drain: ${file}`);
+    },
+  };
+}
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -127,7 +155,9 @@ async function main() {
     const enqueueMs = performance.now() - t0;
 
     // Register the workers: the queue drains from here.
+    const profiler = PROFILE ? await startProfile() : null;
     cpu0 = process.cpuUsage();
+    const machine0 = machineCpuMs();
     elu0 = performance.eventLoopUtilization();
     t0 = performance.now();
     for (let i = 0; i < WORKERS; i++) {
@@ -155,7 +185,11 @@ async function main() {
     }
     const drainMs = performance.now() - t0;
     const drainCpuMs = cpuMs(cpu0) / OPS;
+    const machine1 = machineCpuMs();
+    const drainMachineMs =
+      machine0 === null || machine1 === null ? null : (machine1 - machine0) / OPS;
     const drainBusyMs = performance.eventLoopUtilization(elu0).active / OPS;
+    if (profiler) await profiler.stop(PROFILE);
     if (completed < OPS)
       throw new Error(`only ${completed} of ${OPS} completed in ${TIME_LIMIT_MS} ms`);
 
@@ -222,6 +256,10 @@ async function main() {
     console.log(
       `  backend thread busy per operation: ${drainBusyMs.toFixed(2)} ms (goal ≤ 3 ms CPU; its event loop: backend and the bench's polling); whole process CPU ${drainCpuMs.toFixed(2)} ms (with the no-op workers' thread); anchor ${anchorBusyMs.toFixed(2)} ms main-thread busy, ${anchorCpuMs.toFixed(2)} ms CPU per bare start`,
     );
+    if (drainMachineMs !== null)
+      console.log(
+        `  machine CPU per operation:        ${drainMachineMs.toFixed(2)} ms (every process: backend, ${STORE === 'postgres' ? 'PostgreSQL, ' : ''}no-op workers, bench; ${os.cpus().length} cores = ${((os.cpus().length / drainMachineMs) * 1000).toFixed(0)} ops/s at most)`,
+      );
     const f = (sorted, p) => pct(sorted, p).toFixed(1);
     console.log(
       `  ${LATENCY} sequential submits, workers idle: submit → 202 p50 ${f(accepted, 50)} ms, p99 ${f(accepted, 99)} ms (goal p50 < 5, p99 < 25); submit → start at a worker p50 ${f(dispatched, 50)} ms, p99 ${f(dispatched, 99)} ms`,
