@@ -7,7 +7,8 @@
 //   - queue throughput: operations dispatched (claimed + sent + accepted + completed) per second,
 //   - queue-to-dispatch latency of the 1,000 queued operations (claim time − queued time),
 // next to an anchor measured in the same run: the same number of sequential start requests
-// sent straight to the no-op worker (the bare HTTP cost of a dispatch, no queue, no store).
+// sent straight to the no-op worker (the bare HTTP cost of a dispatch, no queue, no store; the
+// dispatcher's transport, node:http).
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
 // Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8] [--postgres=URL]
 //   [--profile=FILE.cpuprofile] (a CPU profile of the backend's thread during the drain only)
@@ -32,6 +33,8 @@ const cpuMs = (since) => {
   return (d.user + d.system) / 1000;
 };
 const backend = isMainThread ? loadBackend() : null;
+backendRequire('reflect-metadata'); // the contracts' DTO decorators need it (in the workers' thread too)
+const { httpExchange, nodeHttpTransport } = backendRequire('@ktrdr/contracts');
 /** CPU time of the whole machine (every process: backend, PostgreSQL, …) in ms; null off Linux. */
 const machineCpuMs = () => {
   try {
@@ -90,7 +93,7 @@ async function main() {
   let elu0 = performance.eventLoopUtilization();
   let t0 = performance.now();
   for (let i = 0; i < OPS; i++) {
-    const r = await fetch(`http://127.0.0.1:${workerPort}/w/anchor/backtests/start`, {
+    const r = await httpExchange(`http://127.0.0.1:${workerPort}/w/anchor/backtests/start`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -100,8 +103,9 @@ async function main() {
         resume_from: null,
         params: BACKTEST,
       }),
+      transport: nodeHttpTransport,
     });
-    await r.arrayBuffer();
+    if (r.kind !== 'answer') throw new Error(`anchor start: ${r.detail}`);
   }
   const anchorMs = performance.now() - t0;
   const anchorCpuMs = cpuMs(cpu0) / OPS;
@@ -272,7 +276,10 @@ async function main() {
   }
 }
 
-/** The no-op workers' thread: accepts every start and completes it through the backend API. */
+/**
+ * The no-op workers' thread: accepts every start and completes it through the backend API, over
+ * the transport the worker runtime uses (the contracts' httpExchange on node:http).
+ */
 function noopWorkers() {
   let base = '';
   const worker = createServer((req, res) => {
@@ -284,11 +291,12 @@ function noopWorkers() {
       const { operation_id, lease_token } = JSON.parse(body);
       if (operation_id === 'anchor') return;
       parentPort.postMessage({ operation_id, at: epochNow() });
-      void fetch(`${base}/api/v1/operations/${operation_id}/complete`, {
+      void httpExchange(`${base}/api/v1/operations/${operation_id}/complete`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...AUTH },
         body: JSON.stringify({ lease_token, status: 'completed', result: { total_return: 0 } }),
-      }).then((r) => r.arrayBuffer());
+        transport: nodeHttpTransport,
+      });
     });
   });
   worker.keepAliveTimeout = 5000;
