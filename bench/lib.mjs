@@ -1,5 +1,6 @@
 // What every bench script shares: the repository root, `--name=value` options, and loading a built
 // package with a clear message when it has not been built.
+import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,4 +29,21 @@ export function loadBuilt(relative, buildHint = 'pnpm -r build') {
     console.error(`Cannot load ${relative} (${err.message}).\nBuild it first: ${buildHint}`);
     process.exit(1);
   }
+}
+
+/** A CPU profile of this thread from now until `stop(file)` (a bench's --profile=FILE). */
+export async function startProfile() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`  CPU profile of the drain: ${file}`);
+    },
+  };
 }

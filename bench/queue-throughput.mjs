@@ -12,13 +12,13 @@
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
 // Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8] [--postgres=URL]
 //   [--profile=FILE.cpuprofile] (a CPU profile of the backend's thread during the drain only)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AUTH, backendRequire, loadBackend, run, startBackend } from './backend.mjs';
-import { arg } from './lib.mjs';
+import { arg, startProfile } from './lib.mjs';
 
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
 const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
@@ -55,21 +55,6 @@ const BACKTEST = {
   end_date: '2024-02-01',
   strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
 };
-async function startProfile() {
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return {
-    async stop(file) {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-      console.log(`  CPU profile of the drain: ${file}`);
-    },
-  };
-}
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 

@@ -8,16 +8,17 @@
 // --connections requests in flight (node:http keep-alive agent), sent from a thread of their own (as
 // workers are other processes: the servers' event loop carries only the servers).
 // Goals (issue 16): ≥ 0.8× the bare server; ≥ 5,000 heartbeats/s.
-// --only=backend runs the backend's phases alone (for a profile: node --cpu-prof …).
+// --only=backend runs the backend's phases alone; --profile=FILE writes a CPU profile of the
+// backend's heartbeat phase.
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
 // Run from the repo root: node bench/register-heartbeat.mjs [--registered=10000] [--registers=2000]
-//   [--heartbeats=20000] [--connections=64] [--only=backend]
+//   [--heartbeats=20000] [--connections=64] [--only=backend] [--profile=FILE.cpuprofile]
 import { Agent, createServer, request } from 'node:http';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { AUTH, BENCH_TOKEN, backendRequire, loadBackend, run, startBackend } from './backend.mjs';
-import { arg as textArg } from './lib.mjs';
+import { startProfile, arg as textArg } from './lib.mjs';
 
 const HEADERS = { 'content-type': 'application/json', ...AUTH };
 const arg = (name, dflt) => Number(textArg(name, String(dflt)));
@@ -27,6 +28,8 @@ const HEARTBEATS = Math.max(100, Math.min(100_000, arg('heartbeats', 20_000)));
 const CONNECTIONS = Math.max(1, Math.min(512, arg('connections', 64)));
 const TIME_LIMIT_MS = 60_000; // per phase
 const ONLY = textArg('only', '');
+/** --profile=FILE: a CPU profile of the backend's thread during its heartbeat phase only. */
+const PROFILE = textArg('profile', '');
 const backend = isMainThread ? loadBackend() : null;
 // Express as the backend has it (through @nestjs/platform-express).
 const express = isMainThread
@@ -140,7 +143,9 @@ async function main() {
     const regBare = ONLY ? skipped : await drive(bareBase, REGISTERS, 'register');
     const regKtrdr = await drive(base, REGISTERS, 'register');
     const hbBare = ONLY ? skipped : await drive(bareBase, HEARTBEATS, 'heartbeat');
+    const profiler = PROFILE ? await startProfile() : null;
     const hbKtrdr = await drive(base, HEARTBEATS, 'heartbeat');
+    if (profiler) await profiler.stop(PROFILE);
 
     console.log(
       `register/heartbeat benchmark — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,

@@ -1,5 +1,15 @@
 import 'reflect-metadata';
-import { IsInt, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import * as classValidator from 'class-validator';
+import {
+  IsArray,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { validatePayload } from '../src/validation';
 
 describe('memoised class-validator rule lookup', () => {
@@ -53,6 +63,86 @@ describe('memoised class-validator rule lookup', () => {
     expect(validatePayload(Grows, { n: 2 })).toEqual({
       ok: false,
       errors: ['n must not be less than 3'],
+    });
+  });
+});
+
+describe('memo of payloads found valid', () => {
+  class Inner {
+    @IsInt()
+    k!: number;
+  }
+  class Outer {
+    @IsOptional()
+    @IsString()
+    s?: string;
+
+    @IsOptional()
+    @IsNumber()
+    x?: number | null;
+
+    @IsOptional()
+    @ValidateNested()
+    @Type(() => Inner)
+    inner?: Inner;
+
+    @IsOptional()
+    @IsArray()
+    @IsInt({ each: true })
+    list?: number[];
+  }
+
+  it('answers a repeated text with a fresh instance of the class (nested classes too)', () => {
+    const spy = jest.spyOn(classValidator, 'validateSync');
+    const first = validatePayload(Outer, { s: 'a', inner: { k: 1 } });
+    const calls = spy.mock.calls.length;
+    const second = validatePayload(Outer, { s: 'a', inner: { k: 1 } });
+    expect(spy.mock.calls.length).toBe(calls); // not validated again
+    spy.mockRestore();
+    expect(first.ok && second.ok).toBe(true);
+    if (!first.ok || !second.ok) return;
+    expect(second.value).toBeInstanceOf(Outer);
+    expect(second.value.inner).toBeInstanceOf(Inner);
+    expect(second.value).not.toBe(first.value);
+    expect(second.value.inner).not.toBe(first.value.inner);
+  });
+
+  it('a value that is not plain JSON data is validated even when its text was valid', () => {
+    const iso = '2026-12-04T21:50:00.000Z';
+    expect(validatePayload(Outer, { s: iso })).toMatchObject({ ok: true });
+    expect(validatePayload(Outer, { s: new Date(iso) })).toEqual({
+      ok: false,
+      errors: ['s must be a string'],
+    });
+    expect(validatePayload(Outer, { x: null })).toMatchObject({ ok: true });
+    expect(validatePayload(Outer, { x: NaN })).toMatchObject({ ok: false });
+    expect(validatePayload(Outer, { x: Infinity })).toMatchObject({ ok: false });
+  });
+
+  it('a payload that is not valid is never remembered, and a large one is always validated', () => {
+    for (let k = 0; k < 3; k++) {
+      expect(validatePayload(Outer, { inner: { k: 1.5 } })).toEqual({
+        ok: false,
+        errors: ['inner.k must be an integer number'],
+      });
+    }
+    const many = Array.from({ length: 100 }, (_, i) => i);
+    for (let k = 0; k < 2; k++) {
+      expect(validatePayload(Outer, { list: many })).toMatchObject({ ok: true });
+      expect(validatePayload(Outer, { list: [...many, 0.5] })).toMatchObject({ ok: false });
+    }
+  });
+
+  it('the same text is judged per class', () => {
+    class Strict {
+      @IsInt()
+      @Min(5)
+      x!: number;
+    }
+    expect(validatePayload(Outer, { x: 2 })).toMatchObject({ ok: true });
+    expect(validatePayload(Strict, { x: 2 })).toEqual({
+      ok: false,
+      errors: ['x must not be less than 5'],
     });
   });
 });
