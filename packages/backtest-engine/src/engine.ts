@@ -110,6 +110,17 @@ export function runBacktest(
    * arithmetic is the same, in the same order, as a bar-by-bar update of `st`.
    */
   const runBars = (from: number, to: number): void => {
+    // The arrays and constants as locals of this function (a captured variable is read through the
+    // closure's context on every use; locals stay in registers).
+    const act = actions;
+    const t = time;
+    const o = open;
+    const c = close;
+    const eq = equity;
+    const log = trades;
+    const last = n - 1;
+    const com = commission;
+    const slip = slippage;
     let cash = st.cash;
     let qty = st.position_qty;
     let entryPrice = st.entry_price;
@@ -120,26 +131,26 @@ export function runBacktest(
     for (let i = from; i < to; i++) {
       // 1. Fill the previous bar's action at this bar's open.
       if (i > 0) {
-        const a = actions[i - 1];
+        const a = act[i - 1];
         if (a > 0 && qty === 0) {
-          const price = open[i] * (1 + slippage);
+          const price = o[i] * (1 + slip);
           const cost = cash;
-          qty = cost / (price * (1 + commission));
+          qty = cost / (price * (1 + com));
           entryPrice = price;
-          entryTime = time[i];
+          entryTime = t[i];
           entryCost = cost;
           cash = 0;
           entryIdx = i;
         } else if (a < 0 && qty > 0) {
-          const price = open[i] * (1 - slippage);
+          const price = o[i] * (1 - slip);
           const proceeds = qty * price;
-          const net = proceeds - proceeds * commission;
+          const net = proceeds - proceeds * com;
           cash += net;
           numTrades++;
           const pnl = net - entryCost;
-          trades.push(
-            entryTime ?? time[i],
-            time[i],
+          log.push(
+            entryTime ?? t[i],
+            t[i],
             entryPrice,
             price,
             qty,
@@ -155,16 +166,16 @@ export function runBacktest(
         }
       }
       // 2. Close out an open position at the end of the data (held through this bar's close).
-      if (i === n - 1 && qty > 0) {
-        const price = close[i] * (1 - slippage);
+      if (i === last && qty > 0) {
+        const price = c[i] * (1 - slip);
         const proceeds = qty * price;
-        const net = proceeds - proceeds * commission;
+        const net = proceeds - proceeds * com;
         cash += net;
         numTrades++;
         const pnl = net - entryCost;
-        trades.push(
-          entryTime ?? time[i],
-          time[i],
+        log.push(
+          entryTime ?? t[i],
+          t[i],
           entryPrice,
           price,
           qty,
@@ -179,7 +190,7 @@ export function runBacktest(
         entryIdx = -1;
       }
       // 3. Mark to market at the close.
-      equity[i] = cash + qty * close[i];
+      eq[i] = cash + qty * c[i];
     }
     st.cash = cash;
     st.position_qty = qty;
@@ -188,7 +199,7 @@ export function runBacktest(
     st.entry_cost = entryCost;
     st.num_trades = numTrades;
     entryIndex = entryIdx;
-    if (to > from) st.strategy_state.last_signal = actions[to - 1];
+    if (to > from) st.strategy_state.last_signal = act[to - 1];
   };
 
   /** Next multiple of `every` after `i`. */

@@ -138,85 +138,257 @@ export function periodOf(time: ArrayLike<number>): PeriodInfo {
 }
 
 /**
- * What one pass over a series finds: the sum of its per-bar returns r[i] = v[i] / v[i-1] − 1
- * (i = 1..n−1) and its largest drawdown from a running peak that starts at `initial` (indices of
- * the peak, the trough and the recovery, −1 when there is none). One pass for both: the
- * series is read once instead of twice.
+ * What a pass over a series finds: the sum of its per-bar returns r[i] = v[i] / v[i-1] − 1
+ * (i = 1..n−1), its last value, and its largest drawdown from a running peak that starts at
+ * `initial` (indices of the peak, the trough and the recovery, −1 when there is none).
  */
 interface SeriesScan {
   return_sum: number;
+  final: number;
   max_drawdown: number;
   start: number;
   trough: number;
   recovery: number;
 }
 
-function scanSeries(values: ArrayLike<number>, initial: number): SeriesScan {
-  const n = values.length;
-  let sum = 0;
-  let prev = 0;
-  let peak = initial;
-  let peakIdx = 0;
-  let maxDd = 0;
-  let start = -1;
-  let trough = -1;
-  let recovery = -1;
-  let awaiting = false;
-  for (let i = 0; i < n; i++) {
-    const e = values[i];
-    if (i > 0) sum += e / prev - 1;
-    prev = e;
-    if (e >= peak) {
-      if (awaiting) {
-        recovery = i;
-        awaiting = false;
-      }
-      peak = e;
-      peakIdx = i;
-    } else {
-      const dd = 1 - e / peak;
-      if (dd > maxDd) {
-        maxDd = dd;
-        start = peakIdx;
-        trough = i;
-        recovery = -1;
-        awaiting = true;
-      }
-    }
-  }
-  return { return_sum: sum, max_drawdown: maxDd, start, trough, recovery };
+/** Of a series' per-bar returns: the squared deviations from their mean, and the squared shortfalls below the risk-free rate (summed). */
+interface Dispersion {
+  squares: number;
+  downside: number;
 }
 
 /**
- * Return statistics of `equity` (one value per bar) that started at `initial`. Per-bar returns
- * are r[i] = equity[i] / equity[i-1] − 1 for i = 1..n−1.
+ * The two series the metrics read: the strategy's close-marked equity, and the buy-and-hold value
+ * of the instrument, (initial × close[i]) / close[0], computed where it is read rather than
+ * stored.
  */
-export function returnStats(
-  equity: ArrayLike<number>,
-  initial: number,
-  period: PeriodInfo,
-  riskFreeRate = 0,
-): ReturnStats {
-  return returnStatsOf(equity, initial, period, riskFreeRate, scanSeries(equity, initial));
+interface SeriesPair {
+  equity: ArrayLike<number>;
+  initial: number;
+  close: ArrayLike<number>;
+  benchmarkInitial: number;
 }
 
-function returnStatsOf(
-  equity: ArrayLike<number>,
-  initial: number,
+/**
+ * A value above peak × (1 − largest drawdown) × FLOOR_MARGIN cannot make a larger drawdown: its
+ * 1 − value / peak, however rounded, stays at or below the largest one (the margin is ~10⁴ times
+ * any rounding of the products). Comparing with that floor skips the division for almost every
+ * bar below a peak; the division is done, as before, for the others, so the result is the same.
+ */
+const FLOOR_MARGIN = 1 + 1e-12;
+
+/** Longest run whose per-bar returns buffer is kept for the next run (16 bytes per bar: 80 MB). */
+export const KEPT_RETURNS_BARS = 5_000_000;
+let kept: Float64Array | undefined;
+
+/**
+ * A buffer for the per-bar returns of both series, interleaved (2 × n values; the first pass
+ * writes them, the second reads them instead of dividing again). Kept between runs up to
+ * KEPT_RETURNS_BARS bars: a sweep runs the same sizes again and again, and a fresh buffer costs
+ * more in page faults than its fill; a longer run gets one of its own.
+ */
+function returnsScratch(n: number): Float64Array {
+  if (n > KEPT_RETURNS_BARS) return new Float64Array(2 * n);
+  if (kept === undefined || kept.length < 2 * n) kept = new Float64Array(2 * n);
+  return kept;
+}
+
+/** What the first pass over a pair finds; `returns` holds the per-bar returns (see returnsScratch). */
+interface PairScan {
+  strategy: SeriesScan;
+  benchmark: SeriesScan;
+  returns: Float64Array;
+}
+
+/**
+ * One pass over both series of `pair` (read side by side, instead of filling the buy-and-hold
+ * series and then scanning each): return sums, last values and largest drawdowns, and the per-bar
+ * returns of both kept in `returns` for the second pass (the divisions are what these loops cost).
+ * The arithmetic is that of a pass per series, in the same order: the results are bit for bit
+ * those of the earlier three passes (the golden backtests check it).
+ */
+function scanPair(pair: SeriesPair): PairScan {
+  const { equity, initial, close, benchmarkInitial: bInitial } = pair;
+  const n = equity.length;
+  const c0 = n > 0 ? close[0] : 1;
+  const returns = returnsScratch(n);
+  let sumE = 0;
+  let prevE = 0;
+  let peakE = initial;
+  let peakIdxE = 0;
+  let ddE = 0;
+  let startE = -1;
+  let troughE = -1;
+  let recoveryE = -1;
+  let awaitingE = false;
+  // Below this a value may be a new largest drawdown; above it, certainly not (see FLOOR_MARGIN).
+  let floorE = peakE * FLOOR_MARGIN;
+  let sumB = 0;
+  let prevB = 0;
+  let peakB = bInitial;
+  let peakIdxB = 0;
+  let ddB = 0;
+  let startB = -1;
+  let troughB = -1;
+  let recoveryB = -1;
+  let awaitingB = false;
+  let floorB = peakB * FLOOR_MARGIN;
+  for (let i = 0; i < n; i++) {
+    const e = equity[i];
+    const b = (bInitial * close[i]) / c0;
+    if (i > 0) {
+      const rE = e / prevE - 1;
+      const rB = b / prevB - 1;
+      sumE += rE;
+      sumB += rB;
+      returns[2 * i] = rE;
+      returns[2 * i + 1] = rB;
+    }
+    prevE = e;
+    prevB = b;
+    if (e >= peakE) {
+      if (awaitingE) {
+        recoveryE = i;
+        awaitingE = false;
+      }
+      peakE = e;
+      peakIdxE = i;
+      floorE = peakE * (1 - ddE) * FLOOR_MARGIN;
+    } else if (!(e > floorE)) {
+      const dd = 1 - e / peakE;
+      if (dd > ddE) {
+        ddE = dd;
+        startE = peakIdxE;
+        troughE = i;
+        recoveryE = -1;
+        awaitingE = true;
+        floorE = peakE * (1 - ddE) * FLOOR_MARGIN;
+      }
+    }
+    if (b >= peakB) {
+      if (awaitingB) {
+        recoveryB = i;
+        awaitingB = false;
+      }
+      peakB = b;
+      peakIdxB = i;
+      floorB = peakB * (1 - ddB) * FLOOR_MARGIN;
+    } else if (!(b > floorB)) {
+      const dd = 1 - b / peakB;
+      if (dd > ddB) {
+        ddB = dd;
+        startB = peakIdxB;
+        troughB = i;
+        recoveryB = -1;
+        awaitingB = true;
+        floorB = peakB * (1 - ddB) * FLOOR_MARGIN;
+      }
+    }
+  }
+  return {
+    returns,
+    strategy: {
+      return_sum: sumE,
+      final: n > 0 ? prevE : initial,
+      max_drawdown: ddE,
+      start: startE,
+      trough: troughE,
+      recovery: recoveryE,
+    },
+    benchmark: {
+      return_sum: sumB,
+      final: n > 0 ? prevB : bInitial,
+      max_drawdown: ddB,
+      start: startB,
+      trough: troughB,
+      recovery: recoveryB,
+    },
+  };
+}
+
+/**
+ * The second pass (a variance needs its mean first), over the returns the first pass kept: per
+ * series the squared deviations from its mean and the squared shortfalls of the excess returns
+ * below 0.
+ */
+function dispersionPair(
+  n: number,
+  returns: Float64Array,
+  meanE: number,
+  meanB: number,
+  rfBar: number,
+): { strategy: Dispersion; benchmark: Dispersion } {
+  let ssE = 0;
+  let downE = 0;
+  let ssB = 0;
+  let downB = 0;
+  for (let i = 1; i < n; i++) {
+    const rE = returns[2 * i];
+    const rB = returns[2 * i + 1];
+    ssE += (rE - meanE) * (rE - meanE);
+    ssB += (rB - meanB) * (rB - meanB);
+    // Branch-free (the sign of a return is a coin flip the CPU cannot predict, and a branch here
+    // doubled this loop's time): y is x when x < 0 and ±0 otherwise, so y² adds exactly +0 then.
+    // It differs from `if (x < 0) down += x * x` only for x = +∞ or NaN (y is NaN), which only
+    // an infinite or NaN return makes; the mean is then ∞ or NaN too, so every ratio that reads
+    // `down` is null either way.
+    const xE = rE - rfBar;
+    const yE = xE * +(xE < 0);
+    downE += yE * yE;
+    const xB = rB - rfBar;
+    const yB = xB * +(xB < 0);
+    downB += yB * yB;
+  }
+  return {
+    strategy: { squares: ssE, downside: downE },
+    benchmark: { squares: ssB, downside: downB },
+  };
+}
+
+/** Return statistics of both series of `pair` over `period` (two passes in all). */
+function returnStatsPair(
+  pair: SeriesPair,
   period: PeriodInfo,
   riskFreeRate: number,
+  scans: PairScan,
+): { strategy: ReturnStats; benchmark: ReturnStats } {
+  const m = pair.equity.length - 1; // number of per-bar returns
+  const bpy = period.bars_per_year;
+  if (m < 2 || bpy === null) {
+    return {
+      strategy: statsOf(pair.initial, period, scans.strategy, null),
+      benchmark: statsOf(pair.benchmarkInitial, period, scans.benchmark, null),
+    };
+  }
+  const rfBar = Math.pow(1 + riskFreeRate, 1 / bpy) - 1;
+  const meanE = scans.strategy.return_sum / m;
+  const meanB = scans.benchmark.return_sum / m;
+  const d = dispersionPair(pair.equity.length, scans.returns, meanE, meanB, rfBar);
+  return {
+    strategy: statsOf(pair.initial, period, scans.strategy, { m, bpy, rfBar, ...d.strategy }),
+    benchmark: statsOf(pair.benchmarkInitial, period, scans.benchmark, {
+      m,
+      bpy,
+      rfBar,
+      ...d.benchmark,
+    }),
+  };
+}
+
+/** The statistics from what the passes found (`spread` null: fewer than 2 returns or no calendar). */
+function statsOf(
+  initial: number,
+  period: PeriodInfo,
   scan: SeriesScan,
+  spread: (Dispersion & { m: number; bpy: number; rfBar: number }) | null,
 ): ReturnStats {
-  const n = equity.length;
-  const final = n > 0 ? equity[n - 1] : initial;
+  const final = scan.final;
   const total = final / initial - 1;
   let annualized: number | null = null;
   if (period.years > 0) {
     annualized = final <= 0 ? -1 : finiteOrNull(Math.pow(final / initial, 1 / period.years) - 1);
   }
-  const m = n - 1; // number of per-bar returns
-  const bpy = period.bars_per_year;
-  if (m < 2 || bpy === null) {
+  if (spread === null) {
     return {
       total_return: total,
       annualized_return: annualized,
@@ -225,24 +397,10 @@ function returnStatsOf(
       sortino_ratio: null,
     };
   }
-  const rfBar = Math.pow(1 + riskFreeRate, 1 / bpy) - 1;
+  const { m, bpy, rfBar } = spread;
   const mean = scan.return_sum / m;
-  let ss = 0;
-  let down = 0;
-  for (let i = 1; i < n; i++) {
-    const r = equity[i] / equity[i - 1] - 1;
-    ss += (r - mean) * (r - mean);
-    // Branch-free (the sign of a return is a coin flip the CPU cannot predict, and a branch here
-    // doubled this loop's time): y is x when x < 0 and ±0 otherwise, so y² adds exactly +0 then.
-    // It differs from `if (x < 0) down += x * x` only for x = +∞ or NaN (y is NaN), which only
-    // an infinite or NaN return makes; the mean is then ∞ or NaN too, so every ratio that reads
-    // `down` is null either way.
-    const x = r - rfBar;
-    const y = x * +(x < 0);
-    down += y * y;
-  }
-  const std = Math.sqrt(ss / (m - 1));
-  const downside = Math.sqrt(down / m);
+  const std = Math.sqrt(spread.squares / (m - 1));
+  const downside = Math.sqrt(spread.downside / m);
   const scale = Math.sqrt(bpy);
   const excess = mean - rfBar;
   // A std of rounding noise (a constant series) is no volatility.
@@ -256,13 +414,35 @@ function returnStatsOf(
   };
 }
 
+/** A series on its own (the API helpers below): it stands in as its own benchmark too. */
+const alone = (equity: ArrayLike<number>, initial: number): SeriesPair => ({
+  equity,
+  initial,
+  close: equity,
+  benchmarkInitial: initial,
+});
+
+/**
+ * Return statistics of `equity` (one value per bar) that started at `initial`. Per-bar returns
+ * are r[i] = equity[i] / equity[i-1] − 1 for i = 1..n−1.
+ */
+export function returnStats(
+  equity: ArrayLike<number>,
+  initial: number,
+  period: PeriodInfo,
+  riskFreeRate = 0,
+): ReturnStats {
+  const pair = alone(equity, initial);
+  return returnStatsPair(pair, period, riskFreeRate, scanPair(pair)).strategy;
+}
+
 /** Largest drawdown of `equity` from a running peak that starts at `initial`, with its dates. */
 export function drawdownOf(
   time: ArrayLike<number>,
   equity: ArrayLike<number>,
   initial: number,
 ): DrawdownStats {
-  return drawdownFrom(time, equity.length, scanSeries(equity, initial));
+  return drawdownFrom(time, equity.length, scanPair(alone(equity, initial)).strategy);
 }
 
 function drawdownFrom(time: ArrayLike<number>, n: number, scan: SeriesScan): DrawdownStats {
@@ -331,18 +511,6 @@ export function tradeStats(trades: TradeColumns): TradeStats {
   };
 }
 
-let scratch: Float64Array | undefined;
-
-/**
- * A buffer for the buy-and-hold series, kept between runs: a fresh 40 MB array for 5 M bars costs
- * more in page faults than filling it (a sweep runs the same sizes again and again). Held memory:
- * 8 bytes per bar of the longest run in this thread.
- */
-function benchmarkScratch(n: number): Float64Array {
-  if (scratch === undefined || scratch.length < n) scratch = new Float64Array(n);
-  return scratch.subarray(0, n);
-}
-
 /** The metrics of a run (strategy and buy-and-hold benchmark over the same bars). */
 export function computeMetrics(input: MetricsInput): MetricsOutput {
   const { time, equity, close, initial_capital: initial, trades } = input;
@@ -354,9 +522,12 @@ export function computeMetrics(input: MetricsInput): MetricsOutput {
     );
   }
   const period = periodOf(time);
-  const scan = scanSeries(equity, initial);
-  const stats = returnStatsOf(equity, initial, period, rf, scan);
-  const dd = drawdownFrom(time, n, scan);
+  const pair: SeriesPair = { equity, initial, close, benchmarkInitial: initial };
+  const scans = scanPair(pair);
+  const both = returnStatsPair(pair, period, rf, scans);
+  const stats = both.strategy;
+  const bStats = both.benchmark;
+  const dd = drawdownFrom(time, n, scans.strategy);
   const ts = tradeStats(trades);
   const calmar =
     stats.annualized_return !== null && dd.max_drawdown > 0
@@ -364,16 +535,11 @@ export function computeMetrics(input: MetricsInput): MetricsOutput {
       : null;
   let barsHeld = 0;
   for (let k = 0; k < trades.length; k++) barsHeld += trades.bars_held[k];
-
-  const bh = benchmarkScratch(n);
-  for (let i = 0; i < n; i++) bh[i] = (initial * close[i]) / close[0];
-  const bScan = scanSeries(bh, initial);
-  const bStats = returnStatsOf(bh, initial, period, rf, bScan);
   const benchmark: BenchmarkMetrics = {
     kind: 'buy_and_hold',
     ...bStats,
-    final_equity: n > 0 ? bh[n - 1] : initial,
-    max_drawdown: bScan.max_drawdown,
+    final_equity: scans.benchmark.final,
+    max_drawdown: scans.benchmark.max_drawdown,
   };
   const metrics: BacktestMetrics = {
     ...stats,

@@ -4,6 +4,7 @@ import {
   computeMetrics,
   downsampleMinMax,
   drawdownOf,
+  KEPT_RETURNS_BARS,
   periodOf,
   returnStats,
   runBacktest,
@@ -414,6 +415,54 @@ describe('the engine against an independent reference over the same trades', () 
     expect(r.exposure).toBeCloseTo(ref.exposure, 12);
     expect(r.benchmark.total_return).toBeCloseTo(ref.benchmark_total_return, 10);
     expect(r.excess_return).toBeCloseTo(ref.excess_return, 10);
+  });
+});
+
+describe('a run longer than the kept returns buffer', () => {
+  it('has the same return statistics as a plain two-pass computation', () => {
+    const n = KEPT_RETURNS_BARS + 1;
+    const time = new Float64Array(n);
+    const equity = new Float64Array(n);
+    const close = new Float64Array(n);
+    // Deterministic walks (no trigonometry: this runs over 5 M values).
+    let e = 1000;
+    let c = 50;
+    for (let i = 0; i < n; i++) {
+      time[i] = T0 + i * 60_000;
+      e *= 1 + (((i * 7919) % 13) - 6) * 1e-4;
+      c *= 1 + (((i * 104729) % 11) - 5) * 2e-4;
+      equity[i] = e;
+      close[i] = c;
+    }
+    const { metrics, benchmark, period } = computeMetrics({
+      time,
+      equity,
+      close,
+      initial_capital: 1000,
+      trades: tradeColumnsOf([]),
+    });
+    const plain = (v: Float64Array) => {
+      let sum = 0;
+      for (let i = 1; i < n; i++) sum += v[i] / v[i - 1] - 1;
+      const mean = sum / (n - 1);
+      let squares = 0;
+      let down = 0;
+      for (let i = 1; i < n; i++) {
+        const r = v[i] / v[i - 1] - 1;
+        squares += (r - mean) * (r - mean);
+        if (r < 0) down += r * r;
+      }
+      const scale = Math.sqrt(period.bars_per_year!);
+      const sd = Math.sqrt(squares / (n - 2));
+      return { volatility: sd * scale, sortino: (mean / Math.sqrt(down / (n - 1))) * scale };
+    };
+    const hold = close.map((x) => (1000 * x) / close[0]);
+    const ofEquity = plain(equity);
+    const ofHold = plain(hold);
+    expect(metrics.volatility).toBeCloseTo(ofEquity.volatility, 9);
+    expect(metrics.sortino_ratio).toBeCloseTo(ofEquity.sortino, 6);
+    expect(benchmark.volatility).toBeCloseTo(ofHold.volatility, 9);
+    expect(benchmark.sortino_ratio).toBeCloseTo(ofHold.sortino, 6);
   });
 });
 
