@@ -105,8 +105,10 @@ const hooksFor = (n) => {
 };
 
 {
+  // Warm-up, untimed: enough calls that every loop of both runs optimised code (a few calls leave
+  // the small sizes measuring the JIT's tiering instead; a sweep calls the engine again and again).
   const warm = md.synthBars('SYNTH-WARMUP', '1m', 0, { count: 200_000 });
-  for (let k = 0; k < 3; k++) {
+  for (let k = 0; k < 20; k++) {
     bareLoop(warm);
     bt.runBacktest(warm, config);
     bt.runBacktest(warm, config, hooksFor(warm.length));

@@ -116,7 +116,15 @@ async function workerJob(symbol, n, engine = backtestEngine) {
       strategy,
     },
   };
-  const job = new wr.RunningJob(engine, request, client, store, config.systemClock, logger, options);
+  const job = new wr.RunningJob(
+    engine,
+    request,
+    client,
+    store,
+    config.systemClock,
+    logger,
+    options,
+  );
   let checkpoints = 0;
   uploadMs = 0;
   const write = store.write.bind(store);
