@@ -8,9 +8,17 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AnswerHeaders, HttpTransport } from './http-exchange';
 
+/**
+ * An idle pooled connection is closed after 4 s: before the 5 s after which a Node server (the
+ * backend, a worker) closes it, so a request is never written to a connection the server is
+ * closing (Node's agent heeds the server's `Keep-Alive: timeout=` hint only with a timeout of its
+ * own set). A request in progress is bounded by httpExchange's timeout, not by this one.
+ */
+export const IDLE_CONNECTION_MS = 4_000;
+
 const agents = {
-  'http:': new http.Agent({ keepAlive: true }),
-  'https:': new https.Agent({ keepAlive: true }),
+  'http:': new http.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }),
+  'https:': new https.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS }),
 };
 
 function headersOf(raw: http.IncomingHttpHeaders): AnswerHeaders {
