@@ -1,8 +1,10 @@
 import 'reflect-metadata';
-import { Type } from 'class-transformer';
+import * as classTransformer from 'class-transformer';
+import { plainToInstance, Type } from 'class-transformer';
 import * as classValidator from 'class-validator';
 import {
   IsArray,
+  IsDate,
   IsInt,
   IsNumber,
   IsOptional,
@@ -93,18 +95,43 @@ describe('memo of payloads found valid', () => {
   }
 
   it('answers a repeated text with a fresh instance of the class (nested classes too)', () => {
-    const spy = jest.spyOn(classValidator, 'validateSync');
-    const first = validatePayload(Outer, { s: 'a', inner: { k: 1 } });
-    const calls = spy.mock.calls.length;
-    const second = validatePayload(Outer, { s: 'a', inner: { k: 1 } });
-    expect(spy.mock.calls.length).toBe(calls); // not validated again
-    spy.mockRestore();
-    expect(first.ok && second.ok).toBe(true);
-    if (!first.ok || !second.ok) return;
+    const validated = jest.spyOn(classValidator, 'validateSync');
+    const transformed = jest.spyOn(classTransformer, 'plainToInstance');
+    const first = validatePayload(Outer, { s: 'a', inner: { k: 1 }, list: [1, 2] });
+    const calls = [validated.mock.calls.length, transformed.mock.calls.length];
+    expect(calls.every((n) => n > 0)).toBe(true); // the spies see the first (new) text's run
+    if (!first.ok) throw new Error('expected valid');
+    // What the caller does with its instance does not reach the next answer.
+    first.value.inner!.k = 99;
+    first.value.list!.push(3);
+    const second = validatePayload(Outer, { s: 'a', inner: { k: 1 }, list: [1, 2] });
+    const third = validatePayload(Outer, { s: 'a', inner: { k: 1 }, list: [1, 2] });
+    // Neither validated nor transformed again.
+    expect([validated.mock.calls.length, transformed.mock.calls.length]).toEqual(calls);
+    validated.mockRestore();
+    transformed.mockRestore();
+    if (!second.ok || !third.ok) throw new Error('expected valid');
     expect(second.value).toBeInstanceOf(Outer);
     expect(second.value.inner).toBeInstanceOf(Inner);
-    expect(second.value).not.toBe(first.value);
-    expect(second.value.inner).not.toBe(first.value.inner);
+    expect(second.value).toEqual(plainToInstance(Outer, { s: 'a', inner: { k: 1 }, list: [1, 2] }));
+    expect(second.value).not.toBe(third.value);
+    expect(second.value.inner).not.toBe(third.value.inner);
+    expect(second.value.list).not.toBe(third.value.list);
+  });
+
+  it('copies the Dates class-transformer made', () => {
+    class When {
+      @Type(() => Date)
+      @IsDate()
+      at!: Date;
+    }
+    const iso = '2026-12-04T22:00:00.000Z';
+    const a = validatePayload(When, { at: iso });
+    const b = validatePayload(When, { at: iso });
+    if (!a.ok || !b.ok) throw new Error('expected valid');
+    expect(b.value.at).toBeInstanceOf(Date);
+    expect(b.value.at.toISOString()).toBe(iso);
+    expect(b.value.at).not.toBe(a.value.at);
   });
 
   it('a value that is not plain JSON data is validated even when its text was valid', () => {
