@@ -340,6 +340,14 @@ describe.each(drivers)('HTTP API on %s', (_name, makeRepository) => {
         400,
         /^base\.strategy\.fast_period must be less than slow_period \(child 2: fast_period=40, slow_period=30\)/,
       );
+      // A problem every child has is said once, with how many have it.
+      const same = await authed(http)
+        .post('/api/v1/backtests/sweep')
+        .send({ base: BACKTEST_PARAMS, grid: { fast: [5, 10, 20], slow_period: [50, 100] } })
+        .expect(400);
+      expect(same.body.message).toBe(
+        'base.strategy.fast: unknown field (not allowed) (all 6 children, e.g. child 1: fast=5, slow_period=50)',
+      );
       const big = await authed(http)
         .post('/api/v1/backtests/sweep')
         .send({

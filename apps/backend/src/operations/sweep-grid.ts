@@ -117,6 +117,10 @@ export function expandGrid(
   const children: SweepChild[] = [];
   const index = keys.map(() => 0);
   let problems = 0;
+  // One line per distinct problem (most grids break every child the same way), with the first
+  // child it was found in and how many have it.
+  const found = new Map<string, { child: number; values: string; count: number }>();
+  let dropped = false;
   for (let n = 0; n < total; n++) {
     const params = structuredClone(base);
     const gridValues: Record<string, unknown> = {};
@@ -129,13 +133,14 @@ export function expandGrid(
     const check = validatePayload(REQUEST_CLASS[type], params);
     if (!check.ok) {
       problems += 1;
-      if (errors.length < MAX_ERRORS) {
-        // Each line names the field of the child request (base + this child's grid values).
-        const where = `(child ${n + 1}: ${describe(gridValues)})`;
-        for (const line of check.errors) {
-          if (errors.length >= MAX_ERRORS) break;
-          errors.push(`base${line.startsWith('[') ? '' : '.'}${line} ${where}`);
-        }
+      // Each line names the field of the child request (base + this child's grid values).
+      for (const line of check.errors) {
+        const text = `base${line.startsWith('[') ? '' : '.'}${line}`;
+        const seen = found.get(text);
+        if (seen) seen.count += 1;
+        else if (found.size < MAX_ERRORS) {
+          found.set(text, { child: n + 1, values: describe(gridValues), count: 1 });
+        } else dropped = true;
       }
     } else {
       children.push({ params, grid_values: gridValues });
@@ -148,8 +153,13 @@ export function expandGrid(
     }
   }
   if (problems > 0) {
-    if (problems > errors.length)
-      errors.push(`… and ${problems - errors.length} more invalid children`);
+    for (const [text, f] of found) {
+      const where = `child ${f.child}: ${f.values}`;
+      if (f.count === 1) errors.push(`${text} (${where})`);
+      else if (f.count === total) errors.push(`${text} (all ${total} children, e.g. ${where})`);
+      else errors.push(`${text} (${f.count} of ${total} children, first ${where})`);
+    }
+    if (dropped) errors.push(`… and more problems (${problems} of ${total} children are invalid)`);
     return { ok: false, errors };
   }
   return { ok: true, children };
