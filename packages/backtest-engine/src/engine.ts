@@ -129,6 +129,9 @@ export function runBacktest(
     let numTrades = st.num_trades;
     let entryIdx = entryIndex;
     for (let i = from; i < to; i++) {
+      // An exit on this bar: its price and the bars held (NaN: none).
+      let exitPrice = NaN;
+      let held = 0;
       // 1. Fill the previous bar's action at this bar's open.
       if (i > 0) {
         const a = act[i - 1];
@@ -142,47 +145,22 @@ export function runBacktest(
           cash = 0;
           entryIdx = i;
         } else if (a < 0 && qty > 0) {
-          const price = o[i] * (1 - slip);
-          const proceeds = qty * price;
-          const net = proceeds - proceeds * com;
-          cash += net;
-          numTrades++;
-          const pnl = net - entryCost;
-          log.push(
-            entryTime ?? t[i],
-            t[i],
-            entryPrice,
-            price,
-            qty,
-            pnl,
-            pnl / entryCost,
-            i - entryIdx,
-          );
-          qty = 0;
-          entryPrice = 0;
-          entryTime = null;
-          entryCost = 0;
-          entryIdx = -1;
+          exitPrice = o[i] * (1 - slip);
+          held = i - entryIdx;
         }
       }
       // 2. Close out an open position at the end of the data (held through this bar's close).
-      if (i === last && qty > 0) {
-        const price = c[i] * (1 - slip);
-        const proceeds = qty * price;
+      if (i === last && qty > 0 && exitPrice !== exitPrice) {
+        exitPrice = c[i] * (1 - slip);
+        held = n - entryIdx;
+      }
+      if (exitPrice === exitPrice) {
+        const proceeds = qty * exitPrice;
         const net = proceeds - proceeds * com;
         cash += net;
         numTrades++;
         const pnl = net - entryCost;
-        log.push(
-          entryTime ?? t[i],
-          t[i],
-          entryPrice,
-          price,
-          qty,
-          pnl,
-          pnl / entryCost,
-          n - entryIdx,
-        );
+        log.push(entryTime ?? t[i], t[i], entryPrice, exitPrice, qty, pnl, pnl / entryCost, held);
         qty = 0;
         entryPrice = 0;
         entryTime = null;
