@@ -221,7 +221,7 @@ export function buildProgram(env: CliEnvironment, io: Io, exit: { code: number }
     )
     .option(
       '-g, --grid <name=v1,v2,...>',
-      'values of one parameter (dotted path or strategy parameter); repeatable',
+      'values of one parameter: a request field, a strategy parameter, a dotted path, or a flag name (fast, slow, learning-rate, …); repeatable',
       gridArg,
     )
     .option(

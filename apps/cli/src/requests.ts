@@ -220,6 +220,33 @@ export function trainingRequest(flags: TrainFlags, base?: Json): Json {
   return applySets(body, flags.set);
 }
 
+/**
+ * The request field a `--grid` name stands for when it is one of this CLI's flag names (`fast` as
+ * in `--fast`, `learning-rate` as in `--learning-rate`); any other name goes to the backend as it
+ * is (a request field, a strategy parameter or a dotted path).
+ */
+const GRID_FLAG_FIELDS: Record<'backtest' | 'train', Readonly<Record<string, string>>> = {
+  backtest: {
+    fast: 'fast_period',
+    slow: 'slow_period',
+    model: 'model_name',
+    capital: 'initial_capital',
+  },
+  train: {
+    hidden: 'model.hidden_layers',
+    'learning-rate': 'learning_rate',
+    'batch-size': 'batch_size',
+    'validation-split': 'validation_split',
+    patience: 'early_stopping.patience',
+    'min-delta': 'early_stopping.min_delta',
+    'model-name': 'model_name',
+  },
+};
+
+export function gridField(kind: 'backtest' | 'train', name: string): string {
+  return GRID_FLAG_FIELDS[kind][name] ?? name;
+}
+
 export interface SweepRequest {
   base: Json;
   grid: Record<string, unknown[]>;
@@ -247,7 +274,7 @@ export function sweepRequest(
       grid[k] = v;
     }
   }
-  for (const [k, v] of flags.grid ?? []) grid[k] = v;
+  for (const [k, v] of flags.grid ?? []) grid[gridField(kind, k)] = v;
   if (Object.keys(grid).length === 0) {
     throw new UsageError('A sweep needs a grid: --grid name=v1,v2,... or "grid" in --file');
   }
