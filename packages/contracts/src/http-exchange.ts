@@ -1,11 +1,13 @@
 /**
- * The one HTTP transport of every KTRDR client (the backend calling workers, a worker calling the
+ * The one HTTP exchange of every KTRDR client (the backend calling workers, a worker calling the
  * backend, the CLI, the dashboard): one request with a timeout, the answer read and its JSON
  * parsed, a failure to get an answer described. Each client keeps its own policy on top (the CLI
  * retries, a worker reads leases, the dashboard asks for a key on 401). Framework-free and
- * browser-safe (its default transport is `fetch`): also in `@ktrdr/contracts/constants`. Node
- * services pass `nodeHttpTransport` (from `@ktrdr/contracts`, node:http: a third of fetch's CPU
- * per request, which counts on the dispatch path).
+ * browser-safe (its default transport is `fetch`): also in `@ktrdr/contracts/constants`. The
+ * backend's calls to workers and the worker runtime pass `nodeHttpTransport` (from
+ * `@ktrdr/contracts`: node:http, about a third of fetch's CPU per request, which counts on the
+ * dispatch path); the CLI and the backend's health-probe thread load only `/constants` and keep
+ * fetch.
  */
 import { errorText } from './error-text';
 
@@ -75,10 +77,8 @@ export interface HttpExchangeOptions {
   timeoutMs?: number;
   /** The caller's own cancellation: the exchange then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** How the request goes out (default: fetch). */
+  /** How the request goes out (default: fetch; a stand-in: `fetchTransport(fake)`). */
   transport?: HttpTransport;
-  /** Shorthand for `transport: fetchTransport(fetchImpl)` (tests, the dashboard). */
-  fetchImpl?: FetchLike;
 }
 
 /** The server answered (any status). */
@@ -140,8 +140,7 @@ export async function httpExchange(
     options.signal === undefined
       ? timeout.signal
       : AbortSignal.any([timeout.signal, options.signal]);
-  const transport =
-    options.transport ?? (options.fetchImpl ? fetchTransport(options.fetchImpl) : defaultTransport);
+  const transport = options.transport ?? defaultTransport;
   try {
     const res = await transport(url, {
       method: options.method,

@@ -146,7 +146,10 @@ describe.each<[string, HttpTransport]>([
 describe('httpExchange options', () => {
   it('uses the fetch it is given', async () => {
     const fetchImpl = jest.fn(async () => new Response('[1,2]', { status: 200 }));
-    const r = await httpExchange('http://127.0.0.1:9/x', { method: 'GET', fetchImpl });
+    const r = await httpExchange('http://127.0.0.1:9/x', {
+      method: 'GET',
+      transport: fetchTransport(fetchImpl),
+    });
     expect(fetchImpl).toHaveBeenCalledWith(
       'http://127.0.0.1:9/x',
       expect.objectContaining({ method: 'GET' }),

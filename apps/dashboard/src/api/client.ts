@@ -3,8 +3,10 @@ import {
   BACKEND_ROUTES,
   buildPath,
   envelopeMessage,
+  fetchTransport,
   httpExchange,
   type FetchLike,
+  type HttpTransport,
 } from '@ktrdr/contracts/constants';
 import { authHeaders, setAuthNeeded } from './auth';
 
@@ -45,11 +47,11 @@ function messageOf(body: unknown, fallback: string): string {
 
 export type { FetchLike };
 
-let fetchImpl: FetchLike = (input, init) => fetch(input, init);
+let transport: HttpTransport = fetchTransport();
 
-/** Tests swap the transport. */
+/** Tests swap the transport (a fetch stand-in). */
 export function setFetch(f: FetchLike): void {
-  fetchImpl = f;
+  transport = fetchTransport(f);
 }
 
 /**
@@ -69,7 +71,7 @@ export async function api<T>(
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal,
-    fetchImpl,
+    transport,
   });
   if (r.kind === 'unreachable') {
     throw new ApiError(0, `The backend did not answer (${r.detail})`, null);
