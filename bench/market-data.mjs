@@ -4,8 +4,9 @@
 // engine. Also the bars cache: a second load of the same file/series (a sweep) against the engine.
 // The machine is noisy: compare the ratios. Best of --repeat, interleaved.
 // Needs the built packages (pnpm --filter @ktrdr/backtest-engine... build).
+// Each unmet goal gets a line saying what bounds it, measured in the same run.
 // Options: --bars=1e6 --repeat=3 --max-seconds=180
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { arg, loadBuilt } from './lib.mjs';
@@ -43,6 +44,36 @@ function synthMath(count) {
   }
   return acc;
 }
+/** The other floor of any generator: six fresh float64 columns written once (page faults included). */
+function freshColumns(count) {
+  const cols = [];
+  for (let k = 0; k < 6; k++) cols.push(new Float64Array(count));
+  const [a, b, c, d, e, f] = cols;
+  for (let i = 0; i < count; i++) {
+    a[i] = i;
+    b[i] = i;
+    c[i] = i;
+    d[i] = i;
+    e[i] = i;
+    f[i] = i;
+  }
+  return f[count - 1];
+}
+/**
+ * What bounds CSV parsing: the least any parser in JS does with the file, reading it (one
+ * readFileSync) and a loop that looks at every byte once (counts commas, folds the other bytes
+ * into an integer so the loop cannot be dropped). The parser does this and the decoding.
+ */
+function byteLoop(buf) {
+  let commas = 0;
+  let acc = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const ch = buf[i];
+    if (ch === 44) commas++;
+    else acc = (acc * 10 + (ch - 48)) | 0;
+  }
+  return commas + acc;
+}
 const sink = [];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ktrdr-bench-md-'));
 try {
@@ -70,6 +101,9 @@ try {
     csv: Infinity,
     cached: Infinity,
     math: Infinity,
+    read: Infinity,
+    bytes: Infinity,
+    columns: Infinity,
   };
   const time = (key, fn) => {
     const t = performance.now();
@@ -77,12 +111,18 @@ try {
     best[key] = Math.min(best[key], performance.now() - t);
   };
   md.loadBars({ ...opts, cache }); // fills the cache
+  const file = path.join(tmp, 'BENCH_1m.csv');
+  const fileBytes = readFileSync(file);
+  sink.push(byteLoop(fileBytes), byteLoop(fileBytes));
   for (let k = 0; k < repeat && elapsed() < maxSeconds; k++) {
     time('engine', () => bt.runBacktest(bars, config));
     time('synth', () => md.synthBars('SYNTH-MDBENCH', '1m', START, { count: n }));
     time('csv', () => md.loadBars(opts));
     time('cached', () => md.loadBars({ ...opts, cache }));
     time('math', () => sink.push(synthMath(n)));
+    time('columns', () => sink.push(freshColumns(n)));
+    time('read', () => sink.push(readFileSync(file).length));
+    time('bytes', () => sink.push(byteLoop(fileBytes)));
   }
   const rate = (ms) => (n / ms) * 1000;
   const f = (ms) => `${ms.toFixed(0)} ms = ${Math.round(rate(ms)).toLocaleString('en-US')} bars/s`;
@@ -99,8 +139,13 @@ try {
       `  ${label.padEnd(23)} ${f(best[key])}   = ${(best.engine / best[key]).toFixed(2)}x the engine's rate (goal >= 1x)`,
     );
   }
+  const synthFloor = best.math + best.columns;
   console.log(
-    `  what bounds SYNTH: its Math calls alone (5 exp + 2.5 x log/sqrt/sin/cos a bar) ${best.math.toFixed(0)} ms = ${(best.engine / best.math).toFixed(2)}x the engine's rate, ${((100 * best.math) / best.synth).toFixed(0)} % of SYNTH generation`,
+    `  what bounds SYNTH: its Math calls alone (5 exp + 2.5 x log/sqrt/sin/cos a bar) ${best.math.toFixed(0)} ms + writing six fresh columns ${best.columns.toFixed(0)} ms = ${synthFloor.toFixed(0)} ms = ${(best.engine / synthFloor).toFixed(2)}x the engine's rate, ${((100 * synthFloor) / best.synth).toFixed(0)} % of SYNTH generation`,
+  );
+  const floor = best.read + best.bytes;
+  console.log(
+    `  what bounds CSV: reading the file (${(fileBytes.length / n).toFixed(0)} bytes a bar) ${best.read.toFixed(0)} ms + one look at every byte ${best.bytes.toFixed(0)} ms = ${floor.toFixed(0)} ms = ${(best.engine / floor).toFixed(2)}x the engine's rate, ${((100 * floor) / best.csv).toFixed(0)} % of the CSV parse`,
   );
 } finally {
   rmSync(tmp, { recursive: true, force: true });
