@@ -10,13 +10,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { childProcessEnv, getTestSettings } from '@ktrdr/config';
 import { BACKEND_ROUTES, OperationStatus, WorkerStatus, WorkerType } from '@ktrdr/contracts';
 import { BackendClient, http } from '../src/harness/api';
 import { E2E_API_KEY_SHA256 } from '../src/harness/credentials';
 import { COMPOSE_PROJECT_PREFIX } from '../src/harness/docker-cli';
+import { freePort } from '@ktrdr/test-support';
 import { SHORT_BACKTEST } from '../src/harness/fixtures';
 import { logDir, REPO_ROOT } from '../src/harness/paths';
 import { waitFor } from '../src/harness/wait';
@@ -30,17 +30,6 @@ function composeCommand(): string[] | null {
   if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0)
     return ['docker-compose'];
   return null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const compose = composeCommand();

@@ -28,6 +28,7 @@ import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { childProcessEnv, getTestSettings } from '@ktrdr/config';
+import { waitFor as waitUntil } from '@ktrdr/test-support';
 import { DEPLOY, fixtureRepo, has, tempDir } from './helpers';
 
 const PREFIX = 'ktmh';
@@ -220,26 +221,9 @@ function api(method: string, p: string, body?: unknown): Promise<{ status: numbe
   });
 }
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\n${allLogs()}`,
-      );
-    await new Promise((r) => setTimeout(r, 250));
-  }
+/** The shared wait, with every process's log in its timeout error. */
+function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return waitUntil(what, fn, timeoutMs, allLogs, 250);
 }
 
 interface Worker {

@@ -13,12 +13,12 @@
  * Prometheus alert rules query is one the services really export.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ATTR, SPAN } from '@ktrdr/telemetry';
 import { OtlpReceiver, type ReceivedSpan } from '@ktrdr/telemetry/testing';
-import { BACKEND_MAIN, Stack, freePort } from './support/stack';
+import { LocalStack, builtMains, isRunning } from '@ktrdr/test-support';
 
 const REPO = join(__dirname, '..', '..', '..');
 const HAS_PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
@@ -28,7 +28,7 @@ const SERVER = 2;
 const CLIENT = 3;
 
 const receiver = new OtlpReceiver();
-const stack = new Stack();
+const stack = new LocalStack('ktrdr-obs-', builtMains(require.resolve));
 
 const BACKTEST = {
   symbol: 'SYNTH-OBS',
@@ -116,20 +116,10 @@ let secondTrainer = '';
 
 beforeAll(async () => {
   await receiver.start();
-  stack.apiPort = await freePort();
-  stack.env = {
-    KTRDR_ENV: 'test',
-    KTRDR_LOG_LEVEL: 'log',
+  await stack.configure({
     KTRDR_LOG_JSON: 'true',
     KTRDR_OTEL_ENABLED: 'true',
     KTRDR_OTEL_ENDPOINT: receiver.endpoint,
-    KTRDR_DATA_DIR: join(stack.root, 'data'),
-    KTRDR_DB_DIR: 'memory://',
-    KTRDR_API_HOST: '127.0.0.1',
-    KTRDR_API_PORT: String(stack.apiPort),
-    KTRDR_API_CLIENT_BASE_URL: stack.api,
-    KTRDR_WORKER_HEARTBEAT_INTERVAL: '0.5',
-    KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '0.5',
     KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '1',
     KTRDR_WORKER_HEALTH_CHECK_FAILURES: '2',
     KTRDR_WORKER_PROGRESS_INTERVAL_MS: '100',
@@ -137,11 +127,8 @@ beforeAll(async () => {
     KTRDR_ORPHAN_TIMEOUT_SECONDS: '2',
     KTRDR_ORPHAN_CHECK_INTERVAL_SECONDS: '0.5',
     KTRDR_CHECKPOINT_EPOCH_INTERVAL: '1',
-  };
-  stack.launch('backend', BACKEND_MAIN, stack.apiPort, {});
-  await stack.waitFor('backend health', async () =>
-    (await stack.call('GET', '/health')).status === 200 ? true : undefined,
-  );
+  });
+  await stack.startBackend();
   await stack.startWorker('backtest', 'bt-obs-1');
   await stack.startWorker('training', 'tr-obs-1');
   await stack.registered('bt-obs-1');
@@ -149,9 +136,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stack.stopAll();
+  await stack.stop();
   await receiver.stop();
-  rmSync(stack.root, { recursive: true, force: true });
 });
 
 describe('traces across the backend and the workers', () => {
@@ -422,9 +408,7 @@ describe('metrics of the running services', () => {
   const scrapes = new Map<string, string>();
 
   beforeAll(async () => {
-    for (const p of stack.procs.filter(
-      (x) => x.child.exitCode === null && x.child.signalCode === null,
-    )) {
+    for (const p of stack.procs.filter(isRunning)) {
       const res = await fetch(`http://127.0.0.1:${p.port}/metrics`);
       expect(res.status).toBe(200);
       scrapes.set(p.name, await res.text());

@@ -7,108 +7,18 @@
  * chaos run: four backtest workers are killed (SIGKILL or SIGTERM) and restarted while a batch of
  * backtests runs through the queue; every operation completes, none twice.
  */
-import { spawn, ChildProcess } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { childProcessEnv } from '@ktrdr/config';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalStack, builtMains, type StackProc as Proc } from '@ktrdr/test-support';
 
-function distMain(pkg: string): string {
-  return join(dirname(require.resolve(`${pkg}/package.json`)), 'dist', 'main.js');
-}
-
-const BACKEND_MAIN = distMain('@ktrdr/backend');
-const BACKTEST_MAIN = distMain('@ktrdr/backtest-worker');
-const TRAINING_MAIN = distMain('@ktrdr/training-worker');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Proc {
-  name: string;
-  /** The worker's port (workers only). */
-  port?: number;
-  child: ChildProcess;
-  logFile: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const procs: Proc[] = [];
+const stack = new LocalStack('ktrdr-system-', builtMains(require.resolve));
+const procs = stack.procs;
+const call = stack.call.bind(stack);
+const waitFor = stack.waitFor.bind(stack);
+const startWorker = stack.startWorker.bind(stack);
+const registered = (id: string) => stack.registered(id);
 /** The training worker left running by the SIGTERM test, stopped by the last test. */
 let survivingTrainingWorker = 'training-sys-2';
-let root: string;
-let apiPort: number;
-let api: string;
-let commonEnv: Record<string, string>;
-/** The development API key the backend generated in the shared data directory. */
-let apiKey = '';
-
-function launch(name: string, main: string, env: Record<string, string>): Proc {
-  const logFile = join(root, 'logs', `${name}.log`);
-  const child = spawn(process.execPath, [main], {
-    env: childProcessEnv({ ...commonEnv, ...env }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = createWriteStream(logFile);
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const p = { name, child, logFile, exited };
-  procs.push(p);
-  return p;
-}
-
-function logs(): string {
-  return procs
-    .map(
-      (p) =>
-        `----- ${p.name} -----\n${existsSync(p.logFile) ? readFileSync(p.logFile, 'utf8').slice(-4000) : ''}`,
-    )
-    .join('\n');
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}\n${logs()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The full result of a completed operation (`GET /operations/{id}/results` → data.result). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- engine results, asserted field by field
@@ -117,23 +27,6 @@ async function fullResult(id: string): Promise<Record<string, any>> {
   expect(res.status).toBe(200);
   expect(res.body.success).toBe(true);
   return res.body.data.result;
-}
-
-async function call(
-  method: string,
-  path: string,
-  body?: unknown,
-  // The body is whatever JSON the backend answered; tests read fields they assert on.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-): Promise<{ status: number; body: any }> {
-  const auth = { authorization: `Bearer ${apiKey}` };
-  const res = await fetch(`${api}${path}`, {
-    method,
-    headers: body === undefined ? auth : { ...auth, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
 interface Operation {
@@ -173,17 +66,6 @@ async function until(
 
 const TERMINAL = ['completed', 'failed', 'cancelled'];
 
-async function startWorker(kind: 'backtest' | 'training', id: string): Promise<Proc> {
-  const port = await freePort();
-  const p = launch(id, kind === 'backtest' ? BACKTEST_MAIN : TRAINING_MAIN, {
-    KTRDR_WORKER_ID: id,
-    KTRDR_WORKER_PORT: String(port),
-    KTRDR_WORKER_PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-  });
-  p.port = port;
-  return p;
-}
-
 /** Until the worker process answers /health itself (a restarted one may still be loading). */
 async function answering(p: Proc): Promise<void> {
   await waitFor(`worker ${p.name} answering on ${p.port}`, async () => {
@@ -197,31 +79,8 @@ async function answering(p: Proc): Promise<void> {
   });
 }
 
-async function registered(id: string): Promise<void> {
-  await waitFor(`worker ${id} registered`, async () => {
-    const res = await call('GET', `/workers/${id}`);
-    return res.status === 200 && res.body.status === 'available' ? true : undefined;
-  });
-}
-
 beforeAll(async () => {
-  for (const m of [BACKEND_MAIN, BACKTEST_MAIN, TRAINING_MAIN]) {
-    if (!existsSync(m)) throw new Error(`${m} is missing: build first (turbo run build)`);
-  }
-  root = mkdtempSync(join(tmpdir(), 'ktrdr-system-'));
-  mkdirSync(join(root, 'logs'));
-  apiPort = await freePort();
-  api = `http://127.0.0.1:${apiPort}/api/v1`;
-  commonEnv = {
-    KTRDR_ENV: 'test',
-    KTRDR_LOG_LEVEL: 'log',
-    KTRDR_DATA_DIR: join(root, 'data'),
-    KTRDR_DB_DIR: 'memory://',
-    KTRDR_API_HOST: '127.0.0.1',
-    KTRDR_API_PORT: String(apiPort),
-    KTRDR_API_CLIENT_BASE_URL: api,
-    KTRDR_WORKER_HEARTBEAT_INTERVAL: '0.5',
-    KTRDR_WORKER_HEALTH_CHECK_INTERVAL: '0.5',
+  await stack.configure({
     KTRDR_WORKER_HEALTH_CHECK_TIMEOUT: '1',
     KTRDR_WORKER_HEALTH_CHECK_FAILURES: '2',
     KTRDR_WORKER_REMOVAL_THRESHOLD: '30',
@@ -232,16 +91,13 @@ beforeAll(async () => {
     KTRDR_CHECKPOINT_EPOCH_INTERVAL: '1',
     // The chaos test interrupts some operations several times.
     KTRDR_OPS_MAX_ATTEMPTS: '10',
-  };
-  launch('backend', BACKEND_MAIN, {});
-  await waitFor('backend health', async () =>
-    (await call('GET', '/health')).status === 200 ? true : undefined,
-  );
+  });
+  await stack.startBackend();
   // No key or token is configured: the backend generated both in the shared data directory (owner-only),
   // and the workers started below pick the token up from there, as under `npm run dev`.
-  const keyFile = join(root, 'data', 'dev-api-key');
+  const keyFile = join(stack.dataDir, 'dev-api-key');
   expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-  apiKey = readFileSync(keyFile, 'utf8').trim();
+  expect(stack.devKey()).toBe(readFileSync(keyFile, 'utf8').trim());
   expect((await call('GET', '/workers')).status).toBe(200);
   await startWorker('backtest', 'backtest-sys-1');
   await startWorker('training', 'training-sys-1');
@@ -249,19 +105,7 @@ beforeAll(async () => {
   await registered('training-sys-1');
 }, 120_000);
 
-afterAll(async () => {
-  for (const p of procs)
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(procs.map((p) => p.exited)),
-    new Promise((r) => (timer = setTimeout(r, 10_000))),
-  ]);
-  clearTimeout(timer);
-  for (const p of procs)
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => stack.stop());
 
 const TRAINING = {
   symbol: 'SYNTH-SYS',
@@ -330,9 +174,9 @@ describe('system: backend + workers as processes', () => {
     const op = await until(res.body.operation_id, (o) => TERMINAL.includes(o.status), 'finished');
     expect(op.status).toBe('completed');
     expect(op.worker_id).toBe('training-sys-1');
-    const modelPath = join(root, 'data', 'models', 'sys-model.json');
+    const modelPath = join(stack.dataDir, 'models', 'sys-model.json');
     expect(op.metrics).toMatchObject({ epochs_run: expect.any(Number), model_name: 'sys-model' });
-    expect(JSON.stringify(await fullResult(op.operation_id))).not.toContain(root);
+    expect(JSON.stringify(await fullResult(op.operation_id))).not.toContain(stack.root);
     expect(existsSync(modelPath)).toBe(true);
     // The backtest worker trades that model.
     const bt = await call('POST', '/backtests/start', {
@@ -453,7 +297,7 @@ describe('chaos: workers killed and restarted while a batch runs through the que
   };
 
   async function completedCount(): Promise<number> {
-    const res = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
+    const res = await fetch(`${stack.origin}/metrics`);
     const line = (await res.text())
       .split('\n')
       .find((l) =>

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
+import { freePort } from '@ktrdr/test-support';
 import {
   FakeBackend,
   TEST_REGISTRATION_TOKEN,
@@ -15,18 +16,6 @@ import {
 const MAIN = join(__dirname, 'fixtures', 'worker-main.js');
 const STOPPED_AT_START = join(__dirname, 'fixtures', 'worker-main-stopped-at-start.js');
 const DIST = join(__dirname, '..', 'dist', 'index.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Child {
   proc: ChildProcess;
