@@ -7,6 +7,7 @@
  * `running` or `dispatched` once every worker is gone.
  */
 import {
+  AttemptOutcome,
   BACKEND_ROUTES,
   OperationStatus,
   WorkerStatus,
@@ -44,6 +45,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => stack?.close(), 60_000);
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let victimId: string;
 let survivorId: string;
@@ -88,6 +91,21 @@ it('a worker killed mid-operation: the operation is re-dispatched from its check
   });
   expect(after.worker_id).not.toBe(victimId);
   survivorId = after.worker_id!;
+  // The attempt on the victim ended as orphaned, and the new one was dispatched with the checkpoint
+  // (the one seen before the kill, or a later one the victim reported before it died), not from 0.
+  const lost = after.attempts.find((a) => a.worker_id === victimId)!;
+  expect({ attempt: lost.attempt, outcome: lost.outcome }).toEqual({
+    attempt: 1,
+    outcome: AttemptOutcome.ORPHANED,
+  });
+  expect(lost.reason).toMatch(/^Worker lost \(.*\); queued again from its \w+ checkpoint at \d+$/);
+  const current = after.attempts.at(-1)!;
+  expect({ attempt: current.attempt, worker: current.worker_id }).toEqual({
+    attempt: 2,
+    worker: survivorId,
+  });
+  expect(current.resumed_from).not.toBeNull();
+  expect(current.resumed_from!.unit).toBeGreaterThanOrEqual(unitAtKill);
   // The new attempt resumes from the checkpoint: its progress starts at or after that epoch.
   const resumed = await waitFor(
     'progress reported by the new attempt',
@@ -158,14 +176,29 @@ it('without a checkpoint the operation goes back to the queue, from the start, n
   console.log(
     `[e2e:faults] ${op.status} (attempt ${op.attempt}) ${Date.now() - killedAt} ms after SIGKILL: ${op.error_message}`,
   );
+  // The lost attempt names tr-3 and says the operation starts again from the start (it had no
+  // checkpoint); the new attempt, when there already is one, resumes from nothing.
+  const lostReason = new RegExp(
+    `^Worker lost \\(worker ${escapeRegExp(tr3.worker_id)} (is not registered|is not answering health checks|no longer runs it)[^)]*\\); queued again from the start`,
+  );
+  expect(op.checkpoint).toBeNull();
+  const lost = op.attempts.find((a) => a.worker_id === tr3.worker_id)!;
+  expect({ attempt: lost.attempt, outcome: lost.outcome }).toEqual({
+    attempt: 1,
+    outcome: AttemptOutcome.ORPHANED,
+  });
+  expect(lost.reason).toMatch(lostReason);
   if (op.status === OperationStatus.PENDING) {
-    expect(op.error_message).toMatch(
-      /^Worker lost \(worker \S+ (is not registered|is not answering health checks|no longer runs it)[^)]*\); queued again from the start/,
-    );
+    expect(op.error_message).toMatch(lostReason);
     expect(op.worker_id).toBeNull();
   } else {
     // A worker was free already: it runs again from the start on another worker.
     expect(op.worker_id).not.toBe(tr3.worker_id);
+    const current = op.attempts.at(-1)!;
+    expect({ attempt: current.attempt, resumed_from: current.resumed_from }).toEqual({
+      attempt: 2,
+      resumed_from: null,
+    });
   }
 });
 
