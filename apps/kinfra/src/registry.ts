@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './atomic-file';
+import writeFileAtomic from 'write-file-atomic';
 import { LockOptions, withLock } from './file-lock';
 import {
   PORT_BASES,
@@ -216,7 +216,7 @@ export async function updateRegistry<T>(
       const before = fs.existsSync(file) ? serializeRegistry(registry) : undefined;
       const result = change(registry);
       const after = serializeRegistry(registry);
-      if (after !== before) writeFileAtomic(file, after);
+      if (after !== before) writeFileAtomic.sync(file, after, { mode: 0o644 });
       return result;
     },
     lockOptions,
