@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseDotenv } from '@ktrdr/config';
 import {
   PROFILES,
   ProfileName,
@@ -112,20 +113,10 @@ export function renderEnvFile(input: SlotRenderInput): string {
   );
 }
 
-/** KEY=value pairs of an .env file (comments and blank lines skipped). */
-export function parseEnvFile(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) vars[m[1] as string] = m[2] as string;
-  }
-  return vars;
-}
-
 /** The variables of a slot's .env.sandbox ({} when it cannot be read). */
 export function readSlotEnv(dir: string): Record<string, string> {
   try {
-    return parseEnvFile(fs.readFileSync(path.join(dir, ENV_FILE), 'utf8'));
+    return parseDotenv(fs.readFileSync(path.join(dir, ENV_FILE), 'utf8'));
   } catch {
     return {};
   }
