@@ -3,10 +3,10 @@
  * definition) a slot's stack through compose interpolation (--env-file), plus what the CLI needs to
  * talk to it (KTRDR_API_CLIENT_BASE_URL, KTRDR_API_KEY). kinfra renders no compose file of its own.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseDotenv } from '@ktrdr/config';
+import { parseDotenv, sha256Hex } from '@ktrdr/config';
 import {
   PROFILES,
   ProfileName,
@@ -93,10 +93,7 @@ export function envEntries(input: SlotRenderInput): [string, string][] {
     ['TRACE_SERVICE_PREFIX', `${composeProjectName(input.slot)}-`],
     ['KTRDR_DB_PASSWORD', slotDbPassword(input.slot)],
     ...opt('KTRDR_WORKER_REGISTRATION_TOKEN', input.worker_token),
-    ...opt(
-      'KTRDR_API_OPERATE_KEY_SHA256',
-      input.api_key ? createHash('sha256').update(input.api_key).digest('hex') : undefined,
-    ),
+    ...opt('KTRDR_API_OPERATE_KEY_SHA256', input.api_key ? sha256Hex(input.api_key) : undefined),
     // For the CLI and kinfra (not read by compose):
     ['KTRDR_API_CLIENT_BASE_URL', `http://127.0.0.1:${input.ports.api}/api/v1`],
     ...opt('KTRDR_API_KEY', input.api_key),
