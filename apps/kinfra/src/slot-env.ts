@@ -6,9 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseDotenv, sha256Hex } from '@ktrdr/config';
+import { SandboxSettings, envNameOf, parseDotenv, sha256Hex } from '@ktrdr/config';
 import {
+  PORT_VARIABLES,
   PROFILES,
+  PortName,
   ProfileName,
   SlotPorts,
   composeProjectName,
@@ -52,6 +54,12 @@ export function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/**
+ * Where a slot publishes its ports (KTRDR_PUBLISH_ADDRESS): always loopback, whatever the compose
+ * default: a slot's database password is deterministic.
+ */
+export const SLOT_PUBLISH_ADDRESS = '127.0.0.1';
+
 /** The database password of a slot (a sandbox on loopback: deterministic, but not the default). */
 export function slotDbPassword(slot: number): string {
   return `ktrdr-sandbox-${slot}`;
@@ -79,12 +87,12 @@ export function envEntries(input: SlotRenderInput): [string, string][] {
     ['SLOT_PROFILE', input.profile],
     ['COMPOSE_PROJECT_NAME', composeProjectName(input.slot)],
     // Interpolated by infra/compose/docker-compose.yml:
-    ['KTRDR_PUBLISH_ADDRESS', '127.0.0.1'],
-    ['KTRDR_API_PORT', String(input.ports.api)],
-    ['KTRDR_DB_PORT', String(input.ports.db)],
-    ['KTRDR_GRAFANA_PORT', String(input.ports.grafana)],
-    ['KTRDR_JAEGER_UI_PORT', String(input.ports.jaeger_ui)],
-    ['KTRDR_PROMETHEUS_PORT', String(input.ports.prometheus)],
+    // (the variable names as @ktrdr/config declares them)
+    [envNameOf(SandboxSettings, 'publish_address'), SLOT_PUBLISH_ADDRESS],
+    ...(Object.keys(PORT_VARIABLES) as PortName[]).map((name): [string, string] => [
+      PORT_VARIABLES[name],
+      String(input.ports[name]),
+    ]),
     ['BACKTEST_WORKERS', String(counts.backtest)],
     ['TRAINING_WORKERS', String(counts.training)],
     ['IMAGE_TAG', 'local'],
