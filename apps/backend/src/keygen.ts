@@ -2,8 +2,8 @@
  * Makes an API key: `node dist/keygen.js [--name NAME] [--role read|operate]`. Prints the key (for the
  * client, shown once) and what the backend is configured with (its SHA-256 digest only).
  */
-import { generateSecret } from '@ktrdr/config';
-import { sha256Hex, type ApiRole } from './auth/api-keys';
+import { generateSecret, sha256Hex } from '@ktrdr/config';
+import type { ApiRole } from './auth/api-keys';
 
 export function makeKey(name: string, role: ApiRole): { key: string; lines: string[] } {
   const key = generateSecret();

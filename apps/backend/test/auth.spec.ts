@@ -7,10 +7,11 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
+import { sha256Hex } from '@ktrdr/config';
 import { REGISTRATION_TOKEN_HEADER } from '@ktrdr/contracts';
 import { buildOpenApiDocument } from '../src/app.setup';
 import type { AccessLevel } from '../src/auth/access.decorators';
-import { ApiKeyStore, loadApiKeys, parseKeysFile, sha256Hex } from '../src/auth/api-keys';
+import { ApiKeyStore, loadApiKeys, parseKeysFile } from '../src/auth/api-keys';
 import { FakeWorkers } from './support/fake-worker';
 import {
   TEST_OPERATE_KEY,

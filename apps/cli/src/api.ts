@@ -2,6 +2,7 @@
  * HTTP client of the backend: base URL, bearer key, per-request timeout and retries with exponential
  * backoff (the ApiClient settings of @ktrdr/config), one-line errors.
  */
+import { backoffDelayMs } from '@ktrdr/config';
 import { envelopeMessage, httpExchange } from '@ktrdr/contracts/constants';
 import { CliError, ApiError, UnreachableError } from './errors';
 
@@ -132,10 +133,12 @@ export class ApiClient {
     }
   }
 
+  /** Delay after failed attempt `attempt` (1 for the first): @ktrdr/config's jittered doubling. */
   private backoff(attempt: number): number {
-    const base = this.options.backoffMs ?? 250;
-    const ms = Math.min(base * 2 ** (attempt - 1), MAX_BACKOFF_MS);
-    return ms / 2 + Math.random() * (ms / 2);
+    return backoffDelayMs(attempt - 1, {
+      baseMs: this.options.backoffMs ?? 250,
+      capMs: MAX_BACKOFF_MS,
+    });
   }
 }
 

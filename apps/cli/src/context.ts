@@ -1,6 +1,6 @@
 /** What every command needs: settings, the API client, output, time and Ctrl-C. */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { devApiKeyPath } from '@ktrdr/config';
 import { ApiClient } from './api';
 import { Output, coloursEnabled, type Stream } from './output';
 
@@ -42,21 +42,18 @@ export interface Session {
   onInterrupt: Io['onInterrupt'];
 }
 
-/** Name of the file in the data dir where a development backend leaves its generated API key. */
-export const DEV_API_KEY_FILE = 'dev-api-key';
-
-/** --api-key, else KTRDR_API_KEY, else the development key file when it exists. */
+/**
+ * --api-key, else KTRDR_API_KEY, else the development key a development backend leaves in
+ * `{data dir}/dev-api-key` (@ktrdr/config's devApiKeyPath) when that file exists.
+ */
 export function resolveApiKey(flag: string | undefined, env: CliEnvironment): string | undefined {
   if (flag) return flag;
   if (env.apiKey) return env.apiKey;
-  const file = join(env.dataDir, DEV_API_KEY_FILE);
   try {
-    if (existsSync(file)) {
-      const key = readFileSync(file, 'utf8').trim();
-      if (key) return key;
-    }
+    const key = readFileSync(devApiKeyPath(env.dataDir), 'utf8').trim();
+    if (key) return key;
   } catch {
-    // Unreadable (permissions): go without a key; the backend says 401 if it needs one.
+    // Missing, or unreadable (permissions): go without a key; the backend says 401 if it needs one.
   }
   return undefined;
 }

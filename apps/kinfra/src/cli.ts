@@ -99,7 +99,7 @@ export function buildProgram(ctx: Context): Command {
   sandbox
     .command('provision')
     .description(
-      `Create the ${SLOT_COUNT} slot directories (.env.sandbox, docker-compose.yml) and registry.json`,
+      `Create the ${SLOT_COUNT} slot directories (each holds .env.sandbox, for infra/compose) and registry.json`,
     )
     .option('--dry-run', 'show what would be created and create nothing', false)
     .option('--json', 'print the result as JSON', false)

@@ -4,10 +4,10 @@
  * lose each other's updates. A file that cannot be understood is never reset: the caller gets an error
  * naming the file and a backup copy.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './atomic-file';
+import { sha256Hex } from '@ktrdr/config';
+import writeFileAtomic from 'write-file-atomic';
 import { LockOptions, withLock } from './file-lock';
 import {
   PORT_BASES,
@@ -163,7 +163,7 @@ export function parseRegistry(text: string): { registry: Registry } | { problem:
 
 /** Keeps one copy per distinct corrupt content next to the file; returns its path. */
 function backupCorrupt(file: string, text: string): string | undefined {
-  const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  const digest = sha256Hex(text).slice(0, 12);
   const backup = `${file}.corrupt-${digest}`;
   try {
     if (!fs.existsSync(backup)) fs.writeFileSync(backup, text, { flag: 'wx' });
@@ -216,7 +216,7 @@ export async function updateRegistry<T>(
       const before = fs.existsSync(file) ? serializeRegistry(registry) : undefined;
       const result = change(registry);
       const after = serializeRegistry(registry);
-      if (after !== before) writeFileAtomic(file, after);
+      if (after !== before) writeFileAtomic.sync(file, after, { mode: 0o644 });
       return result;
     },
     lockOptions,

@@ -3,11 +3,14 @@
  * definition) a slot's stack through compose interpolation (--env-file), plus what the CLI needs to
  * talk to it (KTRDR_API_CLIENT_BASE_URL, KTRDR_API_KEY). kinfra renders no compose file of its own.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SandboxSettings, envNameOf, parseDotenv, sha256Hex } from '@ktrdr/config';
 import {
+  PORT_VARIABLES,
   PROFILES,
+  PortName,
   ProfileName,
   SlotPorts,
   composeProjectName,
@@ -51,6 +54,12 @@ export function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/**
+ * Where a slot publishes its ports (KTRDR_PUBLISH_ADDRESS): always loopback, whatever the compose
+ * default: a slot's database password is deterministic.
+ */
+export const SLOT_PUBLISH_ADDRESS = '127.0.0.1';
+
 /** The database password of a slot (a sandbox on loopback: deterministic, but not the default). */
 export function slotDbPassword(slot: number): string {
   return `ktrdr-sandbox-${slot}`;
@@ -78,12 +87,12 @@ export function envEntries(input: SlotRenderInput): [string, string][] {
     ['SLOT_PROFILE', input.profile],
     ['COMPOSE_PROJECT_NAME', composeProjectName(input.slot)],
     // Interpolated by infra/compose/docker-compose.yml:
-    ['KTRDR_PUBLISH_ADDRESS', '127.0.0.1'],
-    ['KTRDR_API_PORT', String(input.ports.api)],
-    ['KTRDR_DB_PORT', String(input.ports.db)],
-    ['KTRDR_GRAFANA_PORT', String(input.ports.grafana)],
-    ['KTRDR_JAEGER_UI_PORT', String(input.ports.jaeger_ui)],
-    ['KTRDR_PROMETHEUS_PORT', String(input.ports.prometheus)],
+    // (the variable names as @ktrdr/config declares them)
+    [envNameOf(SandboxSettings, 'publish_address'), SLOT_PUBLISH_ADDRESS],
+    ...(Object.keys(PORT_VARIABLES) as PortName[]).map((name): [string, string] => [
+      PORT_VARIABLES[name],
+      String(input.ports[name]),
+    ]),
     ['BACKTEST_WORKERS', String(counts.backtest)],
     ['TRAINING_WORKERS', String(counts.training)],
     ['IMAGE_TAG', 'local'],
@@ -92,10 +101,7 @@ export function envEntries(input: SlotRenderInput): [string, string][] {
     ['TRACE_SERVICE_PREFIX', `${composeProjectName(input.slot)}-`],
     ['KTRDR_DB_PASSWORD', slotDbPassword(input.slot)],
     ...opt('KTRDR_WORKER_REGISTRATION_TOKEN', input.worker_token),
-    ...opt(
-      'KTRDR_API_OPERATE_KEY_SHA256',
-      input.api_key ? createHash('sha256').update(input.api_key).digest('hex') : undefined,
-    ),
+    ...opt('KTRDR_API_OPERATE_KEY_SHA256', input.api_key ? sha256Hex(input.api_key) : undefined),
     // For the CLI and kinfra (not read by compose):
     ['KTRDR_API_CLIENT_BASE_URL', `http://127.0.0.1:${input.ports.api}/api/v1`],
     ...opt('KTRDR_API_KEY', input.api_key),
@@ -112,20 +118,10 @@ export function renderEnvFile(input: SlotRenderInput): string {
   );
 }
 
-/** KEY=value pairs of an .env file (comments and blank lines skipped). */
-export function parseEnvFile(text: string): Record<string, string> {
-  const vars: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line.trim());
-    if (m) vars[m[1] as string] = m[2] as string;
-  }
-  return vars;
-}
-
 /** The variables of a slot's .env.sandbox ({} when it cannot be read). */
 export function readSlotEnv(dir: string): Record<string, string> {
   try {
-    return parseEnvFile(fs.readFileSync(path.join(dir, ENV_FILE), 'utf8'));
+    return parseDotenv(fs.readFileSync(path.join(dir, ENV_FILE), 'utf8'));
   } catch {
     return {};
   }

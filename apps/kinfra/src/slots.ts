@@ -2,6 +2,13 @@
  * The slot pool: how many slots there are, which profile each one has, and which host ports it uses.
  * Everything here is pure so the formulas can be tested without touching the filesystem.
  */
+import {
+  ApiSettings,
+  DatabaseSettings,
+  SandboxSettings,
+  envNameOf,
+  type AnySettingsClass,
+} from '@ktrdr/config';
 
 export const SLOT_COUNT = 6;
 
@@ -41,16 +48,44 @@ export function totalWorkers(counts: WorkerCounts): number {
   return counts.backtest + counts.training;
 }
 
-/** Host port bases of the sandbox formula: slot N uses base + N (design §7). */
-export const PORT_BASES = Object.freeze({
-  api: 8000,
-  db: 5432,
-  grafana: 3000,
-  jaeger_ui: 16686,
-  prometheus: 9090,
+/** A published port as @ktrdr/config declares it: its variable and its default (a compose project's). */
+function declaredPort<C extends AnySettingsClass>(
+  cls: C,
+  field: keyof C['fields'] & string,
+): { readonly variable: string; readonly base: number } {
+  const base = cls.fields[field]?.default;
+  if (typeof base !== 'number') throw new Error(`${cls.name}.${field} declares no default port`);
+  return Object.freeze({ variable: envNameOf(cls, field), base });
+}
+
+/**
+ * The host ports infra/compose/docker-compose.yml publishes, as the settings declare them: the
+ * variable compose interpolates and its default, the base of the sandbox formula (slot N publishes
+ * base + N, design §7). In .env.sandbox order.
+ */
+const PUBLISHED_PORTS = Object.freeze({
+  api: declaredPort(ApiSettings, 'port'),
+  db: declaredPort(DatabaseSettings, 'port'),
+  grafana: declaredPort(SandboxSettings, 'grafana_port'),
+  jaeger_ui: declaredPort(SandboxSettings, 'jaeger_ui_port'),
+  prometheus: declaredPort(SandboxSettings, 'prometheus_port'),
 });
 
-export type PortName = keyof typeof PORT_BASES;
+export type PortName = keyof typeof PUBLISHED_PORTS;
+
+const PORT_NAMES = Object.keys(PUBLISHED_PORTS) as PortName[];
+
+function perPort<V>(value: (name: PortName) => V): Readonly<Record<PortName, V>> {
+  return Object.freeze(
+    Object.fromEntries(PORT_NAMES.map((name) => [name, value(name)])) as Record<PortName, V>,
+  );
+}
+
+/** Host port bases of the sandbox formula: slot N uses base + N (design §7). */
+export const PORT_BASES = perPort((name) => PUBLISHED_PORTS[name].base);
+
+/** The compose variable that sets each published port (KTRDR_API_PORT …). */
+export const PORT_VARIABLES = perPort((name) => PUBLISHED_PORTS[name].variable);
 export type SlotPorts = Readonly<Record<PortName, number>>;
 
 export const PORT_LABELS: Readonly<Record<PortName, string>> = Object.freeze({
@@ -63,13 +98,7 @@ export const PORT_LABELS: Readonly<Record<PortName, string>> = Object.freeze({
 
 export function slotPorts(slot: number): SlotPorts {
   assertSlot(slot);
-  return Object.freeze({
-    api: PORT_BASES.api + slot,
-    db: PORT_BASES.db + slot,
-    grafana: PORT_BASES.grafana + slot,
-    jaeger_ui: PORT_BASES.jaeger_ui + slot,
-    prometheus: PORT_BASES.prometheus + slot,
-  });
+  return perPort((name) => PORT_BASES[name] + slot);
 }
 
 export function allSlots(): number[] {

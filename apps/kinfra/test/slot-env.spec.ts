@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
+import { parseDotenv } from '@ktrdr/config';
 import { containerPorts } from '../src/container-ports';
 import {
   CLIENT_ONLY_KEYS,
   envEntries,
-  parseEnvFile,
   renderEnvFile,
   renderSlotFiles,
   slotRenderInput,
@@ -15,7 +15,7 @@ function slotEnv(slot: number, secrets = false): Record<string, string> {
   const input = secrets
     ? { ...slotRenderInput(slot), api_key: 'k'.repeat(43), worker_token: 't'.repeat(43) }
     : slotRenderInput(slot);
-  return parseEnvFile(renderEnvFile(input));
+  return parseDotenv(renderEnvFile(input));
 }
 
 describe('.env.sandbox', () => {

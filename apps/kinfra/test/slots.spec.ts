@@ -1,5 +1,7 @@
+import { ApiSettings, DatabaseSettings, SandboxSettings } from '@ktrdr/config';
 import {
   PORT_BASES,
+  PORT_VARIABLES,
   PROFILES,
   SLOT_COUNT,
   allSlots,
@@ -40,6 +42,23 @@ describe('slot pool', () => {
     [6, { api: 8006, db: 5438, grafana: 3006, jaeger_ui: 16692, prometheus: 9096 }],
   ])('slot %d uses base + N ports', (slot, ports) => {
     expect(slotPorts(slot)).toEqual(ports);
+  });
+
+  it('takes the bases and their variables from the settings: the ports of the default compose stack', () => {
+    expect(PORT_BASES).toEqual({
+      api: ApiSettings.fields.port.default,
+      db: DatabaseSettings.fields.port.default,
+      grafana: SandboxSettings.fields.grafana_port.default,
+      jaeger_ui: SandboxSettings.fields.jaeger_ui_port.default,
+      prometheus: SandboxSettings.fields.prometheus_port.default,
+    });
+    expect(PORT_VARIABLES).toEqual({
+      api: 'KTRDR_API_PORT',
+      db: 'KTRDR_DB_PORT',
+      grafana: 'KTRDR_GRAFANA_PORT',
+      jaeger_ui: 'KTRDR_JAEGER_UI_PORT',
+      prometheus: 'KTRDR_PROMETHEUS_PORT',
+    });
   });
 
   it('no two slots (and no slot and the default stack) share a host port', () => {

@@ -4,7 +4,7 @@
  * default is never "open". The backend and the workers started next to it share the data directory,
  * hence the same generated registration token; the CLI reads the development API key from its file.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { getDataSettings, getRuntimeSettings, getWorkerSettings } from './config';
@@ -23,6 +23,14 @@ export function devApiKeyPath(dataDir: string = getDataSettings().dir): string {
 
 export function devWorkerTokenPath(dataDir: string = getDataSettings().dir): string {
   return nodePath.join(dataDir, DEV_WORKER_TOKEN_FILE);
+}
+
+/**
+ * SHA-256 of `text` (UTF-8) as 64 lowercase hex characters: the form an API key takes in
+ * KTRDR_API_OPERATE_KEY_SHA256 / KTRDR_API_READ_KEY_SHA256 and in a keys file.
+ */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** 32 random bytes, base64url (43 characters). */

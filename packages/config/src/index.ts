@@ -66,5 +66,6 @@ export { redactUrlCredentials } from './loader';
 export { holdStartupSignals, type SignalHandler, type StartupSignals } from './startup-signals';
 export { compiledEntry } from './compiled-entry';
 export { sleepOnTimers, systemClock, type Clock, type TimerHandle } from './clock';
+export { backoffDelayMs, type BackoffOptions } from './backoff';
 export * from './dev-secrets';
 export { renderConfigurationMarkdown, renderEnvExample } from './docs';

@@ -609,19 +609,20 @@ export const SandboxSettings = defineSettings({
       default: 3000,
       min: 1,
       max: 65535,
-      description: 'Host port of Grafana in a compose project.',
+      description: 'Host port of Grafana in a compose project (kinfra slot N: the default + N).',
     }),
     prometheus_port: int({
       default: 9090,
       min: 1,
       max: 65535,
-      description: 'Host port of Prometheus in a compose project.',
+      description: 'Host port of Prometheus in a compose project (kinfra slot N: the default + N).',
     }),
     jaeger_ui_port: int({
       default: 16686,
       min: 1,
       max: 65535,
-      description: 'Host port of the Jaeger UI in a compose project.',
+      description:
+        'Host port of the Jaeger UI in a compose project (kinfra slot N: the default + N).',
     }),
   },
 });

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Bars } from '@ktrdr/market-data';
+import writeFileAtomic from 'write-file-atomic';
 import {
   applyNormalisation,
   computeFeatures,
@@ -222,8 +223,8 @@ export function defaultModelFileName(model: TrainedModel): string {
 }
 
 /**
- * Writes `model` as JSON into `dir` (created if missing) atomically: a temp file in the same
- * directory, then rename, so readers never see a partial file. Returns the absolute path.
+ * Writes `model` as JSON into `dir` (created if missing) atomically (write-file-atomic: a temp file in
+ * the same directory, fsync, rename), so readers never see a partial file. Returns the absolute path.
  * `fileName` defaults to `defaultModelFileName(model)`; it must be a plain file name.
  */
 export function saveModel(dir: string, model: TrainedModel, fileName?: string): string {
@@ -236,14 +237,7 @@ export function saveModel(dir: string, model: TrainedModel, fileName?: string): 
   }
   mkdirSync(dir, { recursive: true });
   const path = resolve(join(dir, name));
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  try {
-    writeFileSync(tmp, JSON.stringify(model, null, 2) + '\n', { encoding: 'utf8', flag: 'wx' });
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic.sync(path, JSON.stringify(model, null, 2) + '\n', { encoding: 'utf8' });
   return path;
 }
 

@@ -1,8 +1,7 @@
 import { envelopeMessage, toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
 import { ATTR, context, SPAN, withSpan, type Context } from '@ktrdr/telemetry';
-import type { Clock } from '@ktrdr/config';
+import { backoffDelayMs, type Clock } from '@ktrdr/config';
 import type { BackendClient } from './backend-client';
-import { backoffDelay } from './config';
 import type { RuntimeLogger } from './logger';
 
 export interface OutboxOptions {
@@ -171,7 +170,10 @@ export class CompletionOutbox {
         return;
       }
       if (this.stopController.signal.aborted) return;
-      const delay = backoffDelay(attempt, this.options.backoffInitialMs, this.options.backoffMaxMs);
+      const delay = backoffDelayMs(attempt, {
+        baseMs: this.options.backoffInitialMs,
+        capMs: this.options.backoffMaxMs,
+      });
       this.logger.warn(
         `completion of ${operation_id} not delivered (${res.status === 0 ? res.error : `HTTP ${res.status}`}); retrying in ${delay} ms`,
       );

@@ -117,18 +117,3 @@ export function resolveRuntimeConfig(
   };
   return { ...base, ...overrides, checkpoint: { ...base.checkpoint, ...overrides.checkpoint } };
 }
-
-/**
- * Retry backoff with jitter: the step is initial·2^attempt, capped at maxMs, and the delay a uniform
- * draw from its upper half ([step/2, step]), so a fleet restarted together does not retry in lockstep.
- * `random` is injectable for tests (Math.random by default).
- */
-export function backoffDelay(
-  attempt: number,
-  initialMs: number,
-  maxMs: number,
-  random: () => number = Math.random,
-): number {
-  const step = Math.min(initialMs * 2 ** Math.min(attempt, 30), maxMs);
-  return Math.round(step / 2 + (step / 2) * Math.min(Math.max(random(), 0), 1));
-}

@@ -18,9 +18,8 @@ import {
   type Context,
   type Span,
 } from '@ktrdr/telemetry';
-import type { Clock } from '@ktrdr/config';
+import { backoffDelayMs, type Clock } from '@ktrdr/config';
 import type { BackendClient } from './backend-client';
-import { backoffDelay } from './config';
 import type { CheckpointStore } from './checkpoint-store';
 import { JOB_THREAD_PATH } from './job-thread-path';
 import type { JobThreadData, RunMessage } from './job-thread';
@@ -366,7 +365,7 @@ export class RunningJob {
           message: `The job finished but its ${a.kind} (${total} rows) could not be stored by the backend: chunk ${c + 1}/${chunks} was refused (${why})`,
         };
       }
-      const delay = backoffDelay(attempt, 1_000, 30_000);
+      const delay = backoffDelayMs(attempt, { baseMs: 1_000, capMs: 30_000 });
       this.logger.warn(
         `upload of ${a.kind} chunk ${c + 1}/${chunks} for ${this.operationId} failed (${why}); retrying in ${delay} ms`,
       );

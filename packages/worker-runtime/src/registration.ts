@@ -4,9 +4,9 @@ import type {
   RegisterWorkerRequestDto,
   RegisterWorkerResponseDto,
 } from '@ktrdr/contracts';
-import { redactUrlCredentials, type Clock } from '@ktrdr/config';
+import { backoffDelayMs, redactUrlCredentials, type Clock } from '@ktrdr/config';
 import type { BackendClient, BackendResponse } from './backend-client';
-import { backoffDelay, UNREACHABLE_BACKOFF_MAX_MS } from './config';
+import { UNREACHABLE_BACKOFF_MAX_MS } from './config';
 import type { RuntimeLogger } from './logger';
 
 export interface RegistrationHooks {
@@ -130,13 +130,13 @@ export class RegistrationManager {
         }
         const delay = this.shutdownNotice
           ? this.options.shutdownPollMs
-          : backoffDelay(
-              attempt++,
-              this.options.backoffInitialMs,
-              outcome === 'unreachable'
-                ? Math.min(UNREACHABLE_BACKOFF_MAX_MS, this.options.backoffMaxMs)
-                : this.options.backoffMaxMs,
-            );
+          : backoffDelayMs(attempt++, {
+              baseMs: this.options.backoffInitialMs,
+              capMs:
+                outcome === 'unreachable'
+                  ? Math.min(UNREACHABLE_BACKOFF_MAX_MS, this.options.backoffMaxMs)
+                  : this.options.backoffMaxMs,
+            });
         this.retryDelays.push(delay);
         await this.clock.sleep(delay, this.wake.signal);
       } else {

@@ -1,11 +1,6 @@
 import { hostname } from 'node:os';
 import { getWorkerSettings, withEnv } from '@ktrdr/config';
-import {
-  advertisedEndpoint,
-  backoffDelay,
-  generateWorkerId,
-  resolveRuntimeConfig,
-} from '../src/config';
+import { advertisedEndpoint, generateWorkerId, resolveRuntimeConfig } from '../src/config';
 
 describe('runtime configuration', () => {
   it('generates {worker_type}-worker-{8 hex} when KTRDR_WORKER_ID is unset', () => {
@@ -66,22 +61,5 @@ describe('runtime configuration', () => {
     expect(c.port).toBe(withEnv({ KTRDR_DATA_DIR: '/tmp/x' }, () => getWorkerSettings().port));
     expect(c.endpoint_url).toBe('http://bt-worker-1:7000');
     expect(advertisedEndpoint(undefined, 1234)).toBe(`http://${hostname()}:1234`);
-  });
-
-  it('backs off in steps of 0.25, 0.5, 1, 2 … 30 s, each delay drawn from the upper half of its step', () => {
-    const attempts = [0, 1, 2, 3, 4, 5, 6, 7, 50];
-    const steps = [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000];
-    expect(attempts.map((a) => backoffDelay(a, 250, 30_000, () => 1))).toEqual(steps);
-    expect(attempts.map((a) => backoffDelay(a, 250, 30_000, () => 0))).toEqual(
-      steps.map((s) => s / 2),
-    );
-    expect(backoffDelay(2, 250, 30_000, () => 0.5)).toBe(750);
-    // Out-of-range draws are clamped; the real jitter stays in the band.
-    expect(backoffDelay(0, 1000, 30_000, () => 7)).toBe(1000);
-    for (let i = 0; i < 200; i++) {
-      const d = backoffDelay(3, 250, 30_000);
-      expect(d).toBeGreaterThanOrEqual(1000);
-      expect(d).toBeLessThanOrEqual(2000);
-    }
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { devApiKeyPath, readOrCreateSecretFile } from '@ktrdr/config';
+import { devApiKeyPath, readOrCreateSecretFile, sha256Hex } from '@ktrdr/config';
 
 /** `read`: list and get everything; `operate`: read plus start, cancel, resume, sweeps, (un)drain. */
 export type ApiRole = 'read' | 'operate';
@@ -11,10 +11,6 @@ export interface ApiKeyEntry {
   name: string;
   role: ApiRole;
   sha256: string;
-}
-
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

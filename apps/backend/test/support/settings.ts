@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '@ktrdr/config';
 import { DEFAULT_BACKEND_SETTINGS } from '../../src/config/defaults';
 import type { BackendSettings } from '../../src/config/settings';
 
@@ -8,8 +8,6 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T
 export const TEST_WORKER_TOKEN = 'test-registration-token-0123456789abcdef';
 export const TEST_OPERATE_KEY = 'test-operate-key-0123456789abcdef0123456789';
 export const TEST_READ_KEY = 'test-read-key-0123456789abcdef0123456789abcd';
-
-const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 /** Headers that pass the access guard on every route (user key and worker token). */
 export const TEST_AUTH_HEADERS: Readonly<Record<string, string>> = Object.freeze({
@@ -29,8 +27,8 @@ export function testSettings(overrides: DeepPartial<BackendSettings> = {}): Back
     auth: {
       ...d.auth,
       keys: [
-        { name: 'test-operate', role: 'operate', sha256: sha256(TEST_OPERATE_KEY) },
-        { name: 'test-read', role: 'read', sha256: sha256(TEST_READ_KEY) },
+        { name: 'test-operate', role: 'operate', sha256: sha256Hex(TEST_OPERATE_KEY) },
+        { name: 'test-read', role: 'read', sha256: sha256Hex(TEST_READ_KEY) },
       ],
       ...overrides.auth,
     },
