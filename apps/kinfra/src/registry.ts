@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errorText } from '@ktrdr/contracts/constants';
 import { writeFileAtomic } from './atomic-file';
 import { LockOptions, withLock } from './file-lock';
 import {
@@ -137,7 +138,7 @@ export function parseRegistry(text: string): { registry: Registry } | { problem:
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return { problem: `not valid JSON (${(err as Error).message})` };
+    return { problem: `not valid JSON (${errorText(err)})` };
   }
   if (!isRecord(parsed)) return { problem: 'the top level must be a JSON object' };
   if (parsed.version !== REGISTRY_VERSION) {
