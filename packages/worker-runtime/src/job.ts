@@ -1,4 +1,9 @@
-import { encodeArtifactChunk, errorText, type ArtifactChunkMeta } from '@ktrdr/contracts';
+import {
+  encodeArtifactChunk,
+  envelopeMessage,
+  errorText,
+  type ArtifactChunkMeta,
+} from '@ktrdr/contracts';
 import { Worker } from 'node:worker_threads';
 import {
   CheckpointType,
@@ -352,7 +357,7 @@ export class RunningJob {
       if (res.status >= 200 && res.status < 300) return null;
       if (res.status === 409) {
         this.logger.warn(
-          `upload of ${a.kind} for ${this.operationId} rejected (${responseText(res)}); sending the completion without the rest`,
+          `upload of ${a.kind} for ${this.operationId} rejected with 409 (${envelopeMessage(res.body, 'stale lease: a newer attempt owns it')}); sending the completion without the rest`,
         );
         return { kind: 'done' };
       }
