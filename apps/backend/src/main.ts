@@ -13,6 +13,7 @@ import {
   loadSettingsOrExit,
 } from '@ktrdr/config';
 import { ServiceLogger } from '@ktrdr/telemetry';
+import { errorText } from '@ktrdr/contracts';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { loadBackendSettingsWithReport, type SecretsReport } from './config/settings';
@@ -99,7 +100,7 @@ async function bootstrap(): Promise<void> {
         await app.close();
         logger.log('Shutdown complete');
       } catch (err) {
-        logger.error(`Shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
+        logger.error(`Shutdown failed: ${errorText(err)}`);
       }
       process.exit(0);
     })();
@@ -108,8 +109,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((err: unknown) => {
-  new Logger('Bootstrap').error(
-    `Backend failed to start: ${err instanceof Error ? err.message : String(err)}`,
-  );
+  new Logger('Bootstrap').error(`Backend failed to start: ${errorText(err)}`);
   process.exit(1);
 });

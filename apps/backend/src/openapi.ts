@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { OpenAPIObject } from '@nestjs/swagger';
+import { errorText } from '@ktrdr/contracts';
 import { AppModule } from './app.module';
 import { applyGlobalPrefix, buildOpenApiDocument } from './app.setup';
 import { DEFAULT_BACKEND_SETTINGS } from './config/defaults';
@@ -71,7 +72,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      console.error(err instanceof Error ? err.message : String(err));
+      console.error(errorText(err));
       process.exit(1);
     },
   );

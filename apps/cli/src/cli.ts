@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import {
   BACKEND_ROUTES,
+  errorText,
   OperationStatus,
   WorkerStatus,
   WorkerType,
@@ -377,7 +378,7 @@ export async function runCli(argv: string[], env: CliEnvironment, io: Io): Promi
       return err.exitCode;
     }
     // A bug: still one line, no stack.
-    out.error(`unexpected error: ${err instanceof Error ? err.message : String(err)}`);
+    out.error(`unexpected error: ${errorText(err)}`);
     return EXIT.FAILED;
   }
 }

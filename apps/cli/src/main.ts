@@ -9,6 +9,7 @@ import {
   validateAll,
   warnDeprecatedEnvVars,
 } from '@ktrdr/config';
+import { errorText } from '@ktrdr/contracts/constants';
 import { runCli } from './cli';
 import type { CliEnvironment, Io } from './context';
 import { EXIT } from './errors';
@@ -89,7 +90,7 @@ export function runMain(): void {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`ktrdr: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`ktrdr: ${errorText(err)}\n`);
       process.exit(1);
     },
   );

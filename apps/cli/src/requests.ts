@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
+import { errorText } from '@ktrdr/contracts/constants';
 import { UsageError } from './errors';
 
 export type Json = Record<string, unknown>;
@@ -80,14 +81,14 @@ export function readJsonFile(path: string): Json {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(
-      `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      `Cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`,
     );
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${path} is not valid JSON: ${(err as Error).message}`);
+    throw new UsageError(`${path} is not valid JSON: ${errorText(err)}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new UsageError(`${path} must contain a JSON object`);

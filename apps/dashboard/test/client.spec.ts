@@ -1,5 +1,5 @@
 import { getApiKey, isAuthNeeded, onAuthNeeded, setApiKey } from '../src/api/auth';
-import { api, ApiError, apiPath, setFetch } from '../src/api/client';
+import { api, ApiError, apiErrorText, apiPath, setFetch } from '../src/api/client';
 
 class MemoryStorage {
   private m = new Map<string, string>();
@@ -87,5 +87,18 @@ describe('api calls', () => {
       throw new TypeError('fetch failed');
     });
     await expect(api('GET', '/x')).rejects.toMatchObject({ status: 0 });
+  });
+});
+
+describe('apiErrorText', () => {
+  it('says an error answer with its status, no answer by its message, anything else by errorText', () => {
+    expect(apiErrorText(new ApiError(409, 'operation is already finished', null))).toBe(
+      '409: operation is already finished',
+    );
+    expect(apiErrorText(new ApiError(0, 'The backend did not answer (timed out)', null))).toBe(
+      'The backend did not answer (timed out)',
+    );
+    expect(apiErrorText(new TypeError('Failed to fetch'))).toBe('Failed to fetch');
+    expect(apiErrorText('plain')).toBe('plain');
   });
 });

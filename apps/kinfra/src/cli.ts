@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { errorText } from '@ktrdr/contracts/constants';
 import {
   Context,
   KinfraError,
@@ -31,7 +32,7 @@ function slotArg(raw: string): number {
   try {
     return parseSlotArgument(raw);
   } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
+    throw new InvalidArgumentError(errorText(err));
   }
 }
 
@@ -349,9 +350,10 @@ export async function runCli(argv: readonly string[], ctx: Context): Promise<num
       ctx.out.error(err.message);
       return err instanceof KinfraError ? err.exitCode : 1;
     }
-    const e = err as NodeJS.ErrnoException;
+    const text = errorText(err);
+    const code = (err as NodeJS.ErrnoException | null)?.code;
     ctx.out.error(
-      `${e.message ?? String(err)}${e.code ? ` (${e.code})` : ''}` +
+      `${text}${typeof code === 'string' && !text.includes(code) ? ` (${code})` : ''}` +
         ' — this looks like a bug or an environment problem; please report it with the command you ran.',
     );
     return 1;

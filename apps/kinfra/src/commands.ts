@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { errorText } from '@ktrdr/contracts/constants';
 import {
   ComposeCommand,
   SlotStack,
@@ -327,7 +328,7 @@ async function composeFor(ctx: Context): Promise<ComposeCommand> {
   try {
     return await detectCompose(ctx.exec);
   } catch (err) {
-    throw new KinfraError((err as Error).message);
+    throw new KinfraError(errorText(err));
   }
 }
 
@@ -516,7 +517,7 @@ export async function status(
     try {
       health = assessContainers(parseInspect(inspected.json));
     } catch (err) {
-      inspectError = (err as Error).message;
+      inspectError = errorText(err);
     }
   } else {
     inspectError = inspected.error;

@@ -4,6 +4,7 @@
  * made a slot's stack by the slot's .env.sandbox (--env-file) and project name.
  */
 import * as path from 'node:path';
+import { errorText } from '@ktrdr/contracts/constants';
 import { Exec, ExecOptions, ExecResult } from './exec';
 import { ENV_FILE, readSlotEnv } from './slot-env';
 import { composeProjectName } from './slots';
@@ -136,6 +137,6 @@ export async function inspectContainers(
   try {
     return { ok: true, json: JSON.parse(r.stdout) as unknown };
   } catch (err) {
-    return { ok: false, error: `docker inspect printed no JSON: ${(err as Error).message}` };
+    return { ok: false, error: `docker inspect printed no JSON: ${errorText(err)}` };
   }
 }

@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lock as acquireDirLock, unlockSync } from 'proper-lockfile';
+import { errorText } from '@ktrdr/contracts/constants';
 
 export interface LockOptions {
   /** How long to wait for a busy lock before giving up (ms). */
@@ -255,7 +256,7 @@ export async function acquireLock(lockPath: string, options: LockOptions = {}): 
         unlockSync(target, libraryOptions);
       } catch (err) {
         // Gone between its last refresh and now.
-        lost = new LockCompromisedError(target, (err as Error).message);
+        lost = new LockCompromisedError(target, errorText(err));
       }
     },
   };

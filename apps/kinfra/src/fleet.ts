@@ -4,7 +4,7 @@
  * it is idle or registered again). The deploy scripts under deploy/ read the fleet file only through
  * `kinfra fleet plan --format tsv`.
  */
-import { errorText } from '@ktrdr/contracts/constants';
+import { envelopeMessage, errorText } from '@ktrdr/contracts/constants';
 import {
   ConfigurationError,
   FLEET_WORKER_TYPES,
@@ -319,9 +319,9 @@ async function drainCall(
     return null;
   }
   if (res.status !== 200) {
-    const body = (await res.json().catch(() => undefined)) as { message?: string } | undefined;
+    const message = envelopeMessage(await res.json().catch(() => undefined), '');
     throw new KinfraError(
-      `${method} ${url} answered ${res.status}${body?.message ? `: ${body.message}` : ''}`,
+      `${method} ${url} answered ${res.status}${message ? `: ${message}` : ''}`,
     );
   }
   const w = (await res.json()) as WorkerView;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of the `kinfra` command. */
 import { childProcessEnv, getCliSettings, getSandboxSettings } from '@ktrdr/config';
+import { errorText } from '@ktrdr/contracts/constants';
 import { runCli } from './cli';
 import { Context, findRepoRoot, findStackFile } from './commands';
 import { createExec } from './exec';
@@ -36,7 +37,7 @@ export function runMain(): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`kinfra: ${String(err)}\n`);
+      process.stderr.write(`kinfra: ${errorText(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256Hex } from '@ktrdr/config';
+import { errorText } from '@ktrdr/contracts/constants';
 import writeFileAtomic from 'write-file-atomic';
 import { LockOptions, withLock } from './file-lock';
 import {
@@ -137,7 +138,7 @@ export function parseRegistry(text: string): { registry: Registry } | { problem:
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    return { problem: `not valid JSON (${(err as Error).message})` };
+    return { problem: `not valid JSON (${errorText(err)})` };
   }
   if (!isRecord(parsed)) return { problem: 'the top level must be a JSON object' };
   if (parsed.version !== REGISTRY_VERSION) {

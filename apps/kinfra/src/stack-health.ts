@@ -1,5 +1,7 @@
 /** Probing a slot's backend: health and the number of registered workers (GET /api/v1/workers → total). */
 
+import { errorText } from '@ktrdr/contracts/constants';
+
 export interface HttpDeps {
   fetch: (
     url: string,
@@ -37,11 +39,6 @@ export interface StackProbe {
 
 const REQUEST_TIMEOUT_MS = 3_000;
 
-function describe(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string } };
-  return e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-}
-
 /** `apiKey`: the slot's API key (GET /workers needs a read key; /health is public). */
 export async function probeStack(
   apiPort: number,
@@ -64,7 +61,7 @@ export async function probeStack(
     return {
       backend_healthy: false,
       workers_registered: undefined,
-      error: `GET ${base}/health failed: ${describe(err)}`,
+      error: `GET ${base}/health failed: ${errorText(err)}`,
     };
   }
   try {
@@ -98,7 +95,7 @@ export async function probeStack(
     return {
       backend_healthy: true,
       workers_registered: undefined,
-      error: `GET ${base}/workers failed: ${describe(err)}`,
+      error: `GET ${base}/workers failed: ${errorText(err)}`,
     };
   }
 }

@@ -1,3 +1,5 @@
+import { errorText } from '@ktrdr/contracts/constants';
+
 /** Clock and sleep, injectable so the polling helper can be tested without real time. */
 export interface Clock {
   now(): number;
@@ -24,7 +26,7 @@ export class WaitTimeoutError extends Error {
   ) {
     const detail =
       lastError !== undefined
-        ? `last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`
+        ? `last error: ${errorText(lastError)}`
         : `last value: ${safeJson(lastValue)}`;
     super(`Timed out after ${timeoutMs} ms waiting for ${description} (${detail})`);
     this.name = 'WaitTimeoutError';

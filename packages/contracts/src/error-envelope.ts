@@ -6,7 +6,7 @@ import {
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { envelopeMessage } from './error-text';
+import { envelopeMessage, errorText } from './error-text';
 
 /**
  * The one error envelope of the wire, `{ statusCode, error, message }` (ErrorResponseDto), and the
@@ -103,7 +103,7 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     const { envelope, retryAfter, headers } = toErrorEnvelope(exception);
     if (envelope.statusCode >= 500 && !(exception instanceof HttpException)) {
       this.logUnexpected?.(
-        exception instanceof Error ? exception.message : String(exception),
+        errorText(exception),
         exception instanceof Error ? exception.stack : undefined,
       );
     }

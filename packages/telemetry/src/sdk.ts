@@ -11,6 +11,7 @@ import type { DiagLogger } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { getObservabilitySettings, getRuntimeSettings } from '@ktrdr/config';
+import { errorText } from '@ktrdr/contracts/constants';
 
 /** Default OTLP/HTTP endpoint when tracing is on and `KTRDR_OTEL_ENDPOINT` is unset. */
 export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
@@ -97,7 +98,7 @@ export function rateLimitedDiagLogger(
   const emit =
     (level: string) =>
     (message: string, ...args: unknown[]): void => {
-      const text = [message, ...args.map((a) => (a instanceof Error ? a.message : String(a)))]
+      const text = [message, ...args.map((a) => (a instanceof Error ? errorText(a) : String(a)))]
         .join(' ')
         .slice(0, 500);
       const now = Date.now();

@@ -16,6 +16,7 @@ import {
   type SpanContext,
   type TimeInput,
 } from '@opentelemetry/api';
+import { errorText } from '@ktrdr/contracts/constants';
 import { ATTR, SPAN } from './attributes';
 import { fetchInstrumented } from './sdk';
 
@@ -59,7 +60,7 @@ export function contextWithSpan(span: Span, parent: Context = context.active()):
 
 /** Marks a span failed with the operation's reason (status ERROR + `ktrdr.error.message`). */
 export function failSpan(span: Span, reason: unknown): void {
-  const message = reason instanceof Error ? reason.message : String(reason);
+  const message = errorText(reason);
   if (reason instanceof Error) span.recordException(reason);
   span.setAttribute(ATTR.ERROR_MESSAGE, message.slice(0, 4_000));
   span.setStatus({ code: SpanStatusCode.ERROR, message: message.slice(0, 500) });

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { errorText } from '@ktrdr/contracts/constants';
 
 export type AttributeValue = string | number | boolean | null | AttributeValue[];
 
@@ -157,7 +158,7 @@ export class OtlpReceiver {
     try {
       this.spans.push(...decodeTraceRequest(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
     } catch (err) {
-      this.rejected.push(`invalid body: ${(err as Error).message}`);
+      this.rejected.push(`invalid body: ${errorText(err)}`);
       res.writeHead(400).end();
       return;
     }

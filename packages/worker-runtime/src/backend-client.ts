@@ -13,6 +13,7 @@ import {
   HeartbeatRequestDto,
   ProgressReportDto,
   REGISTRATION_TOKEN_HEADER,
+  envelopeMessage,
   RegisterWorkerRequestDto,
 } from '@ktrdr/contracts';
 import { runInContext, traceHeaders, type Context } from '@ktrdr/telemetry';
@@ -23,6 +24,17 @@ export interface BackendResponse<T = unknown> {
   body: T | null;
   /** Network error or non-JSON body description. */
   error?: string;
+}
+
+/**
+ * One line for a log or a failure message: `HTTP 409: <the error envelope's message>` (`HTTP 409`
+ * when the body is not an envelope: a bare JSON value says nothing useful), or why there was no
+ * answer (`connect ECONNREFUSED …`, `timed out`).
+ */
+export function responseText(res: BackendResponse): string {
+  if (res.status === 0) return res.error ?? 'unreachable';
+  const message = typeof res.body === 'object' ? envelopeMessage(res.body, '') : '';
+  return `HTTP ${res.status}${message ? `: ${message}` : ''}`;
 }
 
 export interface BackendClientOptions {

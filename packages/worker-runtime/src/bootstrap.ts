@@ -2,7 +2,12 @@ import 'reflect-metadata';
 import { DynamicModule, INestApplication, LoggerService, LogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { ErrorEnvelopeFilter, jsonBodyParserOptions, jsonOnlyWrites } from '@ktrdr/contracts';
+import {
+  ErrorEnvelopeFilter,
+  errorText,
+  jsonBodyParserOptions,
+  jsonOnlyWrites,
+} from '@ktrdr/contracts';
 import {
   getLoggingSettings,
   holdStartupSignals,
@@ -82,7 +87,7 @@ export async function bootstrapWorker(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     log.error(
-      `cannot listen on port ${runtime.config.port}: ${code === 'EADDRINUSE' ? 'the port is already in use (set KTRDR_WORKER_PORT)' : (err as Error).message}`,
+      `cannot listen on port ${runtime.config.port}: ${code === 'EADDRINUSE' ? 'the port is already in use (set KTRDR_WORKER_PORT)' : errorText(err)}`,
     );
     await app.close().catch(() => undefined);
     process.exit(1);
@@ -115,7 +120,7 @@ export async function bootstrapWorker(
           log.log('shutdown complete');
           process.exit(0);
         } catch (err) {
-          log.error(`shutdown failed: ${(err as Error).message}`);
+          log.error(`shutdown failed: ${errorText(err)}`);
           process.exit(1);
         }
       })();

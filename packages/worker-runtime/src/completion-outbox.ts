@@ -1,7 +1,7 @@
-import { envelopeMessage, toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
+import { toStorableText, type CompletedOperationDto } from '@ktrdr/contracts';
 import { ATTR, context, SPAN, withSpan, type Context } from '@ktrdr/telemetry';
 import { backoffDelayMs, type Clock } from '@ktrdr/config';
-import type { BackendClient } from './backend-client';
+import { responseText, type BackendClient } from './backend-client';
 import type { RuntimeLogger } from './logger';
 
 export interface OutboxOptions {
@@ -142,8 +142,8 @@ export class CompletionOutbox {
       if (refused || (broken && serverErrors >= this.maxServerErrors)) {
         // Retrying the same body cannot succeed: report once, as failed, why the backend refused it.
         const reason = refused
-          ? `the backend rejected its report (HTTP ${res.status}${messageOf(res.body)})`
-          : `the backend could not store its report (HTTP ${res.status}${messageOf(res.body)}, ${serverErrors} tries)`;
+          ? `the backend rejected its report (${responseText(res)})`
+          : `the backend could not store its report (${responseText(res)}, ${serverErrors} tries)`;
         if (completion === original) {
           this.logger.error(
             `completion of ${operation_id}: ${reason}; reporting it as failed with that reason instead`,
@@ -195,9 +195,3 @@ const TRANSIENT_5XX = new Set([502, 503, 504]);
 
 /** Default bound of retries of a report the backend fails to store (5xx other than 502–504). */
 export const MAX_SERVER_ERRORS = 5;
-
-/** `: <message>` of an error envelope, or nothing (a body that is not one says nothing useful). */
-function messageOf(body: unknown): string {
-  const m = typeof body === 'object' ? envelopeMessage(body, '') : '';
-  return m ? `: ${m}` : '';
-}

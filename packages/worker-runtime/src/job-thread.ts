@@ -14,6 +14,7 @@
  * stays loaded and its JIT-compiled code and module-level caches stay warm between jobs.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { errorText } from '@ktrdr/contracts/constants';
 import type {
   JobArtifact,
   JobContext,
@@ -107,12 +108,12 @@ function endPhase(id: number, err?: unknown): void {
     post({ kind: 'phase_end', id, time: now() });
     return;
   }
-  const e = err as { message?: unknown; name?: unknown } | null;
+  const e = err as { name?: unknown } | null;
   post({
     kind: 'phase_end',
     id,
     time: now(),
-    error: e && e.message ? String(e.message) : String(err),
+    error: errorText(err),
     error_name: e && e.name ? String(e.name) : 'Error',
   });
 }
@@ -210,8 +211,7 @@ async function runOne(input: JobInput, abortBuffer: SharedArrayBuffer): Promise<
       post({ kind: 'done', outcome });
     }
   } catch (err) {
-    const e = err as { message?: unknown } | null;
-    post({ kind: 'error', message: e && e.message ? String(e.message) : String(err) });
+    post({ kind: 'error', message: errorText(err) });
   }
 }
 

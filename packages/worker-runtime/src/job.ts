@@ -1,4 +1,9 @@
-import { encodeArtifactChunk, envelopeMessage, type ArtifactChunkMeta } from '@ktrdr/contracts';
+import {
+  encodeArtifactChunk,
+  envelopeMessage,
+  errorText,
+  type ArtifactChunkMeta,
+} from '@ktrdr/contracts';
 import { Worker } from 'node:worker_threads';
 import {
   CheckpointType,
@@ -19,7 +24,7 @@ import {
   type Span,
 } from '@ktrdr/telemetry';
 import { backoffDelayMs, type Clock } from '@ktrdr/config';
-import type { BackendClient } from './backend-client';
+import { responseText, type BackendClient } from './backend-client';
 import type { CheckpointStore } from './checkpoint-store';
 import { JOB_THREAD_PATH } from './job-thread-path';
 import type { JobThreadData, RunMessage } from './job-thread';
@@ -162,8 +167,8 @@ export class RunningJob {
       (end) => this.resolveFinished(end),
       (err: unknown) => {
         // Defensive: execute() handles its own errors.
-        this.logger.error(`job ${this.operationId} crashed: ${(err as Error).message}`);
-        this.resolveFinished(this.finish(CompletionStatus.FAILED, null, String(err), null));
+        this.logger.error(`job ${this.operationId} crashed: ${errorText(err)}`);
+        this.resolveFinished(this.finish(CompletionStatus.FAILED, null, errorText(err), null));
       },
     );
   }
@@ -191,7 +196,7 @@ export class RunningJob {
     try {
       data = this.engine.prepareJob ? this.engine.prepareJob(this.request) : {};
     } catch (err) {
-      return this.finish(CompletionStatus.FAILED, null, (err as Error).message, null);
+      return this.finish(CompletionStatus.FAILED, null, errorText(err), null);
     }
     const input: JobInput = {
       operation_id: this.operationId,
@@ -351,14 +356,11 @@ export class RunningJob {
       if (res.status >= 200 && res.status < 300) return null;
       if (res.status === 409) {
         this.logger.warn(
-          `upload of ${a.kind} for ${this.operationId} rejected with 409${messageOf(res.body)}; sending the completion without the rest`,
+          `upload of ${a.kind} for ${this.operationId} rejected with 409 (${envelopeMessage(res.body, 'stale lease: a newer attempt owns it')}); sending the completion without the rest`,
         );
         return { kind: 'done' };
       }
-      const why =
-        res.status === 0
-          ? (res.error ?? 'unreachable')
-          : `HTTP ${res.status}${messageOf(res.body)}`;
+      const why = responseText(res);
       if (PERMANENT_UPLOAD_REJECTIONS.has(res.status) || attempt + 1 >= ARTIFACT_UPLOAD_ATTEMPTS) {
         return {
           kind: 'failed',
@@ -389,7 +391,7 @@ export class RunningJob {
         checkpoint = await this.store.write(this.operationId, type, unit, state);
       } catch (err) {
         this.logger.error(
-          `could not write the ${type} checkpoint of ${this.operationId}: ${(err as Error).message}`,
+          `could not write the ${type} checkpoint of ${this.operationId}: ${errorText(err)}`,
         );
       }
     }
@@ -543,7 +545,7 @@ export class RunningJob {
       } catch (err) {
         settle({
           kind: 'error',
-          message: `cannot start the job thread: ${(err as Error).message}`,
+          message: `cannot start the job thread: ${errorText(err)}`,
         });
         return;
       }
@@ -581,7 +583,7 @@ export class RunningJob {
         try {
           result = JSON.parse(msg.result_json) as Record<string, unknown>;
         } catch (err) {
-          settle({ kind: 'error', message: `result is not JSON: ${(err as Error).message}` });
+          settle({ kind: 'error', message: `result is not JSON: ${errorText(err)}` });
           break;
         }
         settle({
@@ -638,7 +640,7 @@ export class RunningJob {
             void this.pump();
           } catch (err) {
             this.logger.error(
-              `could not write a checkpoint of ${this.operationId}: ${(err as Error).message}`,
+              `could not write a checkpoint of ${this.operationId}: ${errorText(err)}`,
             );
           }
         }
@@ -734,12 +736,6 @@ export class RunningJob {
       this.abort('lease_lost');
     }
   }
-}
-
-/** `: <message>` of an error envelope, or nothing (a body that is not one says nothing useful). */
-function messageOf(body: unknown): string {
-  const m = typeof body === 'object' ? envelopeMessage(body, '') : '';
-  return m ? `: ${m}` : '';
 }
 
 /** Idle reusable job threads, one per job module (WorkerEngine.reuseThread). */

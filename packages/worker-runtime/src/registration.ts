@@ -5,7 +5,8 @@ import type {
   RegisterWorkerResponseDto,
 } from '@ktrdr/contracts';
 import { backoffDelayMs, redactUrlCredentials, type Clock } from '@ktrdr/config';
-import type { BackendClient, BackendResponse } from './backend-client';
+import { errorText } from '@ktrdr/contracts';
+import { responseText, type BackendClient } from './backend-client';
 import { UNREACHABLE_BACKOFF_MAX_MS } from './config';
 import type { RuntimeLogger } from './logger';
 
@@ -154,7 +155,7 @@ export class RegistrationManager {
     try {
       body = await this.hooks.registrationBody();
     } catch (err) {
-      this.logger.error(`cannot build the registration: ${(err as Error).message}`);
+      this.logger.error(`cannot build the registration: ${errorText(err)}`);
       return 'refused';
     }
     const res = await this.client.register(body);
@@ -186,7 +187,7 @@ export class RegistrationManager {
       // One of them may be what the backend refuses: never let it block the registration.
       this.hooks.completionsRefused?.(carried);
     }
-    const why = describe(res);
+    const why = responseText(res);
     if (why !== this.lastFailureLog) {
       this.lastFailureLog = why;
       const hint =
@@ -211,7 +212,7 @@ export class RegistrationManager {
       if (cancel.length > 0) this.hooks.cancelOperations(cancel);
       if (reply.registered === false) return this.setRegistered(false, 'heartbeat_unregistered');
     } else {
-      this.logger.debug?.(`heartbeat failed: ${describe(res)}`);
+      this.logger.debug?.(`heartbeat failed: ${responseText(res)}`);
     }
     if (
       this.options.verifyEveryHeartbeats > 0 &&
@@ -223,11 +224,4 @@ export class RegistrationManager {
       }
     }
   }
-}
-
-function describe(res: BackendResponse): string {
-  if (res.status === 0) return res.error ?? 'unreachable';
-  const body = res.body as { message?: unknown } | null;
-  const message = body && typeof body.message === 'string' ? `: ${body.message}` : '';
-  return `HTTP ${res.status}${message}`;
 }

@@ -5,6 +5,7 @@ import {
   SignatureVerifier,
   toStorableText,
   CompletedOperationDto,
+  errorText,
   HeartbeatRequestDto,
   RegisterWorkerRequestDto,
   WorkerActivity,
@@ -217,7 +218,7 @@ export class WorkerRuntime {
 
   capabilities(): Promise<WorkerCapabilitiesDto> {
     this.capabilitiesCache ??= this.engine.capabilities().catch((err: unknown) => {
-      this.logger.warn(`capability detection failed: ${(err as Error).message}`);
+      this.logger.warn(`capability detection failed: ${errorText(err)}`);
       return hostCapabilities();
     });
     return this.capabilitiesCache;
@@ -480,7 +481,7 @@ export class WorkerRuntime {
           this.logger.log(`removed ${removed.length} checkpoint(s) older than the max age`);
         }
       } catch (err) {
-        this.logger.warn(`checkpoint cleanup failed: ${(err as Error).message}`);
+        this.logger.warn(`checkpoint cleanup failed: ${errorText(err)}`);
       }
       await this.clock.sleep(this.config.checkpoint_cleanup_interval_ms, signal);
     }

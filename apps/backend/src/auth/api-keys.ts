@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { devApiKeyPath, readOrCreateSecretFile, sha256Hex } from '@ktrdr/config';
+import { errorText } from '@ktrdr/contracts';
 
 /** `read`: list and get everything; `operate`: read plus start, cancel, resume, sweeps, (un)drain. */
 export type ApiRole = 'read' | 'operate';
@@ -29,7 +30,7 @@ export function parseKeysFile(file: string, text: string): ApiKeyEntry[] {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`${file} is not valid JSON: ${errorText(err)}`);
   }
   const list = Array.isArray(data)
     ? data
@@ -92,7 +93,7 @@ export function loadApiKeys(src: ApiKeySources): LoadedApiKeys {
       text = readFileSync(src.keys_file, 'utf8');
     } catch (err) {
       throw new Error(
-        `KTRDR_API_KEYS_FILE: cannot read ${src.keys_file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        `KTRDR_API_KEYS_FILE: cannot read ${src.keys_file} (${(err as NodeJS.ErrnoException).code ?? errorText(err)})`,
       );
     }
     const fromFile = parseKeysFile(src.keys_file, text);
@@ -113,7 +114,7 @@ export function loadApiKeys(src: ApiKeySources): LoadedApiKeys {
     secret = readOrCreateSecretFile(file);
   } catch (err) {
     throw new Error(
-      `no API key is configured and the development key ${file} cannot be used (${(err as Error).message}); configure KTRDR_API_OPERATE_KEY_SHA256 or KTRDR_API_KEYS_FILE, or make the data directory writable`,
+      `no API key is configured and the development key ${file} cannot be used (${errorText(err)}); configure KTRDR_API_OPERATE_KEY_SHA256 or KTRDR_API_KEYS_FILE, or make the data directory writable`,
     );
   }
   return {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Clock, TimerHandle } from '@ktrdr/config';
+import { errorText } from '@ktrdr/contracts';
 
 /**
  * Runs `fn` every `intervalMs` (the next run is scheduled when the current one ends, so runs never
@@ -44,7 +45,7 @@ export class PeriodicTask {
         await this.fn();
       } catch (err) {
         this.logger.error(
-          `${this.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+          `${this.name} failed: ${errorText(err)}`,
           err instanceof Error ? err.stack : undefined,
         );
       } finally {

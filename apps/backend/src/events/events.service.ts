@@ -8,13 +8,14 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import {
-  WORKER_TYPE_FOR_OPERATION,
-  type EventType,
+  errorText,
   type EventsQueryDto,
+  type EventType,
   type OperationEventPayloadDto,
   type OperationType,
   type StreamDroppedEventDto,
   type StreamGapEventDto,
+  WORKER_TYPE_FOR_OPERATION,
   type WorkerStatus,
   type WorkerType,
 } from '@ktrdr/contracts';
@@ -298,7 +299,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
         workerType: null,
       });
     } catch (err) {
-      this.logger.error(`Could not publish an operation event: ${(err as Error).message}`);
+      this.logger.error(`Could not publish an operation event: ${errorText(err)}`);
     }
   };
 
@@ -314,7 +315,7 @@ export class EventsService implements OnModuleInit, OnModuleDestroy {
         { operationId: null, operationType: null, sweepId: null, workerType: e.worker.worker_type },
       );
     } catch (err) {
-      this.logger.error(`Could not publish a worker event: ${(err as Error).message}`);
+      this.logger.error(`Could not publish a worker event: ${errorText(err)}`);
     }
   };
 

@@ -11,7 +11,7 @@ import {
   HealthIndicatorService,
   type HealthCheckResult,
 } from '@nestjs/terminus';
-import { BACKEND_ROUTES, ErrorResponseDto } from '@ktrdr/contracts';
+import { BACKEND_ROUTES, ErrorResponseDto, errorText } from '@ktrdr/contracts';
 import { PublicRoute } from '../auth/access.decorators';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { OrphanDetectorService } from '../operations/orphan-detector.service';
@@ -92,7 +92,7 @@ export class HealthController {
           await this.repo.ping();
           return session.up();
         } catch (err) {
-          return session.down({ message: err instanceof Error ? err.message : String(err) });
+          return session.down({ message: errorText(err) });
         }
       },
     ]);

@@ -8,13 +8,14 @@ import {
   Optional,
 } from '@nestjs/common';
 import {
+  type DispatchedStartRequest,
+  errorText,
   OperationStatus,
   OperationType,
   WORKER_ROUTES,
   WORKER_TYPE_FOR_OPERATION,
   WorkerStatus,
   type WorkerType,
-  type DispatchedStartRequest,
 } from '@ktrdr/contracts';
 import { ATTR } from '@ktrdr/telemetry';
 import { CLOCK, type Clock } from '../common/clock';
@@ -160,7 +161,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
           await this.pass(type);
         } while (s.again && !this.stopped);
       } catch (err) {
-        this.logger.error(`Dispatch pass for ${type} failed: ${(err as Error).message}`);
+        this.logger.error(`Dispatch pass for ${type} failed: ${errorText(err)}`);
       } finally {
         s.running = null;
       }
@@ -272,7 +273,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
         this.settings.worker.dispatch_timeout * 1000,
       );
     } catch (err) {
-      outcome = { ok: false, kind: 'unreachable', detail: (err as Error).message };
+      outcome = { ok: false, kind: 'unreachable', detail: errorText(err) };
     }
     this.metrics.dispatchTry(type, outcome.ok ? 'accepted' : outcome.kind);
     span?.setAttribute(ATTR.DISPATCH_OUTCOME, outcome.ok ? 'accepted' : outcome.kind);
@@ -291,7 +292,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       await this.refused(op, worker, outcome);
     } catch (err) {
       this.logger.error(
-        `Applying the dispatch answer for ${op.operation_id} failed: ${(err as Error).message}`,
+        `Applying the dispatch answer for ${op.operation_id} failed: ${errorText(err)}`,
       );
     }
   }

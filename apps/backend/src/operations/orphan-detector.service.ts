@@ -9,6 +9,7 @@ import {
 import {
   ASSIGNED_OPERATION_STATUSES,
   AttemptOutcome,
+  errorText,
   OperationStatus,
   WorkerStatus,
 } from '@ktrdr/contracts';
@@ -116,7 +117,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
       }
       return ops.length;
     } catch (err) {
-      this.stats.last_error = err instanceof Error ? err.message : String(err);
+      this.stats.last_error = errorText(err);
       this.logger.error(`Start-up reconcile failed: ${this.stats.last_error}`);
       return 0;
     }
@@ -185,7 +186,7 @@ export class OrphanDetectorService implements OnApplicationBootstrap, OnModuleDe
       }
       this.stats.last_error = null;
     } catch (err) {
-      this.stats.last_error = err instanceof Error ? err.message : String(err);
+      this.stats.last_error = errorText(err);
       throw err;
     } finally {
       this.stats.checks += 1;

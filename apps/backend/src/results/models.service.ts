@@ -2,11 +2,12 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
-  OperationStatus,
-  OperationType,
+  errorText,
   type ModelDto,
   type ModelListResponseDto,
   type ModelMetricsDto,
+  OperationStatus,
+  OperationType,
 } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import {
@@ -129,7 +130,7 @@ export class ModelsService {
           file_present: true,
         });
       } catch (err) {
-        this.logger.warn(`Skipping model file ${file}: ${(err as Error).message}`);
+        this.logger.warn(`Skipping model file ${file}: ${errorText(err)}`);
       }
     }
     return out;

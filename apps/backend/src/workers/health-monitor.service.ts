@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import type { WorkerType } from '@ktrdr/contracts';
+import { errorText, type WorkerType } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { BACKGROUND_TASKS } from '../common/tokens';
 import { CLOCK, type Clock } from '../common/clock';
@@ -203,9 +203,7 @@ export class HealthMonitorService implements OnApplicationBootstrap, OnModuleDes
         );
     const run = this.check(t)
       .catch((err: unknown) =>
-        this.logger.error(
-          `Health check of ${t.id} failed: ${err instanceof Error ? err.message : String(err)}`,
-        ),
+        this.logger.error(`Health check of ${t.id} failed: ${errorText(err)}`),
       )
       .finally(() => {
         if (demote !== null) this.clock.clearTimeout(demote);

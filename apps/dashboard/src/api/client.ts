@@ -3,6 +3,7 @@ import {
   BACKEND_ROUTES,
   buildPath,
   envelopeMessage,
+  errorText,
   fetchTransport,
   httpExchange,
   type FetchLike,
@@ -23,6 +24,16 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The text of what a call threw, for a notice or an error line: an ApiError as `<status>: <the
+ * answer's message>` (its message alone when no answer came: it says so), anything else as
+ * errorText says it.
+ */
+export function apiErrorText(err: unknown): string {
+  if (err instanceof ApiError) return err.status ? `${err.status}: ${err.message}` : err.message;
+  return errorText(err);
+}
+
 export type RouteName = keyof typeof BACKEND_ROUTES;
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
@@ -39,10 +50,6 @@ export function apiPath(route: RouteName, params: Record<string, string> = {}, q
     if (s) path += `?${s}`;
   }
   return path;
-}
-
-function messageOf(body: unknown, fallback: string): string {
-  return envelopeMessage(body, fallback).slice(0, 300);
 }
 
 export type { FetchLike };
@@ -82,7 +89,7 @@ export async function api<T>(
     if (r.status === 401) setAuthNeeded(true);
     throw new ApiError(
       r.status,
-      messageOf(parsed, `${r.status} ${r.statusText}`.trim()),
+      envelopeMessage(parsed, `${r.status} ${r.statusText}`.trim()).slice(0, 300),
       parsed,
       r.retryAfterSeconds,
     );

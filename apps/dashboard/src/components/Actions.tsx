@@ -1,6 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api, apiPath, ApiError } from '../api/client';
+import { api, apiErrorText, apiPath } from '../api/client';
 import { invalidateOperations } from '../api/queries';
 import type {
   CancelOperationResponseDto,
@@ -9,11 +9,6 @@ import type {
 } from '../api/types';
 import { canCancel, canResume } from '../lib/ops';
 import { useNotify } from './Notices';
-
-function errorText(err: unknown): string {
-  if (err instanceof ApiError) return `${err.status || 'network'}: ${err.message}`;
-  return String(err);
-}
 
 /** Cancel and resume buttons; the API's answer (or its error message) is shown as a notice. */
 export function OperationActions({
@@ -42,7 +37,7 @@ export function OperationActions({
         );
       }
     } catch (err) {
-      notify('error', `${kind === 'cancel' ? 'Cancel' : 'Resume'} ${id} — ${errorText(err)}`);
+      notify('error', `${kind === 'cancel' ? 'Cancel' : 'Resume'} ${id} — ${apiErrorText(err)}`);
     } finally {
       setBusy(false);
       invalidateOperations(qc, id);

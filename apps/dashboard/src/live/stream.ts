@@ -1,4 +1,5 @@
 import { createParser } from 'eventsource-parser';
+import { errorText } from '@ktrdr/contracts/constants';
 import { authHeaders, setAuthNeeded } from '../api/auth';
 import type { FetchLike } from '../api/client';
 
@@ -103,7 +104,7 @@ export async function runEventStream(opts: StreamOptions): Promise<void> {
       }
     } catch (err) {
       if (opts.signal.aborted) return;
-      opts.onMode('polling', `event stream unavailable (${String(err)}): polling`);
+      opts.onMode('polling', `event stream unavailable (${errorText(err)}): polling`);
     }
     await sleep(wait, opts.signal);
   }

@@ -1,7 +1,8 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState, type FormEvent } from 'react';
+import { errorText } from '@ktrdr/contracts/constants';
 import openapi from '../../../../docs/openapi.json';
-import { api, ApiError, apiPath } from '../api/client';
+import { api, ApiError, apiErrorText, apiPath } from '../api/client';
 import { invalidateOperations } from '../api/queries';
 import type {
   BacktestStartRequestDto,
@@ -225,7 +226,10 @@ function StartForm({ kind }: { kind: Kind }) {
         try {
           parsed = JSON.parse(grid);
         } catch (err) {
-          setErrors({ byField: { grid: [`grid is not valid JSON: ${String(err)}`] }, general: [] });
+          setErrors({
+            byField: { grid: [`grid is not valid JSON: ${errorText(err)}`] },
+            general: [],
+          });
           return;
         }
         const r = await api<SweepStartResponseDto>('POST', apiPath(spec.sweepRoute), {
@@ -241,15 +245,10 @@ function StartForm({ kind }: { kind: Kind }) {
     } catch (err) {
       if (err instanceof ApiError && err.status === 400) {
         setErrors(splitFieldErrors(err.message, paths));
-      } else if (err instanceof ApiError) {
-        setErrors({
-          byField: {},
-          general: [
-            `${err.status || 'network'}: ${err.message}${err.retryAfter ? ` (retry in ${err.retryAfter}s)` : ''}`,
-          ],
-        });
       } else {
-        setErrors({ byField: {}, general: [String(err)] });
+        const retry =
+          err instanceof ApiError && err.retryAfter ? ` (retry in ${err.retryAfter}s)` : '';
+        setErrors({ byField: {}, general: [`${apiErrorText(err)}${retry}`] });
       }
     } finally {
       setBusy(false);

@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { api, apiPath, ApiError, get } from '../api/client';
+import { api, apiErrorText, apiPath, ApiError, get } from '../api/client';
 import { invalidateOperations, keys } from '../api/queries';
 import { useNotify } from '../components/Notices';
 import type { CancelSweepResponseDto, SweepResponseDto } from '../api/types';
@@ -154,12 +154,7 @@ function CancelSweep({ id }: { id: string }) {
               `${id}: ${r.cancelled} cancelled, ${r.already_finished} had already finished`,
             ),
           )
-          .catch((err: unknown) =>
-            notify(
-              'error',
-              `Cancel sweep ${id} — ${err instanceof Error ? err.message : String(err)}`,
-            ),
-          )
+          .catch((err: unknown) => notify('error', `Cancel sweep ${id} — ${apiErrorText(err)}`))
           .finally(() => {
             setBusy(false);
             invalidateOperations(qc);

@@ -1,10 +1,7 @@
-import { ApiError } from '../api/client';
+import { apiErrorText } from '../api/client';
 
 export function ErrorLine({ error, what }: { error: unknown; what: string }) {
-  const text =
-    error instanceof ApiError
-      ? `${error.status ? `${error.status}: ` : ''}${error.message}`
-      : String(error);
+  const text = apiErrorText(error);
   return (
     <p className="error-line" role="alert">
       <span aria-hidden="true">✗ </span>Could not load {what}: {text}
