@@ -8,6 +8,7 @@ import { toStorableText } from '@ktrdr/contracts';
 import type {
   CheckpointInfoDto,
   OperationAttemptDto,
+  OperationParams,
   OperationProgressDto,
 } from '@ktrdr/contracts';
 import { applyMigrations, MIGRATIONS } from './migrations';
@@ -594,7 +595,7 @@ export function rowToRecord(row: SqlRow | undefined): OperationRecord {
     completed_at: toDate(row.completed_at),
     updated_at: toDate(row.updated_at) as Date,
     progress: (fromJson(row.progress) ?? { percentage: 0 }) as OperationProgressDto,
-    params: (fromJson(row.params) ?? {}) as Record<string, unknown>,
+    params: (fromJson(row.params) ?? {}) as OperationParams,
     result: fromJson(row.result) as Record<string, unknown> | null,
     error_message: nullableText(row.error_message),
     checkpoint: fromJson(row.checkpoint) as CheckpointInfoDto | null,

@@ -12,6 +12,7 @@ import {
   SqlOperationsRepository,
 } from '../../src/persistence/sql-operations.repository';
 import { resultsRepositoryFor } from '../../src/results/results.repository';
+import { storedParams } from '../support/params';
 
 /** How the contract suite reaches one store. */
 export interface ContractTarget {
@@ -52,7 +53,10 @@ export async function checkAttemptsMigration(
   const old = open(before);
   await old.init();
   expect(old.migrationOutcome?.current).toBe(3);
-  await old.enqueue({ operation_id: 'op_old', operation_type: BACKTESTING, params: {} }, 10);
+  await old.enqueue(
+    { operation_id: 'op_old', operation_type: BACKTESTING, params: storedParams({}) },
+    10,
+  );
   await old.close();
   const current = open();
   await current.init();
@@ -94,7 +98,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
     const op = (id: string, extra: Partial<NewOperation> = {}): NewOperation => ({
       operation_id: id,
       operation_type: BACKTESTING,
-      params: { symbol: 'SYNTH-A', timeframe: '1h' },
+      params: storedParams({ symbol: 'SYNTH-A', timeframe: '1h' }),
       ...extra,
     });
 
@@ -185,10 +189,10 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       });
 
       it('rejects a duplicate id with DuplicateOperationError and keeps the first', async () => {
-        await repo.create(op('op_dup', { params: { n: 1 } }));
-        await expect(repo.create(op('op_dup', { params: { n: 2 } }))).rejects.toBeInstanceOf(
-          DuplicateOperationError,
-        );
+        await repo.create(op('op_dup', { params: storedParams({ n: 1 }) }));
+        await expect(
+          repo.create(op('op_dup', { params: storedParams({ n: 2 }) })),
+        ).rejects.toBeInstanceOf(DuplicateOperationError);
         expect((await repo.get('op_dup'))?.params).toEqual({ n: 1 });
       });
 
@@ -216,7 +220,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           flags: { dry: true, note: null, emoji: '📈', quote: 'it\'s "quoted" \\ back' },
           big: 9007199254740991,
         };
-        await repo.create(op('op_json', { params }));
+        await repo.create(op('op_json', { params: storedParams(params) }));
         const started = new Date('2026-11-20T10:00:00.123Z');
         const completed = new Date('2026-11-20T11:30:59.999Z');
         const checkpoint = {
@@ -814,7 +818,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           await other.close();
           return;
         }
-        await repo.create(op('survivor', { params: { keep: [1, 2, 3] } }));
+        await repo.create(op('survivor', { params: storedParams({ keep: [1, 2, 3] }) }));
         await repo.update('survivor', {
           status: RUNNING,
           lease_token: 'L7',
