@@ -5,6 +5,7 @@ import {
   TERMINAL_OPERATION_STATUSES,
 } from '@ktrdr/contracts';
 import { toStorableText } from '@ktrdr/contracts';
+import { systemClock, type Clock } from '@ktrdr/config';
 import type {
   CheckpointInfoDto,
   OperationAttemptDto,
@@ -46,8 +47,11 @@ export class InvalidOperationInputError extends Error {
 }
 
 export interface SqlOperationsRepositoryOptions {
-  /** Clock for `created_at` defaults and `updated_at`; injectable for tests. */
-  now?: () => Date;
+  /**
+   * Time of `created_at` defaults and `updated_at`: the backend's CLOCK (PersistenceModule passes
+   * it; a ManualClock in tests). Default systemClock.
+   */
+  clock?: Clock;
   logger?: PersistenceLogger;
   /** Defaults to MIGRATIONS (tests only override it). */
   migrations?: readonly Migration[];
@@ -131,7 +135,7 @@ const CLAIM_SQLITE = `UPDATE operations
  * constructs the dialects spell differently go through `inList()` and `claimNext()`.
  */
 export class SqlOperationsRepository implements OperationsRepository {
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private readonly logger: PersistenceLogger | undefined;
   private readonly migrations: readonly Migration[];
   private initPromise: Promise<void> | undefined;
@@ -143,9 +147,13 @@ export class SqlOperationsRepository implements OperationsRepository {
     readonly executor: SqlExecutor,
     options: SqlOperationsRepositoryOptions = {},
   ) {
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.migrations = options.migrations ?? MIGRATIONS;
+  }
+
+  private now(): Date {
+    return new Date(this.clock.now());
   }
 
   /** Where the data lives (no password), e.g. `SQLite at /data/db/ktrdr.sqlite`. */

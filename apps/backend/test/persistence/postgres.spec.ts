@@ -30,7 +30,7 @@ if (!url) {
   describeRepositoryContract('PostgreSQL', {
     persistent: true,
     shared: true,
-    create: (now) => new PostgresOperationsRepository({ connectionString, schema, now }),
+    create: (clock) => new PostgresOperationsRepository({ connectionString, schema, clock }),
     setup: () => admin((c) => c.query(`CREATE SCHEMA ${schema}`).then(() => undefined)),
     teardown: () => admin((c) => c.query(`DROP SCHEMA ${schema} CASCADE`).then(() => undefined)),
   });

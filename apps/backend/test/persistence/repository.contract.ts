@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '@ktrdr/config';
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../../src/persistence/migrations';
 import type { Migration } from '../../src/persistence/migrations';
@@ -17,7 +18,7 @@ import { storedParams } from '../support/params';
 /** How the contract suite reaches one store. */
 export interface ContractTarget {
   /** A new, not yet initialised repository on the suite's store. */
-  create(now: () => Date): OperationsRepository;
+  create(clock: Clock): OperationsRepository;
   /** Empties the store between tests (default: DELETE FROM the SQL tables). */
   reset?(repo: OperationsRepository): Promise<void>;
   /** A SQL driver (runs the migration tests); default true. */
@@ -86,7 +87,8 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
   describe(`OperationsRepository contract: ${name}`, () => {
     jest.setTimeout(STORE_TIMEOUT_MS);
     let clock = T0;
-    const now = (): Date => clock;
+    /** The repositories' Clock: reads `clock`, which the tests set. */
+    const time: Clock = { ...systemClock, now: () => clock.getTime() };
     let repo: OperationsRepository;
     const sqlRepo = (): SqlOperationsRepository => repo as SqlOperationsRepository;
     const reset = async (): Promise<void> => {
@@ -122,7 +124,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
 
     beforeAll(async () => {
       await target.setup?.();
-      repo = target.create(now);
+      repo = target.create(time);
       await repo.init();
     });
 
@@ -808,7 +810,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       it('a second repository on an already migrated store applies nothing and sees the data', async () => {
         if (!target.persistent) {
           // In memory: a new repository is a new, empty database; check it migrates from zero.
-          const other = target.create(now) as SqlOperationsRepository;
+          const other = target.create(time) as SqlOperationsRepository;
           await other.init();
           expect(other.migrationOutcome).toEqual({
             applied: MIGRATIONS.map((m) => m.version),
@@ -826,7 +828,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
         });
         const before = await repo.get('survivor');
         if (!target.shared) await repo.close(); // the suite's own repository is reopened below
-        const reopened = target.create(now) as SqlOperationsRepository;
+        const reopened = target.create(time) as SqlOperationsRepository;
         await reopened.init();
         expect(reopened.migrationOutcome).toEqual({ applied: [], current: MIGRATIONS.length });
         expect(await reopened.get('survivor')).toEqual(before);
@@ -838,7 +840,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       });
 
       it('a closed repository rejects calls with a clear error', async () => {
-        const other = target.create(now);
+        const other = target.create(time);
         if (!target.shared && target.persistent) {
           // Closing a repository that was never opened is enough.
           await other.close();

@@ -19,7 +19,7 @@ const dir = join(base, 'nested', 'db');
 describeRepositoryContract('SQLite file-backed', {
   persistent: true,
   shared: false,
-  create: (now) => new SqliteOperationsRepository({ dir, now }),
+  create: (clock) => new SqliteOperationsRepository({ dir, clock }),
   teardown: async () => rmSync(base, { recursive: true, force: true }),
 });
 

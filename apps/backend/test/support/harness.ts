@@ -101,7 +101,7 @@ export function createHarness(
   const clock = shared.clock ?? new ManualClock();
   const events = new LifecycleEvents();
   const registry = new WorkerRegistry(clock, events);
-  const repo = shared.repo ?? memoryStore(() => new Date(clock.now()));
+  const repo = shared.repo ?? memoryStore(clock);
   const client = new FakeWorkerClient();
   const wc = client as unknown as WorkerClient;
   const metrics = new MetricsService(registry, repo);
