@@ -1,18 +1,13 @@
-/** Clock and sleep, injectable so the polling helper can be tested without real time. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
+import { systemClock, type Clock } from '@ktrdr/config';
 
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+/** The part of @ktrdr/config's Clock the polling helper uses (a test passes a fake one). */
+export type WaitClock = Pick<Clock, 'now' | 'sleep'>;
 
 export interface WaitOptions {
   timeoutMs: number;
   intervalMs?: number;
-  clock?: Clock;
+  /** Default systemClock. */
+  clock?: WaitClock;
 }
 
 export class WaitTimeoutError extends Error {
@@ -54,7 +49,7 @@ export async function waitFor<T>(
   accept: (value: T) => boolean,
   options: WaitOptions,
 ): Promise<T> {
-  const clock = options.clock ?? realClock;
+  const clock = options.clock ?? systemClock;
   const interval = options.intervalMs ?? 250;
   const deadline = clock.now() + options.timeoutMs;
   let lastValue: unknown;
