@@ -1,6 +1,7 @@
-import { waitFor, WaitTimeoutError, type Clock } from '../src/harness/wait';
+import { waitFor, WaitTimeoutError, type WaitClock } from '../src/harness/wait';
 
-function fakeClock(): Clock & { slept: number[] } {
+/** Time moves only when waitFor sleeps. */
+function fakeClock(): WaitClock & { slept: number[] } {
   let t = 0;
   const slept: number[] = [];
   return {

@@ -10,6 +10,7 @@ import {
 import { IllegalTransitionError } from '../src/operations/lifecycle.service';
 import { BACKTEST_PARAMS, TRAINING_PARAMS, createHarness, type Harness } from './support/harness';
 import { testSettings } from './support/settings';
+import { storedParams } from './support/params';
 
 function register(h: Harness, id: string, type = WorkerType.BACKTESTING, gpu?: boolean): string {
   const url = `http://${id}:5003`;
@@ -399,7 +400,7 @@ describe('operation lifecycle: the transition table', () => {
       const op = await h.repo.create({
         operation_id: 'op_x',
         operation_type: OperationType.BACKTESTING,
-        params: {},
+        params: storedParams({}),
         status: from,
       });
       const allowed = OPERATION_TRANSITIONS[from].includes(to);
@@ -418,7 +419,7 @@ describe('operation lifecycle: the transition table', () => {
     const op = await h.repo.create({
       operation_id: 'op_y',
       operation_type: OperationType.BACKTESTING,
-      params: {},
+      params: storedParams({}),
     });
     const [a, b] = await Promise.all([
       h.lifecycle.transition(op, OperationStatus.CANCELLED),

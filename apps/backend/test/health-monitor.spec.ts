@@ -1,13 +1,19 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkerActivity, WorkerStatus, WorkerType } from '@ktrdr/contracts';
+import {
+  OperationType,
+  WorkerActivity,
+  WorkerStatus,
+  WorkerType,
+  type WorkerStartRequest,
+} from '@ktrdr/contracts';
 import { HealthMonitorService } from '../src/workers/health-monitor.service';
 import { HealthProber } from '../src/workers/health-prober';
 import { WorkerClient } from '../src/workers/worker-client';
 import type { HealthOutcome } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
-import { createHarness, type Harness } from './support/harness';
+import { BACKTEST_PARAMS, createHarness, type Harness } from './support/harness';
 import { testSettings } from './support/settings';
 
 const OK: HealthOutcome = {
@@ -361,12 +367,17 @@ describe('WorkerClient against a real HTTP fake worker', () => {
   });
 
   it('reports a refused connection as unreachable and 503 as busy', async () => {
-    const refused = await client.startOperation('http://127.0.0.1:1', '/backtests/start', {}, 1000);
+    const body: WorkerStartRequest<OperationType.BACKTESTING> = {
+      operation_id: 'op_1',
+      lease_token: 'lease',
+      attempt: 1,
+      params: BACKTEST_PARAMS,
+    };
+    const backtest = OperationType.BACKTESTING;
+    const refused = await client.startOperation('http://127.0.0.1:1', backtest, body, 1000);
     expect(refused).toMatchObject({ ok: false, kind: 'unreachable' });
     fake.set('full', { startStatus: 503 });
-    expect(
-      await client.startOperation(fake.url('full'), '/backtests/start', {}, 1000),
-    ).toMatchObject({
+    expect(await client.startOperation(fake.url('full'), backtest, body, 1000)).toMatchObject({
       ok: false,
       kind: 'busy',
     });

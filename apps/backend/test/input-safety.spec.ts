@@ -17,6 +17,7 @@ import { WorkerRegistry } from '../src/workers/worker-registry';
 import { FakeWorkers } from './support/fake-worker';
 import { TEST_AUTH_HEADERS, TEST_WORKER_TOKEN } from './support/settings';
 import { authed, createTestApp, type TestApp } from './support/test-app';
+import { storedParams } from './support/params';
 
 type Server = Parameters<typeof request>[0];
 
@@ -193,7 +194,7 @@ describe('input safety (SQLite in memory)', () => {
     const op = await repo.create({
       operation_id: 'op_backtesting_20260101_nul000000001',
       operation_type: 'backtesting' as never,
-      params: { ['k\u0000']: 'v\ud800', nested: ['\u0000'] },
+      params: storedParams({ ['k\u0000']: 'v\ud800', nested: ['\u0000'] }),
     });
     const updated = await repo.update(op.operation_id, {
       error_message: 'bad\u0000text',

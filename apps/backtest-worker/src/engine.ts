@@ -1,14 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getCheckpointSettings, getDataSettings, getResultsSettings } from '@ktrdr/config';
-import {
-  OperationType,
-  WORKER_ROUTES,
-  WorkerBacktestStartRequestDto,
-  WorkerType,
-} from '@ktrdr/contracts';
+import { OperationType, WORKER_START, WorkerType } from '@ktrdr/contracts';
 import { hostCapabilities, WorkerEngine } from '@ktrdr/worker-runtime';
-import { prepareBacktestJob, type BacktestJobData } from './job';
+import { prepareBacktestJob, type BacktestJobData, type BacktestStartRequest } from './job';
 
 export const SERVICE_NAME = 'backtest-worker';
 
@@ -21,18 +16,19 @@ export function jobModulePath(dir = __dirname): string {
   return existsSync(here) ? here : join(dir, '..', 'dist', 'job.js');
 }
 
-export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
+/** Its job module (job.ts) runs requests of type BacktestStartRequest with BacktestJobData. */
+export const backtestEngine: WorkerEngine<BacktestStartRequest, BacktestJobData> = {
   serviceName: SERVICE_NAME,
   workerType: WorkerType.BACKTESTING,
   operationType: OperationType.BACKTESTING,
-  startRoute: WORKER_ROUTES.backtestStart,
-  startRequestDto: WorkerBacktestStartRequestDto,
+  startRoute: WORKER_START[OperationType.BACKTESTING].route,
+  startRequestDto: WORKER_START[OperationType.BACKTESTING].request,
   jobModulePath: jobModulePath(),
   // One warm thread for every job: JIT-compiled engine, loaded modules and the bars cache stay.
   reuseThread: true,
   unitName: 'bars',
   capabilities: () => Promise.resolve(hostCapabilities()),
-  prepareJob: (request): Record<string, unknown> => {
+  prepareJob: (request): BacktestJobData => {
     const data = getDataSettings();
     const results = getResultsSettings();
     const job: BacktestJobData = {
@@ -44,6 +40,6 @@ export const backtestEngine: WorkerEngine<WorkerBacktestStartRequestDto> = {
       checkpoint_interval_ms: getCheckpointSettings().backtest_interval_seconds * 1000,
       bars_cache_bytes: data.bars_cache_mb * 1024 * 1024,
     };
-    return { ...prepareBacktestJob(request.params, job) };
+    return prepareBacktestJob(request.params, job);
   },
 };

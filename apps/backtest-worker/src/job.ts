@@ -18,7 +18,12 @@ import {
   StrategyConfig,
 } from '@ktrdr/backtest-engine';
 import { ARTIFACT_COLUMNS } from '@ktrdr/contracts';
-import type { BacktestStrategyDto, BacktestStartRequestDto } from '@ktrdr/contracts';
+import type {
+  BacktestStrategyDto,
+  BacktestStartRequestDto,
+  OperationType,
+  WorkerStartRequest,
+} from '@ktrdr/contracts';
 import {
   BarsCache,
   checkBarsAvailable,
@@ -139,9 +144,15 @@ export function strategyConfig(s: BacktestStrategyDto, modelPath?: string): Stra
   }
 }
 
-export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
-  const p = input.params as unknown as BacktestStartRequestDto;
-  const data = input.data as unknown as BacktestJobData;
+/** The start request of a backtest (what backtestEngine validates). */
+export type BacktestStartRequest = WorkerStartRequest<OperationType.BACKTESTING>;
+
+/** What the backtest job receives: the backtest's parameters and backtestEngine.prepareJob's data. */
+export type BacktestJobInput = JobInput<BacktestStartRequest['params'], BacktestJobData>;
+
+export function runJob(input: BacktestJobInput, ctx: JobContext): JobOutcome {
+  const p = input.params;
+  const data = input.data;
   let bars: Bars;
   // Set once the loader reports progress: the bar loop then fills the rest of the bar.
   let loadShare = 0;

@@ -1,5 +1,11 @@
 import type { JobContext } from '@ktrdr/worker-runtime';
-import { barsCacheFor, runJob, SYNTH_LOAD_SHARE } from '../src/job';
+import {
+  barsCacheFor,
+  runJob,
+  SYNTH_LOAD_SHARE,
+  type BacktestJobData,
+  type BacktestJobInput,
+} from '../src/job';
 import { loadSettings, ResultsSettings } from '@ktrdr/config';
 
 /** ResultsSettings' defaults (no environment), for job data built by hand. */
@@ -18,7 +24,7 @@ const ctx: JobContext = {
 };
 
 describe('backtest job', () => {
-  const bigInput = (data: Record<string, unknown> = {}) => ({
+  const bigInput = (data: Partial<BacktestJobData> = {}): BacktestJobInput => ({
     operation_id: 'op-big',
     attempt: 1,
     params: {
@@ -127,7 +133,7 @@ describe('backtest job', () => {
         return looks >= 2;
       },
     };
-    const input = {
+    const input: BacktestJobInput = {
       operation_id: 'op-abort-load',
       attempt: 2,
       params: {

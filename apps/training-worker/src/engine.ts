@@ -4,13 +4,13 @@ import { getDataSettings } from '@ktrdr/config';
 import {
   OperationType,
   WORKER_ROUTES,
+  WORKER_START,
   WorkerCapabilitiesDto,
-  WorkerTrainingStartRequestDto,
   WorkerType,
 } from '@ktrdr/contracts';
 import { detectCapabilities, DetectCapabilitiesOptions } from '@ktrdr/training-engine';
 import type { WorkerEngine } from '@ktrdr/worker-runtime';
-import { prepareTrainingJob, type TrainingJobData } from './job';
+import { prepareTrainingJob, type TrainingJobData, type TrainingStartRequest } from './job';
 
 export const SERVICE_NAME = 'training-worker';
 
@@ -26,23 +26,23 @@ export function jobModulePath(dir = __dirname): string {
  */
 export function createTrainingEngine(
   detect: DetectCapabilitiesOptions = {},
-): WorkerEngine<WorkerTrainingStartRequestDto> {
+): WorkerEngine<TrainingStartRequest, TrainingJobData> {
   return {
     serviceName: SERVICE_NAME,
     workerType: WorkerType.TRAINING,
     operationType: OperationType.TRAINING,
-    startRoute: WORKER_ROUTES.trainingStart,
+    startRoute: WORKER_START[OperationType.TRAINING].route,
     legacyStartRoutes: [WORKER_ROUTES.trainingStartLegacy],
-    startRequestDto: WorkerTrainingStartRequestDto,
+    startRequestDto: WORKER_START[OperationType.TRAINING].request,
     jobModulePath: jobModulePath(),
     unitName: 'epochs',
     capabilities: async (): Promise<WorkerCapabilitiesDto> => ({
       ...(await detectCapabilities(detect)),
     }),
-    prepareJob: (request): Record<string, unknown> => {
+    prepareJob: (request): TrainingJobData => {
       const data = getDataSettings();
       const job: TrainingJobData = { data_dir: data.dir, models_dir: data.models_dir };
-      return { ...prepareTrainingJob(request.params, job) };
+      return prepareTrainingJob(request.params, job);
     },
   };
 }

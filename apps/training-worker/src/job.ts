@@ -4,7 +4,7 @@
  * progress, writes periodic checkpoints when due, and saves the model file (format
  * `ktrdr-mlp` v1, see @ktrdr/training-engine) to the models dir as `{model_name}.json`.
  */
-import type { TrainingStartRequestDto } from '@ktrdr/contracts';
+import type { OperationType, TrainingStartRequestDto, WorkerStartRequest } from '@ktrdr/contracts';
 import { checkBarsAvailable, loadBars } from '@ktrdr/market-data';
 import {
   resolveTrainingConfig,
@@ -73,9 +73,15 @@ function fmt(x: number | null): string {
   return x === null ? 'n/a' : x.toFixed(4);
 }
 
-export function runJob(input: JobInput, ctx: JobContext): JobOutcome {
-  const p = input.params as unknown as TrainingStartRequestDto;
-  const data = input.data as unknown as TrainingJobData;
+/** The start request of a training (what the training engine validates). */
+export type TrainingStartRequest = WorkerStartRequest<OperationType.TRAINING>;
+
+/** What the training job receives: the training's parameters and the engine's prepareJob data. */
+export type TrainingJobInput = JobInput<TrainingStartRequest['params'], TrainingJobData>;
+
+export function runJob(input: TrainingJobInput, ctx: JobContext): JobOutcome {
+  const p = input.params;
+  const data = input.data;
   const bars = ctx.phase(
     'load_data',
     () =>

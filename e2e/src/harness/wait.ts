@@ -1,20 +1,14 @@
+import { systemClock, type Clock } from '@ktrdr/config';
 import { errorText } from '@ktrdr/contracts/constants';
 
-/** Clock and sleep, injectable so the polling helper can be tested without real time. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+/** The part of @ktrdr/config's Clock the polling helper uses (a test passes a fake one). */
+export type WaitClock = Pick<Clock, 'now' | 'sleep'>;
 
 export interface WaitOptions {
   timeoutMs: number;
   intervalMs?: number;
-  clock?: Clock;
+  /** Default systemClock. */
+  clock?: WaitClock;
 }
 
 export class WaitTimeoutError extends Error {
@@ -56,7 +50,7 @@ export async function waitFor<T>(
   accept: (value: T) => boolean,
   options: WaitOptions,
 ): Promise<T> {
-  const clock = options.clock ?? realClock;
+  const clock = options.clock ?? systemClock;
   const interval = options.intervalMs ?? 250;
   const deadline = clock.now() + options.timeoutMs;
   let lastValue: unknown;

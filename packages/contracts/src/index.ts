@@ -16,3 +16,4 @@ export * from './json-body';
 export * from './error-text';
 export * from './http-exchange';
 export * from './node-http-transport';
+export * from './worker-start';

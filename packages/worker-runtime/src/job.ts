@@ -192,7 +192,7 @@ export class RunningJob {
         );
       }
     }
-    let data: Record<string, unknown>;
+    let data: object;
     try {
       data = this.engine.prepareJob ? this.engine.prepareJob(this.request) : {};
     } catch (err) {

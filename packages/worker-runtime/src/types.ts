@@ -17,7 +17,10 @@ export type DispatchedRequest<TParams extends object = object> = DispatchedStart
  * What an app plugs into the runtime: the kind of work it does, its start route and request DTO,
  * and the compiled JavaScript module that runs one job inside a worker_thread.
  */
-export interface WorkerEngine<TRequest extends DispatchedRequest = DispatchedRequest> {
+export interface WorkerEngine<
+  TRequest extends DispatchedRequest = DispatchedRequest,
+  TData extends object = object,
+> {
   /** e.g. `backtest-worker` (the `service` of GET /health, the metrics label). */
   serviceName: string;
   workerType: WorkerType;
@@ -48,9 +51,10 @@ export interface WorkerEngine<TRequest extends DispatchedRequest = DispatchedReq
   capabilities(): Promise<WorkerCapabilitiesDto>;
   /**
    * Builds the engine-specific part of the job input on the main thread (e.g. directories from
-   * settings), so the thread never reads configuration. Defaults to `{}`.
+   * settings), so the thread never reads configuration (plain JSON data: it is posted to the
+   * thread). Defaults to `{}`.
    */
-  prepareJob?(request: TRequest): Record<string, unknown>;
+  prepareJob?(request: TRequest): TData;
 }
 
 /** Checkpoint cadence passed to the thread: a checkpoint is due after `every_units` or `every_ms`. */
@@ -59,8 +63,14 @@ export interface CheckpointCadence {
   every_ms: number;
 }
 
-/** What the thread's `runJob` receives. */
-export interface JobInput<TParams = Record<string, unknown>> {
+/**
+ * What the thread's `runJob` receives: `TParams` is the start request's `params` type (e.g.
+ * BacktestStartRequestDto), `TData` what the engine's `prepareJob` returns.
+ */
+export interface JobInput<
+  TParams extends object = Record<string, unknown>,
+  TData extends object = object,
+> {
   operation_id: string;
   attempt: number;
   /** The start request's `params` (the operation's parameters, without the dispatch fields). */
@@ -71,7 +81,7 @@ export interface JobInput<TParams = Record<string, unknown>> {
   resume_unit: number;
   checkpoint: CheckpointCadence;
   /** From WorkerEngine.prepareJob. */
-  data: Record<string, unknown>;
+  data: TData;
 }
 
 /** Abort flag readable from the running (synchronous) engine loop. */
@@ -132,8 +142,17 @@ export type JobOutcome =
   | { status: 'completed'; result: Record<string, unknown>; artifacts?: JobArtifact[] }
   | { status: 'aborted'; unit: number; state: unknown };
 
-/** Signature of the job module's export. */
-export type RunJob = (input: JobInput, ctx: JobContext) => JobOutcome | Promise<JobOutcome>;
+/**
+ * Signature of the job module's export, for the engine's request and job data types (a job module
+ * types its `runJob` with the same ones as its WorkerEngine).
+ */
+export type RunJob<
+  TRequest extends DispatchedRequest = DispatchedRequest,
+  TData extends object = object,
+> = (
+  input: JobInput<TRequest['params'], TData>,
+  ctx: JobContext,
+) => JobOutcome | Promise<JobOutcome>;
 
 /** Why a job is being aborted. */
 export type AbortReason = 'cancellation' | 'shutdown' | 'stop' | 'lease_lost';

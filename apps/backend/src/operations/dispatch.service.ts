@@ -12,10 +12,10 @@ import {
   errorText,
   OperationStatus,
   OperationType,
-  WORKER_ROUTES,
   WORKER_TYPE_FOR_OPERATION,
   WorkerStatus,
   type WorkerType,
+  type WorkerStartRequest,
 } from '@ktrdr/contracts';
 import { ATTR } from '@ktrdr/telemetry';
 import { CLOCK, type Clock } from '../common/clock';
@@ -240,16 +240,12 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     return this.tracing.dispatch(op, worker, (span) => this.sendNow(op, worker, span));
   }
 
-  private async sendNow(
-    op: OperationRecord,
+  private async sendNow<T extends OperationType>(
+    op: OperationRecord<T>,
     worker: WorkerEntry,
     span?: { setAttribute(k: string, v: string): unknown },
   ): Promise<void> {
     const type = op.operation_type;
-    const route =
-      type === OperationType.BACKTESTING
-        ? WORKER_ROUTES.backtestStart
-        : WORKER_ROUTES.trainingStart;
     const endTimer = this.metrics.dispatchDuration.startTimer({ operation_type: type });
     // A claimed operation always holds a lease (the claim sets it in the same UPDATE).
     const leaseToken = op.lease_token;
@@ -257,7 +253,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
       this.logger.error(`Not dispatching ${op.operation_id}: it was claimed without a lease token`);
       return;
     }
-    const body: DispatchedStartRequest = {
+    const body: WorkerStartRequest<T> = {
       operation_id: op.operation_id,
       lease_token: leaseToken,
       attempt: op.attempt,
@@ -268,7 +264,7 @@ export class DispatchService implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       outcome = await this.client.startOperation(
         worker.endpoint_url,
-        route,
+        type,
         body,
         this.settings.worker.dispatch_timeout * 1000,
       );

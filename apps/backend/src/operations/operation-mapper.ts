@@ -19,7 +19,7 @@ export function toOperationDto(
     started_at: r.started_at ? r.started_at.toISOString() : null,
     completed_at: r.completed_at ? r.completed_at.toISOString() : null,
     progress: r.progress,
-    params: r.params,
+    params: { ...r.params },
     metrics: headlineMetrics(r.operation_type, r.result),
     error_message: r.error_message,
     checkpoint: r.checkpoint,

@@ -14,6 +14,7 @@ import {
   OperationType,
   TERMINAL_OPERATION_STATUSES,
   type CancelOperationResponseDto,
+  type OperationParams,
   type CompleteOperationRequestDto,
   type HeartbeatRequestDto,
   type ListOperationsQueryDto,
@@ -48,10 +49,13 @@ export const DEFAULT_OPERATIONS_LIMIT = 100;
 /** Seconds a client is told to wait when the queue is full. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 30;
 
-/** The start request without the queue fields (what the worker receives). */
-export function splitPriority(body: object): { params: Record<string, unknown>; priority: number } {
-  const { priority, ...params } = JSON.parse(JSON.stringify(body)) as Record<string, unknown> & {
-    priority?: number;
+/**
+ * A validated start request without the queue fields: its parameters (what the worker receives)
+ * and its priority.
+ */
+export function splitPriority(body: object): { params: OperationParams; priority: number } {
+  const { priority, ...params } = JSON.parse(JSON.stringify(body)) as OperationParams & {
+    priority?: unknown;
   };
   return { params, priority: typeof priority === 'number' ? priority : 0 };
 }

@@ -1,15 +1,19 @@
 import type {
   CheckpointInfoDto,
   OperationAttemptDto,
+  OperationParams,
   OperationProgressDto,
   OperationStatus,
   OperationType,
 } from '@ktrdr/contracts';
 
-/** One operation as stored. Times are Date objects here; the API layer renders ISO-8601 UTC strings. */
-export interface OperationRecord {
+/**
+ * One operation as stored. Times are Date objects here; the API layer renders ISO-8601 UTC strings.
+ * `T` narrows the operation type and with it the type of `params`.
+ */
+export interface OperationRecord<T extends OperationType = OperationType> {
   operation_id: string;
-  operation_type: OperationType;
+  operation_type: T;
   status: OperationStatus;
   worker_id: string | null;
   attempt: number;
@@ -20,7 +24,11 @@ export interface OperationRecord {
   completed_at: Date | null;
   updated_at: Date;
   progress: OperationProgressDto;
-  params: Record<string, unknown>;
+  /**
+   * The start request of its type without the queue field `priority` (validated when it was
+   * submitted), sent to the worker as the dispatch's `params`.
+   */
+  params: OperationParams<T>;
   result: Record<string, unknown> | null;
   error_message: string | null;
   checkpoint: CheckpointInfoDto | null;

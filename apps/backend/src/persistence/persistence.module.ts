@@ -1,4 +1,5 @@
 import { Global, Inject, Injectable, Logger, Module } from '@nestjs/common';
+import { CLOCK, type Clock } from '../common/clock';
 import type { DynamicModule, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { OPERATIONS_REPOSITORY } from './operations.repository';
 import type { OperationsRepository } from './operations.repository';
@@ -44,10 +45,14 @@ function providers(options: PersistenceModuleOptions): Provider[] {
       provide: OPERATIONS_REPOSITORY,
       // Async factory: the repository is opened and migrated before any consumer receives it,
       // so the application fails to start (with a clear message) when the store is unusable.
-      useFactory: async (): Promise<OperationsRepository> => {
+      // The store's timestamps come from the services' CLOCK (CoreModule); a module compiled
+      // without CoreModule (tests of this module alone) gets the repository's default, systemClock.
+      inject: [{ token: CLOCK, optional: true }],
+      useFactory: async (clock: Clock | undefined): Promise<OperationsRepository> => {
         const logger = new Logger('Persistence');
         const repository =
-          options.repository ?? createOperationsRepository(options.settings, { logger });
+          options.repository ??
+          createOperationsRepository(options.settings, { logger, ...(clock ? { clock } : {}) });
         await repository.init();
         return repository;
       },

@@ -5,9 +5,11 @@ import {
   TERMINAL_OPERATION_STATUSES,
 } from '@ktrdr/contracts';
 import { toStorableText } from '@ktrdr/contracts';
+import { systemClock, type Clock } from '@ktrdr/config';
 import type {
   CheckpointInfoDto,
   OperationAttemptDto,
+  OperationParams,
   OperationProgressDto,
 } from '@ktrdr/contracts';
 import { applyMigrations, MIGRATIONS } from './migrations';
@@ -45,8 +47,11 @@ export class InvalidOperationInputError extends Error {
 }
 
 export interface SqlOperationsRepositoryOptions {
-  /** Clock for `created_at` defaults and `updated_at`; injectable for tests. */
-  now?: () => Date;
+  /**
+   * Time of `created_at` defaults and `updated_at`: the backend's CLOCK (PersistenceModule passes
+   * it; a ManualClock in tests). Default systemClock.
+   */
+  clock?: Clock;
   logger?: PersistenceLogger;
   /** Defaults to MIGRATIONS (tests only override it). */
   migrations?: readonly Migration[];
@@ -130,7 +135,7 @@ const CLAIM_SQLITE = `UPDATE operations
  * constructs the dialects spell differently go through `inList()` and `claimNext()`.
  */
 export class SqlOperationsRepository implements OperationsRepository {
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private readonly logger: PersistenceLogger | undefined;
   private readonly migrations: readonly Migration[];
   private initPromise: Promise<void> | undefined;
@@ -142,9 +147,13 @@ export class SqlOperationsRepository implements OperationsRepository {
     readonly executor: SqlExecutor,
     options: SqlOperationsRepositoryOptions = {},
   ) {
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.migrations = options.migrations ?? MIGRATIONS;
+  }
+
+  private now(): Date {
+    return new Date(this.clock.now());
   }
 
   /** Where the data lives (no password), e.g. `SQLite at /data/db/ktrdr.sqlite`. */
@@ -594,7 +603,7 @@ export function rowToRecord(row: SqlRow | undefined): OperationRecord {
     completed_at: toDate(row.completed_at),
     updated_at: toDate(row.updated_at) as Date,
     progress: (fromJson(row.progress) ?? { percentage: 0 }) as OperationProgressDto,
-    params: (fromJson(row.params) ?? {}) as Record<string, unknown>,
+    params: (fromJson(row.params) ?? {}) as OperationParams,
     result: fromJson(row.result) as Record<string, unknown> | null,
     error_message: nullableText(row.error_message),
     checkpoint: fromJson(row.checkpoint) as CheckpointInfoDto | null,

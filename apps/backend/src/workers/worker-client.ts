@@ -1,12 +1,15 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import {
   WORKER_ROUTES,
+  WORKER_START,
   buildPath,
   httpExchange,
   nodeHttpTransport,
   signRequest,
   toStorableText,
   type HttpAnswer,
+  type OperationType,
+  type WorkerStartRequest,
 } from '@ktrdr/contracts';
 import { BACKEND_SETTINGS, type BackendSettings } from '../config/settings';
 import { traceHeaders } from '@ktrdr/telemetry';
@@ -58,12 +61,18 @@ export class WorkerClient implements OnModuleDestroy {
     return signRequest(token, { method, path: routeOf(route), body });
   }
 
-  async startOperation(
+  /**
+   * POSTs the start request of an operation of type `type` to the worker's start route for that
+   * type (WORKER_START): the body must be that type's request.
+   */
+  async startOperation<T extends OperationType>(
     endpointUrl: string,
-    route: string,
-    body: object,
+    type: T,
+    // Not inferred from the body: `type` alone says which request it must be.
+    body: NoInfer<WorkerStartRequest<T>>,
     timeoutMs: number,
   ): Promise<StartOutcome> {
+    const route = WORKER_START[type].route;
     const text = JSON.stringify(body);
     const r = await httpExchange(endpointUrl + route, {
       method: 'POST',

@@ -10,6 +10,7 @@ import { createOperationsRepository } from '../../src/persistence/repository.fac
 import type { DatabaseSettingsValues } from '../../src/persistence/repository.factory';
 import { captureLogger, closedPort } from './helpers';
 import { STORE_TIMEOUT_MS } from './repository.contract';
+import { storedParams } from '../support/params';
 
 jest.setTimeout(STORE_TIMEOUT_MS);
 
@@ -108,7 +109,7 @@ describe('PersistenceModule', () => {
     const created = await repo.create({
       operation_id: 'op_m',
       operation_type: OperationType.TRAINING,
-      params: {},
+      params: storedParams({}),
     });
     expect(created.status).toBe('pending');
     await repo.ping();

@@ -6,6 +6,7 @@ import type { OperationRecord } from '../../src/persistence/operations.repositor
 import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
 import { testSchemaName, withPgClient } from './helpers';
 import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
+import { storedParams } from '../support/params';
 
 const url = getTestSettings().postgres_url;
 
@@ -29,7 +30,7 @@ if (!url) {
   describeRepositoryContract('PostgreSQL', {
     persistent: true,
     shared: true,
-    create: (now) => new PostgresOperationsRepository({ connectionString, schema, now }),
+    create: (clock) => new PostgresOperationsRepository({ connectionString, schema, clock }),
     setup: () => admin((c) => c.query(`CREATE SCHEMA ${schema}`).then(() => undefined)),
     teardown: () => admin((c) => c.query(`DROP SCHEMA ${schema} CASCADE`).then(() => undefined)),
   });
@@ -70,7 +71,11 @@ if (!url) {
         'SELECT version FROM schema_migrations ORDER BY version',
       );
       expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
-      await a.create({ operation_id: 'x', operation_type: OperationType.TRAINING, params: {} });
+      await a.create({
+        operation_id: 'x',
+        operation_type: OperationType.TRAINING,
+        params: storedParams({}),
+      });
       expect((await b.get('x'))?.operation_type).toBe(OperationType.TRAINING);
     });
 
@@ -94,7 +99,11 @@ if (!url) {
       const [a, b] = [open(schema), open(schema)];
       await a.init();
       await b.init();
-      await a.create({ operation_id: 'op', operation_type: OperationType.BACKTESTING, params: {} });
+      await a.create({
+        operation_id: 'op',
+        operation_type: OperationType.BACKTESTING,
+        params: storedParams({}),
+      });
       await a.update('op', { status: OperationStatus.RUNNING, lease_token: 'L1' });
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>

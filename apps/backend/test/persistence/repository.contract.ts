@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '@ktrdr/config';
 import { CheckpointType, OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../../src/persistence/migrations';
 import type { Migration } from '../../src/persistence/migrations';
@@ -12,11 +13,12 @@ import {
   SqlOperationsRepository,
 } from '../../src/persistence/sql-operations.repository';
 import { resultsRepositoryFor } from '../../src/results/results.repository';
+import { storedParams } from '../support/params';
 
 /** How the contract suite reaches one store. */
 export interface ContractTarget {
   /** A new, not yet initialised repository on the suite's store. */
-  create(now: () => Date): OperationsRepository;
+  create(clock: Clock): OperationsRepository;
   /** Empties the store between tests (default: DELETE FROM the SQL tables). */
   reset?(repo: OperationsRepository): Promise<void>;
   /** A SQL driver (runs the migration tests); default true. */
@@ -52,7 +54,10 @@ export async function checkAttemptsMigration(
   const old = open(before);
   await old.init();
   expect(old.migrationOutcome?.current).toBe(3);
-  await old.enqueue({ operation_id: 'op_old', operation_type: BACKTESTING, params: {} }, 10);
+  await old.enqueue(
+    { operation_id: 'op_old', operation_type: BACKTESTING, params: storedParams({}) },
+    10,
+  );
   await old.close();
   const current = open();
   await current.init();
@@ -82,7 +87,8 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
   describe(`OperationsRepository contract: ${name}`, () => {
     jest.setTimeout(STORE_TIMEOUT_MS);
     let clock = T0;
-    const now = (): Date => clock;
+    /** The repositories' Clock: reads `clock`, which the tests set. */
+    const time: Clock = { ...systemClock, now: () => clock.getTime() };
     let repo: OperationsRepository;
     const sqlRepo = (): SqlOperationsRepository => repo as SqlOperationsRepository;
     const reset = async (): Promise<void> => {
@@ -94,7 +100,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
     const op = (id: string, extra: Partial<NewOperation> = {}): NewOperation => ({
       operation_id: id,
       operation_type: BACKTESTING,
-      params: { symbol: 'SYNTH-A', timeframe: '1h' },
+      params: storedParams({ symbol: 'SYNTH-A', timeframe: '1h' }),
       ...extra,
     });
 
@@ -118,7 +124,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
 
     beforeAll(async () => {
       await target.setup?.();
-      repo = target.create(now);
+      repo = target.create(time);
       await repo.init();
     });
 
@@ -185,10 +191,10 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       });
 
       it('rejects a duplicate id with DuplicateOperationError and keeps the first', async () => {
-        await repo.create(op('op_dup', { params: { n: 1 } }));
-        await expect(repo.create(op('op_dup', { params: { n: 2 } }))).rejects.toBeInstanceOf(
-          DuplicateOperationError,
-        );
+        await repo.create(op('op_dup', { params: storedParams({ n: 1 }) }));
+        await expect(
+          repo.create(op('op_dup', { params: storedParams({ n: 2 }) })),
+        ).rejects.toBeInstanceOf(DuplicateOperationError);
         expect((await repo.get('op_dup'))?.params).toEqual({ n: 1 });
       });
 
@@ -216,7 +222,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           flags: { dry: true, note: null, emoji: '📈', quote: 'it\'s "quoted" \\ back' },
           big: 9007199254740991,
         };
-        await repo.create(op('op_json', { params }));
+        await repo.create(op('op_json', { params: storedParams(params) }));
         const started = new Date('2026-11-20T10:00:00.123Z');
         const completed = new Date('2026-11-20T11:30:59.999Z');
         const checkpoint = {
@@ -804,7 +810,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       it('a second repository on an already migrated store applies nothing and sees the data', async () => {
         if (!target.persistent) {
           // In memory: a new repository is a new, empty database; check it migrates from zero.
-          const other = target.create(now) as SqlOperationsRepository;
+          const other = target.create(time) as SqlOperationsRepository;
           await other.init();
           expect(other.migrationOutcome).toEqual({
             applied: MIGRATIONS.map((m) => m.version),
@@ -814,7 +820,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
           await other.close();
           return;
         }
-        await repo.create(op('survivor', { params: { keep: [1, 2, 3] } }));
+        await repo.create(op('survivor', { params: storedParams({ keep: [1, 2, 3] }) }));
         await repo.update('survivor', {
           status: RUNNING,
           lease_token: 'L7',
@@ -822,7 +828,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
         });
         const before = await repo.get('survivor');
         if (!target.shared) await repo.close(); // the suite's own repository is reopened below
-        const reopened = target.create(now) as SqlOperationsRepository;
+        const reopened = target.create(time) as SqlOperationsRepository;
         await reopened.init();
         expect(reopened.migrationOutcome).toEqual({ applied: [], current: MIGRATIONS.length });
         expect(await reopened.get('survivor')).toEqual(before);
@@ -834,7 +840,7 @@ export function describeRepositoryContract(name: string, target: ContractTarget)
       });
 
       it('a closed repository rejects calls with a clear error', async () => {
-        const other = target.create(now);
+        const other = target.create(time);
         if (!target.shared && target.persistent) {
           // Closing a repository that was never opened is enough.
           await other.close();

@@ -10,6 +10,7 @@ import {
 } from '../../src/persistence/sqlite-executor';
 import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
 import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
+import { storedParams } from '../support/params';
 
 // A data directory that does not exist yet: the repository must create it.
 const base = mkdtempSync(join(tmpdir(), 'ktrdr-sqlite-'));
@@ -18,7 +19,7 @@ const dir = join(base, 'nested', 'db');
 describeRepositoryContract('SQLite file-backed', {
   persistent: true,
   shared: false,
-  create: (now) => new SqliteOperationsRepository({ dir, now }),
+  create: (clock) => new SqliteOperationsRepository({ dir, clock }),
   teardown: async () => rmSync(base, { recursive: true, force: true }),
 });
 
@@ -48,7 +49,11 @@ describe('SQLite store files', () => {
     try {
       for (let i = 0; i < 20; i++) {
         await (i % 2 ? one : two).enqueue(
-          { operation_id: `op_${i}`, operation_type: OperationType.BACKTESTING, params: {} },
+          {
+            operation_id: `op_${i}`,
+            operation_type: OperationType.BACKTESTING,
+            params: storedParams({}),
+          },
           100,
         );
       }

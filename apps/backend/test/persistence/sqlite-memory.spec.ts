@@ -5,5 +5,5 @@ import { describeRepositoryContract } from './repository.contract';
 describeRepositoryContract('SQLite in memory', {
   persistent: false,
   shared: false,
-  create: (now) => new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR, now }),
+  create: (clock) => new SqliteOperationsRepository({ dir: SQLITE_MEMORY_DIR, clock }),
 });

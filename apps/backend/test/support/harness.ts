@@ -17,6 +17,13 @@ import { WorkerProtocolService } from '../../src/workers/worker-protocol.service
 import { WorkerRegistry, type HealthOutcome } from '../../src/workers/worker-registry';
 import { ManualClock } from './manual-clock';
 import { testSettings } from './settings';
+import {
+  WORKER_START,
+  type BacktestStartRequestDto,
+  type OperationType,
+  type TrainingStartRequestDto,
+  type WorkerStartRequest,
+} from '@ktrdr/contracts';
 
 export interface StartCall {
   url: string;
@@ -36,8 +43,12 @@ export class FakeWorkerClient {
   health = new Map<string, HealthOutcome | (() => Promise<HealthOutcome>)>();
   cancelOk = true;
 
-  async startOperation(url: string, route: string, body: object): Promise<StartOutcome> {
-    this.starts.push({ url, route, body: body as Record<string, unknown> });
+  async startOperation<T extends OperationType>(
+    url: string,
+    type: T,
+    body: WorkerStartRequest<T>,
+  ): Promise<StartOutcome> {
+    this.starts.push({ url, route: WORKER_START[type].route, body: { ...body } });
     if (this.beforeStart) await this.beforeStart();
     return this.startAnswer.get(url) ?? { ok: true };
   }
@@ -90,7 +101,7 @@ export function createHarness(
   const clock = shared.clock ?? new ManualClock();
   const events = new LifecycleEvents();
   const registry = new WorkerRegistry(clock, events);
-  const repo = shared.repo ?? memoryStore(() => new Date(clock.now()));
+  const repo = shared.repo ?? memoryStore(clock);
   const client = new FakeWorkerClient();
   const wc = client as unknown as WorkerClient;
   const metrics = new MetricsService(registry, repo);
@@ -153,7 +164,7 @@ export function createHarness(
   };
 }
 
-export const BACKTEST_PARAMS = {
+export const BACKTEST_PARAMS: BacktestStartRequestDto = {
   symbol: 'SYNTH-DEMO',
   timeframe: '1h',
   start_date: '2024-01-01',
@@ -161,7 +172,7 @@ export const BACKTEST_PARAMS = {
   strategy: { type: 'sma_crossover', fast_period: 10, slow_period: 30 },
 };
 
-export const TRAINING_PARAMS = {
+export const TRAINING_PARAMS: TrainingStartRequestDto = {
   symbol: 'SYNTH-DEMO',
   timeframe: '1h',
   start_date: '2024-01-01',
