@@ -8,7 +8,6 @@ import {
   Optional,
 } from '@nestjs/common';
 import {
-  type DispatchedStartRequest,
   errorText,
   OperationStatus,
   OperationType,
