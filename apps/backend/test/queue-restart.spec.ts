@@ -12,8 +12,8 @@ import { CompletionStatus, OperationStatus, OperationType, WorkerType } from '@k
 import type { OperationsRepository } from '../src/persistence/operations.repository';
 import { SqliteOperationsRepository } from '../src/persistence/sqlite-operations.repository';
 import { PostgresOperationsRepository } from '../src/persistence/postgres-operations.repository';
-import { pgAdmin, testSchemaName } from './persistence/helpers';
-import { STORE_TIMEOUT_MS } from './persistence/repository.contract';
+import { pgAdmin, testSchemaName } from './support/persistence-helpers';
+import { STORE_TIMEOUT_MS } from './support/repository.contract';
 import { BACKTEST_PARAMS, createHarness } from './support/harness';
 import { ManualClock } from './support/manual-clock';
 

@@ -4,7 +4,7 @@
  * it is idle or registered again). The deploy scripts under deploy/ read the fleet file only through
  * `kinfra fleet plan --format tsv`.
  */
-import { envelopeMessage, errorText } from '@ktrdr/contracts/constants';
+import { envelopeMessage } from '@ktrdr/contracts/constants';
 import {
   ConfigurationError,
   FLEET_WORKER_TYPES,
@@ -19,6 +19,7 @@ import {
 } from '@ktrdr/config';
 import { KinfraError, type Context } from './commands';
 import { formatTable } from './output';
+import { backendRequest } from './stack-health';
 
 export interface PlannedContainer {
   vmid: number;
@@ -250,16 +251,11 @@ async function getWorker(
   backend: string,
   id: string,
 ): Promise<{ status: number; worker?: WorkerView; error?: string }> {
-  try {
-    const res = await ctx.http.fetch(`${backend}/workers/${encodeURIComponent(id)}`, {
-      headers: authHeaders(),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    if (res.status !== 200) return { status: res.status };
-    return { status: 200, worker: (await res.json()) as WorkerView };
-  } catch (err) {
-    return { status: 0, error: errorText(err) };
-  }
+  const url = `${backend}/workers/${encodeURIComponent(id)}`;
+  const res = await backendRequest(ctx.http, url, 'GET', authHeaders(), REQUEST_TIMEOUT_MS);
+  if (res.kind === 'unreachable') return { status: 0, error: res.detail };
+  if (res.status !== 200) return { status: res.status };
+  return { status: 200, worker: res.json as WorkerView };
 }
 
 function summary(w: WorkerView): string {
@@ -302,16 +298,8 @@ async function drainCall(
   const backend = backendOf(opts);
   const method = action === 'drain' ? 'POST' : 'DELETE';
   const url = `${backend}/workers/${encodeURIComponent(workerId)}/drain`;
-  let res: Awaited<ReturnType<Context['http']['fetch']>>;
-  try {
-    res = await ctx.http.fetch(url, {
-      method,
-      headers: authHeaders(),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (err) {
-    throw new KinfraError(`${method} ${url} failed: ${errorText(err)}`);
-  }
+  const res = await backendRequest(ctx.http, url, method, authHeaders(), REQUEST_TIMEOUT_MS);
+  if (res.kind === 'unreachable') throw new KinfraError(`${method} ${url} failed: ${res.detail}`);
   if (res.status === 404 && opts.missingOk) {
     ctx.out.note(`Worker ${workerId} is not registered: nothing to ${action}`);
     if (opts.json) ctx.out.json(null);
@@ -319,12 +307,12 @@ async function drainCall(
     return null;
   }
   if (res.status !== 200) {
-    const message = envelopeMessage(await res.json().catch(() => undefined), '');
+    const message = envelopeMessage(res.json, '');
     throw new KinfraError(
       `${method} ${url} answered ${res.status}${message ? `: ${message}` : ''}`,
     );
   }
-  const w = (await res.json()) as WorkerView;
+  const w = res.json as WorkerView;
   const said =
     action === 'drain'
       ? `Draining ${workerId}: ${summary(w)}`

@@ -1,30 +1,39 @@
 /** Probing a slot's backend: health and the number of registered workers (GET /api/v1/workers → total). */
 
-import { errorText } from '@ktrdr/contracts/constants';
+import {
+  fetchTransport,
+  httpExchange,
+  type HttpExchange,
+  type HttpTransport,
+} from '@ktrdr/contracts/constants';
 
 export interface HttpDeps {
-  fetch: (
-    url: string,
-    init?: {
-      signal?: AbortSignal;
-      method?: string;
-      headers?: Record<string, string>;
-      body?: string;
-    },
-  ) => Promise<{
-    ok: boolean;
-    status: number;
-    json(): Promise<unknown>;
-  }>;
+  /** How requests go out: fetch, or a stand-in that never reaches the network (tests). */
+  transport: HttpTransport;
   now: () => number;
+  /** Keeps the process alive while it waits (an ordinary timer). */
   sleep: (ms: number) => Promise<void>;
 }
 
 export const defaultHttpDeps: HttpDeps = {
-  fetch: (url, init) => fetch(url, init),
+  transport: fetchTransport(),
   now: Date.now,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
+
+/** No answer within this many ms counts as none. */
+const REQUEST_TIMEOUT_MS = 3_000;
+
+/** One request of kinfra's to a backend (the contracts' exchange: JSON parsed, timeout). */
+export function backendRequest(
+  http: HttpDeps,
+  url: string,
+  method = 'GET',
+  headers: Record<string, string> = {},
+  timeoutMs = REQUEST_TIMEOUT_MS,
+): Promise<HttpExchange> {
+  return httpExchange(url, { method, headers, timeoutMs, transport: http.transport });
+}
 
 export function apiBaseUrl(apiPort: number): string {
   return `http://127.0.0.1:${apiPort}/api/v1`;
@@ -37,8 +46,6 @@ export interface StackProbe {
   error?: string;
 }
 
-const REQUEST_TIMEOUT_MS = 3_000;
-
 /** `apiKey`: the slot's API key (GET /workers needs a read key; /health is public). */
 export async function probeStack(
   apiPort: number,
@@ -46,58 +53,55 @@ export async function probeStack(
   apiKey?: string,
 ): Promise<StackProbe> {
   const base = apiBaseUrl(apiPort);
-  try {
-    const health = await http.fetch(`${base}/health`, {
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    if (!health.ok) {
-      return {
-        backend_healthy: false,
-        workers_registered: undefined,
-        error: `GET ${base}/health answered ${health.status}`,
-      };
-    }
-  } catch (err) {
+  const health = await backendRequest(http, `${base}/health`);
+  if (health.kind === 'unreachable') {
     return {
       backend_healthy: false,
       workers_registered: undefined,
-      error: `GET ${base}/health failed: ${errorText(err)}`,
+      error: `GET ${base}/health failed: ${health.detail}`,
     };
   }
-  try {
-    const res = await http.fetch(`${base}/workers`, {
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}),
-    });
-    if (!res.ok) {
-      return {
-        backend_healthy: true,
-        workers_registered: undefined,
-        error: `GET ${base}/workers answered ${res.status}`,
-      };
-    }
-    const body = (await res.json()) as { total?: unknown; workers?: unknown };
-    const total =
-      typeof body.total === 'number'
-        ? body.total
-        : Array.isArray(body.workers)
-          ? body.workers.length
-          : undefined;
-    if (total === undefined) {
-      return {
-        backend_healthy: true,
-        workers_registered: undefined,
-        error: `GET ${base}/workers: no "total" in the answer`,
-      };
-    }
-    return { backend_healthy: true, workers_registered: total };
-  } catch (err) {
+  if (!health.ok) {
+    return {
+      backend_healthy: false,
+      workers_registered: undefined,
+      error: `GET ${base}/health answered ${health.status}`,
+    };
+  }
+  const auth: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+  const res = await backendRequest(http, `${base}/workers`, 'GET', auth);
+  if (res.kind === 'unreachable') {
     return {
       backend_healthy: true,
       workers_registered: undefined,
-      error: `GET ${base}/workers failed: ${errorText(err)}`,
+      error: `GET ${base}/workers failed: ${res.detail}`,
     };
   }
+  if (!res.ok) {
+    return {
+      backend_healthy: true,
+      workers_registered: undefined,
+      error: `GET ${base}/workers answered ${res.status}`,
+    };
+  }
+  const body = (typeof res.json === 'object' && res.json !== null ? res.json : {}) as {
+    total?: unknown;
+    workers?: unknown;
+  };
+  const total =
+    typeof body.total === 'number'
+      ? body.total
+      : Array.isArray(body.workers)
+        ? body.workers.length
+        : undefined;
+  if (total === undefined) {
+    return {
+      backend_healthy: true,
+      workers_registered: undefined,
+      error: `GET ${base}/workers: no "total" in the answer`,
+    };
+  }
+  return { backend_healthy: true, workers_registered: total };
 }
 
 export interface WaitResult {

@@ -5,7 +5,7 @@ import { runCli } from '../src/cli';
 import { createExec } from '../src/exec';
 import { Output, coloursEnabled } from '../src/output';
 import { PortChecker } from '../src/ports';
-import { STACK_FILE_OF_REPO, fakeDocker, fakeHttp, makeContext, tempDir } from './helpers';
+import { STACK_FILE_OF_REPO, fakeDocker, fakeHttp, makeContext, tempDir } from './support/helpers';
 
 // Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
 jest.setTimeout(60_000);

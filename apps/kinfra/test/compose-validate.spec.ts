@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
 import { renderSlotFiles, slotRenderInput } from '../src/slot-env';
-import { STACK_FILE_OF_REPO, tempDir } from './helpers';
+import { STACK_FILE_OF_REPO, tempDir } from './support/helpers';
 
 // Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
 jest.setTimeout(60_000);

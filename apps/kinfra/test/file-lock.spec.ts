@@ -16,7 +16,7 @@ import {
   withLock,
 } from '../src/file-lock';
 import { registryPath } from '../src/registry';
-import { makeContext, tempDir } from './helpers';
+import { makeContext, tempDir } from './support/helpers';
 
 // Child processes and waits of a few seconds (the stale age); generous under a shared, loaded CPU.
 jest.setTimeout(30_000);

@@ -5,7 +5,7 @@ import { childProcessEnv, loadFleetConfig, withEnv } from '@ktrdr/config';
 import { runCli } from '../src/cli';
 import { buildFleetPlan, PLAN_TSV_COLUMNS } from '../src/fleet';
 import { HttpDeps } from '../src/stack-health';
-import { makeContext, tempDir } from './helpers';
+import { fakeTransport, makeContext, tempDir } from './support/helpers';
 
 jest.setTimeout(60_000);
 
@@ -45,17 +45,12 @@ function fakeBackend(
     sleep: async (ms) => {
       now += ms;
     },
-    fetch: async (url, init) => {
-      const call: Call = { url, method: init?.method ?? 'GET' };
-      if (init?.headers && Object.keys(init.headers).length > 0) call.headers = init.headers;
+    transport: fakeTransport((r) => {
+      const call: Call = { url: r.url, method: r.method };
+      if (Object.keys(r.headers).length > 0) call.headers = r.headers;
       calls.push(call);
-      const r = answer(call, calls.length);
-      return {
-        ok: r.status >= 200 && r.status < 300,
-        status: r.status,
-        json: async () => r.body,
-      };
-    },
+      return answer(call, calls.length);
+    }),
   };
 }
 

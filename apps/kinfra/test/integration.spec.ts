@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
-import { STACK_FILE_OF_REPO, fakeDocker, tempDir } from './helpers';
+import { STACK_FILE_OF_REPO, fakeDocker, tempDir } from './support/helpers';
 
 // Spawns node processes (the CLI, the fake docker); generous under a shared, loaded CPU.
 jest.setTimeout(60_000);

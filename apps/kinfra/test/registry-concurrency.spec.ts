@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
 import { emptyRegistry, newSlotEntry, readRegistry, serializeRegistry } from '../src/registry';
-import { tempDir } from './helpers';
+import { tempDir } from './support/helpers';
 
 const DIST_REGISTRY = path.resolve(__dirname, '..', 'dist', 'registry.js');
 const PROCESSES = 5;

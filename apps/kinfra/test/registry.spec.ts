@@ -11,7 +11,7 @@ import {
   serializeRegistry,
   updateRegistry,
 } from '../src/registry';
-import { tempDir } from './helpers';
+import { tempDir } from './support/helpers';
 
 describe('registry', () => {
   let dir: string;

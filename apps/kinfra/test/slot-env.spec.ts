@@ -9,7 +9,7 @@ import {
   slotRenderInput,
 } from '../src/slot-env';
 import { PROFILES, allSlots, profileForSlot } from '../src/slots';
-import { interpolatedVariables, stackFor } from './stack-file';
+import { interpolatedVariables, stackFor } from './support/stack-file';
 
 function slotEnv(slot: number, secrets = false): Record<string, string> {
   const input = secrets

@@ -1,5 +1,5 @@
 import { probeStack, waitForStack } from '../src/stack-health';
-import { fakeHttp } from './helpers';
+import { fakeHttp, fakeTransport } from './support/helpers';
 
 describe('waiting for a slot stack', () => {
   it('polls until the backend is healthy and enough workers registered', async () => {
@@ -58,10 +58,10 @@ describe('the slot API key', () => {
     const http = {
       now: () => 0,
       sleep: async () => undefined,
-      fetch: async (url: string, init?: { headers?: Record<string, string> }) => {
-        seen.push({ url, auth: init?.headers?.authorization });
-        return { ok: true, status: 200, json: async () => ({ total: 3 }) };
-      },
+      transport: fakeTransport((r) => {
+        seen.push({ url: r.url, auth: r.headers.authorization });
+        return { status: 200, body: { total: 3 } };
+      }),
     };
     expect(await probeStack(8003, http, 'slot-key')).toEqual({
       backend_healthy: true,

@@ -1,5 +1,5 @@
 import { BacktestConfig, runBacktest, tradeList } from '../src';
-import { iso, makeBars, sharpeOf } from './helpers';
+import { iso, makeBars, sharpeOf } from './support/helpers';
 
 /*
  * sma_crossover with fast 1 / slow 2: fast - slow = (close[i] - close[i-1]) / 2, so the

@@ -13,7 +13,7 @@ import {
   tradeList,
   validateBacktestConfig,
 } from '../src';
-import { DAY, T0, makeBars } from './helpers';
+import { DAY, T0, makeBars } from './support/helpers';
 
 const HOUR = 3_600_000;
 const isoOf = (ms: number): string => new Date(ms).toISOString();

@@ -29,7 +29,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { childProcessEnv, getTestSettings } from '@ktrdr/config';
 import { waitFor as waitUntil } from '@ktrdr/test-support';
-import { DEPLOY, fixtureRepo, has, tempDir } from './helpers';
+import { DEPLOY, fixtureRepo, has, tempDir } from './support/helpers';
 
 const PREFIX = 'ktmh';
 const NET = '10.213.77';

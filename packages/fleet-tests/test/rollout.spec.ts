@@ -24,7 +24,7 @@ import {
   runScriptAsync,
   scriptEnv,
   tempDir,
-} from './helpers';
+} from './support/helpers';
 
 const SCRIPT = path.join(DEPLOY, 'deploy-to-workers.sh');
 const RESTART = path.join(__dirname, 'fixtures', 'host-restart');

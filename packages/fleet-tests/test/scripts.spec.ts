@@ -19,7 +19,7 @@ import {
   runScriptAsync,
   scriptEnv,
   tempDir,
-} from './helpers';
+} from './support/helpers';
 import { getTestSettings } from '@ktrdr/config';
 
 const SCRIPTS = [

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { has, REPO } from './helpers';
+import { has, REPO } from './support/helpers';
 
 const FILE = path.join(REPO, '.github', 'workflows', 'deploy-workers.yml');
 const text = fs.readFileSync(FILE, 'utf8');

@@ -13,7 +13,7 @@ import {
   TEST_REGISTRATION_TOKEN,
   until,
   dispatchBody,
-} from './helpers';
+} from './support/helpers';
 
 jest.setTimeout(30_000);
 

@@ -10,7 +10,7 @@ import {
   dispatchBody,
   signedFetch,
   tempDir,
-} from './helpers';
+} from './support/helpers';
 
 // These tests run the BUILT runtime (dist) in a child process: `pnpm test` builds it first.
 const MAIN = join(__dirname, 'fixtures', 'worker-main.js');

@@ -24,7 +24,7 @@ import {
   TestConfigOverrides,
   until,
   dispatchBody,
-} from './helpers';
+} from './support/helpers';
 
 interface Harness {
   backend: FakeBackend;

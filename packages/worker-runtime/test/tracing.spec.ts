@@ -25,7 +25,7 @@ import {
   testRuntimeConfig,
   until,
   dispatchBody,
-} from './helpers';
+} from './support/helpers';
 
 const memory = new InMemorySpanExporter();
 

@@ -8,8 +8,8 @@ import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operati
 import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
 import { createOperationsRepository } from '../../src/persistence/repository.factory';
 import type { DatabaseSettingsValues } from '../../src/persistence/repository.factory';
-import { captureLogger, closedPort } from './helpers';
-import { STORE_TIMEOUT_MS } from './repository.contract';
+import { captureLogger, closedPort } from '../support/persistence-helpers';
+import { STORE_TIMEOUT_MS } from '../support/repository.contract';
 import { storedParams } from '../support/params';
 
 jest.setTimeout(STORE_TIMEOUT_MS);

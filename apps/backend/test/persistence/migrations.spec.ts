@@ -4,8 +4,8 @@ import { getTestSettings } from '@ktrdr/config';
 import { PostgresExecutor } from '../../src/persistence/postgres-executor';
 import type { SqlExecutor } from '../../src/persistence/sql-executor';
 import { SqliteExecutor } from '../../src/persistence/sqlite-executor';
-import { captureLogger, pgAdmin, testSchemaName } from './helpers';
-import { STORE_TIMEOUT_MS } from './repository.contract';
+import { captureLogger, pgAdmin, testSchemaName } from '../support/persistence-helpers';
+import { STORE_TIMEOUT_MS } from '../support/repository.contract';
 
 const both = (sql: string): Pick<Migration, 'sql' | 'sqlite'> => ({ sql, sqlite: sql });
 const m1: Migration = { version: 1, name: 'one', ...both('CREATE TABLE t1 (id int PRIMARY KEY);') };

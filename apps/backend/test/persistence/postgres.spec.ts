@@ -4,8 +4,8 @@ import { OperationStatus, OperationType } from '@ktrdr/contracts';
 import { MIGRATIONS } from '../../src/persistence/migrations';
 import type { OperationRecord } from '../../src/persistence/operations.repository';
 import { PostgresOperationsRepository } from '../../src/persistence/postgres-operations.repository';
-import { testSchemaName, withPgClient } from './helpers';
-import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
+import { testSchemaName, withPgClient } from '../support/persistence-helpers';
+import { checkAttemptsMigration, describeRepositoryContract } from '../support/repository.contract';
 import { storedParams } from '../support/params';
 
 const url = getTestSettings().postgres_url;

@@ -9,7 +9,7 @@ import {
   toSqlite,
 } from '../../src/persistence/sqlite-executor';
 import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
-import { checkAttemptsMigration, describeRepositoryContract } from './repository.contract';
+import { checkAttemptsMigration, describeRepositoryContract } from '../support/repository.contract';
 import { storedParams } from '../support/params';
 
 // A data directory that does not exist yet: the repository must create it.

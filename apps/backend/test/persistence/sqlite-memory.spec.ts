@@ -1,6 +1,6 @@
 import { SQLITE_MEMORY_DIR } from '../../src/persistence/sqlite-executor';
 import { SqliteOperationsRepository } from '../../src/persistence/sqlite-operations.repository';
-import { describeRepositoryContract } from './repository.contract';
+import { describeRepositoryContract } from '../support/repository.contract';
 
 describeRepositoryContract('SQLite in memory', {
   persistent: false,

@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, Min, ValidateNested } from 'class-validator';
 import { DispatchFieldsDto } from '@ktrdr/contracts';
-import type { WorkerEngine } from '../src/types';
+import type { WorkerEngine } from '../../src/types';
 
-export * from '../src/testing';
+export * from '../../src/testing';
 
 /** Parameters of the fake engine's job (test-internal; not a wire DTO of the system). */
 export class FakeStartParams {
@@ -27,7 +27,7 @@ export function fakeEngine(overrides: Partial<WorkerEngine> = {}): WorkerEngine 
     operationType: 'backtesting' as WorkerEngine['operationType'],
     startRoute: '/backtests/start',
     startRequestDto: FakeStartRequest,
-    jobModulePath: join(__dirname, 'fixtures', 'fake-job.js'),
+    jobModulePath: join(__dirname, '..', 'fixtures', 'fake-job.js'),
     unitName: 'units',
     capabilities: () => Promise.resolve({ gpu: false, cpu_count: 1, memory_gb: 1 }),
     prepareJob: () => ({ prepared: true }),

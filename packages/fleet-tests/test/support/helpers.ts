@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
 
-export const REPO = path.resolve(__dirname, '..', '..', '..');
+export const REPO = path.resolve(__dirname, '..', '..', '..', '..');
 export const DEPLOY = path.join(REPO, 'deploy');
-export const FAKE_BIN = path.join(__dirname, 'fixtures', 'fake-bin');
+export const FAKE_BIN = path.join(__dirname, '..', 'fixtures', 'fake-bin');
 export const KINFRA_MAIN = path.join(
   path.dirname(require.resolve('@ktrdr/kinfra/package.json')),
   'dist',

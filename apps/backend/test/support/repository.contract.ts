@@ -13,7 +13,7 @@ import {
   SqlOperationsRepository,
 } from '../../src/persistence/sql-operations.repository';
 import { resultsRepositoryFor } from '../../src/results/results.repository';
-import { storedParams } from '../support/params';
+import { storedParams } from './params';
 
 /** How the contract suite reaches one store. */
 export interface ContractTarget {

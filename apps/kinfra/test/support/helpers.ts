@@ -3,11 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { childProcessEnv } from '@ktrdr/config';
-import { Context } from '../src/commands';
-import { createExec } from '../src/exec';
-import { Output } from '../src/output';
-import { PortChecker } from '../src/ports';
-import { HttpDeps } from '../src/stack-health';
+import { Context } from '../../src/commands';
+import { createExec } from '../../src/exec';
+import { Output } from '../../src/output';
+import { PortChecker } from '../../src/ports';
+import type { HttpTransport } from '@ktrdr/contracts/constants';
+import { HttpDeps } from '../../src/stack-health';
 
 export function tempDir(prefix = 'kinfra-test-'): string {
   return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
@@ -31,31 +32,61 @@ export interface TestContext extends Context {
 
 export const freePorts: PortChecker = async (port) => ({ port, free: true });
 
-/** HTTP deps that never reach the network: every fetch fails, time advances only through sleep. */
+/** One request as a fake transport saw it. */
+export interface SeenRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+
+/** An answer of a fake backend: a status and a JSON body, or an Error (no answer). */
+export type FakeAnswer = { status: number; body?: unknown } | Error;
+
+/**
+ * A transport that never reaches the network: each request gets `respond`'s answer (its body as
+ * JSON text) or, for an Error, rejects the way a refused connection does.
+ */
+export function fakeTransport(
+  respond: (request: SeenRequest, n: number) => FakeAnswer,
+  seen: SeenRequest[] = [],
+): HttpTransport {
+  return async (url, init) => {
+    const request = { url, method: init.method, headers: init.headers };
+    seen.push(request);
+    const r = respond(request, seen.length);
+    if (r instanceof Error) throw r;
+    return {
+      status: r.status,
+      statusText: '',
+      headers: { get: () => null },
+      text: r.body === undefined ? '' : JSON.stringify(r.body),
+    };
+  };
+}
+
+/** HTTP deps that never reach the network: every request fails, time advances only through sleep. */
 export function fakeHttp(
-  respond: (url: string) => { status: number; body?: unknown } | Error = () =>
-    new Error('connect ECONNREFUSED'),
-): HttpDeps & { requests: string[] } {
+  respond: (url: string) => FakeAnswer = () => new Error('connect ECONNREFUSED'),
+): HttpDeps & { requests: string[]; seen: SeenRequest[] } {
   let now = 0;
-  const requests: string[] = [];
+  const seen: SeenRequest[] = [];
   return {
-    requests,
+    get requests() {
+      return seen.map((r) => r.url);
+    },
+    seen,
     now: () => now,
     sleep: async (ms) => {
       now += ms;
     },
-    fetch: async (url) => {
-      requests.push(url);
-      const r = respond(url);
-      if (r instanceof Error) throw r;
-      return { ok: r.status >= 200 && r.status < 300, status: r.status, json: async () => r.body };
-    },
+    transport: fakeTransport((r) => respond(r.url), seen),
   };
 }
 
 /** The repository's stack definition, which kinfra runs (infra/compose/docker-compose.yml). */
 export const STACK_FILE_OF_REPO = path.resolve(
   __dirname,
+  '..',
   '..',
   '..',
   '..',
