@@ -6,7 +6,9 @@ import {
   REGISTRATION_TOKEN_HEADER,
   TERMINAL_OPERATION_STATUSES,
   type OperationDto,
+  type StartOperationResponseDto,
   type WorkerDto,
+  type WorkerListResponseDto,
 } from '@ktrdr/contracts';
 import { E2E_API_KEY } from './credentials';
 import { waitFor } from './wait';
@@ -39,20 +41,6 @@ export async function http<T = unknown>(
     // not JSON: keep the text (e.g. Prometheus exposition)
   }
   return { status: res.status, body: parsed as T, headers: res.headers };
-}
-
-export interface WorkerList {
-  total: number;
-  workers: WorkerDto[];
-}
-
-export interface StartResponse {
-  success: boolean;
-  operation_id: string;
-  status: OperationStatus;
-  worker_id: string | null;
-  queue_position?: number | null;
-  message?: string;
 }
 
 /** The backend's REST API, addressed with the contracts' route constants. */
@@ -97,8 +85,8 @@ export class BackendClient {
     return http<T>('DELETE', this.url(route, params), undefined, this.auth());
   }
 
-  async workers(query = ''): Promise<WorkerList> {
-    const r = await this.get<WorkerList>(BACKEND_ROUTES.workers, {}, query);
+  async workers(query = ''): Promise<WorkerListResponseDto> {
+    const r = await this.get<WorkerListResponseDto>(BACKEND_ROUTES.workers, {}, query);
     if (r.status !== 200)
       throw new Error(`GET /workers answered ${r.status}: ${JSON.stringify(r.body)}`);
     return r.body;
@@ -113,11 +101,11 @@ export class BackendClient {
     return r.body.data;
   }
 
-  async startBacktest(params: Record<string, unknown>): Promise<StartResponse> {
+  async startBacktest(params: Record<string, unknown>): Promise<StartOperationResponseDto> {
     return this.start(BACKEND_ROUTES.backtestsStart, params);
   }
 
-  async startTraining(params: Record<string, unknown>): Promise<StartResponse> {
+  async startTraining(params: Record<string, unknown>): Promise<StartOperationResponseDto> {
     return this.start(BACKEND_ROUTES.trainingsStart, params);
   }
 
@@ -125,8 +113,11 @@ export class BackendClient {
    * Queues an operation (202) and waits until the dispatcher has handed it to a worker (or it has
    * finished): the answer then carries the worker and the status it reached.
    */
-  private async start(route: string, params: Record<string, unknown>): Promise<StartResponse> {
-    const r = await this.post<StartResponse>(route, params);
+  private async start(
+    route: string,
+    params: Record<string, unknown>,
+  ): Promise<StartOperationResponseDto> {
+    const r = await this.post<StartOperationResponseDto>(route, params);
     if (r.status !== 202) {
       throw new Error(`POST /${route} answered ${r.status}: ${JSON.stringify(r.body)}`);
     }
@@ -144,7 +135,7 @@ export class BackendClient {
     predicate: (workers: WorkerDto[]) => boolean,
     description: string,
     timeoutMs = 30_000,
-  ): Promise<WorkerList> {
+  ): Promise<WorkerListResponseDto> {
     return waitFor(
       `workers: ${description}`,
       () => this.workers(),
