@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
+import { ApiClientSettings } from '@ktrdr/config';
 import {
   BACKEND_ROUTES,
   errorText,
@@ -59,7 +60,7 @@ Exit codes:
   4    not found (no such operation, worker or sweep)
   130  Ctrl-C while following: detached, the operation keeps running
 
-Settings: KTRDR_API_CLIENT_BASE_URL (default http://localhost:8000/api/v1), KTRDR_API_KEY,
+Settings: KTRDR_API_CLIENT_BASE_URL (default ${String(ApiClientSettings.fields.base_url.default)}), KTRDR_API_KEY,
 KTRDR_API_CLIENT_TIMEOUT, KTRDR_API_CLIENT_RETRIES, NO_COLOR; see docs/configuration.md.`;
 
 const OPERATION_STATUSES: readonly string[] = Object.values(OperationStatus);
