@@ -16,54 +16,76 @@ import {
 } from '@ktrdr/config';
 import { loadApiKeys, type ApiKeyEntry } from '../auth/api-keys';
 
+/** The @ktrdr/config fields each group of BackendSettings takes, by name (types and values alike). */
+const WORKER_FIELDS = [
+  'health_check_interval',
+  'health_check_timeout',
+  'health_check_failures',
+  'removal_threshold',
+  'health_check_concurrency',
+  'dispatch_timeout',
+  'heartbeat_interval',
+] as const satisfies readonly (keyof WorkerSettingsValues)[];
+const ORPHAN_FIELDS = [
+  'timeout_seconds',
+  'check_interval_seconds',
+] as const satisfies readonly (keyof OrphanDetectorSettingsValues)[];
+const OPERATIONS_FIELDS = [
+  'cleanup_interval_seconds',
+  'retention_days',
+  'max_attempts',
+  'max_queued',
+  'max_sweep_children',
+  'dispatch_interval_seconds',
+] as const satisfies readonly (keyof OperationsSettingsValues)[];
+const API_FIELDS = [
+  'host',
+  'port',
+  'shutdown_notify_timeout',
+  'shutdown_deadline',
+] as const satisfies readonly (keyof ApiSettingsValues)[];
+const AUTH_FIELDS = [
+  'public_metrics',
+  'public_health',
+] as const satisfies readonly (keyof ApiSettingsValues)[];
+const EVENTS_FIELDS = [
+  'heartbeat_interval',
+  'replay_buffer_size',
+  'client_buffer_size',
+  'client_stall_timeout',
+  'max_clients',
+] as const satisfies readonly (keyof EventsSettingsValues)[];
+
+type FieldsOf<T, L extends readonly (keyof T)[]> = Pick<T, L[number]>;
+
+/** The fields of `values` named in `keys`, as a new object. */
+function pick<T, const K extends keyof T>(values: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) out[k] = values[k];
+  return out;
+}
+
 /**
- * The settings the backend uses, gathered once from @ktrdr/config (the only reader of the environment).
- * Services receive them through the BACKEND_SETTINGS provider so tests can pass their own values.
- * Durations are in seconds, as in @ktrdr/config.
+ * The settings the backend uses, gathered once from @ktrdr/config (the only reader of the
+ * environment; what each field means and its default are declared there). Services receive them
+ * through the BACKEND_SETTINGS provider so tests can pass their own values. Durations are in
+ * seconds, as in @ktrdr/config.
  */
 export interface BackendSettings {
-  worker: {
+  worker: FieldsOf<WorkerSettingsValues, typeof WORKER_FIELDS> & {
     /** The resolved token: configured, or the development one (undefined: worker routes refuse all). */
-    registration_token: string | undefined;
-    health_check_interval: number;
-    health_check_timeout: number;
-    health_check_failures: number;
-    removal_threshold: number;
-    health_check_concurrency: number;
-    dispatch_timeout: number;
-    heartbeat_interval: number;
+    readonly registration_token: string | undefined;
   };
-  orphan: { timeout_seconds: number; check_interval_seconds: number };
-  operations: {
-    cleanup_interval_seconds: number;
-    retention_days: number;
-    max_attempts: number;
-    max_queued: number;
-    max_sweep_children: number;
-    dispatch_interval_seconds: number;
-  };
-  api: {
-    host: string;
-    port: number;
-    shutdown_notify_timeout: number;
-    /** Seconds from SIGTERM to exit. */
-    shutdown_deadline: number;
-  };
-  auth: {
+  orphan: FieldsOf<OrphanDetectorSettingsValues, typeof ORPHAN_FIELDS>;
+  operations: FieldsOf<OperationsSettingsValues, typeof OPERATIONS_FIELDS>;
+  api: FieldsOf<ApiSettingsValues, typeof API_FIELDS>;
+  auth: FieldsOf<ApiSettingsValues, typeof AUTH_FIELDS> & {
     /** API keys (digests only). Empty: every route that needs a key answers 401. */
-    keys: readonly ApiKeyEntry[];
-    public_metrics: boolean;
-    public_health: boolean;
+    readonly keys: readonly ApiKeyEntry[];
   };
   /** Models directory scanned by GET /models (KTRDR_DATA_MODELS_DIR); absent: the store only. */
   models_dir?: string;
-  events: {
-    heartbeat_interval: number;
-    replay_buffer_size: number;
-    client_buffer_size: number;
-    client_stall_timeout: number;
-    max_clients: number;
-  };
+  events: FieldsOf<EventsSettingsValues, typeof EVENTS_FIELDS>;
 }
 
 export const BACKEND_SETTINGS = Symbol('BACKEND_SETTINGS');
@@ -127,47 +149,13 @@ export function assembleBackendSettings(
   },
 ): BackendSettings {
   return {
-    worker: {
-      registration_token: resolved.registration_token,
-      health_check_interval: w.health_check_interval,
-      health_check_timeout: w.health_check_timeout,
-      health_check_failures: w.health_check_failures,
-      removal_threshold: w.removal_threshold,
-      health_check_concurrency: w.health_check_concurrency,
-      dispatch_timeout: w.dispatch_timeout,
-      heartbeat_interval: w.heartbeat_interval,
-    },
-    orphan: {
-      timeout_seconds: o.timeout_seconds,
-      check_interval_seconds: o.check_interval_seconds,
-    },
-    operations: {
-      cleanup_interval_seconds: ops.cleanup_interval_seconds,
-      retention_days: ops.retention_days,
-      max_attempts: ops.max_attempts,
-      max_queued: ops.max_queued,
-      max_sweep_children: ops.max_sweep_children,
-      dispatch_interval_seconds: ops.dispatch_interval_seconds,
-    },
-    api: {
-      host: api.host,
-      port: api.port,
-      shutdown_notify_timeout: api.shutdown_notify_timeout,
-      shutdown_deadline: api.shutdown_deadline,
-    },
-    auth: {
-      keys: resolved.keys,
-      public_metrics: api.public_metrics,
-      public_health: api.public_health,
-    },
+    worker: { registration_token: resolved.registration_token, ...pick(w, WORKER_FIELDS) },
+    orphan: pick(o, ORPHAN_FIELDS),
+    operations: pick(ops, OPERATIONS_FIELDS),
+    api: pick(api, API_FIELDS),
+    auth: { keys: resolved.keys, ...pick(api, AUTH_FIELDS) },
     ...(resolved.models_dir !== undefined ? { models_dir: resolved.models_dir } : {}),
-    events: {
-      heartbeat_interval: ev.heartbeat_interval,
-      replay_buffer_size: ev.replay_buffer_size,
-      client_buffer_size: ev.client_buffer_size,
-      client_stall_timeout: ev.client_stall_timeout,
-      max_clients: ev.max_clients,
-    },
+    events: pick(ev, EVENTS_FIELDS),
   };
 }
 
