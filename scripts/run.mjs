@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The README's two commands: `npm run dev` (run the platform) and `npm test` (run every check).
 // Works on a fresh machine with only Node.js 20+ and npm: it installs pnpm when missing,
-// installs the workspace, then hands over to turbo.
+// installs the workspace (unless the last install is of this very lockfile), then hands over to turbo.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,9 +39,45 @@ function step(name, pnpm, args, failed) {
   return code === 0;
 }
 
-const pnpm = pnpmCommand();
+/**
+ * True when the last install is of this very lockfile (pnpm keeps a copy of what it installed in
+ * node_modules/.pnpm/lock.yaml) and no package.json changed since: `pnpm install` would do nothing,
+ * and it takes a few seconds to find that out (most of a warm `npm run dev` otherwise).
+ */
+function installUpToDate() {
+  const installed = path.join(root, 'node_modules', '.pnpm', 'lock.yaml');
+  const lock = path.join(root, 'pnpm-lock.yaml');
+  try {
+    if (!fs.readFileSync(installed).equals(fs.readFileSync(lock))) return false;
+    const since = fs.statSync(installed).mtimeMs;
+    if (fs.statSync(path.join(root, 'pnpm-workspace.yaml')).mtimeMs > since) return false;
+    const manifests = [path.join(root, 'package.json')];
+    for (const dir of ['apps', 'packages']) {
+      for (const name of fs.readdirSync(path.join(root, dir))) {
+        manifests.push(path.join(root, dir, name, 'package.json'));
+      }
+    }
+    manifests.push(path.join(root, 'e2e', 'package.json'));
+    return manifests.every((f) => {
+      if (!fs.existsSync(f)) return true;
+      if (fs.statSync(f).mtimeMs > since) return false;
+      // A package with dependencies has its node_modules (links into the store) after an install.
+      const { dependencies = {}, devDependencies = {} } = JSON.parse(fs.readFileSync(f, 'utf8'));
+      const none = Object.keys({ ...dependencies, ...devDependencies }).length === 0;
+      return none || fs.existsSync(path.join(path.dirname(f), 'node_modules'));
+    });
+  } catch {
+    return false;
+  }
+}
+
+const upToDate = installUpToDate();
+// The dev path runs turbo itself: it needs pnpm only to install.
+const pnpm = upToDate && mode === 'dev' ? [] : pnpmCommand();
 const frozen = fs.existsSync(path.join(root, 'pnpm-lock.yaml')) ? ['--frozen-lockfile'] : [];
-if (run(pnpm[0], [...pnpm.slice(1), 'install', ...frozen]).code !== 0) {
+if (upToDate) {
+  console.log('[ktrdr] dependencies are installed from this pnpm-lock.yaml: pnpm install skipped');
+} else if (run(pnpm[0], [...pnpm.slice(1), 'install', ...frozen]).code !== 0) {
   console.error('[ktrdr] pnpm install failed');
   process.exit(1);
 }
