@@ -2,9 +2,11 @@ import {
   API_PREFIX,
   BACKEND_ROUTES,
   buildPath,
+  httpExchange,
   OperationStatus,
   REGISTRATION_TOKEN_HEADER,
   TERMINAL_OPERATION_STATUSES,
+  type AnswerHeaders,
   type OperationDto,
   type StartOperationResponseDto,
   type WorkerDto,
@@ -16,10 +18,13 @@ import { waitFor } from './wait';
 export interface HttpResult<T = unknown> {
   status: number;
   body: T;
-  headers: Headers;
+  headers: AnswerHeaders;
 }
 
-/** Plain HTTP against a base URL (host side, through the mapped port). */
+/**
+ * Plain HTTP against a base URL (host side, through the mapped port): the contracts' exchange, the
+ * body parsed as JSON or kept as text (e.g. Prometheus exposition). No answer throws, naming why.
+ */
 export async function http<T = unknown>(
   method: string,
   url: string,
@@ -27,19 +32,14 @@ export async function http<T = unknown>(
   headers: Record<string, string> = {},
   timeoutMs = 10_000,
 ): Promise<HttpResult<T>> {
-  const res = await fetch(url, {
+  const res = await httpExchange(url, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
+    timeoutMs,
   });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text === '' ? null : JSON.parse(text);
-  } catch {
-    // not JSON: keep the text (e.g. Prometheus exposition)
-  }
+  if (res.kind === 'unreachable') throw new Error(`${method} ${url}: ${res.detail}`);
+  const parsed = res.json === undefined ? res.text : res.json;
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
 

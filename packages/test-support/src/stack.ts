@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { httpExchange } from '@ktrdr/contracts/constants';
 import {
   freePort,
   launch,
@@ -29,6 +30,9 @@ export interface ApiAnswer {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
+
+/** An API call without an answer this long fails (none of the suites' calls takes near this). */
+const CALL_TIMEOUT_MS = 60_000;
 
 /** Settings every stack shares: loopback, in-memory database, quick heartbeats and health checks. */
 function baseEnv(root: string, apiPort: number, api: string): Record<string, string> {
@@ -171,23 +175,21 @@ export class LocalStack {
     return key ? { authorization: `Bearer ${key}` } : {};
   }
 
-  /** An API call (`path` under /api/v1) with the development key once there is one. */
+  /**
+   * An API call (`path` under /api/v1) with the development key once there is one: the contracts'
+   * exchange, the body parsed as JSON or kept as text. No answer throws, naming why.
+   */
   async call(method: string, path: string, body?: unknown): Promise<ApiAnswer> {
     const headers = this.authHeaders();
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${this.api}${path}`, {
+    const res = await httpExchange(`${this.api}${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs: CALL_TIMEOUT_MS,
     });
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = text;
-    }
-    return { status: res.status, body: parsed };
+    if (res.kind === 'unreachable') throw new Error(`${method} ${path}: ${res.detail}`);
+    return { status: res.status, body: res.json === undefined ? res.text : res.json };
   }
 
   /** Stops every process (SIGTERM, then SIGKILL after `graceMs`). */
