@@ -10,7 +10,7 @@
 // sent straight to the no-op worker (the bare HTTP cost of a dispatch, no queue, no store; the
 // dispatcher's transport, node:http).
 // Build first: pnpm turbo run build --filter=@ktrdr/backend...
-// Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8] [--postgres=URL]
+// Run from the repo root: node bench/queue-throughput.mjs [--ops=1000] [--workers=8] [--postgres=URL [--if-reachable=1]]
 //   [--profile=FILE.cpuprofile] (a CPU profile of the backend's thread during the drain only)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -23,6 +23,8 @@ import { arg, startProfile } from './lib.mjs';
 const OPS = Math.max(10, Math.min(20_000, Number(arg('ops', 1000))));
 const WORKERS = Math.max(1, Math.min(64, Number(arg('workers', 8))));
 const PG_URL = arg('postgres', '');
+/** --if-reachable: with --postgres, a server that does not answer skips the run (npm run bench). */
+const PG_IF_REACHABLE = arg('if-reachable', '') !== '';
 const STORE = PG_URL ? 'postgres' : 'sqlite';
 const TIME_LIMIT_MS = 180_000;
 const LATENCY = Math.max(10, Math.min(5000, Number(arg('latency', 300))));
@@ -58,7 +60,32 @@ const BACKTEST = {
 const pct = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+/** The server of --postgres answers a connection (a query of nothing), or why not. */
+async function pgReachable() {
+  const { Client } = backendRequire('pg');
+  const client = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function main() {
+  if (STORE === 'postgres' && PG_IF_REACHABLE) {
+    const why = await pgReachable();
+    if (why !== null) {
+      const where = new URL(PG_URL);
+      console.log(
+        `queue benchmark, store PostgreSQL: skipped, nothing answers at ${where.host}${where.pathname} (${why}); bash infra/scripts/ci-postgres.sh starts the server this run expects`,
+      );
+      return;
+    }
+  }
   /** When the no-op worker received each operation's start, and who waits for one (latency phase). */
   const arrivedAt = new Map();
   const waiting = new Map();
