@@ -53,37 +53,19 @@ export async function probeStack(
   apiKey?: string,
 ): Promise<StackProbe> {
   const base = apiBaseUrl(apiPort);
+  const failed = (backend_healthy: boolean, error: string): StackProbe => ({
+    backend_healthy,
+    workers_registered: undefined,
+    error,
+  });
   const health = await backendRequest(http, `${base}/health`);
-  if (health.kind === 'unreachable') {
-    return {
-      backend_healthy: false,
-      workers_registered: undefined,
-      error: `GET ${base}/health failed: ${health.detail}`,
-    };
-  }
-  if (!health.ok) {
-    return {
-      backend_healthy: false,
-      workers_registered: undefined,
-      error: `GET ${base}/health answered ${health.status}`,
-    };
-  }
+  if (health.kind === 'unreachable')
+    return failed(false, `GET ${base}/health failed: ${health.detail}`);
+  if (!health.ok) return failed(false, `GET ${base}/health answered ${health.status}`);
   const auth: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   const res = await backendRequest(http, `${base}/workers`, 'GET', auth);
-  if (res.kind === 'unreachable') {
-    return {
-      backend_healthy: true,
-      workers_registered: undefined,
-      error: `GET ${base}/workers failed: ${res.detail}`,
-    };
-  }
-  if (!res.ok) {
-    return {
-      backend_healthy: true,
-      workers_registered: undefined,
-      error: `GET ${base}/workers answered ${res.status}`,
-    };
-  }
+  if (res.kind === 'unreachable') return failed(true, `GET ${base}/workers failed: ${res.detail}`);
+  if (!res.ok) return failed(true, `GET ${base}/workers answered ${res.status}`);
   const body = (typeof res.json === 'object' && res.json !== null ? res.json : {}) as {
     total?: unknown;
     workers?: unknown;
@@ -94,13 +76,7 @@ export async function probeStack(
       : Array.isArray(body.workers)
         ? body.workers.length
         : undefined;
-  if (total === undefined) {
-    return {
-      backend_healthy: true,
-      workers_registered: undefined,
-      error: `GET ${base}/workers: no "total" in the answer`,
-    };
-  }
+  if (total === undefined) return failed(true, `GET ${base}/workers: no "total" in the answer`);
   return { backend_healthy: true, workers_registered: total };
 }
 
